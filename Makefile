@@ -1,0 +1,28 @@
+# Thin wrappers: each target is one command you could type yourself.
+.PHONY: synth test check lint fmt clippy bench bench-synth clean
+
+# The main job: synthesize every sample county into cdk.out/.
+synth:
+	cargo run --release --quiet -- synth
+
+# Everything CI runs: formatting, clippy, and the whole test suite against a
+# moto server that the script starts (installs moto and cfn-lint into .venv).
+test:
+	scripts/test.sh
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Synth speed and memory for the sample counties plus 50 generated ones.
+bench-synth:
+	scripts/bench-synth.sh
+
+bench: bench-synth
+	cargo bench -p order-domain
+
+clean:
+	cargo clean
+	rm -rf cdk.out .venv

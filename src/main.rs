@@ -1,0 +1,28 @@
+//! `acme-infra`: synthesize, validate and deploy ACME Liquors' county stacks.
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, CountyCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Synth(a) => commands::synth::run(&a),
+        Command::Validate(a) => commands::validate::run(&a),
+        Command::List(a) => commands::list::run(&a),
+        Command::County(CountyCommand::Add(a)) => commands::county::add(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::OK as u8),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.code as u8)
+        }
+    }
+}

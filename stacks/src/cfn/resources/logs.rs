@@ -1,0 +1,19 @@
+//! `AWS::Logs::LogGroup`.
+
+use serde::Serialize;
+
+use super::resource;
+use crate::cfn::{Expr, Tag};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LogGroup {
+    pub log_group_name: Expr,
+    /// One of the periods CloudWatch Logs accepts (validated in the config).
+    pub retention_in_days: u32,
+    /// The key's ARN; the key policy must let `logs.<region>.amazonaws.com` use it.
+    pub kms_key_id: Expr,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+resource!(LogGroup, "AWS::Logs::LogGroup");

@@ -1,0 +1,159 @@
+//! The typed, validated configuration of one county, as the generator and the
+//! functions see it after `defaults.yaml` has been merged under the county file.
+//!
+//! Every value here has passed validation: ranges are checked and combinations
+//! are consistent, so stack builders can use them without re-checking.
+
+use serde::Serialize;
+
+/// One county's environment, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountyConfig {
+    /// County id: lowercase ASCII letters, digits and `-`, 2..=32 chars, starting
+    /// with a letter (e.g. `travis-tx`). Used in stack names and resource names.
+    pub id: String,
+    /// Human-readable name, e.g. "Travis County".
+    pub name: String,
+    /// Two-letter US state code, upper case, e.g. "TX".
+    pub state: String,
+    /// 12-digit AWS account id.
+    pub account: String,
+    /// AWS region, e.g. "us-east-2".
+    pub region: String,
+    /// Whether sales are enabled at all in this county.
+    pub sales_enabled: bool,
+    /// IANA time zone the sale hours are in, e.g. "America/Chicago".
+    pub timezone: String,
+    /// Legal sale hours per weekday; a day missing from the file means no sales that day.
+    pub sale_hours: SaleHours,
+    /// Maximum total units (sum of quantities) in one order, 1..=10_000.
+    pub max_units_per_order: u32,
+    /// Maximum distinct line items in one order, 1..=100 (DynamoDB transactions take 100 items).
+    pub max_line_items: u32,
+    pub capacity: CapacityMode,
+    /// How long a stock reservation lives before it is released, seconds, 60..=86_400.
+    pub reservation_ttl_seconds: u32,
+    /// How long idempotency records are kept, hours, 1..=720.
+    pub idempotency_ttl_hours: u32,
+    /// Write shards for low-cardinality GSI keys (county id, status), 1..=64.
+    pub gsi_write_shards: u32,
+    /// DynamoDB streams on the tables whose changes become events.
+    pub streams_enabled: bool,
+    /// Point-in-time recovery on every table.
+    pub point_in_time_recovery: bool,
+    pub dax: Option<DaxConfig>,
+    pub waf: WafConfig,
+    pub queue: QueueConfig,
+    pub functions: FunctionsConfig,
+    /// Where alarms are sent.
+    pub alarm_email: String,
+    /// CloudWatch Logs retention in days; must be one of the values CloudWatch accepts
+    /// (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+    /// 2557, 2922, 3288, 3653).
+    pub log_retention_days: u32,
+    /// Audit-log Object Lock retention, days, 1..=3650.
+    pub audit_retention_days: u32,
+    /// Extra tags applied to every taggable resource; keys sorted.
+    pub tags: std::collections::BTreeMap<String, String>,
+}
+
+/// Legal sale hours for each weekday (Monday first). `None` = closed all day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct SaleHours {
+    pub monday: Option<SaleWindow>,
+    pub tuesday: Option<SaleWindow>,
+    pub wednesday: Option<SaleWindow>,
+    pub thursday: Option<SaleWindow>,
+    pub friday: Option<SaleWindow>,
+    pub saturday: Option<SaleWindow>,
+    pub sunday: Option<SaleWindow>,
+}
+
+/// One day's window, minutes after local midnight. `open < close`, `close <= 1440`
+/// (written `"07:00-24:00"` style in YAML; a window may not cross midnight — split it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SaleWindow {
+    pub open_minute: u16,
+    pub close_minute: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum CapacityMode {
+    OnDemand,
+    Provisioned(ProvisionedCapacity),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProvisionedCapacity {
+    pub read: ScalingRange,
+    pub write: ScalingRange,
+}
+
+/// Auto-scaling range for one dimension. `1 <= min <= max <= 40_000`,
+/// `20 <= target_utilization <= 90` (percent; Application Auto Scaling's range).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingRange {
+    pub min: u32,
+    pub max: u32,
+    pub target_utilization: f64,
+}
+
+/// Optional DAX cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DaxConfig {
+    /// e.g. "dax.t3.small", "dax.r5.large": must start with "dax.".
+    pub node_type: String,
+    /// 1..=10 (a single node has no failover; 3+ recommended for production).
+    pub node_count: u32,
+    /// At least one subnet id ("subnet-" + 8 or 17 hex chars).
+    pub subnet_ids: Vec<String>,
+    /// Security group ids ("sg-" + hex), at least one.
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WafConfig {
+    /// Requests per 5-minute window per client IP, 10..=2_000_000_000 (WAFv2's range).
+    pub rate_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueConfig {
+    /// Receives before a message goes to the dead-letter queue, 1..=1000.
+    pub max_receive_count: u32,
+    /// Days the DLQ keeps messages, 1..=14.
+    pub dlq_retention_days: u32,
+    /// Worker batch size, 1..=10000 (over 10 requires a batching window > 0).
+    pub batch_size: u32,
+    /// Batching window, seconds, 0..=300.
+    pub batching_window_seconds: u32,
+    /// Maximum concurrent worker invocations from the queue, 2..=1000.
+    pub max_concurrency: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionsConfig {
+    /// "arm64" or "x86_64".
+    pub architecture: Architecture,
+    pub api: FunctionSettings,
+    pub worker: FunctionSettings,
+    pub publisher: FunctionSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    Arm64,
+    X86_64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionSettings {
+    /// 128..=10240.
+    pub memory_mb: u32,
+    /// 1..=900.
+    pub timeout_seconds: u32,
+    /// Reserved concurrency, if set: 0..=1000.
+    pub reserved_concurrency: Option<u32>,
+}

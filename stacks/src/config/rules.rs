@@ -1,0 +1,519 @@
+//! Validation rules for single values: identifiers, AWS formats and limits,
+//! US states and their time zones. Each returns `Err((message, hint))` so the
+//! decoder can attach a position; messages name the setting via `path`.
+
+use std::sync::OnceLock;
+
+use jiff::tz::TimeZoneDatabase;
+
+use super::model::SaleWindow;
+
+pub(crate) type Problem = (String, Option<String>);
+
+/// The 50 states and DC: USPS code, name, and the IANA zone most of the
+/// state's population lives in (the default for a new county; several states
+/// span two zones, so the scaffolded file says to check it).
+pub(crate) const STATES: [(&str, &str, &str); 51] = [
+    ("AL", "Alabama", "America/Chicago"),
+    ("AK", "Alaska", "America/Anchorage"),
+    ("AZ", "Arizona", "America/Phoenix"),
+    ("AR", "Arkansas", "America/Chicago"),
+    ("CA", "California", "America/Los_Angeles"),
+    ("CO", "Colorado", "America/Denver"),
+    ("CT", "Connecticut", "America/New_York"),
+    ("DE", "Delaware", "America/New_York"),
+    ("DC", "District of Columbia", "America/New_York"),
+    ("FL", "Florida", "America/New_York"),
+    ("GA", "Georgia", "America/New_York"),
+    ("HI", "Hawaii", "Pacific/Honolulu"),
+    ("ID", "Idaho", "America/Boise"),
+    ("IL", "Illinois", "America/Chicago"),
+    ("IN", "Indiana", "America/Indiana/Indianapolis"),
+    ("IA", "Iowa", "America/Chicago"),
+    ("KS", "Kansas", "America/Chicago"),
+    ("KY", "Kentucky", "America/New_York"),
+    ("LA", "Louisiana", "America/Chicago"),
+    ("ME", "Maine", "America/New_York"),
+    ("MD", "Maryland", "America/New_York"),
+    ("MA", "Massachusetts", "America/New_York"),
+    ("MI", "Michigan", "America/Detroit"),
+    ("MN", "Minnesota", "America/Chicago"),
+    ("MS", "Mississippi", "America/Chicago"),
+    ("MO", "Missouri", "America/Chicago"),
+    ("MT", "Montana", "America/Denver"),
+    ("NE", "Nebraska", "America/Chicago"),
+    ("NV", "Nevada", "America/Los_Angeles"),
+    ("NH", "New Hampshire", "America/New_York"),
+    ("NJ", "New Jersey", "America/New_York"),
+    ("NM", "New Mexico", "America/Denver"),
+    ("NY", "New York", "America/New_York"),
+    ("NC", "North Carolina", "America/New_York"),
+    ("ND", "North Dakota", "America/Chicago"),
+    ("OH", "Ohio", "America/New_York"),
+    ("OK", "Oklahoma", "America/Chicago"),
+    ("OR", "Oregon", "America/Los_Angeles"),
+    ("PA", "Pennsylvania", "America/New_York"),
+    ("RI", "Rhode Island", "America/New_York"),
+    ("SC", "South Carolina", "America/New_York"),
+    ("SD", "South Dakota", "America/Chicago"),
+    ("TN", "Tennessee", "America/Chicago"),
+    ("TX", "Texas", "America/Chicago"),
+    ("UT", "Utah", "America/Denver"),
+    ("VT", "Vermont", "America/New_York"),
+    ("VA", "Virginia", "America/New_York"),
+    ("WA", "Washington", "America/Los_Angeles"),
+    ("WV", "West Virginia", "America/New_York"),
+    ("WI", "Wisconsin", "America/Chicago"),
+    ("WY", "Wyoming", "America/Denver"),
+];
+
+/// The primary IANA time zone of a state (USPS code, any case), if it is one
+/// of the 50 states or DC.
+pub fn state_timezone(state: &str) -> Option<&'static str> {
+    STATES
+        .iter()
+        .find(|(code, _, _)| code.eq_ignore_ascii_case(state))
+        .map(|(_, _, tz)| *tz)
+}
+
+/// CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+pub(crate) const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Tags the generator sets on every resource itself.
+pub(crate) const RESERVED_TAGS: [&str; 3] = ["county", "state", "managed-by"];
+
+/// AWS allows 50 tags per resource; the reserved ones take three of them.
+pub(crate) const MAX_USER_TAGS: usize = 50 - RESERVED_TAGS.len();
+
+pub(crate) fn county_id(id: &str) -> Result<(), Problem> {
+    let len = id.chars().count();
+    let ok_chars = id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts_with_letter = id.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    if (2..=32).contains(&len) && ok_chars && starts_with_letter {
+        return Ok(());
+    }
+    let hint = if id.chars().any(|c| c.is_ascii_uppercase()) {
+        Some(format!("use lower case: `{}`", id.to_ascii_lowercase()))
+    } else {
+        Some("the id names stacks and resources, e.g. `travis-tx`".to_owned())
+    };
+    Err((
+        format!(
+            "`id` must be 2 to 32 lowercase letters, digits or `-`, starting with a letter, found `{id}`"
+        ),
+        hint,
+    ))
+}
+
+pub(crate) fn county_name(name: &str) -> Result<(), Problem> {
+    let len = name.chars().count();
+    if name.trim().is_empty() || len > 128 || name.chars().any(char::is_control) {
+        return Err((
+            "`name` must be 1 to 128 characters, without line breaks or control characters"
+                .to_owned(),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn state(code: &str) -> Result<(), Problem> {
+    if STATES.iter().any(|(c, _, _)| *c == code) {
+        return Ok(());
+    }
+    let by_name = STATES
+        .iter()
+        .find(|(c, name, _)| c.eq_ignore_ascii_case(code) || name.eq_ignore_ascii_case(code));
+    let hint = match by_name {
+        Some((c, _, _)) => format!("did you mean `{c}`?"),
+        None => "use the two-letter USPS code of one of the 50 states or DC, e.g. `TX`".to_owned(),
+    };
+    Err((
+        format!("`state` must be a US state code, found `{code}`"),
+        Some(hint),
+    ))
+}
+
+pub(crate) fn account(account: &str) -> Result<(), Problem> {
+    if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    let digits = account.chars().filter(char::is_ascii_digit).count();
+    let hint = (digits == 12 && account.len() != 12)
+        .then(|| "write the 12 digits only, without dashes or spaces".to_owned());
+    Err((
+        format!("`account` must be a 12-digit AWS account id, found `{account}`"),
+        hint,
+    ))
+}
+
+/// `us-east-2`, `eu-central-1`, `us-gov-west-1`, `ap-southeast-4`, ...
+pub(crate) fn region(region: &str) -> Result<(), Problem> {
+    const DIRECTIONS: [&str; 9] = [
+        "central",
+        "north",
+        "south",
+        "east",
+        "west",
+        "northeast",
+        "northwest",
+        "southeast",
+        "southwest",
+    ];
+    let parts: Vec<&str> = region.split('-').collect();
+    let (geo, direction, number) = match parts.as_slice() {
+        [geo, dir, n] => (*geo, *dir, *n),
+        [geo, "gov", dir, n] => (*geo, *dir, *n),
+        _ => ("", "", ""),
+    };
+    let ok = geo.len() == 2
+        && geo.bytes().all(|b| b.is_ascii_lowercase())
+        && DIRECTIONS.contains(&direction)
+        && !number.is_empty()
+        && number.len() <= 2
+        && number.bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        let hint = if region.chars().any(|c| c.is_ascii_uppercase()) {
+            format!("regions are lower case: `{}`", region.to_ascii_lowercase())
+        } else {
+            "a region code such as `us-east-2` (not an availability zone like `us-east-2a`)"
+                .to_owned()
+        };
+        Err((
+            format!("`region` must be an AWS region code, found `{region}`"),
+            Some(hint),
+        ))
+    }
+}
+
+/// Zone names are checked against the tz database bundled into jiff rather
+/// than the host's `/usr/share/zoneinfo`, so the answer is the same on every
+/// laptop and CI runner, and matches what the functions (which use the same
+/// bundled copy) will accept at run time.
+fn tzdb() -> &'static (TimeZoneDatabase, Vec<String>) {
+    static DB: OnceLock<(TimeZoneDatabase, Vec<String>)> = OnceLock::new();
+    DB.get_or_init(|| {
+        let db = TimeZoneDatabase::bundled();
+        let names = db.available().map(|n| n.to_string()).collect();
+        (db, names)
+    })
+}
+
+pub(crate) fn timezone(name: &str) -> Result<(), Problem> {
+    // These legacy zones are fixed offsets without daylight saving time: a
+    // county on `EST` would open an hour late all summer.
+    let fixed = match name {
+        "EST" => Some("America/New_York"),
+        "MST" => Some("America/Denver` or `America/Phoenix"),
+        "HST" => Some("Pacific/Honolulu"),
+        _ => None,
+    };
+    if let Some(zone) = fixed {
+        return Err((
+            format!("`timezone` `{name}` is a fixed UTC offset without daylight saving time"),
+            Some(format!("use a location-based zone such as `{zone}`")),
+        ));
+    }
+    let (db, names) = tzdb();
+    // jiff's lookup ignores case, but other consumers of the name (EventBridge
+    // schedules, the TZ variable) do not: require the canonical spelling.
+    if names.iter().any(|n| n == name) && db.get(name).is_ok() {
+        return Ok(());
+    }
+    let message = format!("`timezone` must be an IANA time zone name, found `{name}`");
+    let suggestion = names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .map(String::as_str)
+        .or_else(|| us_zone_alias(name))
+        .or_else(|| {
+            // `Chicago` or `new_york`: the city part of a zone name.
+            names
+                .iter()
+                .find(|n| {
+                    n.rsplit('/')
+                        .next()
+                        .is_some_and(|city| city.eq_ignore_ascii_case(name))
+                })
+                .map(String::as_str)
+        })
+        .or_else(|| super::decode::did_you_mean(name, names.iter().map(String::as_str)));
+    let hint = match suggestion {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "use a zone name such as `America/Chicago` (see the tz database)".to_owned(),
+    };
+    Err((message, Some(hint)))
+}
+
+/// Abbreviations people write for US zones, mapped to the zone they mean.
+fn us_zone_alias(name: &str) -> Option<&'static str> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "et" | "edt" | "eastern" => "America/New_York",
+        "ct" | "cst" | "cdt" | "central" => "America/Chicago",
+        "mt" | "mdt" | "mountain" => "America/Denver",
+        "pt" | "pst" | "pdt" | "pacific" => "America/Los_Angeles",
+        "akst" | "akdt" | "alaska" => "America/Anchorage",
+        "hawaii" => "Pacific/Honolulu",
+        _ => return None,
+    })
+}
+
+/// `"HH:MM-HH:MM"`: opening time strictly before closing time, `24:00` only
+/// as a closing time. A window cannot cross midnight: we store minutes after
+/// local midnight of one day.
+pub(crate) fn sale_window(text: &str, path: &str) -> Result<SaleWindow, Problem> {
+    let bad_format = || {
+        (
+            format!("`{path}` must be `closed` or a window like \"07:00-24:00\", found `{text}`"),
+            Some("two-digit hours and minutes, e.g. \"10:00-21:30\"".to_owned()),
+        )
+    };
+    let (open, close) = text.split_once('-').ok_or_else(bad_format)?;
+    let minute = |t: &str| -> Option<u16> {
+        let (h, m) = t.trim().split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 24 && m < 60 && (h < 24 || m == 0)).then_some(h * 60 + m)
+    };
+    let (Some(open_minute), Some(close_minute)) = (minute(open), minute(close)) else {
+        return Err(bad_format());
+    };
+    if open_minute == 24 * 60 {
+        return Err((
+            format!("`{path}` opens at 24:00; 24:00 is only allowed as a closing time"),
+            Some("use \"00:00\" for midnight at the start of the day".to_owned()),
+        ));
+    }
+    if open_minute >= close_minute {
+        return Err((
+            format!(
+                "`{path}` opens at {} but closes at {}: the opening time must come first",
+                open.trim(),
+                close.trim()
+            ),
+            Some(
+                "a window cannot cross midnight: close at \"24:00\" and open the next day at \"00:00\""
+                    .to_owned(),
+            ),
+        ));
+    }
+    Ok(SaleWindow {
+        open_minute,
+        close_minute,
+    })
+}
+
+/// A deliberately loose check: one `@`, something on both sides, a dot in the
+/// domain, no spaces. SNS sends a confirmation mail, which is the real test.
+pub(crate) fn email(address: &str) -> Result<(), Problem> {
+    let ok = address.len() <= 254
+        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && address.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err((
+            format!("`alarm_email` must be an email address, found `{address}`"),
+            None,
+        ))
+    }
+}
+
+pub(crate) fn log_retention(days: u32) -> Result<(), Problem> {
+    if LOG_RETENTION_DAYS.contains(&days) {
+        return Ok(());
+    }
+    let above = LOG_RETENTION_DAYS.iter().position(|&d| d > days);
+    let nearest = match above {
+        Some(0) => vec![LOG_RETENTION_DAYS[0]],
+        Some(i) => vec![LOG_RETENTION_DAYS[i - 1], LOG_RETENTION_DAYS[i]],
+        None => vec![LOG_RETENTION_DAYS[LOG_RETENTION_DAYS.len() - 1]],
+    };
+    let nearest: Vec<String> = nearest.iter().map(u32::to_string).collect();
+    Err((
+        format!(
+            "`log_retention_days` must be a retention period CloudWatch Logs accepts, found `{days}`"
+        ),
+        Some(format!(
+            "the nearest allowed values are {}",
+            nearest.join(" and ")
+        )),
+    ))
+}
+
+/// AWS tag rules (key 1..=128 characters, value 0..=256, no `aws:` prefix,
+/// letters, digits, spaces and `_ . : / = + - @`), plus our reserved keys.
+pub(crate) fn tag_key(key: &str) -> Result<(), Problem> {
+    let len = key.chars().count();
+    if !(1..=128).contains(&len) {
+        return Err((
+            format!("tag key `{key}` must be 1 to 128 characters, found {len}"),
+            None,
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err((
+            format!("tag key `{key}` uses the `aws:` prefix, which AWS reserves"),
+            None,
+        ));
+    }
+    if let Some(reserved) = RESERVED_TAGS.iter().find(|r| r.eq_ignore_ascii_case(key)) {
+        return Err((
+            format!("tag `{reserved}` is reserved: the generator sets it on every resource"),
+            Some("remove it".to_owned()),
+        ));
+    }
+    tag_chars(key).map_err(|c| {
+        (
+            format!("tag key `{key}` contains `{c}`, which AWS does not allow in tags"),
+            None,
+        )
+    })
+}
+
+pub(crate) fn tag_value(key: &str, value: &str) -> Result<(), Problem> {
+    let len = value.chars().count();
+    if len > 256 {
+        return Err((
+            format!("the value of tag `{key}` must be at most 256 characters, found {len}"),
+            None,
+        ));
+    }
+    tag_chars(value).map_err(|c| {
+        (
+            format!("the value of tag `{key}` contains `{c}`, which AWS does not allow in tags"),
+            None,
+        )
+    })
+}
+
+fn tag_chars(s: &str) -> Result<(), char> {
+    match s
+        .chars()
+        .find(|&c| !(c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)))
+    {
+        Some(c) => Err(c),
+        None => Ok(()),
+    }
+}
+
+/// `subnet-` / `sg-` followed by 8 or 17 hex digits (the old and new id formats).
+pub(crate) fn aws_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_has_a_zone_jiff_knows() {
+        for (code, _, tz) in STATES {
+            assert!(timezone(tz).is_ok(), "{code}: {tz}");
+        }
+        assert_eq!(state_timezone("tx"), Some("America/Chicago"));
+        assert_eq!(state_timezone("PR"), None);
+    }
+
+    #[test]
+    fn regions() {
+        for ok in [
+            "us-east-2",
+            "eu-central-1",
+            "us-gov-west-1",
+            "ap-southeast-4",
+            "ca-west-1",
+        ] {
+            assert!(region(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "us-east",
+            "us-east-2a",
+            "US-EAST-2",
+            "useast2",
+            "us-middle-1",
+            "",
+        ] {
+            assert!(region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sale_windows() {
+        let w = sale_window("07:00-24:00", "p").expect("valid");
+        assert_eq!((w.open_minute, w.close_minute), (420, 1440));
+        assert!(sale_window("00:00-00:30", "p").is_ok());
+        for bad in [
+            "7:00-24:00",
+            "07:00-24:30",
+            "24:00-24:00",
+            "22:00-02:00",
+            "10:00-10:00",
+            "10:60-11:00",
+            "10:00",
+            "closed-ish",
+        ] {
+            assert!(sale_window(bad, "p").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timezones() {
+        assert!(timezone("America/Chicago").is_ok());
+        let hint = |name| {
+            timezone(name)
+                .err()
+                .and_then(|(_, h)| h)
+                .unwrap_or_default()
+        };
+        assert_eq!(hint("america/chicago"), "did you mean `America/Chicago`?");
+        assert_eq!(hint("America/Chicgo"), "did you mean `America/Chicago`?");
+        assert_eq!(hint("Chicago"), "did you mean `America/Chicago`?");
+        assert_eq!(hint("CST"), "did you mean `America/Chicago`?");
+        assert!(timezone("EST").is_err());
+    }
+
+    #[test]
+    fn tags_and_ids() {
+        assert!(tag_key("cost-center").is_ok());
+        assert!(tag_key("aws:foo").is_err());
+        assert!(tag_key("County").is_err());
+        assert!(tag_key("a*b").is_err());
+        assert!(tag_value("k", "").is_ok());
+        assert!(aws_id("subnet-0a1b2c3d", "subnet-"));
+        assert!(aws_id("sg-0123456789abcdef0", "sg-"));
+        assert!(!aws_id("sg-0123", "sg-"));
+        assert!(county_id("travis-tx").is_ok());
+        assert!(county_id("Travis").is_err());
+        assert!(county_id("1abc").is_err());
+        assert!(account("011111111111").is_ok());
+        assert!(account("1111-1111-1111").is_err());
+        assert!(
+            log_retention(100).is_err_and(
+                |(_, h)| h.as_deref() == Some("the nearest allowed values are 90 and 120")
+            )
+        );
+        assert!(email("orders-oncall@acme-liquors.example").is_ok());
+        assert!(email("oncall").is_err());
+    }
+}

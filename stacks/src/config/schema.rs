@@ -1,0 +1,615 @@
+//! The county file's schema: which keys exist, their types and ranges, and the
+//! rules that tie several keys together. Decodes the merged tree into a
+//! [`CountyConfig`], reporting every problem rather than the first.
+
+use std::collections::BTreeMap;
+
+use super::COUNTY;
+use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
+use super::model::{
+    Architecture, CapacityMode, CountyConfig, DaxConfig, FunctionSettings, FunctionsConfig,
+    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+};
+use super::rules::{self, Problem};
+use super::tree::{Kind, Node, Pos};
+
+/// Keys that say which county a file is. They belong in the county's own file
+/// and never in `defaults.yaml`: a default id or account would let a county
+/// file that forgot one deploy into somebody else's account.
+pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "region"];
+
+/// Lambda's SQS event source: a batch larger than this needs a batching window.
+const SQS_MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
+
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Decodes the merged tree. `stem` is the county file's name without `.yaml`,
+/// which the `id` must equal.
+pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Option<CountyConfig> {
+    let mut f = Fields::of(d, root, "")?.missing_hint(top_level_missing_hint);
+
+    let id = f.req_with(d, "id", |d, node, path| {
+        let id = checked_string(d, node, path, rules::county_id)?;
+        match stem {
+            Some(stem) if stem != id => {
+                d.error(
+                    node.pos,
+                    path,
+                    format!("`id` is `{id}` but the file is named `{stem}.yaml`"),
+                    Some(format!(
+                        "the id must equal the file name without `.yaml`: set `id: {stem}` or rename the file to `{id}.yaml`"
+                    )),
+                );
+                None
+            }
+            _ => Some(id),
+        }
+    });
+    let name = f.req_with(d, "name", |d, n, p| {
+        checked_string(d, n, p, rules::county_name)
+    });
+    let state = f.req_with(d, "state", |d, n, p| checked_string(d, n, p, rules::state));
+    let account = f.req_with(d, "account", account);
+    let region = f.req_with(d, "region", |d, n, p| {
+        checked_string(d, n, p, rules::region)
+    });
+    let sales_enabled = f.req::<bool>(d, "sales_enabled");
+    let timezone = f.req_with(d, "timezone", |d, n, p| {
+        checked_string(d, n, p, rules::timezone)
+    });
+    let sale_hours = f
+        .opt_with(d, "sale_hours", sale_hours)
+        .map(Option::unwrap_or_default);
+    let max_units_per_order = f.req_in(d, "max_units_per_order", 1..=10_000);
+    let max_line_items = f.req_in(d, "max_line_items", 1..=100);
+    let capacity = f.req_with(d, "capacity", capacity);
+    let reservation_ttl_seconds = f.req_in(d, "reservation_ttl_seconds", 60..=86_400);
+    let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", 1..=720);
+    let gsi_write_shards = f.req_in(d, "gsi_write_shards", 1..=64);
+    let streams_enabled = f.req::<bool>(d, "streams_enabled");
+    let point_in_time_recovery = f.req::<bool>(d, "point_in_time_recovery");
+    let dax = f.opt_with(d, "dax", dax);
+    let waf = f.req_with(d, "waf", waf);
+    let queue = f.req_with(d, "queue", queue);
+    let functions = f.req_with(d, "functions", functions);
+    let alarm_email = f.req_with(d, "alarm_email", |d, n, p| {
+        checked_string(d, n, p, rules::email)
+    });
+    let log_retention_days = f.req_with(d, "log_retention_days", |d, node, path| {
+        let days = u32::decode(d, node, path)?;
+        check(d, node, path, rules::log_retention(days)).map(|()| days)
+    });
+    let audit_retention_days = f.req_in(d, "audit_retention_days", 1..=3650);
+    let tags = f.opt_with(d, "tags", tags).map(Option::unwrap_or_default);
+
+    // Rules across keys, checked only when each side decoded on its own.
+    if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
+        && items > units
+    {
+        let (pos, path) = blame(&f, "max_line_items", "max_units_per_order");
+        let message =
+            format!("`max_line_items` ({items}) is larger than `max_units_per_order` ({units})");
+        let hint = "every line item holds at least one unit, so the extra ones could never be used";
+        d.error(pos, &path, message, Some(hint.to_owned()));
+    }
+    if let (Some(true), Some(hours)) = (sales_enabled, &sale_hours)
+        && all_closed(hours)
+    {
+        let (pos, path) = blame(&f, "sale_hours", "sales_enabled");
+        d.error(
+            pos,
+            &path,
+            "`sales_enabled` is true but `sale_hours` has every day closed",
+            Some("open at least one day, or set `sales_enabled: false`".to_owned()),
+        );
+    }
+    f.finish(d);
+
+    Some(CountyConfig {
+        id: id?,
+        name: name?,
+        state: state?,
+        account: account?,
+        region: region?,
+        sales_enabled: sales_enabled?,
+        timezone: timezone?,
+        sale_hours: sale_hours?,
+        max_units_per_order: max_units_per_order?,
+        max_line_items: max_line_items?,
+        capacity: capacity?,
+        reservation_ttl_seconds: reservation_ttl_seconds?,
+        idempotency_ttl_hours: idempotency_ttl_hours?,
+        gsi_write_shards: gsi_write_shards?,
+        streams_enabled: streams_enabled?,
+        point_in_time_recovery: point_in_time_recovery?,
+        dax: dax?,
+        waf: waf?,
+        queue: queue?,
+        functions: functions?,
+        alarm_email: alarm_email?,
+        log_retention_days: log_retention_days?,
+        audit_retention_days: audit_retention_days?,
+        tags: tags?,
+    })
+}
+
+fn top_level_missing_hint(key: &str) -> Option<String> {
+    if IDENTITY_KEYS.contains(&key) {
+        return Some("every county file sets id, name, state, account and region".to_owned());
+    }
+    if key == "timezone" {
+        return Some(
+            "sale hours are local time: set the county's zone, e.g. `timezone: America/Chicago`"
+                .to_owned(),
+        );
+    }
+    Some(
+        "environments/defaults.yaml normally provides it: restore it there or set it here"
+            .to_owned(),
+    )
+}
+
+/// Where to report a rule that ties two keys of one mapping together: at
+/// `first`, unless only `second` is set in the county file. The county file is
+/// the one being edited, and where an override fixes the problem.
+fn blame(f: &Fields<'_>, first: &str, second: &str) -> (Pos, String) {
+    let (a, b) = (f.value_pos(first), f.value_pos(second));
+    if a.source != COUNTY && b.source == COUNTY {
+        (b, f.child(second))
+    } else {
+        (a, f.child(first))
+    }
+}
+
+/// Reports `result`'s problem at `node`.
+fn check(d: &mut Decoder<'_>, node: &Node, path: &str, result: Result<(), Problem>) -> Option<()> {
+    match result {
+        Ok(()) => Some(()),
+        Err((message, hint)) => {
+            d.error(node.pos, path, message, hint);
+            None
+        }
+    }
+}
+
+fn checked_string(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    rule: fn(&str) -> Result<(), Problem>,
+) -> Option<String> {
+    let value = String::decode(d, node, path)?;
+    check(d, node, path, rule(&value)).map(|()| value)
+}
+
+/// One of a fixed set of words, with a did-you-mean hint.
+fn one_of(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    choices: &[&'static str],
+) -> Option<&'static str> {
+    let expected = format!(
+        "one of {}",
+        choices
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let Found::Str { text, .. } = Found::of(node) else {
+        d.expected(node, path, &expected);
+        return None;
+    };
+    if let Some(choice) = choices.iter().find(|c| **c == text) {
+        return Some(choice);
+    }
+    let hint = did_you_mean(text, choices.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+    d.error(
+        node.pos,
+        path,
+        format!("`{path}` must be {expected}, found `{text}`"),
+        hint,
+    );
+    None
+}
+
+/// The account must be a quoted string: unquoted, YAML reads `012345678901`
+/// as the integer 12345678901 and the leading zero is gone.
+fn account(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<String> {
+    if let Found::Int { text, .. } = Found::of(node) {
+        d.error(
+            node.pos,
+            path,
+            format!("`account` must be a quoted string of 12 digits, found the integer `{text}`"),
+            Some(format!(
+                "quote it: `account: \"{text}\"` (YAML reads an unquoted number as an integer, and leading zeros would be lost)"
+            )),
+        );
+        return None;
+    }
+    checked_string(d, node, path, rules::account)
+}
+
+fn sale_hours(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<SaleHours> {
+    let mut f = Fields::of(d, node, path)?;
+    let mut days: [Option<Option<SaleWindow>>; 7] = [Some(None); 7];
+    for (slot, day) in days.iter_mut().zip(WEEKDAYS) {
+        let Some(entry) = f.take_raw(day) else {
+            continue; // absent after merging = closed
+        };
+        *slot = sale_day(d, &entry.value, &f.child(day));
+    }
+    f.finish(d);
+    let [
+        monday,
+        tuesday,
+        wednesday,
+        thursday,
+        friday,
+        saturday,
+        sunday,
+    ] = days;
+    Some(SaleHours {
+        monday: monday?,
+        tuesday: tuesday?,
+        wednesday: wednesday?,
+        thursday: thursday?,
+        friday: friday?,
+        saturday: saturday?,
+        sunday: sunday?,
+    })
+}
+
+fn sale_day(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Option<SaleWindow>> {
+    let text = match Found::of(node) {
+        Found::Str { text, .. } => text,
+        Found::Null => {
+            // A null could mean "closed" or "I forgot": make the author say.
+            d.error(
+                node.pos,
+                path,
+                format!("`{path}` has no value"),
+                Some("write `closed` or a window like \"10:00-21:00\"".to_owned()),
+            );
+            return None;
+        }
+        _ => {
+            d.expected(node, path, "`closed` or a window like \"07:00-24:00\"");
+            return None;
+        }
+    };
+    if text == "closed" {
+        return Some(None);
+    }
+    if text.eq_ignore_ascii_case("closed") {
+        d.error(
+            node.pos,
+            path,
+            format!("`{path}` must be `closed` or a window like \"07:00-24:00\", found `{text}`"),
+            Some("write `closed` in lower case".to_owned()),
+        );
+        return None;
+    }
+    match rules::sale_window(text, path) {
+        Ok(window) => Some(Some(window)),
+        Err((message, hint)) => {
+            d.error(node.pos, path, message, hint);
+            None
+        }
+    }
+}
+
+fn all_closed(h: &SaleHours) -> bool {
+    [
+        h.monday,
+        h.tuesday,
+        h.wednesday,
+        h.thursday,
+        h.friday,
+        h.saturday,
+        h.sunday,
+    ]
+    .iter()
+    .all(Option::is_none)
+}
+
+fn capacity(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<CapacityMode> {
+    let mut f = Fields::of(d, node, path)?;
+    let mode = f.req_with(d, "mode", |d, n, p| {
+        one_of(d, n, p, &["on_demand", "provisioned"])
+    });
+    let result = match mode {
+        Some("on_demand") => {
+            // `take` treats null as absent: `read: null` is how a county
+            // drops a default `read` when it switches to on_demand.
+            for key in ["read", "write"] {
+                if let Some(entry) = f.take(key) {
+                    let path = f.child(key);
+                    let message = format!(
+                        "`{path}` is not allowed when `{}` is `on_demand`",
+                        f.child("mode")
+                    );
+                    let hint = format!(
+                        "remove it (or set `{key}: null` to drop a default), or set `mode: provisioned`"
+                    );
+                    d.error(entry.key_pos, &path, message, Some(hint));
+                }
+            }
+            Some(CapacityMode::OnDemand)
+        }
+        Some(_) => {
+            let read = f.req_with(d, "read", scaling_range);
+            let write = f.req_with(d, "write", scaling_range);
+            match (read, write) {
+                (Some(read), Some(write)) => Some(CapacityMode::Provisioned(ProvisionedCapacity {
+                    read,
+                    write,
+                })),
+                _ => None,
+            }
+        }
+        None => {
+            // The mode is wrong; still accept read/write so they are not also
+            // reported as unknown keys.
+            f.take_raw("read");
+            f.take_raw("write");
+            None
+        }
+    };
+    f.finish(d);
+    result
+}
+
+fn scaling_range(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ScalingRange> {
+    let mut f = Fields::of(d, node, path)?;
+    let min = f.req_in(d, "min", 1..=40_000);
+    let max = f.req_in(d, "max", 1..=40_000);
+    let target_utilization = f.req_with(d, "target_utilization", |d, n, p| {
+        decode_f64_in(d, n, p, 20.0..=90.0)
+    });
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        let (pos, path) = blame(&f, "min", "max");
+        d.error(
+            pos,
+            &path,
+            format!(
+                "`{}` ({min}) is greater than `{}` ({max})",
+                f.child("min"),
+                f.child("max")
+            ),
+            None,
+        );
+    }
+    f.finish(d);
+    Some(ScalingRange {
+        min: min.filter(|&m| max.is_some_and(|max| m <= max))?,
+        max: max?,
+        target_utilization: target_utilization?,
+    })
+}
+
+fn dax(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<DaxConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let node_type = f.req_with(d, "node_type", |d, node, path| {
+        let t = String::decode(d, node, path)?;
+        let ok = t.strip_prefix("dax.").is_some_and(|rest| !rest.is_empty());
+        let message =
+            format!("`{path}` must be a DAX node type such as `dax.r5.large`, found `{t}`");
+        let hint = (!t.starts_with("dax.")).then(|| format!("did you mean `dax.{t}`?"));
+        let problem = (message, hint);
+        check(d, node, path, if ok { Ok(()) } else { Err(problem) }).map(|()| t)
+    });
+    // A single node is allowed (test and small counties) but has no failover.
+    let node_count = f.req_in(d, "node_count", 1..=10);
+    let subnet_ids = f.req_with(d, "subnet_ids", |d, n, p| {
+        id_list(d, n, p, "subnet-", "subnet")
+    });
+    let security_group_ids = f.req_with(d, "security_group_ids", |d, n, p| {
+        id_list(d, n, p, "sg-", "security group")
+    });
+    f.finish(d);
+    Some(DaxConfig {
+        node_type: node_type?,
+        node_count: node_count?,
+        subnet_ids: subnet_ids?,
+        security_group_ids: security_group_ids?,
+    })
+}
+
+/// A non-empty list of distinct AWS ids with the given prefix.
+fn id_list(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    prefix: &str,
+    what: &str,
+) -> Option<Vec<String>> {
+    let Kind::Seq(items) = &node.kind else {
+        d.expected(node, path, &format!("a list of {what} ids"));
+        return None;
+    };
+    if items.is_empty() {
+        d.error(
+            node.pos,
+            path,
+            format!("`{path}` must list at least one {what} id"),
+            None,
+        );
+        return None;
+    }
+    let mut ids = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Some(id) = String::decode(d, item, &item_path) else {
+            ok = false;
+            continue;
+        };
+        if !rules::aws_id(&id, prefix) {
+            let message = format!(
+                "`{item_path}` must be a {what} id (`{prefix}` and 8 or 17 hex digits), found `{id}`"
+            );
+            d.error(item.pos, &item_path, message, None);
+            ok = false;
+        } else if ids.contains(&id) {
+            d.error(
+                item.pos,
+                &item_path,
+                format!("`{id}` is listed twice in `{path}`"),
+                None,
+            );
+            ok = false;
+        }
+        ids.push(id);
+    }
+    ok.then_some(ids)
+}
+
+fn waf(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<WafConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    // WAFv2 rate-based rule limits, per client IP per 5 minutes.
+    let rate_limit = f.req_in(d, "rate_limit", 10..=2_000_000_000);
+    f.finish(d);
+    Some(WafConfig {
+        rate_limit: rate_limit?,
+    })
+}
+
+fn queue(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<QueueConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let max_receive_count = f.req_in(d, "max_receive_count", 1..=1000);
+    // SQS keeps a message at most 14 days.
+    let dlq_retention_days = f.req_in(d, "dlq_retention_days", 1..=14);
+    let batch_size = f.req_in(d, "batch_size", 1..=10_000);
+    let batching_window_seconds = f.req_in(d, "batching_window_seconds", 0..=300);
+    // Lambda's SQS maximum concurrency setting accepts 2..=1000.
+    let max_concurrency = f.req_in(d, "max_concurrency", 2..=1000);
+    let mut ok = true;
+    if let (Some(size), Some(0)) = (batch_size, batching_window_seconds)
+        && size > SQS_MAX_BATCH_WITHOUT_WINDOW
+    {
+        ok = false;
+        let (pos, path) = blame(&f, "batch_size", "batching_window_seconds");
+        d.error(
+                pos,
+                &path,
+                format!(
+                    "`{}` is {size}, but a batch size over {SQS_MAX_BATCH_WITHOUT_WINDOW} needs `{}` of at least 1",
+                    f.child("batch_size"),
+                    f.child("batching_window_seconds")
+                ),
+                Some(
+                    "Lambda's SQS event source takes more than 10 messages per batch only with a \
+                     batching window: set batching_window_seconds, or lower batch_size to 10"
+                        .to_owned(),
+                ),
+            );
+    }
+    f.finish(d);
+    let config = QueueConfig {
+        max_receive_count: max_receive_count?,
+        dlq_retention_days: dlq_retention_days?,
+        batch_size: batch_size?,
+        batching_window_seconds: batching_window_seconds?,
+        max_concurrency: max_concurrency?,
+    };
+    ok.then_some(config)
+}
+
+fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let architecture = f.req_with(d, "architecture", |d, n, p| {
+        one_of(d, n, p, &["arm64", "x86_64"]).map(|a| match a {
+            "arm64" => Architecture::Arm64,
+            _ => Architecture::X86_64,
+        })
+    });
+    let api = f.req_with(d, "api", function);
+    let worker = f.req_with(d, "worker", function);
+    let publisher = f.req_with(d, "publisher", function);
+    f.finish(d);
+    Some(FunctionsConfig {
+        architecture: architecture?,
+        api: api?,
+        worker: worker?,
+        publisher: publisher?,
+    })
+}
+
+fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSettings> {
+    let mut f = Fields::of(d, node, path)?;
+    // Lambda's limits: 128 MB to 10 GB of memory, at most 15 minutes.
+    let memory_mb = f.req_in(d, "memory_mb", 128..=10_240);
+    let timeout_seconds = f.req_in(d, "timeout_seconds", 1..=900);
+    let reserved_concurrency = f.opt_in(d, "reserved_concurrency", 0..=1000);
+    f.finish(d);
+    Some(FunctionSettings {
+        memory_mb: memory_mb?,
+        timeout_seconds: timeout_seconds?,
+        reserved_concurrency: reserved_concurrency?,
+    })
+}
+
+fn tags(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<BTreeMap<String, String>> {
+    let Some(entries) = node.entries() else {
+        d.expected(node, path, "a mapping of tag names to values");
+        return None;
+    };
+    let mut tags = BTreeMap::new();
+    let mut ok = true;
+    for entry in entries {
+        let tag_path = format!("{path}.{}", entry.key);
+        if let Err((message, hint)) = rules::tag_key(&entry.key) {
+            d.error(entry.key_pos, &tag_path, message, hint);
+            ok = false;
+        }
+        let value = match Found::of(&entry.value) {
+            Found::Str { text, .. } => text,
+            Found::Null => {
+                d.error(
+                    entry.value.pos,
+                    &tag_path,
+                    format!("tag `{}` has no value", entry.key),
+                    Some("write `\"\"` for an empty tag value, or remove the tag".to_owned()),
+                );
+                ok = false;
+                continue;
+            }
+            _ => {
+                d.expected(&entry.value, &tag_path, "a string");
+                ok = false;
+                continue;
+            }
+        };
+        if let Err((message, hint)) = rules::tag_value(&entry.key, value) {
+            d.error(entry.value.pos, &tag_path, message, hint);
+            ok = false;
+        }
+        tags.insert(entry.key.clone(), value.to_owned());
+    }
+    if entries.len() > rules::MAX_USER_TAGS {
+        d.error(
+            node.pos,
+            path,
+            format!(
+                "`{path}` has {} tags; at most {} fit next to the generator's own",
+                entries.len(),
+                rules::MAX_USER_TAGS
+            ),
+            Some("AWS allows 50 tags per resource".to_owned()),
+        );
+        ok = false;
+    }
+    ok.then_some(tags)
+}

@@ -1,0 +1,96 @@
+//! Event fan-out: the county's custom EventBridge bus (with an archive, so
+//! events can be replayed after a consumer bug), the customer-notification
+//! topic and the operations topic that alarms go to.
+
+use crate::cfn::resources::events::{Archive, EventBus, Subscription, Topic, TopicPolicy};
+use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Res, Statement, TemplateError};
+
+use super::Ctx;
+
+/// `source` of every order event the publisher puts on the bus.
+pub const EVENT_SOURCE: &str = "acme.orders";
+/// Days the archive keeps events for replay.
+pub const ARCHIVE_RETENTION_DAYS: u32 = 365;
+
+/// Logical ids of the event resources.
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub bus: LogicalId,
+    pub archive: LogicalId,
+    /// Customer notifications (order confirmed, failed, cancelled).
+    pub notifications: LogicalId,
+    /// Operations alarms, subscribed to the county's alarm e-mail.
+    pub operations: LogicalId,
+}
+
+pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateError> {
+    let bus = LogicalId::new("OrderEventBus");
+    cx.t.add_resource(
+        &bus,
+        EventBus {
+            name: Expr::lit(format!("acme-orders-{}", cx.cfg.id)),
+            description: Some(format!("Order events of county {}", cx.cfg.id)),
+            kms_key_identifier: Some(key.arn()),
+            tags: cx.tags.clone(),
+        },
+    )?;
+    let archive = LogicalId::new("OrderEventArchive");
+    cx.t.add_resource(
+        &archive,
+        Archive {
+            source_arn: bus.arn(),
+            description: format!("Every order event of county {}, for replay", cx.cfg.id),
+            retention_days: ARCHIVE_RETENTION_DAYS,
+            event_pattern: Some(serde_json::json!({"source": [EVENT_SOURCE]})),
+        },
+    )?;
+    let notifications = LogicalId::new("CustomerNotificationsTopic");
+    let operations = LogicalId::new("OperationsAlarmsTopic");
+    for (id, name) in [
+        (&notifications, "ACME order notifications"),
+        (&operations, "ACME order system alarms"),
+    ] {
+        cx.t.add(
+            Res::new(
+                id,
+                Topic {
+                    display_name: name.to_owned(),
+                    kms_master_key_id: key.arn(),
+                    tags: cx.tags.clone(),
+                },
+            )?,
+        )?;
+    }
+    cx.t.add_resource(
+        &LogicalId::new("TopicsPolicy"),
+        TopicPolicy {
+            topics: vec![notifications.r#ref(), operations.r#ref()],
+            policy_document: PolicyDocument::new(vec![
+                Statement::deny_insecure_transport(
+                    &["sns:Publish", "sns:Subscribe"],
+                    vec![notifications.r#ref(), operations.r#ref()],
+                ),
+                // CloudWatch alarms publish to the operations topic, but only
+                // alarms of this account.
+                Statement::allow(&["sns:Publish"], vec![operations.r#ref()])
+                    .sid("CloudWatchAlarmsPublish")
+                    .principal(Principal::service("cloudwatch.amazonaws.com"))
+                    .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+            ]),
+        },
+    )?;
+    cx.t.add_resource(
+        &LogicalId::new("OperationsAlarmEmail"),
+        Subscription {
+            topic_arn: operations.r#ref(),
+            protocol: "email",
+            endpoint: Expr::lit(cx.cfg.alarm_email.clone()),
+        },
+    )?;
+    Ok(Events {
+        bus,
+        archive,
+        notifications,
+        operations,
+    })
+}

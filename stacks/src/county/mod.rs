@@ -1,0 +1,161 @@
+//! The county stack: one CloudFormation template per county, a pure function of
+//! the county's [`CountyConfig`]. Each concern adds its resources in its own
+//! module and hands back the logical ids later modules need in [`Refs`].
+
+pub mod api;
+mod dax;
+pub mod events;
+mod functions;
+mod keys;
+mod outputs;
+mod pii;
+mod queues;
+mod tables;
+
+use crate::cfn::{Tag, Template, TemplateError};
+use crate::config::CountyConfig;
+
+pub use tables::GSI_PROJECTION_RATIONALE;
+
+/// CloudFormation stack name of a county: `acme-<county id>`.
+pub fn stack_name(county_id: &str) -> String {
+    format!("acme-{county_id}")
+}
+
+/// Tags every taggable resource of a county carries (sorted by key): the
+/// reserved `county`, `state` and `managed-by`, then the county's own.
+pub fn tags(cfg: &CountyConfig) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = cfg
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::new(k, v.as_str()))
+        .collect();
+    tags.push(Tag::new("county", cfg.id.as_str()));
+    tags.push(Tag::new("managed-by", "acme-infra"));
+    tags.push(Tag::new("state", cfg.state.as_str()));
+    tags.sort();
+    tags
+}
+
+/// Logical ids of the resources that later parts of the stack refer to.
+#[derive(Debug, Clone)]
+pub struct Refs {
+    pub key: crate::cfn::LogicalId,
+    pub orders: crate::cfn::LogicalId,
+    pub order_by_id: crate::cfn::LogicalId,
+    pub inventory: crate::cfn::LogicalId,
+    pub idempotency: crate::cfn::LogicalId,
+    pub order_queue: crate::cfn::LogicalId,
+    pub order_dlq: crate::cfn::LogicalId,
+    pub dax: Option<crate::cfn::LogicalId>,
+    pub events: events::Events,
+    /// Customer PII: its own key and table.
+    pub pii: Pii,
+    /// The three functions, their roles and log groups.
+    pub functions: Functions,
+    /// REST API, stage and WAF web ACL.
+    pub front_door: FrontDoor,
+}
+
+/// Logical ids of one function and the resources that belong to it only.
+#[derive(Debug, Clone)]
+pub struct FunctionIds {
+    /// `AWS::Lambda::Function`, e.g. `OrderApiFunction` (`Ref` = function name).
+    pub function: crate::cfn::LogicalId,
+    /// Its execution role, e.g. `OrderApiRole`.
+    pub role: crate::cfn::LogicalId,
+    /// Its log group, e.g. `OrderApiLogGroup` (`Ref` = log group name).
+    pub log_group: crate::cfn::LogicalId,
+}
+
+/// The county's functions (`functions.rs`).
+#[derive(Debug, Clone)]
+pub struct Functions {
+    /// `OrderApiFunction`: behind API Gateway.
+    pub api: FunctionIds,
+    /// `OrderWorkerFunction`: consumes the order queue.
+    pub worker: FunctionIds,
+    /// `StreamPublisherFunction`: consumes the OrderById stream (present even
+    /// when streams are off; then it has no event source).
+    pub publisher: FunctionIds,
+    /// `FunctionDeadLetterQueue`: failed asynchronous invocations of any function.
+    pub dead_letter_queue: crate::cfn::LogicalId,
+    /// `PublisherFailureQueue`: stream batches the publisher gave up on; only
+    /// when `streams_enabled`.
+    pub publisher_failure_queue: Option<crate::cfn::LogicalId>,
+}
+
+/// The front door (`api.rs`). WAF metric names for alarms: ACL metric
+/// [`api::WEB_ACL_METRIC`] (`OrderApiWebAcl`), rate rule metric
+/// [`api::RATE_LIMIT_METRIC`] (`RateLimit`).
+#[derive(Debug, Clone)]
+pub struct FrontDoor {
+    /// `OrderApi` (`AWS::ApiGateway::RestApi`; `Ref` = API id).
+    pub rest_api: crate::cfn::LogicalId,
+    /// `OrderApiStage` (`AWS::ApiGateway::Stage`).
+    pub stage: crate::cfn::LogicalId,
+    /// The stage name, `live` (CloudWatch dimension `Stage`).
+    pub stage_name: &'static str,
+    /// Access-log group of the stage.
+    pub access_log_group: crate::cfn::LogicalId,
+    /// `OrderApiWebAcl` (`AWS::WAFv2::WebACL`, REGIONAL).
+    pub web_acl: crate::cfn::LogicalId,
+    /// WAF log group (`aws-waf-logs-...`).
+    pub waf_log_group: crate::cfn::LogicalId,
+}
+
+/// Customer PII (`pii.rs`).
+#[derive(Debug, Clone)]
+pub struct Pii {
+    /// `CustomersKey`: only `OrderApiRole` may use it.
+    pub key: crate::cfn::LogicalId,
+    /// `CustomersTable`.
+    pub table: crate::cfn::LogicalId,
+}
+
+/// Everything a stack builder needs: the county, its tags and the template.
+pub(crate) struct Ctx<'a> {
+    pub cfg: &'a CountyConfig,
+    pub tags: Vec<Tag>,
+    pub t: Template,
+}
+
+/// Builds a county's template.
+pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
+    let mut cx = Ctx {
+        cfg,
+        tags: tags(cfg),
+        t: Template::new(format!(
+            "ACME Liquors order system for {} ({}, {}): county {}",
+            cfg.name, cfg.state, cfg.region, cfg.id
+        )),
+    };
+    let key = keys::add(&mut cx)?;
+    let tables = tables::add(&mut cx, &key)?;
+    let (order_queue, order_dlq) = queues::add(&mut cx, &key)?;
+    let dax = match &cfg.dax {
+        Some(d) => Some(dax::add(&mut cx, d, &tables)?),
+        None => None,
+    };
+    let events = events::add(&mut cx, &key)?;
+    let pii = pii::add(&mut cx)?;
+    let functions = functions::add(&mut cx)?;
+    let front_door = api::add(&mut cx, &functions)?;
+    let refs = Refs {
+        key,
+        orders: tables.orders,
+        order_by_id: tables.order_by_id,
+        inventory: tables.inventory,
+        idempotency: tables.idempotency,
+        order_queue,
+        order_dlq,
+        dax,
+        events,
+        pii,
+        functions,
+        front_door,
+    };
+    outputs::add(&mut cx, &refs)?;
+    cx.t.check_references()?;
+    Ok(cx.t)
+}

@@ -1,0 +1,114 @@
+//! CloudFormation's hard limits, checked at synth time so a county never finds
+//! out at deploy time, in the middle of a rollout.
+
+use std::fmt;
+
+use crate::cfn::Template;
+
+/// Resources per stack.
+pub const MAX_RESOURCES: usize = 500;
+/// Template body size when uploaded to S3 and passed by `TemplateURL` (1 MB).
+pub const MAX_TEMPLATE_BYTES: usize = 1_000_000;
+/// Template body size when passed inline with `TemplateBody`; larger templates
+/// must be uploaded to S3 first.
+pub const MAX_INLINE_TEMPLATE_BYTES: usize = 51_200;
+/// Outputs per stack.
+pub const MAX_OUTPUTS: usize = 200;
+/// Parameters per stack.
+pub const MAX_PARAMETERS: usize = 200;
+/// A warning is given at this share of a limit.
+pub const WARN_AT_PERCENT: usize = 90;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Note,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Note => "note",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        })
+    }
+}
+
+/// One finding about one stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub level: Level,
+    pub stack: String,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.level, self.stack, self.message)
+    }
+}
+
+/// Checks a template against the limits; `template_bytes` is the size of the
+/// body as written (what deploy will submit).
+pub fn check(stack: &str, template: &Template, template_bytes: usize) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |level, message: String| {
+        out.push(Finding {
+            level,
+            stack: stack.to_owned(),
+            message,
+        })
+    };
+    let mut count = |what: &str, n: usize, max: usize, hint: &str| {
+        if n > max {
+            push(
+                Level::Error,
+                format!("{n} {what}, over CloudFormation's limit of {max} per stack; {hint}"),
+            );
+        } else if n * 100 >= max * WARN_AT_PERCENT {
+            push(
+                Level::Warning,
+                format!(
+                    "{n} {what}, {}% of CloudFormation's limit of {max}; {hint}",
+                    n * 100 / max
+                ),
+            );
+        }
+    };
+    count(
+        "resources",
+        template.resources().len(),
+        MAX_RESOURCES,
+        "move optional parts (DAX, analytics) to a nested stack",
+    );
+    count(
+        "outputs",
+        template.outputs().len(),
+        MAX_OUTPUTS,
+        "drop outputs nobody reads",
+    );
+    count(
+        "parameters",
+        template.parameters().len(),
+        MAX_PARAMETERS,
+        "derive values from the county file instead",
+    );
+    count(
+        "bytes of template",
+        template_bytes,
+        MAX_TEMPLATE_BYTES,
+        "shorten descriptions or split the stack",
+    );
+    if template_bytes > MAX_INLINE_TEMPLATE_BYTES && template_bytes <= MAX_TEMPLATE_BYTES {
+        push(
+            Level::Note,
+            format!(
+                "template is {template_bytes} bytes, over the {MAX_INLINE_TEMPLATE_BYTES}-byte inline limit: \
+                 deploy uploads it to the assets bucket and passes it by URL"
+            ),
+        );
+    }
+    out
+}
