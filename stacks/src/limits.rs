@@ -112,3 +112,68 @@ pub fn check(stack: &str, template: &Template, template_bytes: usize) -> Vec<Fin
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cfn::resources::sqs::QueuePolicy;
+    use crate::cfn::{Expr, LogicalId, PolicyDocument};
+
+    fn template_with(n: usize) -> Template {
+        let mut t = Template::new("limits");
+        for i in 0..n {
+            t.add_resource(
+                &LogicalId::new(format!("P{i}")),
+                QueuePolicy {
+                    queues: vec![Expr::lit("q")],
+                    policy_document: PolicyDocument::new(vec![]),
+                },
+            )
+            .expect("add");
+        }
+        t
+    }
+
+    #[test]
+    fn resources_over_the_limit_are_an_error_and_near_it_a_warning() {
+        let over = check("s", &template_with(501), 1000);
+        assert_eq!(over.len(), 1);
+        assert_eq!(over[0].level, Level::Error);
+        assert!(
+            over[0]
+                .message
+                .starts_with("501 resources, over CloudFormation's limit of 500"),
+            "{}",
+            over[0]
+        );
+        let near = check("s", &template_with(450), 1000);
+        assert_eq!(near.len(), 1);
+        assert_eq!(near[0].level, Level::Warning);
+        assert!(near[0].message.contains("90%"), "{}", near[0]);
+        assert!(check("s", &template_with(449), 1000).is_empty());
+    }
+
+    #[test]
+    fn template_size_limits() {
+        let t = template_with(1);
+        assert!(check("s", &t, MAX_INLINE_TEMPLATE_BYTES).is_empty());
+        let note = check("s", &t, MAX_INLINE_TEMPLATE_BYTES + 1);
+        assert_eq!(note.len(), 1);
+        assert_eq!(note[0].level, Level::Note);
+        assert!(
+            note[0]
+                .to_string()
+                .contains("uploads it to the assets bucket"),
+            "{}",
+            note[0]
+        );
+        let warn = check("s", &t, 950_000);
+        assert!(warn.iter().any(|f| f.level == Level::Warning));
+        let err = check("s", &t, MAX_TEMPLATE_BYTES + 1);
+        assert_eq!(err.iter().filter(|f| f.level == Level::Error).count(), 1);
+        assert!(
+            err.iter().all(|f| f.level != Level::Note),
+            "no upload note for a template that can't deploy"
+        );
+    }
+}

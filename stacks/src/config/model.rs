@@ -28,7 +28,8 @@ pub struct CountyConfig {
     pub sale_hours: SaleHours,
     /// Maximum total units (sum of quantities) in one order, 1..=10_000.
     pub max_units_per_order: u32,
-    /// Maximum distinct line items in one order, 1..=100 (DynamoDB transactions take 100 items).
+    /// Maximum distinct line items in one order, 1..=49: reserving an order takes two
+    /// transaction items per line plus two, and a DynamoDB transaction takes 100.
     pub max_line_items: u32,
     pub capacity: CapacityMode,
     /// How long a stock reservation lives before it is released, seconds, 60..=86_400.
@@ -55,6 +56,18 @@ pub struct CountyConfig {
     pub audit_retention_days: u32,
     /// Extra tags applied to every taggable resource; keys sorted.
     pub tags: std::collections::BTreeMap<String, String>,
+    /// Optional analytics add-ons. Order events always reach S3, Glue and
+    /// Athena; these switch on extras.
+    pub analytics: AnalyticsConfig,
+}
+
+/// `analytics:` of a county file. Absent = every switch off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AnalyticsConfig {
+    /// A Redshift Serverless namespace and workgroup (encrypted with the
+    /// county key, admin password in Secrets Manager, not publicly
+    /// accessible) that reads the order events through Spectrum.
+    pub redshift_serverless: bool,
 }
 
 /// Legal sale hours for each weekday (Monday first). `None` = closed all day.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
-    Architecture, CapacityMode, CountyConfig, DaxConfig, FunctionSettings, FunctionsConfig,
+    AnalyticsConfig, Architecture, CapacityMode, CountyConfig, DaxConfig, FunctionSettings, FunctionsConfig,
     ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
@@ -69,7 +69,13 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         .opt_with(d, "sale_hours", sale_hours)
         .map(Option::unwrap_or_default);
     let max_units_per_order = f.req_in(d, "max_units_per_order", 1..=10_000);
-    let max_line_items = f.req_in(d, "max_line_items", 1..=100);
+    // Reserving an order writes two transaction items per line plus two, and a
+    // DynamoDB transaction takes at most 100: the domain's own limit.
+    let max_line_items = f.req_in(
+        d,
+        "max_line_items",
+        1..=order_domain::rules::MAX_LINE_ITEMS_PER_ORDER,
+    );
     let capacity = f.req_with(d, "capacity", capacity);
     let reservation_ttl_seconds = f.req_in(d, "reservation_ttl_seconds", 60..=86_400);
     let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", 1..=720);
@@ -89,6 +95,11 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     });
     let audit_retention_days = f.req_in(d, "audit_retention_days", 1..=3650);
     let tags = f.opt_with(d, "tags", tags).map(Option::unwrap_or_default);
+    // Optional as a whole, so configurations written before it existed
+    // (and test fixtures with their own defaults) keep loading.
+    let analytics = f
+        .opt_with(d, "analytics", analytics)
+        .map(Option::unwrap_or_default);
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -138,6 +149,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         log_retention_days: log_retention_days?,
         audit_retention_days: audit_retention_days?,
         tags: tags?,
+        analytics: analytics?,
     })
 }
 
@@ -612,4 +624,13 @@ fn tags(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<BTreeMap<String,
         ok = false;
     }
     ok.then_some(tags)
+}
+
+fn analytics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AnalyticsConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let redshift_serverless = f.req::<bool>(d, "redshift_serverless");
+    f.finish(d);
+    Some(AnalyticsConfig {
+        redshift_serverless: redshift_serverless?,
+    })
 }

@@ -1,0 +1,43 @@
+//! The order domain shared by every ACME order function: order model, status
+//! machine, county rules, key encoding, storage plans and the services the
+//! Lambdas call. No Lambda or AWS SDK types live here: handlers translate
+//! events into calls on this crate, and a DynamoDB adapter implements
+//! [`store::Store`] by rendering [`store::WriteOp`]s and [`store::Query`]s
+//! 1:1 into SDK requests.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`ids`], [`money`], [`order`] | validated ids, integer cents, orders and the status machine |
+//! | [`rules`] | county rules from `ACME_COUNTY_RULES`, sale hours in local time |
+//! | [`keys`], [`cursor`] | injection-proof composite keys, opaque page cursors |
+//! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait, the in-memory store |
+//! | [`codec`] | items of each table |
+//! | [`service`] | accept, worker, cancel, queries, sweeper |
+//! | [`events`] | events and outbox decisions from stream images |
+//! | [`payment`] | the payment port and a simulated gateway |
+//! | [`clock`] | injected time and ids |
+//! | [`error`] | HTTP status and retryability of every error |
+//! | [`schema`] | table, attribute and index names shared with the stack generator |
+
+pub mod clock;
+pub mod codec;
+pub mod cursor;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod keys;
+pub mod money;
+pub mod order;
+pub mod payment;
+pub mod rules;
+pub mod schema;
+pub mod service;
+pub mod store;
+mod util;
+
+pub use clock::{Clock, IdGenerator, ManualClock, SequentialIds, SystemClock, UlidGenerator};
+pub use error::{DomainError, ErrorBody, ValidationError, ValidationErrors};
+pub use ids::{ClientRequestId, CountyId, CustomerId, IdError, OrderId, Sku, StoreId};
+pub use money::Money;
+pub use order::{FailureReason, InvalidTransition, LineItem, Order, OrderStatus, transition};
+pub use rules::CountyRules;

@@ -1,0 +1,441 @@
+//! A county's sale rules, as the stack hands them to every function in the
+//! `ACME_COUNTY_RULES` environment variable (JSON).
+//!
+//! ```json
+//! {"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
+//!  "sale_hours": {"monday": {"open_minute": 420, "close_minute": 1440}, "sunday": null},
+//!  "max_units_per_order": 48, "max_line_items": 20, "gsi_write_shards": 8,
+//!  "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24}
+//! ```
+//!
+//! Unknown fields are errors. A weekday that is absent or `null` is closed.
+//! Sale hours are wall-clock minutes in the county's IANA time zone, so the
+//! check follows daylight saving time: 07:00 is 07:00 local on both sides of a
+//! transition, whatever its UTC offset.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::civil::Weekday;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+use crate::ids::CountyId;
+use crate::store::Transaction;
+
+/// Ops a line item costs in the worker's reservation (and release)
+/// transaction: the stock update and the ledger entry.
+pub const OPS_PER_LINE_ITEM: usize = 2;
+/// Ops besides line items in those transactions: the OrderById record and the
+/// Orders summary.
+pub const OPS_PER_ORDER: usize = 2;
+/// The most line items an order can have so that reserving it fits in one
+/// DynamoDB transaction (100 ops): (100 - 2) / 2 = 49.
+pub const MAX_LINE_ITEMS_PER_ORDER: u32 =
+    ((Transaction::MAX_OPS - OPS_PER_ORDER) / OPS_PER_LINE_ITEM) as u32;
+
+/// A day's sale window in minutes after local midnight: open at
+/// `open_minute`, closed from `close_minute` on. `close_minute = 1440` means
+/// "until midnight" (24:00). A window cannot cross midnight: split it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleWindow {
+    pub open_minute: u16,
+    pub close_minute: u16,
+}
+
+impl SaleWindow {
+    pub const MINUTES_PER_DAY: u16 = 1440;
+
+    pub fn contains(&self, minute_of_day: u16) -> bool {
+        self.open_minute <= minute_of_day && minute_of_day < self.close_minute
+    }
+}
+
+impl fmt::Display for SaleWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        write!(f, "{}-{}", hm(self.open_minute), hm(self.close_minute))
+    }
+}
+
+/// Sale windows per weekday, Monday first. `None` = closed all day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleHours {
+    #[serde(default)]
+    pub monday: Option<SaleWindow>,
+    #[serde(default)]
+    pub tuesday: Option<SaleWindow>,
+    #[serde(default)]
+    pub wednesday: Option<SaleWindow>,
+    #[serde(default)]
+    pub thursday: Option<SaleWindow>,
+    #[serde(default)]
+    pub friday: Option<SaleWindow>,
+    #[serde(default)]
+    pub saturday: Option<SaleWindow>,
+    #[serde(default)]
+    pub sunday: Option<SaleWindow>,
+}
+
+impl SaleHours {
+    /// The same window every day.
+    pub fn every_day(w: SaleWindow) -> Self {
+        Self {
+            monday: Some(w),
+            tuesday: Some(w),
+            wednesday: Some(w),
+            thursday: Some(w),
+            friday: Some(w),
+            saturday: Some(w),
+            sunday: Some(w),
+        }
+    }
+
+    pub fn for_weekday(&self, d: Weekday) -> Option<SaleWindow> {
+        match d {
+            Weekday::Monday => self.monday,
+            Weekday::Tuesday => self.tuesday,
+            Weekday::Wednesday => self.wednesday,
+            Weekday::Thursday => self.thursday,
+            Weekday::Friday => self.friday,
+            Weekday::Saturday => self.saturday,
+            Weekday::Sunday => self.sunday,
+        }
+    }
+
+    fn days(&self) -> [(&'static str, Option<SaleWindow>); 7] {
+        [
+            ("monday", self.monday),
+            ("tuesday", self.tuesday),
+            ("wednesday", self.wednesday),
+            ("thursday", self.thursday),
+            ("friday", self.friday),
+            ("saturday", self.saturday),
+            ("sunday", self.sunday),
+        ]
+    }
+}
+
+/// An IANA time zone, resolved once when the rules are loaded (from the tz
+/// database bundled into the binary, so a Lambda needs no `/usr/share/zoneinfo`).
+#[derive(Clone)]
+pub struct CountyTimeZone {
+    name: String,
+    tz: TimeZone,
+}
+
+impl CountyTimeZone {
+    pub fn get(name: &str) -> Result<Self, RulesError> {
+        let tz = TimeZone::get(name).map_err(|e| RulesError::Invalid {
+            field: "timezone",
+            reason: format!("unknown IANA time zone {name:?}: {e}"),
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            tz,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn tz(&self) -> &TimeZone {
+        &self.tz
+    }
+}
+
+impl fmt::Debug for CountyTimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CountyTimeZone").field(&self.name).finish()
+    }
+}
+
+impl PartialEq for CountyTimeZone {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+impl Eq for CountyTimeZone {}
+
+impl Serialize for CountyTimeZone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name)
+    }
+}
+
+impl<'de> Deserialize<'de> for CountyTimeZone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        CountyTimeZone::get(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One county's rules. Build with [`CountyRules::from_json`] or
+/// [`CountyRules::from_env`], which validate; the services rely on that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountyRules {
+    pub county_id: CountyId,
+    pub sales_enabled: bool,
+    pub timezone: CountyTimeZone,
+    #[serde(default)]
+    pub sale_hours: SaleHours,
+    /// Maximum total units (sum of quantities) per order, 1..=10_000.
+    pub max_units_per_order: u32,
+    /// Maximum distinct line items per order, 1..=[`MAX_LINE_ITEMS_PER_ORDER`].
+    pub max_line_items: u32,
+    /// Write shards for the county and status GSIs, 1..=64.
+    pub gsi_write_shards: u32,
+    /// Life of an unpaid reservation, 60..=86_400 seconds.
+    pub reservation_ttl_seconds: u32,
+    /// Life of an idempotency record, 1..=720 hours.
+    pub idempotency_ttl_hours: u32,
+}
+
+/// The rules did not load.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RulesError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("county rules are not valid JSON for this schema: {0}")]
+    Json(String),
+    #[error("county rules: `{field}` {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+/// Why an order cannot be taken right now (HTTP 422).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SalesClosed {
+    #[error("sales are disabled in {county}")]
+    Disabled { county: CountyId },
+    #[error("outside sale hours in {county}: it is {local_time}; {hours}")]
+    OutsideHours {
+        county: CountyId,
+        /// E.g. `Sunday 06:30 CDT`.
+        local_time: String,
+        /// E.g. `today's hours are 07:00-22:00` or `no sales today`.
+        hours: String,
+    },
+}
+
+impl CountyRules {
+    /// Parses and validates the JSON the stack puts in `ACME_COUNTY_RULES`.
+    pub fn from_json(json: &str) -> Result<Self, RulesError> {
+        let rules: CountyRules =
+            serde_json::from_str(json).map_err(|e| RulesError::Json(e.to_string()))?;
+        rules.validate()?;
+        Ok(rules)
+    }
+
+    /// Reads `ACME_COUNTY_RULES` from the process environment.
+    pub fn from_env() -> Result<Self, RulesError> {
+        let var = crate::schema::env::COUNTY_RULES;
+        let json = std::env::var(var).map_err(|_| RulesError::Missing(var))?;
+        Self::from_json(&json)
+    }
+
+    /// The same ranges the stack generator enforces, plus the transaction
+    /// bound on line items.
+    pub fn validate(&self) -> Result<(), RulesError> {
+        fn range(field: &'static str, v: u32, lo: u32, hi: u32) -> Result<(), RulesError> {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(RulesError::Invalid {
+                    field,
+                    reason: format!("is {v}, must be {lo}..={hi}"),
+                })
+            }
+        }
+        range("max_units_per_order", self.max_units_per_order, 1, 10_000)?;
+        range(
+            "max_line_items",
+            self.max_line_items,
+            1,
+            MAX_LINE_ITEMS_PER_ORDER,
+        )?;
+        range("gsi_write_shards", self.gsi_write_shards, 1, 64)?;
+        range(
+            "reservation_ttl_seconds",
+            self.reservation_ttl_seconds,
+            60,
+            86_400,
+        )?;
+        range("idempotency_ttl_hours", self.idempotency_ttl_hours, 1, 720)?;
+        for (day, w) in self.sale_hours.days() {
+            if let Some(w) = w
+                && !(w.open_minute < w.close_minute
+                    && w.close_minute <= SaleWindow::MINUTES_PER_DAY)
+            {
+                return Err(RulesError::Invalid {
+                    field: "sale_hours",
+                    reason: format!(
+                        "{day}: need open_minute < close_minute <= 1440, got {}..{}",
+                        w.open_minute, w.close_minute
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an order may be accepted at `now`.
+    pub fn check_open(&self, now: Timestamp) -> Result<(), SalesClosed> {
+        if !self.sales_enabled {
+            return Err(SalesClosed::Disabled {
+                county: self.county_id.clone(),
+            });
+        }
+        let local = now.to_zoned_datetime(self.timezone.tz().clone());
+        // hour() is 0..=23 and minute() 0..=59, so this is 0..=1439.
+        let minute = (local.hour() as u16) * 60 + local.minute() as u16;
+        let window = self.sale_hours.for_weekday(local.weekday());
+        if window.is_some_and(|w| w.contains(minute)) {
+            return Ok(());
+        }
+        Err(SalesClosed::OutsideHours {
+            county: self.county_id.clone(),
+            local_time: local.strftime("%A %H:%M %Z").to_string(),
+            hours: match window {
+                Some(w) => format!("today's hours are {w}"),
+                None => "no sales today".to_owned(),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample_json() -> &'static str {
+        r#"{"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
+            "sale_hours": {"monday": {"open_minute": 420, "close_minute": 1320},
+                           "tuesday": {"open_minute": 420, "close_minute": 1320},
+                           "wednesday": {"open_minute": 420, "close_minute": 1320},
+                           "thursday": {"open_minute": 420, "close_minute": 1320},
+                           "friday": {"open_minute": 420, "close_minute": 1440},
+                           "saturday": {"open_minute": 600, "close_minute": 1440},
+                           "sunday": null},
+            "max_units_per_order": 48, "max_line_items": 20, "gsi_write_shards": 8,
+            "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24}"#
+    }
+
+    fn rules() -> CountyRules {
+        CountyRules::from_json(sample_json()).unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn loads_and_round_trips() {
+        let r = rules();
+        assert_eq!(r.timezone.name(), "America/Chicago");
+        let back = serde_json::to_string(&r).unwrap();
+        assert_eq!(CountyRules::from_json(&back).unwrap(), r);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_bad_zone_and_ranges() {
+        let typo = sample_json().replace("max_line_items", "max_lines");
+        assert!(
+            matches!(CountyRules::from_json(&typo), Err(RulesError::Json(m)) if m.contains("max_lines"))
+        );
+        let zone = sample_json().replace("America/Chicago", "America/Chicag0");
+        assert!(CountyRules::from_json(&zone).is_err());
+        let too_many = sample_json().replace("\"max_line_items\": 20", "\"max_line_items\": 50");
+        assert!(matches!(
+            CountyRules::from_json(&too_many),
+            Err(RulesError::Invalid {
+                field: "max_line_items",
+                ..
+            })
+        ));
+        let bad_window = sample_json().replace("\"close_minute\": 1320", "\"close_minute\": 1441");
+        assert!(CountyRules::from_json(&bad_window).is_err());
+        let inverted = sample_json().replace("\"open_minute\": 600", "\"open_minute\": 1440");
+        assert!(CountyRules::from_json(&inverted).is_err());
+        let shards = sample_json().replace("\"gsi_write_shards\": 8", "\"gsi_write_shards\": 0");
+        assert!(CountyRules::from_json(&shards).is_err());
+        assert_eq!(MAX_LINE_ITEMS_PER_ORDER, 49);
+    }
+
+    #[test]
+    fn disabled_county_is_closed() {
+        let mut r = rules();
+        r.sales_enabled = false;
+        assert!(matches!(
+            r.check_open(at("2026-03-04T18:00:00Z")),
+            Err(SalesClosed::Disabled { .. })
+        ));
+    }
+
+    #[test]
+    fn hours_follow_dst_spring_forward() {
+        // 2026-03-08 is a Sunday (closed); DST starts at 02:00 CST -> 03:00 CDT.
+        // Monday 2026-03-09 is CDT (UTC-5): 07:00 local = 12:00Z.
+        let r = rules();
+        assert!(r.check_open(at("2026-03-09T11:59:59Z")).is_err());
+        assert!(r.check_open(at("2026-03-09T12:00:00Z")).is_ok());
+        // The Monday before, CST (UTC-6): 07:00 local = 13:00Z, so 12:30Z is closed.
+        assert!(r.check_open(at("2026-03-02T12:30:00Z")).is_err());
+        assert!(r.check_open(at("2026-03-02T13:00:00Z")).is_ok());
+        // Closing at 22:00 local: Monday 21:59 CDT = 02:59Z Tuesday.
+        assert!(r.check_open(at("2026-03-10T02:59:00Z")).is_ok());
+        assert!(r.check_open(at("2026-03-10T03:00:00Z")).is_err());
+    }
+
+    #[test]
+    fn hours_follow_dst_fall_back() {
+        // 2026-11-01 (Sunday) DST ends 02:00 CDT -> 01:00 CST. Monday 11-02 is
+        // CST: 07:00 local = 13:00Z; 12:30Z is 06:30 local, closed.
+        let r = rules();
+        assert!(r.check_open(at("2026-11-02T12:30:00Z")).is_err());
+        assert!(r.check_open(at("2026-11-02T13:00:00Z")).is_ok());
+        // The Monday before is CDT: 12:30Z is 07:30 local, open.
+        assert!(r.check_open(at("2026-10-26T12:30:00Z")).is_ok());
+    }
+
+    #[test]
+    fn a_window_across_the_repeated_hour_uses_wall_clock() {
+        // Sunday 01:00-02:00 local: during fall-back, 01:xx happens twice and
+        // both are inside the window; 02:00 CST is not.
+        let mut r = rules();
+        r.sale_hours.sunday = Some(SaleWindow {
+            open_minute: 60,
+            close_minute: 120,
+        });
+        assert!(r.check_open(at("2026-11-01T06:30:00Z")).is_ok()); // 01:30 CDT
+        assert!(r.check_open(at("2026-11-01T07:30:00Z")).is_ok()); // 01:30 CST
+        assert!(r.check_open(at("2026-11-01T08:00:00Z")).is_err()); // 02:00 CST
+        // Spring forward: 02:00-03:00 doesn't exist; 01:59 CST is open, the next
+        // minute is 03:00 CDT, closed.
+        assert!(r.check_open(at("2026-03-08T07:59:00Z")).is_ok());
+        assert!(r.check_open(at("2026-03-08T08:00:00Z")).is_err());
+    }
+
+    #[test]
+    fn closing_at_2400_means_through_the_last_minute() {
+        // Friday 2026-03-13 closes at 24:00; Saturday opens at 10:00.
+        let r = rules();
+        // 23:59:59.999 CDT Friday = 04:59:59.999Z Saturday.
+        assert!(r.check_open(at("2026-03-14T04:59:59.999Z")).is_ok());
+        // Midnight is Saturday 00:00, before Saturday's 10:00 opening.
+        let err = r.check_open(at("2026-03-14T05:00:00Z")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "outside sale hours in travis-tx: it is Saturday 00:00 CDT; today's hours are 10:00-24:00"
+        );
+        // Saturday 23:59 is open (Saturday's window also ends at 24:00), and
+        // Sunday 00:00 is closed all day.
+        assert!(r.check_open(at("2026-03-15T04:59:00Z")).is_ok());
+        let err = r.check_open(at("2026-03-15T05:00:00Z")).unwrap_err();
+        assert!(err.to_string().ends_with("no sales today"), "{err}");
+    }
+}

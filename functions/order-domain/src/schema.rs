@@ -1,0 +1,115 @@
+//! The physical layout of a county's tables: attribute names, key attributes and
+//! index names. The generator (`acme-stacks`) builds the tables from these
+//! constants and the functions read and write with them, so the two can't drift.
+
+/// Orders by customer: the order summary, and the item every GSI hangs off.
+pub mod orders {
+    /// Logical name used for the table's CloudFormation logical id and outputs.
+    pub const LOGICAL: &str = "Orders";
+    /// HASH key: the customer's id.
+    pub const PK: &str = "customer_id";
+    /// RANGE key: `<created_at as fixed-width UTC millis>#<order_id>`, so a
+    /// customer's orders sort by time and two orders in one millisecond don't collide.
+    pub const SK: &str = "order_sk";
+
+    /// GSI: orders by county and time. HASH is `<county_id>#<shard>` (write-sharded).
+    pub const GSI_COUNTY: &str = "by-county-time";
+    pub const COUNTY_SHARD_PK: &str = "county_shard";
+    /// GSI: orders by store and time. HASH is the store id (naturally spread).
+    pub const GSI_STORE: &str = "by-store-time";
+    pub const STORE_PK: &str = "store_id";
+    /// GSI: in-flight orders by status and time (sparse). HASH is `<STATUS>#<shard>`,
+    /// present only while an order is PENDING, RESERVED or CONFIRMED (awaiting pick/pack).
+    pub const GSI_STATUS: &str = "by-status-time";
+    pub const STATUS_SHARD_PK: &str = "status_shard";
+    /// All three GSIs sort on the base table's sort key.
+    pub const GSI_SK: &str = SK;
+    /// Attributes projected into the GSIs (besides keys): enough to list orders
+    /// without a read of the base table.
+    pub const GSI_PROJECTED: &[&str] = &["order_id", "status", "total_cents", "created_at"];
+
+    /// Summary attributes of an Orders item (besides the keys above).
+    pub const ORDER_ID: &str = "order_id";
+    pub const COUNTY_ID: &str = "county_id";
+    pub const STATUS: &str = "status";
+    pub const TOTAL_CENTS: &str = "total_cents";
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    /// Mirrors the OrderById record's version; status writes check it on both items.
+    pub const VERSION: &str = "version";
+}
+
+/// Orders by id: the full order record (line items, prices, status history).
+/// Its stream (new and old images) is where order events come from.
+pub mod order_by_id {
+    pub const LOGICAL: &str = "OrderById";
+    pub const PK: &str = "order_id";
+    /// The record's attributes are the fields of `order::Order`, by name.
+    pub const STATUS: &str = "status";
+    /// Optimistic-lock counter: every write is conditional on the previous value.
+    pub const VERSION: &str = "version";
+}
+
+/// Stock per store and SKU, and the reservation ledger.
+/// Stock record: `store_id`, `item_key = "STOCK#<sku>"`.
+/// Reservation:  `store_id`, `item_key = "RES#<sku>#<order_id>"`.
+pub mod inventory {
+    pub const LOGICAL: &str = "Inventory";
+    pub const PK: &str = "store_id";
+    pub const SK: &str = "item_key";
+    /// Epoch seconds after which an unconfirmed reservation may be reaped.
+    pub const TTL: &str = "expires_at";
+
+    /// `item_key` prefix of stock records.
+    pub const STOCK_PREFIX: &str = "STOCK";
+    /// `item_key` prefix of reservation ledger entries.
+    pub const RESERVATION_PREFIX: &str = "RES";
+    pub const SKU: &str = "sku";
+    /// Stock record: units that can still be reserved (never negative).
+    pub const AVAILABLE: &str = "available";
+    /// Stock record: unit price in cents; the only source of prices.
+    pub const PRICE_CENTS: &str = "price_cents";
+    /// Reservation: the order holding the units, and how many.
+    pub const ORDER_ID: &str = "order_id";
+    pub const QUANTITY: &str = "quantity";
+    /// Reservation: `RESERVED` until the order is paid, then `CONFIRMED`
+    /// (and `expires_at` is removed so TTL never reaps a sold reservation).
+    pub const STATE: &str = "state";
+    pub const CREATED_AT: &str = "created_at";
+}
+
+/// Idempotency records for `POST /orders`: `<customer_id>#<client_request_id>`.
+pub mod idempotency {
+    pub const LOGICAL: &str = "Idempotency";
+    pub const PK: &str = "idempotency_key";
+    /// Epoch seconds; DynamoDB TTL removes the record after this.
+    pub const TTL: &str = "expires_at";
+    /// SHA-256 (hex) of the canonical request body.
+    pub const REQUEST_HASH: &str = "request_hash";
+    /// The first answer, as JSON, replayed verbatim to retries.
+    pub const RESPONSE: &str = "response";
+    pub const ORDER_ID: &str = "order_id";
+    pub const CREATED_AT: &str = "created_at";
+}
+
+/// Customer PII (name, address, date of birth), on its own KMS key.
+pub mod customers {
+    pub const LOGICAL: &str = "Customers";
+    pub const PK: &str = "customer_id";
+}
+
+/// Environment variables the stack sets on every function.
+pub mod env {
+    pub const COUNTY_ID: &str = "ACME_COUNTY_ID";
+    pub const ORDERS_TABLE: &str = "ACME_ORDERS_TABLE";
+    pub const ORDER_BY_ID_TABLE: &str = "ACME_ORDER_BY_ID_TABLE";
+    pub const INVENTORY_TABLE: &str = "ACME_INVENTORY_TABLE";
+    pub const IDEMPOTENCY_TABLE: &str = "ACME_IDEMPOTENCY_TABLE";
+    pub const CUSTOMERS_TABLE: &str = "ACME_CUSTOMERS_TABLE";
+    pub const ORDER_QUEUE_URL: &str = "ACME_ORDER_QUEUE_URL";
+    pub const EVENT_BUS_NAME: &str = "ACME_EVENT_BUS_NAME";
+    pub const NOTIFICATIONS_TOPIC_ARN: &str = "ACME_NOTIFICATIONS_TOPIC_ARN";
+    /// JSON of the county's sale rules (sales enabled, time zone, hours, limits).
+    pub const COUNTY_RULES: &str = "ACME_COUNTY_RULES";
+    pub const GSI_WRITE_SHARDS: &str = "ACME_GSI_WRITE_SHARDS";
+}

@@ -1,0 +1,238 @@
+//! The services the Lambdas call, generic over [`Store`], [`Clock`] and
+//! (where needed) [`IdGenerator`] and [`PaymentGateway`].
+//!
+//! | Lambda | service | call |
+//! |---|---|---|
+//! | API `POST /orders` | [`AcceptService`] | [`AcceptService::accept`] |
+//! | API `GET /orders/{id}`, lists | [`OrderQueries`] | `get_order`, `customer_orders`, ... |
+//! | API `POST /orders/{id}/cancel` | [`CancelService`] | [`CancelService::cancel`] |
+//! | worker (SQS) | [`OrderWorker`] | [`OrderWorker::process`] per message |
+//! | stream publisher | [`crate::events`] | `derive_event`, `outbox_decision` |
+//! | scheduled sweeper | [`Sweeper`] | [`Sweeper::stale_orders`] |
+//!
+//! Every status change is one transaction that writes the OrderById record
+//! and the Orders summary together, conditional on the record's `version`, so
+//! concurrent deliveries of the same message race safely: one wins, the others
+//! see a failed condition, reload and find the work done.
+//!
+//! [`Clock`]: crate::clock::Clock
+//! [`IdGenerator`]: crate::clock::IdGenerator
+//! [`PaymentGateway`]: crate::payment::PaymentGateway
+
+mod accept;
+mod cancel;
+mod queries;
+mod sweeper;
+mod worker;
+
+pub use accept::{
+    AcceptError, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
+    ValidatedRequest, plan_accept, validate_request,
+};
+pub use cancel::{CancelError, CancelService};
+pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
+pub use sweeper::Sweeper;
+pub use worker::{OrderWorker, ProcessError, ProcessOutcome};
+
+use jiff::Timestamp;
+
+use crate::codec::{self, CorruptItem};
+use crate::ids::OrderId;
+use crate::order::Order;
+use crate::schema::{inventory as inv, order_by_id, orders};
+use crate::store::{
+    AttrValue, Condition, Delete, Put, Store, StoreError, Table, TxCanceled, Update, UpdateAction,
+    WriteOp,
+};
+
+/// How many times a service reloads and retries after losing an optimistic
+/// lock race before giving up with a retryable error.
+pub(crate) const MAX_ATTEMPTS: usize = 5;
+
+/// A reservation ledger entry outlives the worker's own deadline by this much
+/// before DynamoDB TTL may reap it: TTL is a last-resort cleanup, the worker
+/// releases expired reservations itself (see [`Sweeper`]).
+pub(crate) const LEDGER_TTL_GRACE_SECONDS: i64 = 86_400;
+
+/// Failure while loading an order.
+#[derive(Debug)]
+pub(crate) enum LoadError {
+    Store(StoreError),
+    Corrupt(CorruptItem),
+}
+
+/// Reads the OrderById record with a strongly consistent read: every
+/// decision below is checked against `version`, so it must be fresh.
+pub(crate) async fn load_order<S: Store>(
+    store: &S,
+    order_id: &OrderId,
+) -> Result<Option<Order>, LoadError> {
+    let item = store
+        .get(Table::OrderById, codec::order_key(order_id), true)
+        .await
+        .map_err(LoadError::Store)?;
+    item.map(|i| codec::order_from_item(&i))
+        .transpose()
+        .map_err(LoadError::Corrupt)
+}
+
+/// A transaction being built, remembering where the two order ops are.
+pub(crate) struct OrderTx {
+    pub ops: Vec<WriteOp>,
+    pub order_ops_at: usize,
+}
+
+impl OrderTx {
+    /// Whether the order's optimistic lock failed (someone else moved it).
+    pub fn lost_race(&self, c: &TxCanceled) -> bool {
+        c.condition_failed(self.order_ops_at) || c.condition_failed(self.order_ops_at + 1)
+    }
+}
+
+/// The two writes of a status change `prev` → `next`: replace the OrderById
+/// record and the Orders summary, both conditional on `prev.version`.
+pub(crate) fn status_writes(prev: &Order, next: &Order, shards: u32) -> [WriteOp; 2] {
+    let same_version = Condition::equals(order_by_id::VERSION, AttrValue::n(prev.version));
+    [
+        WriteOp::Put(Put {
+            table: Table::OrderById,
+            item: codec::order_to_item(next),
+            condition: Some(Condition::And(vec![
+                same_version.clone(),
+                Condition::equals(order_by_id::STATUS, AttrValue::s(prev.status.as_str())),
+            ])),
+        }),
+        WriteOp::Put(Put {
+            table: Table::Orders,
+            item: codec::summary_item(next, shards),
+            condition: Some(Condition::equals(
+                orders::VERSION,
+                AttrValue::n(prev.version),
+            )),
+        }),
+    ]
+}
+
+/// A status change with no stock involved (PENDING → FAILED or CANCELLED).
+pub(crate) fn status_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
+    OrderTx {
+        ops: status_writes(prev, next, shards).into(),
+        order_ops_at: 0,
+    }
+}
+
+/// PENDING → RESERVED: per line, take the units from the stock record only if
+/// enough are available, and write the ledger entry only if absent (so a
+/// retried reservation can never take stock twice).
+pub(crate) fn reserve_tx(
+    prev: &Order,
+    next: &Order,
+    shards: u32,
+    now: Timestamp,
+    ledger_expires_at: i64,
+) -> OrderTx {
+    let mut ops = Vec::with_capacity(prev.items.len() * 2 + 2);
+    for line in &prev.items {
+        let q = i64::from(line.quantity);
+        ops.push(WriteOp::Update(Update {
+            table: Table::Inventory,
+            key: codec::stock_key(&prev.store_id, &line.sku),
+            actions: vec![UpdateAction::Add(inv::AVAILABLE.into(), -q)],
+            // Fails on a missing stock record too: absent attributes compare false.
+            condition: Some(Condition::at_least(inv::AVAILABLE, q)),
+        }));
+        ops.push(WriteOp::Put(Put {
+            table: Table::Inventory,
+            item: codec::reservation_item(
+                &prev.store_id,
+                line,
+                &prev.order_id,
+                now,
+                ledger_expires_at,
+            ),
+            condition: Some(Condition::not_exists(inv::SK)),
+        }));
+    }
+    let order_ops_at = ops.len();
+    ops.extend(status_writes(prev, next, shards));
+    OrderTx { ops, order_ops_at }
+}
+
+/// RESERVED or CONFIRMED → FAILED or CANCELLED: put the units back and delete
+/// the ledger entries. Each delete requires its entry to exist, so stock can
+/// never be released twice.
+pub(crate) fn release_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
+    let mut ops = Vec::with_capacity(prev.items.len() * 2 + 2);
+    for line in &prev.items {
+        ops.push(WriteOp::Update(Update {
+            table: Table::Inventory,
+            key: codec::stock_key(&prev.store_id, &line.sku),
+            actions: vec![UpdateAction::Add(
+                inv::AVAILABLE.into(),
+                i64::from(line.quantity),
+            )],
+            // Never create a stock record from a release.
+            condition: Some(Condition::exists(inv::SK)),
+        }));
+        ops.push(WriteOp::Delete(Delete {
+            table: Table::Inventory,
+            key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
+            condition: Some(Condition::exists(inv::SK)),
+        }));
+    }
+    let order_ops_at = ops.len();
+    ops.extend(status_writes(prev, next, shards));
+    OrderTx { ops, order_ops_at }
+}
+
+/// RESERVED → CONFIRMED: mark the ledger entries sold and drop their TTL, so
+/// a sold reservation is never reaped; the stock was already taken.
+pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
+    let mut ops = Vec::with_capacity(prev.items.len() + 2);
+    for line in &prev.items {
+        ops.push(WriteOp::Update(Update {
+            table: Table::Inventory,
+            key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
+            actions: vec![
+                UpdateAction::Set(
+                    inv::STATE.into(),
+                    AttrValue::s(codec::RESERVATION_CONFIRMED),
+                ),
+                UpdateAction::Remove(inv::TTL.into()),
+            ],
+            condition: Some(Condition::exists(inv::SK)),
+        }));
+    }
+    let order_ops_at = ops.len();
+    ops.extend(status_writes(prev, next, shards));
+    OrderTx { ops, order_ops_at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::OrderStatus;
+    use crate::store::Transaction;
+
+    #[test]
+    fn transactions_fit_dynamodb_at_the_line_item_limit() {
+        let mut o = crate::codec::tests_support::sample_order();
+        o.status = OrderStatus::Pending;
+        let line = o.items[0].clone();
+        o.items = (0..crate::rules::MAX_LINE_ITEMS_PER_ORDER)
+            .map(|i| crate::order::LineItem {
+                sku: crate::ids::Sku::parse(&format!("SKU-{i}")).unwrap(),
+                ..line.clone()
+            })
+            .collect();
+        let now = o.created_at;
+        let reserved = o.transitioned(OrderStatus::Reserved, now).unwrap();
+        let r = reserve_tx(&o, &reserved, 8, now, 0);
+        assert_eq!(r.ops.len(), 100);
+        assert!(Transaction::new(r.ops).is_ok());
+        let failed = reserved.transitioned(OrderStatus::Failed, now).unwrap();
+        assert!(Transaction::new(release_tx(&reserved, &failed, 8).ops).is_ok());
+        let confirmed = reserved.transitioned(OrderStatus::Confirmed, now).unwrap();
+        assert!(Transaction::new(confirm_tx(&reserved, &confirmed, 8).ops).is_ok());
+    }
+}
