@@ -10,12 +10,14 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "installing test tools (moto, cfn-lint) into .venv"
+step "installing test tools: moto, cfn-lint, checkov (.venv); the AWS CDK CLI (tools/node)"
 bin=$(scripts/py-tools.sh)
-"$bin/cfn-lint" --version >&2
+node_bin=$(scripts/node-tools.sh)
+echo "cfn-lint $("$bin/cfn-lint" --version 2>&1 | tail -1), checkov $("$bin/checkov" --version 2>&1 | tail -1), cdk $("$node_bin/cdk" --version 2>/dev/null | head -1)" >&2
+export ACME_CFN_LINT="$bin/cfn-lint" ACME_CHECKOV="$bin/checkov" ACME_CDK="$node_bin/cdk"
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (against a fresh moto server)"
-ACME_CFN_LINT="$bin/cfn-lint" scripts/with-moto.sh cargo test --workspace --locked
+scripts/with-moto.sh cargo test --workspace --locked

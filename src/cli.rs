@@ -34,13 +34,33 @@ pub enum Command {
     /// Manage county environment files.
     #[command(subcommand)]
     County(CountyCommand),
+    /// Deploy county stacks through CloudFormation change sets (assets, diff, safety checks).
+    Deploy(crate::commands::deploy::DeployCmd),
+    /// Create the per-account, per-region assets stack that deploys need.
+    Bootstrap(acme_deploy::cli::BootstrapArgs),
+    /// Show what a deploy would change, resource by resource (read-only).
+    Diff(crate::commands::deploy::WithEnv<acme_deploy::cli::DiffArgs>),
+    /// Delete a county's stack; retained tables and buckets stay and are listed.
+    Destroy(crate::commands::deploy::WithEnv<acme_deploy::cli::DestroyArgs>),
+    /// Every county's stack status in one table.
+    Status(crate::commands::deploy::WithEnv<acme_deploy::cli::StatusArgs>),
+    /// Run a county's order system on the local AWS emulator (moto).
+    Local(acme_local::cli::LocalArgs),
+    /// Load and show stock levels and prices (local runner or AWS).
+    #[command(subcommand)]
+    Inventory(acme_local::cli::InventoryCommand),
 }
 
 /// Where the county files are.
 #[derive(Debug, Clone, Args)]
 pub struct EnvironmentsArg {
     /// Directory holding defaults.yaml and one <county>.yaml per county.
-    #[arg(long, value_name = "DIR", default_value = "environments", env = "ACME_ENVIRONMENTS")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "environments",
+        env = "ACME_ENVIRONMENTS"
+    )]
     pub environments: PathBuf,
 }
 

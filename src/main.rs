@@ -17,6 +17,13 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(&a),
         Command::List(a) => commands::list::run(&a),
         Command::County(CountyCommand::Add(a)) => commands::county::add(&a),
+        Command::Deploy(a) => commands::deploy::deploy(&a),
+        Command::Bootstrap(a) => commands::deploy::bootstrap(&a),
+        Command::Diff(a) => commands::deploy::diff(&a),
+        Command::Destroy(a) => commands::deploy::destroy(&a),
+        Command::Status(a) => commands::deploy::status(&a),
+        Command::Local(a) => commands::local::local(&a),
+        Command::Inventory(c) => commands::local::inventory(&c),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK as u8),

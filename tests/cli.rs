@@ -93,7 +93,7 @@ fn an_invalid_county_file_fails_with_its_position_and_exit_code_3() {
     let line = original.lines().count() + 2;
     for cmd in [&["validate"][..], &["synth", "--out", "asm"][..]] {
         let out = run(cmd, dir.path());
-        assert_eq!(out.status.code(), Some(3), "{cmd:?}: {}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(7), "{cmd:?}: {}", text(&out.stderr));
         let stderr = text(&out.stderr);
         assert!(
             stderr.contains("unknown key `max_units_per_ordr`"),
@@ -118,7 +118,7 @@ fn an_invalid_county_file_fails_with_its_position_and_exit_code_3() {
 fn unknown_county_is_named_with_a_suggestion() {
     let dir = scratch_environments();
     let out = run(&["synth", "--county", "travis-tz"], dir.path());
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(7));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("travis-tz"), "{stderr}");
     assert!(stderr.contains("travis-tx"), "{stderr}");
@@ -176,7 +176,7 @@ fn county_add_creates_a_valid_county_and_never_overwrites() {
     assert!(synth.status.success(), "{}", text(&synth.stderr));
 
     let again = run(&args, dir.path());
-    assert_eq!(again.status.code(), Some(5));
+    assert_eq!(again.status.code(), Some(9));
     assert!(
         text(&again.stderr).contains("already exists"),
         "{}",
@@ -207,7 +207,7 @@ fn county_add_rejects_a_bad_account_and_writes_nothing() {
         ],
         dir.path(),
     );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("account"),
         "{}",

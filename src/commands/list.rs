@@ -51,7 +51,11 @@ pub fn run(a: &ListArgs) -> CmdResult {
             r.state,
             r.account,
             r.region,
-            if r.sales_enabled { "enabled" } else { "disabled" }
+            if r.sales_enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
         );
     }
     Ok(())

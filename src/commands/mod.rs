@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod county;
+pub mod deploy;
 pub mod list;
+pub mod local;
 pub mod synth;
 pub mod validate;
 

@@ -59,6 +59,29 @@ pub struct CountyConfig {
     /// Optional analytics add-ons. Order events always reach S3, Glue and
     /// Athena; these switch on extras.
     pub analytics: AnalyticsConfig,
+    /// Order API stage throttling.
+    pub api: ApiConfig,
+}
+
+/// `api:` of a county file: stage-wide throttling of the order API, all
+/// callers together (WAF's `rate_limit` is per client IP). Absent = the
+/// values `environments/defaults.yaml` ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiConfig {
+    /// Steady requests per second, 1..=10_000 (API Gateway's default
+    /// account-wide quota per region; a stage cannot exceed it).
+    pub throttle_rate: u32,
+    /// Burst (token-bucket size), 1..=5_000 (the account-wide burst quota).
+    pub throttle_burst: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            throttle_rate: 200,
+            throttle_burst: 400,
+        }
+    }
 }
 
 /// `analytics:` of a county file. Absent = every switch off.

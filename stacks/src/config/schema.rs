@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
-    AnalyticsConfig, Architecture, CapacityMode, CountyConfig, DaxConfig, FunctionSettings, FunctionsConfig,
-    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, DaxConfig,
+    FunctionSettings, FunctionsConfig, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
+    ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -100,6 +101,8 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let analytics = f
         .opt_with(d, "analytics", analytics)
         .map(Option::unwrap_or_default);
+    // Optional as a whole for the same reason.
+    let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -150,6 +153,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         audit_retention_days: audit_retention_days?,
         tags: tags?,
         analytics: analytics?,
+        api: api?,
     })
 }
 
@@ -624,6 +628,19 @@ fn tags(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<BTreeMap<String,
         ok = false;
     }
     ok.then_some(tags)
+}
+
+fn api(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ApiConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    // API Gateway's default account-wide quotas per region: 10,000 requests
+    // per second, burst 5,000. A stage setting above them has no effect.
+    let throttle_rate = f.req_in(d, "throttle_rate", 1..=10_000);
+    let throttle_burst = f.req_in(d, "throttle_burst", 1..=5_000);
+    f.finish(d);
+    Some(ApiConfig {
+        throttle_rate: throttle_rate?,
+        throttle_burst: throttle_burst?,
+    })
 }
 
 fn analytics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AnalyticsConfig> {

@@ -50,16 +50,14 @@ pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateE
         (&notifications, "ACME order notifications"),
         (&operations, "ACME order system alarms"),
     ] {
-        cx.t.add(
-            Res::new(
-                id,
-                Topic {
-                    display_name: name.to_owned(),
-                    kms_master_key_id: key.arn(),
-                    tags: cx.tags.clone(),
-                },
-            )?,
-        )?;
+        cx.t.add(Res::new(
+            id,
+            Topic {
+                display_name: name.to_owned(),
+                kms_master_key_id: key.arn(),
+                tags: cx.tags.clone(),
+            },
+        )?)?;
     }
     cx.t.add_resource(
         &LogicalId::new("TopicsPolicy"),

@@ -1,20 +1,621 @@
-//! The county's three functions with least-privilege roles.
+//! The county's three functions — the order API, the order worker and the
+//! stream publisher — each with its own execution role, log group and
+//! least-privilege policy.
+//!
+//! Code comes from content-hashed assets: the template takes the assets
+//! bucket and one `assets/<sha256>.zip` key per function as parameters, and
+//! lists in its `AcmeAssets` metadata which bundle (function crate and
+//! architecture) each key parameter wants. The deployer reads that contract,
+//! builds and uploads the bundles, and passes the keys; a new bundle is a new
+//! key, so CloudFormation always sees the code change.
+//!
+//! Every role's policy names only the actions its function's code performs
+//! (see `order_domain::service`), on the exact table, index, stream, queue,
+//! bus, topic, key and log group ARNs. Two actions have no resource-level form
+//! in IAM and take `*`: X-Ray's `PutTraceSegments`/`PutTelemetryRecords`, and
+//! `dynamodb:ListStreams` (the Lambda stream poller's call).
 
-use crate::cfn::{LogicalId, TemplateError};
+use std::collections::BTreeMap;
 
-use super::{Ctx, FunctionIds, Functions};
+use order_domain::schema::env;
+use serde::Serialize;
+use serde_json::json;
 
-pub(crate) fn add(_cx: &mut Ctx<'_>) -> Result<Functions, TemplateError> {
-    let ids = |name: &str| FunctionIds {
-        function: LogicalId::new(format!("{name}Function")),
-        role: LogicalId::new(format!("{name}Role")),
-        log_group: LogicalId::new(format!("{name}LogGroup")),
-    };
-    Ok(Functions {
-        api: ids("OrderApi"),
-        worker: ids("OrderWorker"),
-        publisher: ids("StreamPublisher"),
+use crate::cfn::resources::iam::{InlinePolicy, Role};
+use crate::cfn::resources::iam_policy::RolePolicy;
+use crate::cfn::resources::lambda::{
+    Code, DeadLetterConfig, DestinationConfig, Environment, EventSourceMapping, Function,
+    LoggingConfig, OnFailure, ScalingConfig, TracingConfig,
+};
+use crate::cfn::resources::logs::LogGroup;
+use crate::cfn::resources::sqs::{Queue, QueuePolicy};
+use crate::cfn::{
+    Expr, LogicalId, Parameter, PolicyDocument, Principal, Res, Statement, TemplateError,
+};
+use crate::config::{Architecture, FunctionSettings, SaleHours};
+
+use super::events::Events;
+use super::tables::Tables;
+use super::{Ctx, FunctionIds, Functions, Pii};
+
+/// Template parameter: the bucket holding the function bundles.
+pub const ASSET_BUCKET_PARAMETER: &str = "AssetBucket";
+/// Template metadata key listing the bundle each code-key parameter wants.
+pub const ASSETS_METADATA_KEY: &str = "AcmeAssets";
+/// What a code-key parameter must look like: `assets/<sha256 hex>.zip`.
+pub const ASSET_KEY_PATTERN: &str = "^assets/[0-9a-f]{64}\\.zip$";
+
+/// Actions whose IAM authorization has no resource type, so `*` is the only
+/// possible resource (Service Authorization Reference). Nothing else may use `*`.
+pub const UNSCOPED_ACTIONS: &[&str] = &[
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "dynamodb:ListStreams",
+];
+
+/// Stream records the publisher takes per invocation (Lambda's default for
+/// DynamoDB streams).
+const STREAM_BATCH_SIZE: u32 = 100;
+/// Retries of a failing stream batch. With bisection a poison record in a
+/// batch of 100 is isolated after 7 halvings; 10 leaves room for throttling.
+const STREAM_MAX_RETRIES: i32 = 10;
+/// DynamoDB Streams keeps records for 24 hours; older ones are gone anyway.
+const STREAM_MAX_RECORD_AGE_SECONDS: i32 = 86_400;
+/// One concurrent batch per shard keeps an order's events in stream order
+/// (per-item order is per shard; a factor above 1 would interleave keys).
+const STREAM_PARALLELIZATION_FACTOR: u32 = 1;
+/// SQS's longest retention (14 days): failed invocations wait for a person.
+const FAILURE_RETENTION_SECONDS: u32 = 14 * 86_400;
+
+/// One function's static description.
+struct Spec {
+    /// Logical-id prefix: `OrderApi` → `OrderApiFunction`, `OrderApiRole`, ...
+    prefix: &'static str,
+    /// The function crate under `functions/`, which is also the bundle name.
+    crate_name: &'static str,
+    description: &'static str,
+}
+
+const API: Spec = Spec {
+    prefix: "OrderApi",
+    crate_name: "order-api",
+    description: "Order API behind API Gateway",
+};
+const WORKER: Spec = Spec {
+    prefix: "OrderWorker",
+    crate_name: "order-worker",
+    description: "Reserves, charges and confirms orders from the order queue",
+};
+const PUBLISHER: Spec = Spec {
+    prefix: "StreamPublisher",
+    crate_name: "stream-publisher",
+    description: "Turns OrderById changes into events, notifications and re-enqueues",
+};
+
+impl FunctionIds {
+    fn of(spec: &Spec) -> Self {
+        FunctionIds {
+            function: LogicalId::new(format!("{}Function", spec.prefix)),
+            role: LogicalId::new(format!("{}Role", spec.prefix)),
+            log_group: LogicalId::new(format!("{}LogGroup", spec.prefix)),
+        }
+    }
+}
+
+/// The logical ids of the functions, known before any of them is added (the
+/// Customers key policy names the order API's role).
+pub(crate) fn ids(cfg: &crate::config::CountyConfig) -> Functions {
+    Functions {
+        api: FunctionIds::of(&API),
+        worker: FunctionIds::of(&WORKER),
+        publisher: FunctionIds::of(&PUBLISHER),
         dead_letter_queue: LogicalId::new("FunctionDeadLetterQueue"),
-        publisher_failure_queue: None,
-    })
+        publisher_failure_queue: cfg
+            .streams_enabled
+            .then(|| LogicalId::new("PublisherFailureQueue")),
+    }
+}
+
+/// The physical name of a county's function, e.g. `acme-travis-tx-order-api`
+/// (at most 5 + 32 + 1 + 16 = 54 characters; Lambda allows 64).
+pub fn function_name(county_id: &str, crate_name: &str) -> String {
+    format!("acme-{county_id}-{crate_name}")
+}
+
+/// The county rules the functions read from `ACME_COUNTY_RULES`: the shape of
+/// `order_domain::rules::CountyRules`, which rejects unknown fields.
+#[derive(Serialize)]
+struct CountyRulesEnv<'a> {
+    county_id: &'a str,
+    sales_enabled: bool,
+    timezone: &'a str,
+    sale_hours: &'a SaleHours,
+    max_units_per_order: u32,
+    max_line_items: u32,
+    gsi_write_shards: u32,
+    reservation_ttl_seconds: u32,
+    idempotency_ttl_hours: u32,
+}
+
+/// Compact JSON of the county's sale rules (field order fixed by the struct).
+pub fn county_rules_json(cfg: &crate::config::CountyConfig) -> String {
+    let rules = CountyRulesEnv {
+        county_id: &cfg.id,
+        sales_enabled: cfg.sales_enabled,
+        timezone: &cfg.timezone,
+        sale_hours: &cfg.sale_hours,
+        max_units_per_order: cfg.max_units_per_order,
+        max_line_items: cfg.max_line_items,
+        gsi_write_shards: cfg.gsi_write_shards,
+        reservation_ttl_seconds: cfg.reservation_ttl_seconds,
+        idempotency_ttl_hours: cfg.idempotency_ttl_hours,
+    };
+    // Plain structs of strings, numbers and options: serialization cannot fail.
+    serde_json::to_string(&rules).unwrap_or_default()
+}
+
+/// What the functions use, added earlier by other modules.
+pub(crate) struct Deps<'a> {
+    pub key: &'a LogicalId,
+    pub tables: &'a Tables,
+    pub order_queue: &'a LogicalId,
+    pub events: &'a Events,
+    pub pii: &'a Pii,
+}
+
+pub(crate) fn add(
+    cx: &mut Ctx<'_>,
+    ids: Functions,
+    d: &Deps<'_>,
+) -> Result<Functions, TemplateError> {
+    let cfg = cx.cfg;
+    add_parameters(cx)?;
+    add_failure_queues(cx, &ids, d.key)?;
+
+    let t = d.tables;
+    let common_env = common_env(cx, d);
+
+    // The order API: POST /orders (idempotency record + Orders summary +
+    // OrderById record in one transaction, prices read from Inventory), the
+    // order lists (Orders and its GSIs), GET /orders/{id} (OrderById), and
+    // cancel, whose transaction also puts reserved stock back (Inventory
+    // update + ledger delete, `order_domain::service::release_tx`).
+    let api_statements = vec![
+        Statement::allow(
+            &["dynamodb:PutItem", "dynamodb:Query"],
+            vec![t.orders.arn()],
+        )
+        .sid("OrdersWriteAndListByCustomer"),
+        Statement::allow(&["dynamodb:Query"], vec![index_arns(&t.orders)])
+            .sid("OrdersListByCountyStoreStatus"),
+        Statement::allow(
+            &["dynamodb:GetItem", "dynamodb:PutItem"],
+            vec![t.order_by_id.arn(), t.idempotency.arn()],
+        )
+        .sid("OrderRecordsAndIdempotency"),
+        Statement::allow(
+            &[
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+            ],
+            vec![t.inventory.arn()],
+        )
+        .sid("InventoryPricesAndCancelRelease"),
+        Statement::allow(&["sqs:SendMessage"], vec![d.order_queue.arn()]).sid("EnqueueOrders"),
+    ];
+    // Only the order API learns where customer PII is.
+    let mut api_env = common_env.clone();
+    api_env.insert(env::CUSTOMERS_TABLE, d.pii.table.r#ref());
+    let api = add_function(
+        cx,
+        &API,
+        &ids,
+        &ids.api,
+        d.key,
+        api_env,
+        api_statements,
+        &cfg.functions.api,
+    )?;
+    // Customer PII, in a policy of its own: the Customers key policy names
+    // this role, so a grant inside the role would be a dependency cycle.
+    let pii_policy = LogicalId::new("OrderApiCustomersPolicy");
+    cx.t.add_resource(
+        &pii_policy,
+        RolePolicy {
+            policy_name: "CustomersPii".into(),
+            policy_document: PolicyDocument::new(vec![
+                Statement::allow(
+                    &["dynamodb:GetItem", "dynamodb:PutItem"],
+                    vec![d.pii.table.arn()],
+                )
+                .sid("CustomersTable"),
+                Statement::allow(super::pii::USE_ACTIONS, vec![d.pii.key.arn()])
+                    .sid("CustomersKey"),
+            ]),
+            role_name: ids.api.role.r#ref(),
+        },
+    )?;
+    cx.t.add(api.depends_on(&pii_policy))?;
+
+    // The worker: loads the order (OrderById), then reserve / release /
+    // confirm transactions — stock update, ledger put or delete, and the
+    // OrderById + Orders status writes (`order_domain::service::worker`).
+    let worker_statements = vec![
+        Statement::allow(
+            &["dynamodb:GetItem", "dynamodb:PutItem"],
+            vec![t.order_by_id.arn()],
+        )
+        .sid("OrderRecord"),
+        Statement::allow(&["dynamodb:PutItem"], vec![t.orders.arn()]).sid("OrderSummary"),
+        Statement::allow(
+            &[
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+            vec![t.inventory.arn()],
+        )
+        .sid("StockAndReservations"),
+        // What Lambda's SQS poller calls with the function's role.
+        Statement::allow(
+            &[
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
+            vec![d.order_queue.arn()],
+        )
+        .sid("ConsumeOrderQueue"),
+    ];
+    let worker = add_function(
+        cx,
+        &WORKER,
+        &ids,
+        &ids.worker,
+        d.key,
+        common_env.clone(),
+        worker_statements,
+        &cfg.functions.worker,
+    )?;
+    cx.t.add(worker)?;
+    let q = &cfg.queue;
+    cx.t.add_resource(
+        &LogicalId::new("OrderWorkerQueueSource"),
+        EventSourceMapping {
+            event_source_arn: d.order_queue.arn(),
+            function_name: ids.worker.function.r#ref(),
+            enabled: true,
+            batch_size: q.batch_size,
+            maximum_batching_window_in_seconds: Some(q.batching_window_seconds),
+            // A failed order is retried alone instead of redelivering the
+            // whole batch (whose other orders already succeeded).
+            function_response_types: vec!["ReportBatchItemFailures"],
+            scaling_config: Some(ScalingConfig {
+                maximum_concurrency: q.max_concurrency,
+            }),
+            starting_position: None,
+            bisect_batch_on_function_error: None,
+            maximum_retry_attempts: None,
+            maximum_record_age_in_seconds: None,
+            parallelization_factor: None,
+            destination_config: None,
+        },
+    )?;
+
+    // The publisher: reads the OrderById stream (what Lambda's stream poller
+    // calls with the function's role), puts events on the bus, notifies
+    // customers, re-enqueues PENDING orders (the outbox) and sends batches it
+    // gives up on to its failure queue.
+    let mut publisher_statements = vec![
+        Statement::allow(&["events:PutEvents"], vec![d.events.bus.arn()]).sid("PutOrderEvents"),
+        Statement::allow(&["sns:Publish"], vec![d.events.notifications.r#ref()])
+            .sid("NotifyCustomers"),
+    ];
+    let mut outbox_queues = vec![d.order_queue.arn()];
+    if let Some(failures) = &ids.publisher_failure_queue {
+        let stream = t.order_by_id.att("StreamArn");
+        publisher_statements.push(
+            Statement::allow(
+                &[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                ],
+                vec![stream],
+            )
+            .sid("ReadOrderStream"),
+        );
+        // ListStreams authorizes against no resource type (IAM's Service
+        // Authorization Reference): `*` is its only form.
+        publisher_statements.push(
+            Statement::allow(&["dynamodb:ListStreams"], vec![Expr::lit("*")])
+                .sid("ListStreamsHasNoResourceScope"),
+        );
+        outbox_queues.push(failures.arn());
+    }
+    publisher_statements
+        .push(Statement::allow(&["sqs:SendMessage"], outbox_queues).sid("OutboxAndFailureQueue"));
+    let publisher = add_function(
+        cx,
+        &PUBLISHER,
+        &ids,
+        &ids.publisher,
+        d.key,
+        common_env,
+        publisher_statements,
+        &cfg.functions.publisher,
+    )?;
+    cx.t.add(publisher)?;
+    if let Some(failures) = &ids.publisher_failure_queue {
+        cx.t.add_resource(
+            &LogicalId::new("StreamPublisherStreamSource"),
+            EventSourceMapping {
+                event_source_arn: t.order_by_id.att("StreamArn"),
+                function_name: ids.publisher.function.r#ref(),
+                enabled: true,
+                batch_size: STREAM_BATCH_SIZE,
+                maximum_batching_window_in_seconds: None,
+                function_response_types: vec!["ReportBatchItemFailures"],
+                scaling_config: None,
+                // From the oldest record the stream still has: a new mapping
+                // (or a re-created one) misses no order change.
+                starting_position: Some("TRIM_HORIZON"),
+                bisect_batch_on_function_error: Some(true),
+                maximum_retry_attempts: Some(STREAM_MAX_RETRIES),
+                maximum_record_age_in_seconds: Some(STREAM_MAX_RECORD_AGE_SECONDS),
+                parallelization_factor: Some(STREAM_PARALLELIZATION_FACTOR),
+                destination_config: Some(DestinationConfig {
+                    on_failure: OnFailure {
+                        destination: failures.arn(),
+                    },
+                }),
+            },
+        )?;
+    }
+    Ok(ids)
+}
+
+/// `<table ARN>/index/*`: every GSI of a table.
+fn index_arns(table: &LogicalId) -> Expr {
+    Expr::sub(format!("${{{table}.Arn}}/index/*"))
+}
+
+/// Environment every function gets: `order_domain::store::plan` requires all
+/// four order table names, and the rules parser requires the rules.
+fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
+    let t = d.tables;
+    BTreeMap::from([
+        (env::COUNTY_ID, Expr::lit(cx.cfg.id.clone())),
+        (env::ORDERS_TABLE, t.orders.r#ref()),
+        (env::ORDER_BY_ID_TABLE, t.order_by_id.r#ref()),
+        (env::INVENTORY_TABLE, t.inventory.r#ref()),
+        (env::IDEMPOTENCY_TABLE, t.idempotency.r#ref()),
+        (env::ORDER_QUEUE_URL, d.order_queue.r#ref()),
+        (env::EVENT_BUS_NAME, d.events.bus.r#ref()),
+        (env::NOTIFICATIONS_TOPIC_ARN, d.events.notifications.r#ref()),
+        (env::COUNTY_RULES, Expr::lit(county_rules_json(cx.cfg))),
+        (
+            env::GSI_WRITE_SHARDS,
+            Expr::lit(cx.cfg.gsi_write_shards.to_string()),
+        ),
+    ])
+}
+
+fn architecture(a: Architecture) -> &'static str {
+    match a {
+        Architecture::Arm64 => "arm64",
+        Architecture::X86_64 => "x86_64",
+    }
+}
+
+fn code_key_parameter(spec: &Spec) -> String {
+    format!("{}CodeKey", spec.prefix)
+}
+
+fn add_parameters(cx: &mut Ctx<'_>) -> Result<(), TemplateError> {
+    let bucket = crate::bootstrap::assets_bucket_name(&cx.cfg.account, &cx.cfg.region);
+    cx.t.add_parameter(
+        ASSET_BUCKET_PARAMETER,
+        Parameter {
+            default: Some(bucket),
+            // S3 bucket naming rules.
+            allowed_pattern: Some("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$".into()),
+            constraint_description: Some("an S3 bucket name".into()),
+            ..Parameter::string("Bucket holding the function bundles (the bootstrap assets bucket)")
+        },
+    )?;
+    let arch = architecture(cx.cfg.functions.architecture);
+    let mut assets = serde_json::Map::new();
+    for spec in [&API, &WORKER, &PUBLISHER] {
+        let name = code_key_parameter(spec);
+        cx.t.add_parameter(
+            &name,
+            Parameter {
+                allowed_pattern: Some(ASSET_KEY_PATTERN.into()),
+                constraint_description: Some(
+                    "assets/<SHA-256 of the bundle, 64 lowercase hex>.zip".into(),
+                ),
+                ..Parameter::string(&format!(
+                    "S3 key of the {} bundle ({arch})",
+                    spec.crate_name
+                ))
+            },
+        )?;
+        assets.insert(
+            name,
+            json!({"function": spec.crate_name, "architecture": arch}),
+        );
+    }
+    cx.t.set_metadata(ASSETS_METADATA_KEY, serde_json::Value::Object(assets));
+    Ok(())
+}
+
+/// The dead-letter queue of asynchronous invocations and the publisher's
+/// stream failure queue: on the county key, TLS only, retained (each message
+/// is work nobody has done yet).
+fn add_failure_queues(
+    cx: &mut Ctx<'_>,
+    ids: &Functions,
+    key: &LogicalId,
+) -> Result<(), TemplateError> {
+    let mut queues = vec![&ids.dead_letter_queue];
+    queues.extend(ids.publisher_failure_queue.as_ref());
+    for id in &queues {
+        cx.t.add(
+            Res::new(
+                id,
+                Queue {
+                    kms_master_key_id: key.arn(),
+                    kms_data_key_reuse_period_seconds: 300,
+                    visibility_timeout: 300,
+                    message_retention_period: FAILURE_RETENTION_SECONDS,
+                    receive_message_wait_time_seconds: Some(20),
+                    redrive_policy: None,
+                    redrive_allow_policy: None,
+                    tags: cx.tags.clone(),
+                },
+            )?
+            .retain(),
+        )?;
+    }
+    cx.t.add_resource(
+        &LogicalId::new("FunctionQueuesPolicy"),
+        QueuePolicy {
+            queues: queues.iter().map(|q| q.r#ref()).collect(),
+            policy_document: PolicyDocument::new(vec![Statement::deny_insecure_transport(
+                &["sqs:*"],
+                queues.iter().map(|q| q.arn()).collect(),
+            )]),
+        },
+    )?;
+    Ok(())
+}
+
+/// Adds a function's log group and role, and returns the function itself for
+/// the caller to add (with any `DependsOn` it needs).
+#[allow(clippy::too_many_arguments)]
+fn add_function(
+    cx: &mut Ctx<'_>,
+    spec: &Spec,
+    all: &Functions,
+    ids: &FunctionIds,
+    key: &LogicalId,
+    variables: BTreeMap<&'static str, Expr>,
+    mut statements: Vec<Statement>,
+    settings: &FunctionSettings,
+) -> Result<Res, TemplateError> {
+    let name = function_name(&cx.cfg.id, spec.crate_name);
+    cx.t.add(
+        Res::new(
+            &ids.log_group,
+            LogGroup {
+                log_group_name: Expr::lit(format!("/aws/lambda/{name}")),
+                retention_in_days: cx.cfg.log_retention_days,
+                kms_key_id: key.arn(),
+                tags: cx.tags.clone(),
+            },
+        )?
+        .retain(),
+    )?;
+
+    statements.extend([
+        Statement::allow(
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            vec![ids.log_group.arn()],
+        )
+        .sid("WriteOwnLogGroup"),
+        // X-Ray's trace APIs authorize against no resource type (IAM's
+        // Service Authorization Reference): `*` is their only form.
+        Statement::allow(
+            &["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            vec![Expr::lit("*")],
+        )
+        .sid("XRayHasNoResourceScope"),
+        // Every table, queue, topic and bus of the county is on the county
+        // key; Lambda also decrypts the environment with it at cold start.
+        Statement::allow(&["kms:Decrypt", "kms:GenerateDataKey"], vec![key.arn()]).sid("CountyKey"),
+        Statement::allow(&["sqs:SendMessage"], vec![all.dead_letter_queue.arn()])
+            .sid("AsyncFailuresToDeadLetterQueue"),
+    ]);
+    cx.t.add_resource(
+        &ids.role,
+        Role {
+            description: format!("Execution role of {name}"),
+            assume_role_policy_document: PolicyDocument::new(vec![Statement::assume_role(
+                Principal::service("lambda.amazonaws.com"),
+            )]),
+            managed_policy_arns: vec![],
+            policies: vec![InlinePolicy {
+                policy_name: "LeastPrivilege".into(),
+                policy_document: PolicyDocument::new(statements),
+            }],
+            tags: cx.tags.clone(),
+        },
+    )?;
+
+    let mut skips = vec![
+        json!({"id": "CKV_AWS_117", "comment": "Calls only regional AWS service endpoints (DynamoDB, SQS, SNS, EventBridge, KMS) over TLS with SigV4 and uses no VPC resource (not the DAX cluster)"}),
+    ];
+    if settings.reserved_concurrency.is_none() {
+        skips.push(json!({"id": "CKV_AWS_115", "comment": "No reserved concurrency configured for this county: concurrency is bounded by the event source (SQS MaximumConcurrency, one batch per stream shard)"}));
+    }
+    Res::new(
+        &ids.function,
+        Function {
+            description: format!("{} (county {})", spec.description, cx.cfg.id),
+            function_name: name,
+            runtime: "provided.al2023",
+            handler: "bootstrap",
+            architectures: vec![architecture(cx.cfg.functions.architecture)],
+            code: Code {
+                s3_bucket: Expr::param(ASSET_BUCKET_PARAMETER),
+                s3_key: Expr::param(&code_key_parameter(spec)),
+            },
+            role: ids.role.arn(),
+            memory_size: settings.memory_mb,
+            timeout: settings.timeout_seconds,
+            reserved_concurrent_executions: settings.reserved_concurrency,
+            environment: Environment { variables },
+            kms_key_arn: key.arn(),
+            tracing_config: TracingConfig { mode: "Active" },
+            logging_config: LoggingConfig {
+                log_group: ids.log_group.r#ref(),
+                // lambda_runtime's tracing subscriber follows
+                // AWS_LAMBDA_LOG_FORMAT: structured lines for Logs Insights.
+                log_format: "JSON",
+            },
+            dead_letter_config: DeadLetterConfig {
+                target_arn: all.dead_letter_queue.arn(),
+            },
+            tags: cx.tags.clone(),
+        },
+    )
+    .map(|r| r.metadata("checkov", json!({ "skip": skips })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_helpers_serialize_to_iam_shapes() {
+        let t = LogicalId::new("OrdersTable");
+        assert_eq!(
+            serde_json::to_value(index_arns(&t)).expect("json"),
+            json!({"Fn::Sub": "${OrdersTable.Arn}/index/*"})
+        );
+        assert_eq!(architecture(Architecture::Arm64), "arm64");
+        assert_eq!(architecture(Architecture::X86_64), "x86_64");
+        assert_eq!(code_key_parameter(&PUBLISHER), "StreamPublisherCodeKey");
+    }
+
+    #[test]
+    fn function_names_fit_lambdas_limit_for_the_longest_county_id() {
+        let longest = "a".repeat(order_domain::CountyId::MAX_LEN);
+        for spec in [&API, &WORKER, &PUBLISHER] {
+            assert!(function_name(&longest, spec.crate_name).len() <= 64);
+        }
+    }
 }

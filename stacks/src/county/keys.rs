@@ -44,12 +44,45 @@ pub(crate) fn add(cx: &mut Ctx<'_>) -> Result<LogicalId, crate::cfn::TemplateErr
         // operations topic, EventBridge encrypting events on the county bus.
         // Without this grant an alarm fires but its notification is silently
         // dropped. Limited to requests made for this account.
-        Statement::allow(&["kms:Decrypt", "kms:GenerateDataKey*"], vec![Expr::lit("*")])
-            .sid("AwsServicesEncryptForThisAccount")
-            .principal(Principal::Typed(std::collections::BTreeMap::from([(
-                "Service",
-                vec![Expr::lit("cloudwatch.amazonaws.com"), Expr::lit("events.amazonaws.com")],
-            )])))
+        Statement::allow(
+            &["kms:Decrypt", "kms:GenerateDataKey*"],
+            vec![Expr::lit("*")],
+        )
+        .sid("AwsServicesEncryptForThisAccount")
+        .principal(Principal::Typed(std::collections::BTreeMap::from([(
+            "Service",
+            vec![
+                Expr::lit("cloudwatch.amazonaws.com"),
+                Expr::lit("events.amazonaws.com"),
+            ],
+        )])))
+        .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+        // The county's trail encrypts its log files with this key. CloudTrail
+        // checks this grant when the trail is created; it is limited to that
+        // one trail (`aws:SourceArn`) and to encryption contexts of this
+        // account's trails. Reading the logs stays an IAM decision (above).
+        Statement::allow(&["kms:GenerateDataKey*"], vec![Expr::lit("*")])
+            .sid("CloudTrailEncryptLogs")
+            .principal(Principal::service("cloudtrail.amazonaws.com"))
+            .when(
+                "StringEquals",
+                "aws:SourceArn",
+                super::audit::trail_arn(&cx.cfg.id),
+            )
+            .when("StringEquals", "aws:SourceAccount", Expr::account_id())
+            .when(
+                "StringLike",
+                "kms:EncryptionContext:aws:cloudtrail:arn",
+                Expr::sub("arn:${AWS::Partition}:cloudtrail:*:${AWS::AccountId}:trail/*"),
+            ),
+        Statement::allow(&["kms:DescribeKey"], vec![Expr::lit("*")])
+            .sid("CloudTrailDescribeKey")
+            .principal(Principal::service("cloudtrail.amazonaws.com"))
+            .when(
+                "StringEquals",
+                "aws:SourceArn",
+                super::audit::trail_arn(&cx.cfg.id),
+            )
             .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
     ]);
     cx.t.add(
@@ -60,7 +93,10 @@ pub(crate) fn add(cx: &mut Ctx<'_>) -> Result<LogicalId, crate::cfn::TemplateErr
                 enable_key_rotation: true,
                 pending_window_in_days: 30,
                 key_policy: policy,
-                tags: cx.tags.clone(),
+                // Keys take their tags from the stack's tags, which CloudFormation
+                // propagates to every taggable resource: the local emulator cannot
+                // create a key with resource-level Tags, and the tags are the same.
+                tags: Vec::new(),
             },
         )?
         .retain(),

@@ -2,13 +2,16 @@
 //! the county's [`CountyConfig`]. Each concern adds its resources in its own
 //! module and hands back the logical ids later modules need in [`Refs`].
 
+pub mod alarms;
+pub mod analytics;
 pub mod api;
+pub mod audit;
 mod dax;
 pub mod events;
-mod functions;
+pub mod functions;
 mod keys;
 mod outputs;
-mod pii;
+pub mod pii;
 mod queues;
 mod tables;
 
@@ -55,6 +58,10 @@ pub struct Refs {
     pub functions: Functions,
     /// REST API, stage and WAF web ACL.
     pub front_door: FrontDoor,
+    /// Firehose, analytics bucket, Glue catalog, Athena (`analytics.rs`).
+    pub analytics: analytics::Analytics,
+    /// CloudTrail, the Object Lock audit bucket, access logs (`audit.rs`).
+    pub audit: audit::Audit,
 }
 
 /// Logical ids of one function and the resources that belong to it only.
@@ -138,9 +145,35 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
         None => None,
     };
     let events = events::add(&mut cx, &key)?;
-    let pii = pii::add(&mut cx)?;
-    let functions = functions::add(&mut cx)?;
-    let front_door = api::add(&mut cx, &functions)?;
+    let function_ids = functions::ids(cfg);
+    let pii = pii::add(&mut cx, &function_ids.api.role)?;
+    let functions = functions::add(
+        &mut cx,
+        function_ids,
+        &functions::Deps {
+            key: &key,
+            tables: &tables,
+            order_queue: &order_queue,
+            events: &events,
+            pii: &pii,
+        },
+    )?;
+    let front_door = api::add(&mut cx, &key, &functions)?;
+    let access_logs = audit::add_access_logs(&mut cx)?;
+    let analytics = analytics::add(
+        &mut cx,
+        &key,
+        &events,
+        &access_logs,
+        cfg.analytics.redshift_serverless,
+    )?;
+    let audit = audit::add(
+        &mut cx,
+        &key,
+        &[&tables.orders, &tables.order_by_id, &pii.table],
+        &analytics.bucket,
+        &access_logs,
+    )?;
     let refs = Refs {
         key,
         orders: tables.orders,
@@ -154,8 +187,13 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
         pii,
         functions,
         front_door,
+        analytics,
+        audit,
     };
+    // Alarms and the dashboard watch everything above, so they come last.
+    let monitoring = alarms::add(&mut cx, &refs)?;
     outputs::add(&mut cx, &refs)?;
+    outputs::add_monitoring(&mut cx, &monitoring)?;
     cx.t.check_references()?;
     Ok(cx.t)
 }

@@ -56,7 +56,57 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<(), TemplateError> {
             dax.att("ClusterDiscoveryEndpointURL"),
         )?;
     }
+    let a = &r.analytics;
+    out(
+        "AnalyticsBucketName",
+        "Bucket holding order events (orders/) and Athena results",
+        a.bucket.r#ref(),
+    )?;
+    out(
+        "AnalyticsDatabaseName",
+        "Glue database of the order events table",
+        a.database.r#ref(),
+    )?;
+    out(
+        "AthenaWorkGroupName",
+        "Athena workgroup for order analytics (results encrypted with the county key)",
+        a.workgroup.r#ref(),
+    )?;
+    if let Some(redshift) = &a.redshift {
+        out(
+            "RedshiftWorkgroupName",
+            "Redshift Serverless workgroup reading the order events",
+            redshift.r#ref(),
+        )?;
+    }
+    out(
+        "AuditTrailArn",
+        "ARN of the county's CloudTrail trail",
+        r.audit.trail.arn(),
+    )?;
+    out(
+        "AuditBucketName",
+        "Object Lock (COMPLIANCE) bucket holding the CloudTrail logs",
+        r.audit.bucket.r#ref(),
+    )?;
+    front_door_outputs(&mut out, r)?;
     Ok(())
+}
+
+/// Outputs of `alarms.rs`.
+pub(crate) fn add_monitoring(
+    cx: &mut Ctx<'_>,
+    m: &super::alarms::Monitoring,
+) -> Result<(), TemplateError> {
+    cx.t.add_output(
+        "DashboardName",
+        Output {
+            description: "CloudWatch dashboard of the county".to_owned(),
+            value: m.dashboard.r#ref(),
+            export: None,
+            condition: None,
+        },
+    )
 }
 
 fn queue_outputs(
@@ -74,5 +124,58 @@ fn queue_outputs(
         &format!("{name}Arn"),
         &format!("ARN of the {label}"),
         id.arn(),
+    )
+}
+
+/// Outputs of `api.rs`, `functions.rs` and `pii.rs`.
+fn front_door_outputs(
+    out: &mut impl FnMut(&str, &str, Expr) -> Result<(), TemplateError>,
+    r: &Refs,
+) -> Result<(), TemplateError> {
+    let fd = &r.front_door;
+    out(
+        "OrderApiUrl",
+        "Invoke URL of the order API's live stage (requests are SigV4-signed)",
+        Expr::sub_with(
+            "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}",
+            vec![("Api", fd.rest_api.r#ref()), ("Stage", fd.stage.r#ref())],
+        ),
+    )?;
+    out(
+        "OrderApiId",
+        "Id of the order REST API",
+        fd.rest_api.r#ref(),
+    )?;
+    out(
+        "OrderApiStageName",
+        "Stage of the order API",
+        fd.stage.r#ref(),
+    )?;
+    out(
+        "OrderApiWebAclArn",
+        "ARN of the WAF web ACL in front of the order API",
+        fd.web_acl.arn(),
+    )?;
+    let f = &r.functions;
+    for (ids, label) in [
+        (&f.api, "OrderApi"),
+        (&f.worker, "OrderWorker"),
+        (&f.publisher, "StreamPublisher"),
+    ] {
+        out(
+            &format!("{label}FunctionName"),
+            &format!("Name of the {label} function"),
+            ids.function.r#ref(),
+        )?;
+        out(
+            &format!("{label}FunctionArn"),
+            &format!("ARN of the {label} function"),
+            ids.function.arn(),
+        )?;
+    }
+    out(
+        "CustomersTableName",
+        "Name of the Customers (PII) table",
+        r.pii.table.r#ref(),
     )
 }

@@ -71,11 +71,11 @@ pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, Templat
             .when("StringEquals", "kms:ViaService", via_dynamodb)
             .when("StringEquals", "kms:CallerAccount", Expr::account_id()),
         // DynamoDB reads the key's metadata (state, rotation) to report the
-        // table's encryption status; no cryptographic use.
+        // table's encryption status — metadata only, no cryptographic use,
+        // as in the key policy AWS gives its own DynamoDB key.
         Statement::allow(&["kms:DescribeKey"], vec![Expr::lit("*")])
             .sid("DynamoDbDescribesKey")
-            .principal(Principal::service("dynamodb.amazonaws.com"))
-            .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+            .principal(Principal::service("dynamodb.amazonaws.com")),
     ]);
     cx.t.add(
         Res::new(
@@ -85,7 +85,8 @@ pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, Templat
                 enable_key_rotation: true,
                 pending_window_in_days: 30,
                 key_policy: policy,
-                tags: cx.tags.clone(),
+                // Tagged through the stack's tags, like the county key (see keys.rs).
+                tags: Vec::new(),
             },
         )?
         .retain(),

@@ -139,7 +139,10 @@ mod tests {
         };
         let v = serde_json::to_value(&a).expect("json");
         assert_eq!(v["Namespace"], "AWS/SQS");
-        assert_eq!(v["Dimensions"], json!([{"Name": "QueueName", "Value": "q"}]));
+        assert_eq!(
+            v["Dimensions"],
+            json!([{"Name": "QueueName", "Value": "q"}])
+        );
         assert_eq!(v["OKActions"], json!(["t"]));
         assert!(v.get("Metrics").is_none() && v.get("ExtendedStatistic").is_none());
     }

@@ -11,6 +11,9 @@ use crate::cfn::{Expr, Tag};
 #[serde(rename_all = "PascalCase")]
 pub struct Function {
     pub description: String,
+    /// At most 64 characters. A fixed name makes logs and metrics easy to
+    /// find; it also means a change needing replacement must rename it.
+    pub function_name: String,
     pub runtime: &'static str,
     pub handler: &'static str,
     pub architectures: Vec<&'static str>,

@@ -1,0 +1,321 @@
+//! `diff`, `destroy` and `status`: the read-mostly commands.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::artifact::{DEPLOY_HASH_TAG, StackArtifact};
+use crate::deploy::{Deployer, preflight_usage, status_of};
+use crate::error::DeployError;
+use crate::output::Output;
+use crate::safety::is_stateful;
+use crate::template_diff::{TemplateDiff, diff_templates};
+
+/// One stack's diff against what is deployed.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackDiff {
+    /// Stack name.
+    pub stack: String,
+    /// False when the stack does not exist yet (everything is an addition).
+    pub deployed: bool,
+    /// The template diff.
+    pub diff: TemplateDiff,
+}
+
+/// One row of `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StackStatusRow {
+    /// County id.
+    pub county: String,
+    /// Stack name.
+    pub stack: String,
+    /// CloudFormation status, or `NOT_DEPLOYED`.
+    pub status: String,
+    /// Status reason, when CloudFormation gives one.
+    pub reason: Option<String>,
+    /// Last update (or creation) time, RFC 3339.
+    pub updated: Option<String>,
+    /// Termination protection.
+    pub termination_protection: bool,
+    /// The deploy hash recorded on the stack (first 12 hex digits).
+    pub deploy_hash: Option<String>,
+}
+
+/// A resource that outlives its stack (`DeletionPolicy: Retain`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Retained {
+    /// Logical id.
+    pub logical_id: String,
+    /// Type.
+    pub resource_type: String,
+    /// Physical id (table name, bucket name...).
+    pub physical_id: String,
+}
+
+impl Deployer {
+    /// Template diff of each artifact against its deployed stack. With
+    /// `fail`, returns [`DeployError::DiffFound`] when anything differs.
+    pub async fn diff(
+        &self,
+        artifacts: &[StackArtifact],
+        fail: bool,
+        out: &Output,
+    ) -> Result<Vec<StackDiff>, DeployError> {
+        preflight_usage(artifacts)?;
+        self.check_identity(artifacts).await?;
+        let mut diffs = Vec::new();
+        for a in artifacts {
+            let new = a.template()?;
+            let existing = self
+                .describe_stack(&a.stack_name)
+                .await?
+                .filter(|s| status_of(s) != "REVIEW_IN_PROGRESS");
+            let old = match &existing {
+                Some(_) => self
+                    .deployed_template(&a.stack_name)
+                    .await?
+                    .unwrap_or(Value::Null),
+                None => Value::Null,
+            };
+            let diff = diff_templates(&old, &new);
+            let headline = match (existing.is_some(), diff.is_empty()) {
+                (false, _) => format!(
+                    "not deployed: {} resource(s) would be created",
+                    diff.resources.len()
+                ),
+                (true, true) => "no differences".to_string(),
+                (true, false) => format!("{} resource(s) differ", diff.resources.len()),
+            };
+            let body = diff.render();
+            let text = if diff.is_empty() || body.is_empty() {
+                headline
+            } else {
+                format!("{headline}\n{}", body.trim_end())
+            };
+            out.emit(
+                &a.stack_name,
+                "diff",
+                &text,
+                json!({"deployed": existing.is_some(), "diff": diff}),
+            );
+            diffs.push(StackDiff {
+                stack: a.stack_name.clone(),
+                deployed: existing.is_some(),
+                diff,
+            });
+        }
+        let differing: Vec<String> = diffs
+            .iter()
+            .filter(|d| !d.deployed || !d.diff.is_empty())
+            .map(|d| d.stack.clone())
+            .collect();
+        if fail && !differing.is_empty() {
+            return Err(DeployError::DiffFound { stacks: differing });
+        }
+        Ok(diffs)
+    }
+
+    /// Deletes each artifact's stack after asking (unless `yes`), turning
+    /// termination protection off first, and lists what survives it.
+    pub async fn destroy(
+        &self,
+        artifacts: &[StackArtifact],
+        yes: bool,
+        out: &Output,
+    ) -> Result<Vec<Retained>, DeployError> {
+        preflight_usage(artifacts)?;
+        self.check_identity(artifacts).await?;
+        let mut survivors = Vec::new();
+        for a in artifacts {
+            let Some(stack) = self.describe_stack(&a.stack_name).await? else {
+                out.note(&a.stack_name, "does not exist; nothing to destroy");
+                continue;
+            };
+            let id = stack.stack_id().unwrap_or(&a.stack_name).to_string();
+            let template = self.deployed_template(&id).await?.unwrap_or(Value::Null);
+            let physical = self.physical_ids(&id).await?;
+            let retained: Vec<Retained> = template
+                .get("Resources")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter(|(_, r)| {
+                    matches!(
+                        r.get("DeletionPolicy").and_then(Value::as_str),
+                        Some("Retain" | "RetainExceptOnCreate")
+                    )
+                })
+                .filter_map(|(lid, r)| {
+                    let (ty, pid) = physical.get(lid)?;
+                    let _ = r;
+                    Some(Retained {
+                        logical_id: lid.clone(),
+                        resource_type: ty.clone(),
+                        physical_id: pid.clone(),
+                    })
+                })
+                .collect();
+            let lost: Vec<String> = physical
+                .iter()
+                .filter(|(lid, (ty, _))| {
+                    is_stateful(ty) && !retained.iter().any(|r| &r.logical_id == *lid)
+                })
+                .map(|(lid, (ty, pid))| format!("{lid} ({ty}) {pid}"))
+                .collect();
+            let mut question = format!(
+                "Delete stack {} ({} resources, status {})?",
+                a.stack_name,
+                physical.len(),
+                status_of(&stack)
+            );
+            if !lost.is_empty() {
+                question.push_str(&format!(
+                    " DATA WILL BE DELETED with it: {}.",
+                    lost.join(", ")
+                ));
+            }
+            if !retained.is_empty() {
+                question.push_str(&format!(
+                    " Kept (DeletionPolicy Retain): {}.",
+                    retained
+                        .iter()
+                        .map(|r| r.physical_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if !yes {
+                if !out.interactive() {
+                    return Err(DeployError::NotApproved {
+                        stack: a.stack_name.clone(),
+                        reason: "destroy needs confirmation and there is no terminal to ask".into(),
+                        fix: "run it on a terminal, or pass --yes".into(),
+                    });
+                }
+                if !out.confirm(&question).await {
+                    return Err(DeployError::NotApproved {
+                        stack: a.stack_name.clone(),
+                        reason: "the operator declined".into(),
+                        fix: "nothing was deleted".into(),
+                    });
+                }
+            }
+            self.delete_and_wait(&stack, physical.len() as u64, out)
+                .await?;
+            let mut msg = "deleted".to_string();
+            if !retained.is_empty() {
+                msg.push_str("; these resources were retained and still exist (delete them by hand if that is intended):");
+                for r in &retained {
+                    msg.push_str(&format!(
+                        "\n    {} {} ({})",
+                        r.resource_type, r.physical_id, r.logical_id
+                    ));
+                }
+            }
+            out.emit(
+                &a.stack_name,
+                "destroyed",
+                &msg,
+                json!({"retained": retained}),
+            );
+            survivors.extend(retained);
+        }
+        Ok(survivors)
+    }
+
+    /// Every artifact's stack status in one table.
+    pub async fn status(
+        &self,
+        artifacts: &[StackArtifact],
+        out: &Output,
+    ) -> Result<Vec<StackStatusRow>, DeployError> {
+        preflight_usage(artifacts)?;
+        // One paginated DescribeStacks for the whole account instead of one
+        // call per county: status of 3,000 counties is ~30 calls, not 3,000.
+        let mut by_name = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = crate::aws::call(self.pacing(), || {
+                self.clients()
+                    .cfn
+                    .describe_stacks()
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| crate::aws::aws_error("DescribeStacks", &e))?;
+            for s in page.stacks() {
+                if let Some(n) = s.stack_name() {
+                    by_name.insert(n.to_string(), s.clone());
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let rows: Vec<StackStatusRow> = artifacts
+            .iter()
+            .map(|a| match by_name.get(&a.stack_name) {
+                Some(s) => StackStatusRow {
+                    county: a.county_id.clone(),
+                    stack: a.stack_name.clone(),
+                    status: status_of(s).to_string(),
+                    reason: s.stack_status_reason().map(str::to_string),
+                    updated: s
+                        .last_updated_time()
+                        .or(s.creation_time())
+                        .map(|t| t.to_string()),
+                    termination_protection: s.enable_termination_protection().unwrap_or(false),
+                    deploy_hash: s
+                        .tags()
+                        .iter()
+                        .find(|t| t.key() == Some(DEPLOY_HASH_TAG))
+                        .and_then(|t| t.value())
+                        .map(|h| h.chars().take(12).collect()),
+                },
+                None => StackStatusRow {
+                    county: a.county_id.clone(),
+                    stack: a.stack_name.clone(),
+                    status: "NOT_DEPLOYED".into(),
+                    reason: None,
+                    updated: None,
+                    termination_protection: false,
+                    deploy_hash: None,
+                },
+            })
+            .collect();
+        let mut table = format!(
+            "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+            "COUNTY", "STACK", "STATUS", "UPDATED", "TP", "HASH"
+        );
+        for r in &rows {
+            table.push_str(&format!(
+                "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+                r.county,
+                r.stack,
+                r.status,
+                r.updated
+                    .as_deref()
+                    .map(|u| u.chars().take(20).collect::<String>())
+                    .unwrap_or_else(|| "-".into()),
+                if r.termination_protection {
+                    "on"
+                } else {
+                    "off"
+                },
+                r.deploy_hash.as_deref().unwrap_or("-"),
+            ));
+            if let Some(reason) = r
+                .reason
+                .as_deref()
+                .filter(|_| r.status.contains("FAILED") || r.status.contains("ROLLBACK"))
+            {
+                table.push_str(&format!("           └ {reason}\n"));
+            }
+        }
+        out.block("status", &table, json!({"stacks": rows}));
+        Ok(rows)
+    }
+}
