@@ -1,5 +1,5 @@
 # Thin wrappers: each target is one command you could type yourself.
-.PHONY: synth test check lint fmt clippy bench bench-synth clean
+.PHONY: synth test check lint fmt clippy bench bench-synth clean functions
 
 # The main job: synthesize every sample county into cdk.out/.
 synth:
@@ -9,6 +9,11 @@ synth:
 # moto server that the script starts (installs moto and cfn-lint into .venv).
 test:
 	scripts/test.sh
+
+# Lambda bundles (cargo-lambda, zig): target/lambda/<arch>/<function>/bootstrap.zip.
+# ARCH=x86_64 for x86_64; ALLOW_ARCH_FALLBACK=1 to fall back if arm64 can't be built.
+functions:
+	scripts/build-functions.sh
 
 fmt:
 	cargo fmt --all

@@ -1,0 +1,536 @@
+//! The order API Lambda: API Gateway (REST, proxy integration) requests in,
+//! responses out, over the domain's services.
+//!
+//! # Entry point
+//!
+//! ```text
+//! order_api::Api::new(store, enqueuer, gateway, rules, clock, ids)
+//!     .handle(req: ApiGatewayProxyRequest).await -> ApiGatewayProxyResponse
+//! ```
+//!
+//! generic over `S: Store + Clone` (`order_aws::DynamoStore`, or
+//! `Arc<MemoryStore>` in tests), `Q: order_aws::Enqueuer`,
+//! `P: PaymentGateway` (refunds on cancel), `C: Clock + Clone`,
+//! `G: IdGenerator`. `main.rs` builds one `Api` per process and calls
+//! `handle` per invocation; the local runner calls the same method with the
+//! same event type.
+//!
+//! # Routes
+//!
+//! | method | path | service | success |
+//! |---|---|---|---|
+//! | `POST` | `/orders` | accept, then enqueue the order id | 202 (replay of an accepted request: 202 again, `idempotent-replayed: true`) |
+//! | `GET` | `/orders/{order_id}` | full order | 200 |
+//! | `GET` | `/customers/{customer_id}/orders?limit=&cursor=` | newest first | 200 |
+//! | `GET` | `/stores/{store_id}/orders?since=&limit=&cursor=` | oldest first | 200 |
+//! | `GET` | `/orders?status=&since=&limit=&cursor=` | in-flight orders by status | 200 |
+//! | `GET` | `/county/orders?since=&limit=&cursor=` | the county's orders | 200 |
+//! | `POST` | `/orders/{order_id}/cancel` | cancel (and refund) | 200 |
+//!
+//! `since` is an RFC 3339 timestamp; `limit` defaults to
+//! [`DEFAULT_PAGE_SIZE`]. Errors are JSON
+//! `{"error": code, "field"?: path, "reason": text, "errors"?: [...], "retryable": bool}`
+//! with the domain error's HTTP status (and `retry-after` on 429/503).
+//!
+//! **Enqueue after accept:** the accept transaction is the commit point. If
+//! the `SendMessage` that follows fails, the client still gets 202: the
+//! stream publisher's outbox (INSERT of a PENDING order) and the sweeper
+//! enqueue the order anyway; the failure is logged.
+//!
+//! **Caller identity:** the county stack's front door authorizes with
+//! `AWS_IAM` (ACME's storefront services sign requests; customers
+//! authenticate with the storefront), so a request normally carries no
+//! customer identity and is served in full. If an authorizer ever puts a
+//! `customer_id` in the request context (Lambda authorizer context, a Cognito
+//! claim or an HTTP API JWT claim of that name), reads and cancels are
+//! limited to that customer's orders and the staff listings are refused.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use jiff::Timestamp;
+use order_aws::Enqueuer;
+use order_domain::clock::{Clock, IdGenerator};
+use order_domain::error::DomainError;
+use order_domain::events::WorkMessage;
+use order_domain::ids::{CustomerId, OrderId, StoreId};
+use order_domain::order::OrderStatus;
+use order_domain::payment::PaymentGateway;
+use order_domain::rules::CountyRules;
+use order_domain::service::{
+    AcceptService, CancelService, MAX_BODY_BYTES, OrderQueries, OrdersPage, QueryError,
+};
+use order_domain::store::Store;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Page size when the request gives no `limit`.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+
+/// Seconds a client should wait before retrying a 429 or 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// The order API over one county's services.
+pub struct Api<S, Q, P, C, G> {
+    accept: AcceptService<S, C, G>,
+    queries: OrderQueries<S>,
+    cancel: CancelService<S, P, C>,
+    enqueuer: Q,
+}
+
+/// A response before it becomes an API Gateway one.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Value,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Reply {
+    fn json(status: u16, body: impl Serialize) -> Self {
+        let body = serde_json::to_value(body).unwrap_or_else(
+            |e| json!({"error": "internal", "reason": format!("response did not serialize: {e}")}),
+        );
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: u16, code: &str, field: Option<&str>, reason: impl Into<String>) -> Self {
+        let mut body = json!({"error": code, "reason": reason.into(), "retryable": false});
+        if let Some(f) = field {
+            body["field"] = json!(f);
+        }
+        Self {
+            status,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A domain error with its status, code, field errors and retryability.
+    fn domain(e: &dyn DomainError) -> Self {
+        let b = e.body();
+        let mut body = json!({
+            "error": b.code,
+            "reason": b.message,
+            "retryable": b.retryable,
+        });
+        if let Some(first) = b.errors.first() {
+            body["field"] = json!(first.field);
+            body["errors"] = json!(b.errors);
+        }
+        let status = e.http_status();
+        let mut headers = Vec::new();
+        if status == 429 || status == 503 {
+            headers.push(("retry-after", RETRY_AFTER_SECONDS.to_owned()));
+        }
+        Self {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn into_response(self) -> ApiGatewayProxyResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        // Order data is per customer and changes: never cache it.
+        headers.insert("cache-control", HeaderValue::from_static("no-store"));
+        for (name, value) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+        let mut r = ApiGatewayProxyResponse::default();
+        r.status_code = i64::from(self.status);
+        r.headers = headers;
+        r.body = Some(Body::Text(self.body.to_string()));
+        r
+    }
+}
+
+/// Which route a request matched.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    PlaceOrder,
+    GetOrder(&'a str),
+    CancelOrder(&'a str),
+    CustomerOrders(&'a str),
+    StoreOrders(&'a str),
+    StatusOrders,
+    CountyOrders,
+}
+
+/// Matches `method` + `path`. `Err(Some(allow))` when the path exists but not
+/// for this method, `Err(None)` for an unknown path.
+fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Option<&'static str>> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (allow, r) = match segments.as_slice() {
+        ["orders"] if method == Method::POST => ("GET, POST", Some(Route::PlaceOrder)),
+        ["orders"] if method == Method::GET => ("GET, POST", Some(Route::StatusOrders)),
+        ["orders"] => ("GET, POST", None),
+        ["orders", id] if !id.is_empty() => (
+            "GET",
+            (method == Method::GET).then_some(Route::GetOrder(id)),
+        ),
+        ["orders", id, "cancel"] if !id.is_empty() => (
+            "POST",
+            (method == Method::POST).then_some(Route::CancelOrder(id)),
+        ),
+        ["customers", id, "orders"] if !id.is_empty() => (
+            "GET",
+            (method == Method::GET).then_some(Route::CustomerOrders(id)),
+        ),
+        ["stores", id, "orders"] if !id.is_empty() => (
+            "GET",
+            (method == Method::GET).then_some(Route::StoreOrders(id)),
+        ),
+        ["county", "orders"] => (
+            "GET",
+            (method == Method::GET).then_some(Route::CountyOrders),
+        ),
+        _ => return Err(None),
+    };
+    r.ok_or(Some(allow))
+}
+
+/// The request path without the stage prefix some integrations include.
+fn request_path(req: &ApiGatewayProxyRequest) -> String {
+    let path = req
+        .path
+        .clone()
+        .or_else(|| req.request_context.path.clone())
+        .unwrap_or_default();
+    if let Some(stage) = req.request_context.stage.as_deref()
+        && let Some(rest) = path.strip_prefix(&format!("/{stage}/"))
+        && req.request_context.path.as_deref() == Some(path.as_str())
+    {
+        return format!("/{rest}");
+    }
+    path
+}
+
+/// The customer the authorizer vouched for, if any: a Lambda authorizer's
+/// context key `customer_id`, a Cognito claim (`claims.customer_id`) or an
+/// HTTP API JWT claim of that name.
+fn caller_customer(req: &ApiGatewayProxyRequest) -> Result<Option<CustomerId>, Reply> {
+    let auth = &req.request_context.authorizer;
+    let value = auth
+        .fields
+        .get("customer_id")
+        .cloned()
+        .or_else(|| {
+            auth.fields
+                .get("claims")
+                .and_then(|c| c.get("customer_id"))
+                .cloned()
+        })
+        .or_else(|| {
+            auth.jwt
+                .as_ref()
+                .and_then(|j| j.claims.get("customer_id"))
+                .map(|s| Value::String(s.clone()))
+        });
+    let forbidden = |reason: &str| Reply::error(403, "forbidden", None, reason);
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => CustomerId::parse(&s)
+            .map(Some)
+            .map_err(|_| forbidden("the authorizer's customer_id is invalid")),
+        Some(_) => Err(forbidden("the authorizer's customer_id is not a string")),
+    }
+}
+
+fn query_param<'r>(req: &'r ApiGatewayProxyRequest, name: &str) -> Option<&'r str> {
+    req.query_string_parameters.first(name)
+}
+
+fn limit_param(req: &ApiGatewayProxyRequest) -> Result<u32, Reply> {
+    match query_param(req, "limit") {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(s) => s.parse().map_err(|_| {
+            Reply::error(
+                400,
+                "validation_failed",
+                Some("limit"),
+                format!(
+                    "must be an integer 1..={}",
+                    order_domain::service::MAX_PAGE_SIZE
+                ),
+            )
+        }),
+    }
+}
+
+fn since_param(req: &ApiGatewayProxyRequest) -> Result<Timestamp, Reply> {
+    let raw = query_param(req, "since").ok_or_else(|| {
+        Reply::error(
+            400,
+            "validation_failed",
+            Some("since"),
+            "is required (an RFC 3339 timestamp, e.g. 2026-03-09T00:00:00Z)",
+        )
+    })?;
+    raw.parse().map_err(|_| {
+        Reply::error(
+            400,
+            "validation_failed",
+            Some("since"),
+            format!("{raw:?} is not an RFC 3339 timestamp (e.g. 2026-03-09T00:00:00Z)"),
+        )
+    })
+}
+
+fn id_param<T>(
+    raw: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, order_domain::IdError>,
+) -> Result<T, Reply> {
+    parse(raw).map_err(|e| Reply::error(400, "validation_failed", Some(field), e.to_string()))
+}
+
+/// The raw body bytes, refusing oversized bodies before decoding them.
+fn body_bytes(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, Reply> {
+    let raw = req.body.as_deref().unwrap_or_default();
+    // Base64 is 4/3 of the payload; check the encoded size first so a huge
+    // body is never decoded.
+    let encoded_limit = if req.is_base64_encoded {
+        MAX_BODY_BYTES.div_ceil(3) * 4
+    } else {
+        MAX_BODY_BYTES
+    };
+    let too_large = || {
+        Reply::error(
+            413,
+            "payload_too_large",
+            Some("body"),
+            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    if raw.len() > encoded_limit {
+        return Err(too_large());
+    }
+    let bytes = if req.is_base64_encoded {
+        BASE64.decode(raw).map_err(|_| {
+            Reply::error(
+                400,
+                "validation_failed",
+                Some("body"),
+                "is not valid base64",
+            )
+        })?
+    } else {
+        raw.as_bytes().to_vec()
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+fn page_reply(r: Result<OrdersPage, QueryError>) -> Reply {
+    match r {
+        Ok(page) => Reply::json(200, page),
+        Err(e) => Reply::domain(&e),
+    }
+}
+
+impl<S, Q, P, C, G> Api<S, Q, P, C, G>
+where
+    S: Store + Clone,
+    Q: Enqueuer,
+    P: PaymentGateway,
+    C: Clock + Clone,
+    G: IdGenerator,
+{
+    pub fn new(store: S, enqueuer: Q, gateway: P, rules: CountyRules, clock: C, ids: G) -> Self {
+        Self {
+            accept: AcceptService::new(store.clone(), rules.clone(), clock.clone(), ids),
+            queries: OrderQueries::new(store.clone(), rules.clone()),
+            cancel: CancelService::new(store, gateway, rules, clock),
+            enqueuer,
+        }
+    }
+
+    /// Handles one request. Never fails: every problem is an HTTP answer.
+    pub async fn handle(&self, req: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+        let path = request_path(&req);
+        let request_id = req.request_context.request_id.clone().unwrap_or_default();
+        let reply = match self.dispatch(&req, &path).await {
+            Ok(r) | Err(r) => r,
+        };
+        if reply.status >= 500 {
+            tracing::error!(
+                method = %req.http_method, path, request_id, status = reply.status,
+                error = %reply.body, "request failed"
+            );
+        } else {
+            tracing::info!(method = %req.http_method, path, request_id, status = reply.status, "request");
+        }
+        reply.into_response()
+    }
+
+    async fn dispatch(&self, req: &ApiGatewayProxyRequest, path: &str) -> Result<Reply, Reply> {
+        let route = route(&req.http_method, path).map_err(|allow| match allow {
+            Some(allow) => Reply::error(
+                405,
+                "method_not_allowed",
+                None,
+                format!("{} is not allowed on {path}", req.http_method),
+            )
+            .header("allow", allow),
+            None => Reply::error(404, "not_found", None, format!("no route for {path}")),
+        })?;
+        let caller = caller_customer(req)?;
+        Ok(match route {
+            Route::PlaceOrder => self.place_order(req, caller.as_ref()).await?,
+            Route::GetOrder(id) => {
+                let id = id_param(id, "order_id", OrderId::parse)?;
+                let r = match &caller {
+                    Some(c) => self.queries.get_customer_order(c, &id).await,
+                    None => self.queries.get_order(&id).await,
+                };
+                match r {
+                    Ok(order) => Reply::json(200, order),
+                    Err(e) => Reply::domain(&e),
+                }
+            }
+            Route::CancelOrder(id) => {
+                let id = id_param(id, "order_id", OrderId::parse)?;
+                match self.cancel.cancel(&id, caller.as_ref()).await {
+                    Ok(order) => Reply::json(200, order),
+                    Err(e) => Reply::domain(&e),
+                }
+            }
+            Route::CustomerOrders(id) => {
+                let customer = id_param(id, "customer_id", CustomerId::parse)?;
+                if caller.as_ref().is_some_and(|c| *c != customer) {
+                    return Err(Reply::error(
+                        403,
+                        "forbidden",
+                        None,
+                        "customers may list only their own orders",
+                    ));
+                }
+                let limit = limit_param(req)?;
+                page_reply(
+                    self.queries
+                        .customer_orders(&customer, limit, query_param(req, "cursor"))
+                        .await,
+                )
+            }
+            Route::StoreOrders(id) => {
+                staff_only(caller.as_ref())?;
+                let store = id_param(id, "store_id", StoreId::parse)?;
+                let (since, limit) = (since_param(req)?, limit_param(req)?);
+                page_reply(
+                    self.queries
+                        .store_orders_since(&store, since, limit, query_param(req, "cursor"))
+                        .await,
+                )
+            }
+            Route::StatusOrders => {
+                staff_only(caller.as_ref())?;
+                let raw = query_param(req, "status").ok_or_else(|| {
+                    Reply::error(
+                        400,
+                        "validation_failed",
+                        Some("status"),
+                        "is required: PENDING, RESERVED or CONFIRMED",
+                    )
+                })?;
+                let status: OrderStatus = raw.parse().map_err(|e| {
+                    Reply::error(400, "validation_failed", Some("status"), format!("{e}"))
+                })?;
+                let (since, limit) = (since_param(req)?, limit_param(req)?);
+                page_reply(
+                    self.queries
+                        .status_orders_since(status, since, limit, query_param(req, "cursor"))
+                        .await,
+                )
+            }
+            Route::CountyOrders => {
+                staff_only(caller.as_ref())?;
+                let (since, limit) = (since_param(req)?, limit_param(req)?);
+                page_reply(
+                    self.queries
+                        .county_orders_since(since, limit, query_param(req, "cursor"))
+                        .await,
+                )
+            }
+        })
+    }
+
+    async fn place_order(
+        &self,
+        req: &ApiGatewayProxyRequest,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let body = body_bytes(req)?;
+        if let Some(c) = caller {
+            // A customer may only order for themselves. An unreadable body is
+            // left to the accept service, which reports every problem.
+            let claimed = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+                v.get("customer_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+            if claimed.is_some_and(|id| id != c.as_str()) {
+                return Err(Reply::error(
+                    403,
+                    "forbidden",
+                    Some("customer_id"),
+                    "customers may place orders only for themselves",
+                ));
+            }
+        }
+        let outcome = self
+            .accept
+            .accept(&body)
+            .await
+            .map_err(|e| Reply::domain(&e))?;
+        let accepted = outcome.accepted;
+        let order_id = accepted.order_id;
+        if !outcome.replayed {
+            // The transaction is the commit point; the outbox and the
+            // sweeper cover a lost send, so the client still gets 202.
+            if let Err(e) = self.enqueuer.enqueue(WorkMessage { order_id }).await {
+                tracing::warn!(
+                    %order_id, error = %e, retryable = e.retryable,
+                    "order accepted but not enqueued; the stream outbox will enqueue it"
+                );
+            }
+        }
+        let mut reply =
+            Reply::json(202, &accepted).header("location", format!("/orders/{order_id}"));
+        if outcome.replayed {
+            reply = reply.header("idempotent-replayed", "true");
+        }
+        Ok(reply)
+    }
+}
+
+fn staff_only(caller: Option<&CustomerId>) -> Result<(), Reply> {
+    match caller {
+        Some(_) => Err(Reply::error(
+            403,
+            "forbidden",
+            None,
+            "this listing is for store and county staff",
+        )),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,39 @@
+//! SDK clients, built once per process from the default provider chain.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::bus::AwsEventSink;
+use crate::config::Config;
+use crate::dynamo::DynamoStore;
+use crate::sqs::SqsEnqueuer;
+
+/// Loads region, credentials and endpoint the standard way. Honours
+/// `AWS_ENDPOINT_URL` (how tests and the local runner reach moto): the same
+/// code path as production.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// Every adapter a function may need, sharing one [`SdkConfig`]. Building a
+/// client does no I/O; each keeps its own connection pool.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    pub store: DynamoStore,
+    pub enqueuer: SqsEnqueuer,
+    pub sink: AwsEventSink,
+}
+
+impl Adapters {
+    pub fn new(sdk: &SdkConfig, config: &Config) -> Self {
+        Self {
+            store: DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.tables.clone()),
+            enqueuer: SqsEnqueuer::new(aws_sdk_sqs::Client::new(sdk), &config.order_queue_url),
+            sink: AwsEventSink::new(
+                aws_sdk_eventbridge::Client::new(sdk),
+                aws_sdk_sns::Client::new(sdk),
+                &config.event_bus_name,
+                &config.notifications_topic_arn,
+            ),
+        }
+    }
+}

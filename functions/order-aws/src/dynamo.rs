@@ -1,0 +1,408 @@
+//! [`DynamoStore`]: the domain's [`Store`] on DynamoDB, a 1:1 translation of
+//! the domain's rendered plans (`WriteOp::render`, `Query::render`) into SDK
+//! requests. Values only ever travel in `ExpressionAttributeValues` and names
+//! in `ExpressionAttributeNames`: nothing is spliced into an expression.
+
+use std::fmt;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    self as ddb, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    WriteRequest,
+};
+use order_domain::store::{
+    BATCH_WRITE_MAX, CancelReason, Delete, Item, Page, PlanError, Put, Query, RenderedWrite, Store,
+    StoreError, Table, TableNames, Transaction, TxCanceled, Update, WriteKind, WriteOp,
+};
+
+use crate::convert::{SdkItem, item_from_sdk, item_to_sdk, non_empty, to_sdk};
+
+/// The order tables of one county, through one SDK client (build it once per
+/// process: it holds the connection pool and credentials cache).
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    tables: TableNames,
+}
+
+impl fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("tables", &self.tables)
+            .finish_non_exhaustive()
+    }
+}
+
+/// DynamoDB error codes that mean "too much, slow down" (retryable).
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "Throttling",
+];
+
+/// Codes that mean the service had a problem (retryable).
+const UNAVAILABLE_CODES: &[&str] = &[
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Maps any SDK failure onto the domain's retryable / not-retryable split.
+fn classify<E>(
+    op: &str,
+    err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let text = format!("{op}: {}", DisplayErrorContext(err));
+    match err {
+        // Never got an answer (connect error, timeout, unparseable response):
+        // the call may or may not have happened; every write here is
+        // conditional, so a retry is safe.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(text)
+        }
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or_default();
+            let status = se.raw().status().as_u16();
+            if THROTTLING_CODES.contains(&code) || status == 429 {
+                StoreError::Throttled(text)
+            } else if UNAVAILABLE_CODES.contains(&code) || status >= 500 {
+                StoreError::Unavailable(text)
+            } else {
+                // ValidationException, ResourceNotFoundException (a table
+                // missing: a deployment bug), AccessDenied...: the same
+                // request fails the same way again.
+                StoreError::Validation(text)
+            }
+        }
+        _ => StoreError::Validation(text),
+    }
+}
+
+fn build_error(e: impl fmt::Display) -> StoreError {
+    StoreError::Validation(format!("building the request: {e}"))
+}
+
+fn read_item(table: Table, item: &SdkItem) -> Result<Item, StoreError> {
+    item_from_sdk(item).map_err(|e| StoreError::Validation(format!("{table:?} item: {e}")))
+}
+
+fn read_opt_item(table: Table, item: Option<&SdkItem>) -> Result<Option<Item>, StoreError> {
+    item.filter(|i| !i.is_empty())
+        .map(|i| read_item(table, i))
+        .transpose()
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self { client, tables }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+
+    fn name(&self, table: Table) -> String {
+        self.tables.name(table).to_owned()
+    }
+
+    /// One op as a `TransactWriteItem`, asking for the old item when its
+    /// condition fails (the accept service replays the winner's answer from it).
+    fn transact_item(&self, op: &WriteOp) -> Result<TransactWriteItem, StoreError> {
+        let r: RenderedWrite = op.render();
+        let table = self.name(r.table);
+        let names = non_empty(&r.expression_attribute_names, Clone::clone);
+        let values = non_empty(&r.expression_attribute_values, to_sdk);
+        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
+        let key = r.key.as_ref().map(item_to_sdk);
+        let b = TransactWriteItem::builder();
+        Ok(match r.kind {
+            WriteKind::Put => b.put(
+                ddb::Put::builder()
+                    .table_name(table)
+                    .set_item(r.item.as_ref().map(item_to_sdk))
+                    .set_condition_expression(r.condition_expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(all_old)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            WriteKind::Update => b.update(
+                ddb::Update::builder()
+                    .table_name(table)
+                    .set_key(key)
+                    .set_update_expression(r.update_expression)
+                    .set_condition_expression(r.condition_expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(all_old)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            WriteKind::Delete => b.delete(
+                ddb::Delete::builder()
+                    .table_name(table)
+                    .set_key(key)
+                    .set_condition_expression(r.condition_expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(all_old)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+            WriteKind::ConditionCheck => b.condition_check(
+                ddb::ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(key)
+                    .set_condition_expression(r.condition_expression)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(all_old)
+                    .build()
+                    .map_err(build_error)?,
+            ),
+        }
+        .build())
+    }
+
+    /// `TransactionCanceledException` → one reason per op, in op order.
+    fn canceled(tx: &Transaction, reasons: &[ddb::CancellationReason]) -> StoreError {
+        let reasons = tx
+            .ops()
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                let r = reasons.get(i)?;
+                let item = r
+                    .item()
+                    .and_then(|it| read_opt_item(op.table(), Some(it)).ok().flatten());
+                CancelReason::from_code(r.code().unwrap_or("None"), r.message(), item)
+            })
+            .collect();
+        StoreError::TransactionCanceled(TxCanceled { reasons })
+    }
+}
+
+impl Store for DynamoStore {
+    async fn transact(&self, tx: Transaction) -> Result<(), StoreError> {
+        let items = tx
+            .ops()
+            .iter()
+            .map(|op| self.transact_item(op))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    TransactWriteItemsError::TransactionCanceledException(_)
+                ) =>
+            {
+                let reasons = match se.err() {
+                    TransactWriteItemsError::TransactionCanceledException(e) => {
+                        e.cancellation_reasons()
+                    }
+                    _ => &[],
+                };
+                Err(Self::canceled(&tx, reasons))
+            }
+            Err(e) => Err(classify("TransactWriteItems", &e)),
+        }
+    }
+
+    async fn get(
+        &self,
+        table: Table,
+        key: Item,
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(self.name(table))
+            .set_key(Some(item_to_sdk(&key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", &e))?;
+        read_opt_item(table, out.item())
+    }
+
+    async fn query(&self, query: Query) -> Result<Page, StoreError> {
+        let r = query.render();
+        let out = self
+            .client
+            .query()
+            .table_name(self.name(r.table))
+            .set_index_name(r.index_name.map(str::to_owned))
+            .key_condition_expression(r.key_condition_expression)
+            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
+            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
+            .scan_index_forward(r.scan_index_forward)
+            .set_limit(r.limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .set_exclusive_start_key(r.exclusive_start_key.as_ref().map(item_to_sdk))
+            .consistent_read(r.consistent_read)
+            .send()
+            .await
+            .map_err(|e| classify("Query", &e))?;
+        let items = out
+            .items()
+            .iter()
+            .map(|i| read_item(r.table, i))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            last_evaluated_key: read_opt_item(r.table, out.last_evaluated_key())?,
+        })
+    }
+
+    async fn put(&self, put: Put) -> Result<(), StoreError> {
+        let r = WriteOp::Put(put).render();
+        let result = self
+            .client
+            .put_item()
+            .table_name(self.name(r.table))
+            .set_item(r.item.as_ref().map(item_to_sdk))
+            .set_condition_expression(r.condition_expression)
+            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
+            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) => match se.err() {
+                PutItemError::ConditionalCheckFailedException(e) => {
+                    Err(StoreError::ConditionFailed {
+                        item: read_opt_item(r.table, e.item())?,
+                    })
+                }
+                _ => Err(classify("PutItem", &SdkError::ServiceError(se))),
+            },
+            Err(e) => Err(classify("PutItem", &e)),
+        }
+    }
+
+    async fn update(&self, update: Update) -> Result<Item, StoreError> {
+        let r = WriteOp::Update(update).render();
+        let result = self
+            .client
+            .update_item()
+            .table_name(self.name(r.table))
+            .set_key(r.key.as_ref().map(item_to_sdk))
+            .set_update_expression(r.update_expression)
+            .set_condition_expression(r.condition_expression)
+            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
+            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(read_opt_item(r.table, out.attributes())?.unwrap_or_default()),
+            Err(SdkError::ServiceError(se)) => {
+                use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+                match se.err() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => {
+                        Err(StoreError::ConditionFailed {
+                            item: read_opt_item(r.table, e.item())?,
+                        })
+                    }
+                    _ => Err(classify("UpdateItem", &SdkError::ServiceError(se))),
+                }
+            }
+            Err(e) => Err(classify("UpdateItem", &e)),
+        }
+    }
+
+    async fn delete(&self, delete: Delete) -> Result<Option<Item>, StoreError> {
+        let r = WriteOp::Delete(delete).render();
+        let result = self
+            .client
+            .delete_item()
+            .table_name(self.name(r.table))
+            .set_key(r.key.as_ref().map(item_to_sdk))
+            .set_condition_expression(r.condition_expression)
+            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
+            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => read_opt_item(r.table, out.attributes()),
+            Err(SdkError::ServiceError(se)) => {
+                use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+                match se.err() {
+                    DeleteItemError::ConditionalCheckFailedException(e) => {
+                        Err(StoreError::ConditionFailed {
+                            item: read_opt_item(r.table, e.item())?,
+                        })
+                    }
+                    _ => Err(classify("DeleteItem", &SdkError::ServiceError(se))),
+                }
+            }
+            Err(e) => Err(classify("DeleteItem", &e)),
+        }
+    }
+
+    async fn batch_put(&self, table: Table, items: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        // DynamoDB's limit; moto does not enforce it, so check it here.
+        if items.len() > BATCH_WRITE_MAX {
+            return Err(PlanError::BatchTooLarge { got: items.len() }.into());
+        }
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = self.name(table);
+        let requests = items
+            .iter()
+            .map(|i| {
+                Ok(WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item_to_sdk(i)))
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let out = self
+            .client
+            .batch_write_item()
+            .request_items(name.clone(), requests)
+            .send()
+            .await
+            .map_err(|e| classify("BatchWriteItem", &e))?;
+        let unprocessed = out
+            .unprocessed_items()
+            .and_then(|m| m.get(&name))
+            .map(|reqs| {
+                reqs.iter()
+                    .filter_map(|w| w.put_request())
+                    .map(|p| read_item(table, p.item()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(unprocessed)
+    }
+}

@@ -1,0 +1,42 @@
+//! AWS adapters for the order functions. The domain (`order-domain`) defines
+//! what is stored and sent; this crate is the only code that calls AWS:
+//!
+//! | type | implements | AWS calls |
+//! |---|---|---|
+//! | [`DynamoStore`] | [`order_domain::store::Store`] | `TransactWriteItems`, `GetItem` (consistent when asked), `Query`, `PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem` |
+//! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
+//! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
+//! | [`Config`] | | reads `order_domain::schema::env::*` |
+//!
+//! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits with
+//! in-memory implementations ([`MemoryQueue`], [`MemorySink`]) for handler
+//! tests and the local runner.
+//!
+//! A `main.rs` builds everything once per process:
+//!
+//! ```no_run
+//! # async fn f() -> Result<(), order_aws::ConfigError> {
+//! let config = order_aws::Config::from_env()?;
+//! let sdk = order_aws::load_sdk_config().await;
+//! let adapters = order_aws::Adapters::new(&sdk, &config);
+//! # let _ = adapters; Ok(()) }
+//! ```
+
+mod bus;
+mod clients;
+mod config;
+pub mod convert;
+mod dynamo;
+mod logs;
+pub mod ports;
+mod sqs;
+
+pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
+pub use clients::{Adapters, load_sdk_config};
+pub use config::{Config, ConfigError};
+pub use dynamo::DynamoStore;
+pub use logs::init_json_logs;
+pub use ports::{
+    CustomerNotification, Enqueuer, EventSink, MemoryQueue, MemorySink, PublishError, SendError,
+};
+pub use sqs::SqsEnqueuer;

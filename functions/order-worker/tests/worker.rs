@@ -1,0 +1,192 @@
+//! The worker handler on a real SQS event fixture, over the in-memory store.
+
+// Test helpers may unwrap too: a panic there is a failed assertion (as clippy.toml
+// allows inside #[test] functions).
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use jiff::Timestamp;
+use order_domain::clock::{ManualClock, SequentialIds};
+use order_domain::codec::StockRecord;
+use order_domain::ids::{OrderId, Sku, StoreId};
+use order_domain::money::Money;
+use order_domain::order::OrderStatus;
+use order_domain::payment::{Behavior, SimulatedGateway};
+use order_domain::rules::CountyRules;
+use order_domain::service::{AcceptService, OrderQueries};
+use order_domain::store::{MemoryStore, Put, Store, Table};
+use order_worker::{MessageOutcome, Worker};
+
+fn rules() -> CountyRules {
+    let day = r#"{"open_minute": 0, "close_minute": 1440}"#;
+    CountyRules::from_json(&format!(
+        r#"{{"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
+            "sale_hours": {{"monday": {day}, "tuesday": {day}, "wednesday": {day},
+                "thursday": {day}, "friday": {day}, "saturday": {day}, "sunday": {day}}},
+            "max_units_per_order": 24, "max_line_items": 5, "gsi_write_shards": 4,
+            "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24}}"#
+    ))
+    .unwrap()
+}
+
+fn fixture_text() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sqs-order-batch.json");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    gateway: Arc<SimulatedGateway>,
+    clock: Arc<ManualClock>,
+    a: OrderId,
+    b: OrderId,
+}
+
+async fn setup() -> Setup {
+    let store = Arc::new(MemoryStore::new());
+    let stock = StockRecord {
+        store_id: StoreId::parse("store-9").unwrap(),
+        sku: Sku::parse("WINE-1").unwrap(),
+        available: 10,
+        price_cents: Money::from_cents(1999).unwrap(),
+    };
+    store
+        .put(Put {
+            table: Table::Inventory,
+            item: stock.to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
+    let now: Timestamp = "2026-03-09T15:04:05.678Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(now));
+    let accept = AcceptService::new(
+        Arc::clone(&store),
+        rules(),
+        Arc::clone(&clock),
+        SequentialIds::new(),
+    );
+    let mut ids = Vec::new();
+    for req in ["r1", "r2"] {
+        let body = format!(
+            r#"{{"client_request_id":"{req}","customer_id":"cust-1","store_id":"store-9",
+                 "items":[{{"sku":"WINE-1","quantity":2}}]}}"#
+        );
+        ids.push(
+            accept
+                .accept(body.as_bytes())
+                .await
+                .unwrap()
+                .accepted
+                .order_id,
+        );
+    }
+    Setup {
+        store,
+        gateway: Arc::new(SimulatedGateway::new()),
+        clock,
+        a: ids[0],
+        b: ids[1],
+    }
+}
+
+fn event(s: &Setup) -> SqsEvent {
+    let text = fixture_text()
+        .replace("ORDER_A", &s.a.to_string())
+        .replace("ORDER_B", &s.b.to_string());
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn fixture_round_trips_through_the_event_type() {
+    let e: SqsEvent = serde_json::from_str(&fixture_text()).unwrap();
+    let back: SqsEvent = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+    assert_eq!(back, e);
+    assert_eq!(e.records.len(), 4);
+}
+
+#[tokio::test]
+async fn batch_reports_only_retryable_and_malformed_messages() {
+    let s = setup().await;
+    // Order B's payment gateway is down: retryable.
+    s.gateway
+        .set_behavior(s.b, Behavior::Unavailable { times: 100 });
+    let worker = Worker::new(
+        Arc::clone(&s.store),
+        Arc::clone(&s.gateway),
+        rules(),
+        Arc::clone(&s.clock),
+    );
+    let response: SqsBatchResponse = worker.handle(event(&s)).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "5b7d1c2e-0a4f-4e8e-9d6b-1f2a3b4c5d6e",
+            "8c9e0f1a-2b3c-4d5e-8f70-8192a3b4c5d6"
+        ]
+    );
+    // The response is what Lambda expects on the wire.
+    let wire = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        wire["batchItemFailures"][0]["itemIdentifier"],
+        "5b7d1c2e-0a4f-4e8e-9d6b-1f2a3b4c5d6e"
+    );
+
+    let queries = OrderQueries::new(Arc::clone(&s.store), rules());
+    assert_eq!(
+        queries.get_order(&s.a).await.unwrap().status,
+        OrderStatus::Confirmed
+    );
+    // B holds its stock while payment is retried.
+    assert_eq!(
+        queries.get_order(&s.b).await.unwrap().status,
+        OrderStatus::Reserved
+    );
+
+    // Redelivery after the gateway recovers: B confirms, A is a no-op.
+    s.gateway.set_behavior(s.b, Behavior::Approve);
+    let again = worker.handle(event(&s)).await;
+    let failed: Vec<&str> = again
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["8c9e0f1a-2b3c-4d5e-8f70-8192a3b4c5d6"]);
+    assert_eq!(
+        queries.get_order(&s.b).await.unwrap().status,
+        OrderStatus::Confirmed
+    );
+    assert_eq!(s.gateway.captures(&s.a), 1, "A was charged once");
+}
+
+#[tokio::test]
+async fn message_outcomes() {
+    let s = setup().await;
+    let worker = Worker::new(
+        Arc::clone(&s.store),
+        Arc::clone(&s.gateway),
+        rules(),
+        Arc::clone(&s.clock),
+    );
+    let e = event(&s);
+    assert!(matches!(
+        worker.process_message(&e.records[0]).await,
+        MessageOutcome::Processed(_)
+    ));
+    assert!(matches!(
+        worker.process_message(&e.records[2]).await,
+        MessageOutcome::Malformed(_)
+    ));
+    // Unknown order: acknowledged, redelivery cannot help.
+    let unknown = worker.process_message(&e.records[3]).await;
+    assert!(matches!(unknown, MessageOutcome::Dropped(_)), "{unknown:?}");
+    assert!(!unknown.is_failure());
+}
