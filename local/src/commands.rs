@@ -1,0 +1,195 @@
+//! The commands behind `acme-infra local` and `acme-infra inventory`; the
+//! binary only parses arguments and maps errors to exit codes.
+
+use std::path::{Path, PathBuf};
+
+use order_domain::ids::StoreId;
+
+use crate::auth::BearerToken;
+use crate::cli::{
+    InventoryCommand, InventoryTargetArgs, LocalArgs, LocalCommand, RunArgs, TargetArg,
+};
+use crate::emulator::Emulator;
+use crate::error::{LocalError, Result};
+use crate::runner::{LocalCounty, RunOptions};
+use crate::state::{LocalState, state_dir, state_path};
+
+/// Human-readable logs on stderr; `RUST_LOG` overrides the level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The repository root: where `scripts/py-tools.sh` is. The current
+/// directory when run from a checkout, else the one this crate was built in.
+fn repo_root() -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if cwd.join("scripts/py-tools.sh").is_file() {
+        return cwd;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(cwd)
+}
+
+pub(crate) fn options(run: &RunArgs, token: BearerToken) -> Result<RunOptions> {
+    let county = run
+        .county
+        .clone()
+        .ok_or_else(|| LocalError::Invalid("--county <ID> is required".into()))?;
+    let mut o = RunOptions::new(county, token);
+    o.environments = run.environments.clone();
+    o.port = run.port;
+    o.sale_clock = run.sale_clock;
+    o.visibility_timeout = run.visibility_timeout;
+    o.pollers = run.pollers;
+    Ok(o)
+}
+
+/// `acme-infra local [load]`.
+pub fn local(args: &LocalArgs) -> Result<()> {
+    init_logging();
+    let rt = runtime()?;
+    match &args.command {
+        Some(LocalCommand::Load(l)) => rt.block_on(crate::load::run(l, &repo_root())),
+        None => rt.block_on(serve(&args.run)),
+    }
+}
+
+async fn serve(run: &RunArgs) -> Result<()> {
+    let (token, generated) = BearerToken::from_env_or_generate()?;
+    let opts = options(run, token.clone())?;
+    let emulator = Emulator::from_env_or_start(&repo_root()).await?;
+    let county = match LocalCounty::start(opts, emulator).await {
+        Ok(c) => c,
+        Err(e) => return Err(e),
+    };
+    eprintln!();
+    eprintln!("  county   {}", county.resources.county_id);
+    eprintln!("  API      {}", county.api_url());
+    eprintln!("  emulator {}", county.endpoint);
+    if generated {
+        eprintln!(
+            "  token    {}   (set ACME_LOCAL_TOKEN to choose one)",
+            token.expose()
+        );
+    } else {
+        eprintln!("  token    from ACME_LOCAL_TOKEN");
+    }
+    eprintln!(
+        "  tables   {}",
+        county
+            .resources
+            .tables
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    eprintln!();
+    eprintln!("  Ctrl-C to stop.");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %e, "waiting for Ctrl-C");
+    }
+    tracing::info!("stopping: finishing in-flight batches");
+    county.stop().await;
+    Ok(())
+}
+
+/// Where the county's tables are for an inventory command.
+async fn inventory_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoStore> {
+    let region = acme_stacks::config::Environments::open(&t.environments)?
+        .load(&t.county)?
+        .region;
+    let path = state_path(&state_dir(), &t.county);
+    let local = match t.target {
+        TargetArg::Aws => None,
+        TargetArg::Local | TargetArg::Auto => LocalState::read(&path)?,
+    };
+    if t.target == TargetArg::Local && local.is_none() {
+        return Err(LocalError::File {
+            path,
+            message: format!(
+                "no state file: is `acme-infra local --county {}` running (from this directory)?",
+                t.county
+            ),
+        });
+    }
+    if let Some(s) = local {
+        let sdk =
+            crate::aws::sdk_config(&crate::aws::Target::Emulator(s.endpoint.clone()), &region)
+                .await;
+        tracing::info!(endpoint = %s.endpoint, "using the local runner's tables");
+        return Ok(order_aws::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            s.resources.table_names()?,
+        ));
+    }
+    let sdk = crate::aws::sdk_config(&crate::aws::Target::Aws, &region).await;
+    let tables =
+        crate::outputs::table_names(&aws_sdk_cloudformation::Client::new(&sdk), &t.county).await?;
+    Ok(order_aws::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        tables,
+    ))
+}
+
+/// `acme-infra inventory load|show`.
+pub fn inventory(cmd: &InventoryCommand) -> Result<()> {
+    init_logging();
+    let rt = runtime()?;
+    rt.block_on(async {
+        match cmd {
+            InventoryCommand::Load(a) => {
+                let text = std::fs::read_to_string(&a.file).map_err(|e| LocalError::File {
+                    path: a.file.clone(),
+                    message: e.to_string(),
+                })?;
+                let records = crate::inventory::parse_csv(&a.file, &text).map_err(|errs| {
+                    LocalError::Invalid(format!(
+                        "{} bad row(s); nothing was written:\n{}",
+                        errs.len(),
+                        errs.iter()
+                            .map(|e| format!("  {e}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ))
+                })?;
+                let store = inventory_store(&a.target).await?;
+                let n = crate::inventory::write_stock(&store, &records).await?;
+                println!("loaded {n} stock records into {}", store.tables().inventory);
+                Ok(())
+            }
+            InventoryCommand::Show(a) => {
+                let store_id = StoreId::parse(&a.store)
+                    .map_err(|e| LocalError::Invalid(format!("--store {:?}: {e}", a.store)))?;
+                let store = inventory_store(&a.target).await?;
+                let lines = crate::inventory::show(&store, &store_id).await?;
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&lines)
+                            .map_err(|e| LocalError::Invalid(e.to_string()))?
+                    );
+                } else if lines.is_empty() {
+                    println!("store {store_id} has no stock records");
+                } else {
+                    print!("{}", crate::inventory::render_table(&lines));
+                }
+                Ok(())
+            }
+        }
+    })
+}

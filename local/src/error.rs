@@ -1,0 +1,55 @@
+//! The local runner's error type: every variant says what failed and, where
+//! it helps, what to do next.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Anything that stops the local runner or an inventory command.
+#[derive(Debug, Error)]
+pub enum LocalError {
+    #[error("county configuration: {0}")]
+    Config(#[from] acme_stacks::config::ConfigErrors),
+    #[error("county template: {0}")]
+    Template(String),
+    #[error("the county template has no {what}; the local runner needs it to {why}")]
+    MissingInTemplate { what: String, why: &'static str },
+    #[error(
+        "cannot start the moto server: {0} (run scripts/py-tools.sh to install it, or set AWS_ENDPOINT_URL)"
+    )]
+    Emulator(String),
+    #[error("{service} {operation} failed: {message}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl LocalError {
+    /// An SDK call failed; `e` is printed with its full source chain, since the
+    /// SDK's top-level message alone ("service error") says nothing.
+    pub fn aws(service: &'static str, operation: &'static str, e: impl std::error::Error) -> Self {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        LocalError::Aws {
+            service,
+            operation,
+            message,
+        }
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = LocalError> = std::result::Result<T, E>;

@@ -1,0 +1,41 @@
+//! `acme-local`: one county's order system on the local AWS emulator (moto),
+//! built from the same stack definition CloudFormation deploys and running
+//! the same handler code the Lambdas run.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`stack`] | the county template, and what the runner reads from it |
+//! | [`provision`] | tables (GSIs, streams, TTL), queues (redrive), bus and topics from the template's `Properties` |
+//! | [`emulator`] | `AWS_ENDPOINT_URL`, or a moto server started and stopped here |
+//! | [`api`] | HTTP → `ApiGatewayProxyRequest` → API function → HTTP, behind a bearer token ([`auth`]) |
+//! | [`queue`] | the worker's SQS event source: batches, partial batch failures, redelivery, DLQ |
+//! | [`stream`] | the publisher's DynamoDB stream event source: per-shard order and checkpoints |
+//! | [`functions`] | the event-source traits the runner invokes |
+//! | [`metrics`] | emulator time versus our time per request |
+//! | [`isolation`] | serializable writes on moto, whose transactions aren't isolated |
+//!
+//! The runner writes a state file (see [`state`]) so `acme-infra inventory`
+//! finds the tables of a running local county.
+
+pub mod api;
+pub mod auth;
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod emulator;
+pub mod error;
+pub mod functions;
+pub mod handlers;
+pub mod inventory;
+pub mod isolation;
+pub mod load;
+pub mod metrics;
+pub mod outputs;
+pub mod provision;
+pub mod queue;
+pub mod runner;
+pub mod stack;
+pub mod state;
+pub mod stream;
+
+pub use error::{LocalError, Result};

@@ -1,0 +1,299 @@
+//! Starts and stops a local county: provision from the template, build the
+//! functions with the county's configuration, serve the API, poll the queue
+//! and the stream.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use jiff::Timestamp;
+use order_domain::payment::SimulatedGateway;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api::ServedSink;
+use crate::auth::BearerToken;
+use crate::emulator::Emulator;
+use crate::error::{LocalError, Result};
+use crate::handlers::{self, Handlers, Wiring};
+use crate::provision::{self, Resources};
+use crate::queue::QueuePoller;
+use crate::stack::{CountyStack, logical};
+use crate::state::{self, LocalState};
+use crate::stream::StreamPoller;
+
+/// How to run a county locally.
+#[derive(Clone)]
+pub struct RunOptions {
+    pub county: String,
+    /// The `environments/` directory.
+    pub environments: PathBuf,
+    /// The API's port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Pins the time the sale-hour rules see (orders keep real timestamps).
+    pub sale_clock: Option<Timestamp>,
+    pub token: BearerToken,
+    /// Overrides the order queue's visibility timeout (seconds): the
+    /// template's is sized for Lambda's timeout, so a failed message would
+    /// take minutes to come back on a laptop.
+    pub visibility_timeout: Option<u32>,
+    /// Concurrent queue pollers (at most the mapping's maximum concurrency).
+    pub pollers: usize,
+    /// Write the state file (tests, which run many counties at once, don't).
+    pub state_file: Option<PathBuf>,
+    /// Receives per-request timings (the load report).
+    pub served: Option<ServedSink>,
+    /// The payment gateway the worker charges; a new approving one if unset.
+    pub gateway: Option<Arc<SimulatedGateway>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("county", &self.county)
+            .field("port", &self.port)
+            .field("sale_clock", &self.sale_clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunOptions {
+    /// Defaults for `county`: port 3000, token from the environment or new.
+    pub fn new(county: impl Into<String>, token: BearerToken) -> Self {
+        let county = county.into();
+        Self {
+            state_file: Some(state::state_path(&state::state_dir(), &county)),
+            county,
+            environments: PathBuf::from("environments"),
+            port: 3000,
+            sale_clock: None,
+            token,
+            visibility_timeout: None,
+            pollers: 4,
+            served: None,
+            gateway: None,
+        }
+    }
+}
+
+/// A running local county.
+pub struct LocalCounty {
+    pub resources: Resources,
+    pub stack: CountyStack,
+    pub api_addr: SocketAddr,
+    pub token: BearerToken,
+    pub endpoint: String,
+    pub sdk: SdkConfig,
+    /// The payment gateway the worker charges (simulated: no money moves).
+    pub gateway: Arc<SimulatedGateway>,
+    pub handlers: Handlers,
+    shutdown: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pollers: JoinSet<()>,
+    emulator: Emulator,
+    state_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for LocalCounty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCounty")
+            .field("county", &self.resources.county_id)
+            .field("api_addr", &self.api_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The functions' environment as the stack sets it, with each `Ref` resolved
+/// to what this run created (tables → name, queues → URL, bus → name,
+/// topics → ARN).
+pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    let vars = crate::stack::resources_of_type(&stack.template, "AWS::Lambda::Function")
+        .filter_map(|(_, p)| {
+            p.pointer("/Environment/Variables")
+                .and_then(Value::as_object)
+        })
+        .find(|v| v.contains_key(order_domain::schema::env::COUNTY_RULES));
+    for (k, v) in vars.into_iter().flatten() {
+        let resolved = match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            other => other.get("Ref").and_then(Value::as_str).and_then(|r| {
+                res.tables
+                    .get(r)
+                    .cloned()
+                    .or_else(|| res.queues.get(r).map(|q| q.url.clone()))
+                    .or_else(|| {
+                        (r == logical::EVENT_BUS)
+                            .then(|| res.event_bus_name.clone())
+                            .flatten()
+                    })
+                    .or_else(|| res.topics.get(r).cloned())
+            }),
+        };
+        if let Some(val) = resolved {
+            env.insert(k.clone(), val);
+        }
+    }
+    env
+}
+
+impl LocalCounty {
+    /// Provisions the county on `emulator` and starts serving.
+    pub async fn start(opts: RunOptions, emulator: Emulator) -> Result<Self> {
+        let stack = CountyStack::load(&opts.environments, &opts.county)?;
+        let sdk = crate::aws::sdk_config(
+            &crate::aws::Target::Emulator(emulator.url().to_owned()),
+            &stack.region,
+        )
+        .await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let run_id = provision::new_run_id();
+        let resources = provision::provision(
+            &stack,
+            &run_id,
+            provision::Clients {
+                dynamodb: &dynamodb,
+                sqs: &sqs,
+                eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
+                sns: &aws_sdk_sns::Client::new(&sdk),
+            },
+        )
+        .await?;
+        let order_queue = resources.queue(logical::ORDER_QUEUE)?.clone();
+        if let Some(v) = opts.visibility_timeout {
+            sqs.set_queue_attributes()
+                .queue_url(&order_queue.url)
+                .attributes(
+                    aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                    v.to_string(),
+                )
+                .send()
+                .await
+                .map_err(|e| LocalError::aws("sqs", "SetQueueAttributes", e))?;
+        }
+        let env = function_env(&stack, &resources);
+        let config = order_aws::Config::from_lookup(|k| env.get(k).cloned())
+            .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
+        let gateway = opts
+            .gateway
+            .clone()
+            .unwrap_or_else(|| Arc::new(SimulatedGateway::new()));
+        let handlers = handlers::build(Wiring {
+            sdk: sdk.clone(),
+            config,
+            sale_clock: opts.sale_clock,
+            gateway: gateway.clone(),
+        });
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
+        let api_addr = listener.local_addr()?;
+        let (shutdown, rx) = watch::channel(false);
+        let mut stop = rx.clone();
+        let server = tokio::spawn(crate::api::serve(
+            listener,
+            handlers.api.clone(),
+            opts.token.clone(),
+            opts.served.clone(),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ));
+        let mut pollers = JoinSet::new();
+        pollers.spawn(
+            QueuePoller {
+                sqs: sqs.clone(),
+                queue: order_queue,
+                region: stack.region.clone(),
+                mapping: stack.queue_mapping,
+                function: handlers.worker.clone(),
+                pollers: opts.pollers,
+            }
+            .run(rx.clone()),
+        );
+        match &resources.order_stream_arn {
+            Some(arn) => {
+                pollers.spawn(
+                    StreamPoller {
+                        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+                        stream_arn: arn.clone(),
+                        region: stack.region.clone(),
+                        mapping: stack.stream_mapping,
+                        function: handlers.publisher.clone(),
+                    }
+                    .run(rx.clone()),
+                );
+            }
+            None => tracing::warn!("the OrderById table has no stream: no events, no outbox"),
+        }
+        let me = Self {
+            resources,
+            stack,
+            api_addr,
+            token: opts.token,
+            endpoint: emulator.url().to_owned(),
+            sdk,
+            gateway,
+            handlers,
+            shutdown,
+            server: Some(server),
+            pollers,
+            emulator,
+            state_file: opts.state_file,
+        };
+        if let Some(path) = &me.state_file {
+            LocalState {
+                endpoint: me.endpoint.clone(),
+                api_url: me.api_url(),
+                pid: std::process::id(),
+                resources: me.resources.clone(),
+            }
+            .write(path)?;
+        }
+        tracing::info!(
+            county = %me.resources.county_id, api = %me.api_url(), endpoint = %me.endpoint,
+            run_id = %me.resources.run_id, "local county running"
+        );
+        Ok(me)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// The DynamoDB store the functions use (for tests and inventory),
+    /// isolated like theirs.
+    pub fn store(&self) -> Result<crate::isolation::IsolatedStore<order_aws::DynamoStore>> {
+        Ok(crate::isolation::IsolatedStore(
+            order_aws::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&self.sdk),
+                self.resources.table_names()?,
+            ),
+        ))
+    }
+
+    /// Stops cleanly: pollers finish their in-flight batches, the server
+    /// finishes its requests, then the emulator (if started here) stops.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.pollers.join_next().await.is_some() {}
+        if let Some(s) = self.server.take() {
+            match s.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "API server"),
+                Err(e) => tracing::warn!(error = %e, "API server task"),
+            }
+        }
+        if let Some(path) = &self.state_file
+            && let Err(e) = std::fs::remove_file(path)
+        {
+            tracing::debug!(error = %e, "removing the state file");
+        }
+        self.emulator.stop().await;
+        tracing::info!("local county stopped");
+    }
+}

@@ -1,0 +1,158 @@
+//! The county's stack definition as the local runner reads it: the same
+//! `acme_stacks::county::build` template CloudFormation deploys, from which
+//! tables, queues, the event bus, the functions' county rules and the event
+//! source mappings' batching settings are taken. Nothing here is a second copy
+//! of the stack: change the generator and the local runner follows.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{LocalError, Result};
+
+/// Logical ids of the resources the runner provisions.
+pub mod logical {
+    pub const ORDERS_TABLE: &str = "OrdersTable";
+    pub const ORDER_BY_ID_TABLE: &str = "OrderByIdTable";
+    pub const INVENTORY_TABLE: &str = "InventoryTable";
+    pub const IDEMPOTENCY_TABLE: &str = "IdempotencyTable";
+    pub const CUSTOMERS_TABLE: &str = "CustomersTable";
+    pub const ORDER_QUEUE: &str = "OrderQueue";
+    pub const ORDER_DLQ: &str = "OrderDeadLetterQueue";
+    pub const EVENT_BUS: &str = "OrderEventBus";
+    pub const NOTIFICATIONS_TOPIC: &str = "CustomerNotificationsTopic";
+}
+
+/// How Lambda polls the order queue (`AWS::Lambda::EventSourceMapping` on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueMapping {
+    pub batch_size: u32,
+    pub batching_window_seconds: u32,
+    pub max_concurrency: u32,
+}
+
+/// How Lambda polls the OrderById stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamMapping {
+    pub batch_size: u32,
+}
+
+/// One county's template and what the runner reads from it.
+#[derive(Debug, Clone)]
+pub struct CountyStack {
+    pub county_id: String,
+    pub region: String,
+    pub template: Value,
+    /// `ACME_COUNTY_RULES` exactly as the stack sets it on the functions.
+    pub rules_json: String,
+    pub queue_mapping: QueueMapping,
+    pub stream_mapping: StreamMapping,
+}
+
+impl CountyStack {
+    /// Loads `environments/<county>.yaml` and builds its template.
+    pub fn load(environments: &Path, county: &str) -> Result<Self> {
+        let envs = acme_stacks::config::Environments::open(environments)?;
+        let cfg = envs.load(county)?;
+        let template = acme_stacks::county::build(&cfg)
+            .map_err(|e| LocalError::Template(e.to_string()))?
+            .to_value();
+        Self::from_template(cfg.id.clone(), cfg.region.clone(), template)
+    }
+
+    /// Reads the runner's settings out of a built template.
+    pub fn from_template(county_id: String, region: String, template: Value) -> Result<Self> {
+        let rules_json = resources_of_type(&template, "AWS::Lambda::Function")
+            .find_map(|(_, props)| {
+                props
+                    .pointer(&format!(
+                        "/Environment/Variables/{}",
+                        order_domain::schema::env::COUNTY_RULES
+                    ))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| LocalError::MissingInTemplate {
+                what: format!(
+                    "function with {} in its environment",
+                    order_domain::schema::env::COUNTY_RULES
+                ),
+                why: "apply the county's sale rules",
+            })?;
+        let mut queue_mapping = None;
+        let mut stream_mapping = None;
+        for (_, props) in resources_of_type(&template, "AWS::Lambda::EventSourceMapping") {
+            let source = props.get("EventSourceArn");
+            let on = |logical: &str| {
+                source
+                    .and_then(|s| s.get("Fn::GetAtt"))
+                    .and_then(|g| g.get(0))
+                    .and_then(Value::as_str)
+                    == Some(logical)
+            };
+            let num = |k: &str| {
+                props
+                    .get(k)
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
+            };
+            if on(logical::ORDER_QUEUE) {
+                queue_mapping = Some(QueueMapping {
+                    batch_size: num("BatchSize").unwrap_or(10),
+                    batching_window_seconds: num("MaximumBatchingWindowInSeconds").unwrap_or(0),
+                    max_concurrency: props
+                        .pointer("/ScalingConfig/MaximumConcurrency")
+                        .and_then(Value::as_u64)
+                        .and_then(|n| u32::try_from(n).ok())
+                        .unwrap_or(2),
+                });
+            } else if on(logical::ORDER_BY_ID_TABLE) {
+                stream_mapping = Some(StreamMapping {
+                    batch_size: num("BatchSize").unwrap_or(100),
+                });
+            }
+        }
+        let queue_mapping = queue_mapping.ok_or_else(|| LocalError::MissingInTemplate {
+            what: format!("event source mapping on {}", logical::ORDER_QUEUE),
+            why: "batch worker messages the way Lambda does",
+        })?;
+        // Counties with streams off have no publisher mapping; Lambda's
+        // default batch for streams is 100.
+        let stream_mapping = stream_mapping.unwrap_or(StreamMapping { batch_size: 100 });
+        Ok(Self {
+            county_id,
+            region,
+            template,
+            rules_json,
+            queue_mapping,
+            stream_mapping,
+        })
+    }
+
+    /// `Properties` of the resource `logical`, if it has that type.
+    pub fn properties(&self, logical: &str, ty: &str) -> Option<&Value> {
+        let r = self.template.get("Resources")?.get(logical)?;
+        (r.get("Type")?.as_str()? == ty).then(|| r.get("Properties"))?
+    }
+
+    /// Logical ids of every resource of type `ty`, in template order.
+    pub fn logical_ids(&self, ty: &str) -> Vec<String> {
+        resources_of_type(&self.template, ty)
+            .map(|(id, _)| id.to_owned())
+            .collect()
+    }
+}
+
+/// `(logical id, Properties)` of every resource of type `ty`.
+pub fn resources_of_type<'a>(
+    template: &'a Value,
+    ty: &'a str,
+) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
+        .map(|(id, r)| (id.as_str(), r.get("Properties").unwrap_or(&Value::Null)))
+}
