@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use acme_deploy::cli::{self as dcli, BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, StatusArgs};
+use acme_deploy::cli::{
+    self as dcli, BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, StatusArgs,
+};
 use acme_deploy::{DeployError, Deployer, FunctionAsset, StackArtifact};
 use acme_stacks::config::CountyConfig;
 use acme_stacks::synth::{Format, synthesize};
@@ -43,7 +45,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CommandError::new(exit::FAILURE, format!("error: cannot start the async runtime: {e}")))
+        .map_err(|e| {
+            CommandError::new(
+                exit::FAILURE,
+                format!("error: cannot start the async runtime: {e}"),
+            )
+        })
 }
 
 fn deploy_error(e: DeployError) -> CommandError {
@@ -52,11 +59,15 @@ fn deploy_error(e: DeployError) -> CommandError {
 
 /// Synthesizes `counties` into deployer artifacts. Assets are resolved only
 /// when `assets` is given (deploy); diff, status and destroy compare templates.
-fn artifacts(counties: &[CountyConfig], assets: Option<&Assets>) -> Result<Vec<StackArtifact>, CommandError> {
+fn artifacts(
+    counties: &[CountyConfig],
+    assets: Option<&Assets>,
+) -> Result<Vec<StackArtifact>, CommandError> {
     let mut out = Vec::with_capacity(counties.len());
     for c in counties {
-        let s = synthesize(c, Format::Json)
-            .map_err(|e| CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id)))?;
+        let s = synthesize(c, Format::Json).map_err(|e| {
+            CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id))
+        })?;
         if s.has_errors() {
             let msgs: Vec<String> = s.findings.iter().map(ToString::to_string).collect();
             return Err(CommandError::new(exit::LIMIT_EXCEEDED, msgs.join("\n")));
@@ -98,9 +109,16 @@ struct WantedAsset {
 
 /// Reads the template's `Metadata.AcmeAssets`: `{parameter: {function, architecture}}`.
 fn asset_parameters(template: &str) -> Result<Vec<WantedAsset>, CommandError> {
-    let v: serde_json::Value = serde_json::from_str(template)
-        .map_err(|e| CommandError::new(exit::FAILURE, format!("error: synthesized template is not JSON: {e}")))?;
-    let Some(map) = v.pointer("/Metadata/AcmeAssets").and_then(|m| m.as_object()) else {
+    let v: serde_json::Value = serde_json::from_str(template).map_err(|e| {
+        CommandError::new(
+            exit::FAILURE,
+            format!("error: synthesized template is not JSON: {e}"),
+        )
+    })?;
+    let Some(map) = v
+        .pointer("/Metadata/AcmeAssets")
+        .and_then(|m| m.as_object())
+    else {
         return Ok(Vec::new());
     };
     let mut out = Vec::with_capacity(map.len());
@@ -115,7 +133,9 @@ fn asset_parameters(template: &str) -> Result<Vec<WantedAsset>, CommandError> {
             _ => {
                 return Err(CommandError::new(
                     exit::FAILURE,
-                    format!("error: template metadata AcmeAssets.{parameter} lacks `function` or `architecture`"),
+                    format!(
+                        "error: template metadata AcmeAssets.{parameter} lacks `function` or `architecture`"
+                    ),
                 ));
             }
         }
@@ -134,8 +154,13 @@ enum Assets {
 impl Assets {
     fn zip_for(&self, function: &str, architecture: &str) -> Result<PathBuf, CommandError> {
         let candidates = match self {
-            Assets::Dir(d) => vec![d.join(function).join("bootstrap.zip"), d.join(format!("{function}.zip"))],
-            Assets::Built(root) => vec![root.join(architecture).join(function).join("bootstrap.zip")],
+            Assets::Dir(d) => vec![
+                d.join(function).join("bootstrap.zip"),
+                d.join(format!("{function}.zip")),
+            ],
+            Assets::Built(root) => {
+                vec![root.join(architecture).join(function).join("bootstrap.zip")]
+            }
         };
         candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
             CommandError::new(
@@ -168,13 +193,27 @@ fn build_functions(wanted: &[WantedAsset], lambda_root: &Path) -> Result<(), Com
             "arm64" => "--arm64",
             "x86_64" => "--x86-64",
             other => {
-                return Err(CommandError::new(exit::FAILURE, format!("error: unknown function architecture `{other}`")));
+                return Err(CommandError::new(
+                    exit::FAILURE,
+                    format!("error: unknown function architecture `{other}`"),
+                ));
             }
         };
-        eprintln!("building {} for {arch} with cargo-lambda...", functions.join(", "));
+        eprintln!(
+            "building {} for {arch} with cargo-lambda...",
+            functions.join(", ")
+        );
         let mut cmd = Command::new("cargo");
-        cmd.args(["lambda", "build", "--release", flag, "--output-format", "zip", "--lambda-dir"])
-            .arg(lambda_root.join(arch));
+        cmd.args([
+            "lambda",
+            "build",
+            "--release",
+            flag,
+            "--output-format",
+            "zip",
+            "--lambda-dir",
+        ])
+        .arg(lambda_root.join(arch));
         for f in &functions {
             cmd.args(["--package", f]);
         }
@@ -194,7 +233,11 @@ fn build_functions(wanted: &[WantedAsset], lambda_root: &Path) -> Result<(), Com
 }
 
 pub fn deploy(a: &DeployCmd) -> CmdResult {
-    let ids = if a.deploy.all { Vec::new() } else { a.deploy.counties.clone() };
+    let ids = if a.deploy.all {
+        Vec::new()
+    } else {
+        a.deploy.counties.clone()
+    };
     let counties = load_counties(&a.env, &ids)?;
     let assets = match &a.assets_dir {
         Some(d) => Assets::Dir(d.clone()),
@@ -202,8 +245,9 @@ pub fn deploy(a: &DeployCmd) -> CmdResult {
             let root = PathBuf::from("target/lambda");
             let mut wanted = Vec::new();
             for c in &counties {
-                let s = synthesize(c, Format::Json)
-                    .map_err(|e| CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id)))?;
+                let s = synthesize(c, Format::Json).map_err(|e| {
+                    CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id))
+                })?;
                 wanted.extend(asset_parameters(&s.body)?);
             }
             if !wanted.is_empty() {
@@ -216,7 +260,10 @@ pub fn deploy(a: &DeployCmd) -> CmdResult {
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.deploy.json);
-        dcli::run_deploy(&deployer, &a.deploy, artifacts, &out).await.map(|_| ()).map_err(deploy_error)
+        dcli::run_deploy(&deployer, &a.deploy, artifacts, &out)
+            .await
+            .map(|_| ())
+            .map_err(deploy_error)
     })
 }
 
@@ -224,7 +271,10 @@ pub fn bootstrap(a: &BootstrapArgs) -> CmdResult {
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.json);
-        dcli::run_bootstrap(&deployer, a, &out).await.map(|_| ()).map_err(deploy_error)
+        dcli::run_bootstrap(&deployer, a, &out)
+            .await
+            .map(|_| ())
+            .map_err(deploy_error)
     })
 }
 
@@ -233,7 +283,9 @@ pub fn diff(a: &WithEnv<DiffArgs>) -> CmdResult {
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);
-        dcli::run_diff(&deployer, &a.args, artifacts, &out).await.map_err(deploy_error)
+        dcli::run_diff(&deployer, &a.args, artifacts, &out)
+            .await
+            .map_err(deploy_error)
     })
 }
 
@@ -242,7 +294,9 @@ pub fn destroy(a: &WithEnv<DestroyArgs>) -> CmdResult {
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);
-        dcli::run_destroy(&deployer, &a.args, artifacts, &out).await.map_err(deploy_error)
+        dcli::run_destroy(&deployer, &a.args, artifacts, &out)
+            .await
+            .map_err(deploy_error)
     })
 }
 
@@ -251,7 +305,9 @@ pub fn status(a: &WithEnv<StatusArgs>) -> CmdResult {
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);
-        dcli::run_status(&deployer, &a.args, artifacts, &out).await.map_err(deploy_error)
+        dcli::run_status(&deployer, &a.args, artifacts, &out)
+            .await
+            .map_err(deploy_error)
     })
 }
 
@@ -261,13 +317,25 @@ mod tests {
 
     #[test]
     fn every_sample_county_asks_for_the_three_functions() {
-        let envs = acme_stacks::config::Environments::open(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/environments")))
-            .expect("environments");
+        let envs = acme_stacks::config::Environments::open(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/environments"
+        )))
+        .expect("environments");
         for c in envs.load_all().expect("counties") {
             let s = synthesize(&c, Format::Json).expect("synth");
-            let mut fns: Vec<String> = asset_parameters(&s.body).expect("metadata").into_iter().map(|w| w.function).collect();
+            let mut fns: Vec<String> = asset_parameters(&s.body)
+                .expect("metadata")
+                .into_iter()
+                .map(|w| w.function)
+                .collect();
             fns.sort();
-            assert_eq!(fns, ["order-api", "order-worker", "stream-publisher"], "county {}", c.id);
+            assert_eq!(
+                fns,
+                ["order-api", "order-worker", "stream-publisher"],
+                "county {}",
+                c.id
+            );
         }
     }
 
@@ -278,11 +346,23 @@ mod tests {
         std::fs::write(dir.path().join("order-api/bootstrap.zip"), b"zip").expect("write");
         std::fs::write(dir.path().join("order-worker.zip"), b"zip").expect("write");
         let a = Assets::Dir(dir.path().to_owned());
-        assert!(a.zip_for("order-api", "arm64").expect("found").ends_with("order-api/bootstrap.zip"));
-        assert!(a.zip_for("order-worker", "arm64").expect("found").ends_with("order-worker.zip"));
+        assert!(
+            a.zip_for("order-api", "arm64")
+                .expect("found")
+                .ends_with("order-api/bootstrap.zip")
+        );
+        assert!(
+            a.zip_for("order-worker", "arm64")
+                .expect("found")
+                .ends_with("order-worker.zip")
+        );
         let e = a.zip_for("stream-publisher", "arm64").expect_err("missing");
         assert_eq!(e.code, exit::USAGE);
-        assert!(e.message.contains("stream-publisher") && e.message.contains("make functions"), "{}", e.message);
+        assert!(
+            e.message.contains("stream-publisher") && e.message.contains("make functions"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -290,6 +370,10 @@ mod tests {
         let t = r#"{"Metadata":{"AcmeAssets":{"OrderApiCodeKey":{"function":"order-api"}}}}"#;
         let e = asset_parameters(t).expect_err("no architecture");
         assert!(e.message.contains("OrderApiCodeKey"), "{}", e.message);
-        assert!(asset_parameters(r#"{"Resources":{}}"#).expect("none").is_empty());
+        assert!(
+            asset_parameters(r#"{"Resources":{}}"#)
+                .expect("none")
+                .is_empty()
+        );
     }
 }
