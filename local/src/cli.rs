@@ -36,7 +36,7 @@ pub struct LocalArgs {
 /// Settings shared by `local` and `local load`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// County id (environments/<id>.yaml).
+    /// County id (environments/ID.yaml).
     #[arg(long, value_name = "ID")]
     pub county: Option<String>,
     /// Directory holding defaults.yaml and the county files.
@@ -136,7 +136,7 @@ pub enum TargetArg {
     /// The local runner's state file if there is one, else AWS.
     #[default]
     Auto,
-    /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/<county>.json).
+    /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/COUNTY.json).
     Local,
     /// The deployed stack `acme-<county>`: table names from DescribeStacks outputs.
     Aws,

@@ -15,7 +15,27 @@
 //! | [`isolation`] | serializable writes on moto, whose transactions aren't isolated |
 //!
 //! The runner writes a state file (see [`state`]) so `acme-infra inventory`
-//! finds the tables of a running local county.
+//! finds the tables of a running local county; against AWS the same commands
+//! read the table names from the `acme-<county>` stack's outputs.
+//!
+//! ```text
+//! acme-infra local --county travis-tx                # moto started here
+//! acme-infra inventory load --county travis-tx stock.csv
+//! acme-infra local load --county travis-tx --duration 20s --clients 16
+//! scripts/with-moto.sh cargo test -p acme-local      # the integration tests
+//! ```
+//!
+//! What moto forced on the runner (each explained where it's handled):
+//! - its `TransactWriteItems` is not isolated from concurrent requests, so
+//!   writes to it are serialized ([`isolation`]);
+//! - a cancelled transaction's rollback replaces the table's stream shard,
+//!   stranding open shard iterators, so the stream poller makes a fresh
+//!   iterator from its checkpoint on every poll ([`stream`]);
+//! - the order queue's visibility timeout is sized for Lambda (minutes), so
+//!   `--visibility-timeout` shortens it for redelivery on a laptop.
+//!
+//! EventBridge rules on the county bus do route to SQS targets in moto: the
+//! event tests observe published events that way.
 
 pub mod api;
 pub mod auth;
