@@ -23,13 +23,7 @@ pub fn run(a: &SynthArgs) -> CmdResult {
         FormatArg::Json => Format::Json,
         FormatArg::Yaml => Format::Yaml,
     };
-    let mut stacks = Vec::with_capacity(counties.len());
-    for c in &counties {
-        let s = synth::synthesize(c, format).map_err(|e| {
-            CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id))
-        })?;
-        stacks.push(s);
-    }
+    let stacks = synthesize_all(&counties, format)?;
     let mut errors = 0;
     for s in &stacks {
         for f in &s.findings {
@@ -66,4 +60,55 @@ pub fn run(a: &SynthArgs) -> CmdResult {
         );
     }
     Ok(())
+}
+
+/// Synthesizes every county, spread over the machine's cores: counties are
+/// independent, and a pipeline synthesizes all of them on every change. The
+/// result keeps the counties' (sorted) order, so output stays deterministic.
+fn synthesize_all(
+    counties: &[acme_stacks::config::CountyConfig],
+    format: Format,
+) -> Result<Vec<synth::SynthesizedStack>, CommandError> {
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(counties.len().max(1));
+    let chunk = counties.len().div_ceil(workers).max(1);
+    let results: Vec<Result<Vec<synth::SynthesizedStack>, CommandError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = counties
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|c| {
+                                synth::synthesize(c, format).map_err(|e| {
+                                    CommandError::new(
+                                        exit::FAILURE,
+                                        format!("error: county {}: {e}", c.id),
+                                    )
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(CommandError::new(
+                            exit::FAILURE,
+                            "error: a synth worker thread panicked",
+                        ))
+                    })
+                })
+                .collect()
+        });
+    let mut stacks = Vec::with_capacity(counties.len());
+    for r in results {
+        stacks.extend(r?);
+    }
+    Ok(stacks)
 }

@@ -195,6 +195,32 @@ const PSEUDO_PARAMETERS: &[&str] = &[
     "AWS::URLSuffix",
 ];
 
+impl Serialize for Template {
+    /// CloudFormation's section order; empty optional sections are left out.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("AWSTemplateFormatVersion", "2010-09-09")?;
+        if let Some(d) = &self.description {
+            m.serialize_entry("Description", d)?;
+        }
+        if !self.metadata.is_empty() {
+            m.serialize_entry("Metadata", &self.metadata)?;
+        }
+        if !self.parameters.is_empty() {
+            m.serialize_entry("Parameters", &self.parameters)?;
+        }
+        if !self.conditions.is_empty() {
+            m.serialize_entry("Conditions", &self.conditions)?;
+        }
+        m.serialize_entry("Resources", &self.resources)?;
+        if !self.outputs.is_empty() {
+            m.serialize_entry("Outputs", &self.outputs)?;
+        }
+        m.end()
+    }
+}
+
 impl Template {
     /// An empty template with a description.
     pub fn new(description: impl Into<String>) -> Self {
@@ -331,30 +357,14 @@ impl Template {
 
     /// The template as a JSON value in CloudFormation's section order.
     pub fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("AWSTemplateFormatVersion".into(), "2010-09-09".into());
-        if let Some(d) = &self.description {
-            m.insert("Description".into(), d.clone().into());
-        }
-        if !self.metadata.is_empty() {
-            m.insert("Metadata".into(), to_object(&self.metadata));
-        }
-        if !self.parameters.is_empty() {
-            m.insert("Parameters".into(), to_object(&self.parameters));
-        }
-        if !self.conditions.is_empty() {
-            m.insert("Conditions".into(), to_object(&self.conditions));
-        }
-        m.insert("Resources".into(), to_object(&self.resources));
-        if !self.outputs.is_empty() {
-            m.insert("Outputs".into(), to_object(&self.outputs));
-        }
-        Value::Object(m)
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// Pretty JSON with a trailing newline, the on-disk form.
+    /// Pretty JSON with a trailing newline, the on-disk form. Serialized
+    /// straight from the template (no intermediate `Value` tree): synth of a
+    /// fleet of counties is dominated by this step.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(&self.to_value()).unwrap_or_default();
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
         s.push('\n');
         s
     }
@@ -366,14 +376,6 @@ impl Template {
             message: e.to_string(),
         })
     }
-}
-
-fn to_object<T: Serialize>(map: &BTreeMap<String, T>) -> Value {
-    let mut m = Map::with_capacity(map.len());
-    for (k, v) in map {
-        m.insert(k.clone(), serde_json::to_value(v).unwrap_or(Value::Null));
-    }
-    Value::Object(m)
 }
 
 enum Reference {
