@@ -318,10 +318,17 @@ async fn forty_concurrent_reservations_against_stock_ten() {
         .unwrap();
     let stock_key = order_domain::codec::stock_key(&store_id, &sku);
 
+    // moto's TransactWriteItems is not isolated under concurrent requests (a
+    // cancelled transaction restores a stale copy of the table), so the writes
+    // are serialized here as DynamoDB itself would isolate them — the same
+    // workaround the local runner uses (local/src/isolation.rs). The tasks
+    // still race to decide; the conditions alone decide who wins.
+    let emulator_isolation = Arc::new(tokio::sync::Semaphore::new(1));
     let mut tasks = Vec::new();
     for n in 0..40 {
         let store = Arc::clone(&store);
         let stock_key = stock_key.clone();
+        let emulator_isolation = Arc::clone(&emulator_isolation);
         tasks.push(tokio::spawn(async move {
             // The worker's reservation shape: take one unit if available,
             // and write the ledger entry only if absent.
@@ -346,7 +353,10 @@ async fn forty_concurrent_reservations_against_stock_ten() {
             // contention; that is retryable, so retry until decided.
             loop {
                 let tx = Transaction::new(ops.clone()).unwrap();
-                match store.transact(tx).await {
+                let permit = emulator_isolation.acquire().await.unwrap();
+                let result = store.transact(tx).await;
+                drop(permit);
+                match result {
                     Ok(()) => return true,
                     Err(e) if e.is_retryable() => continue,
                     Err(StoreError::TransactionCanceled(c)) if c.condition_failed(0) => {
