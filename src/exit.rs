@@ -16,12 +16,14 @@
 //! | 8 | a synthesized stack breaks a CloudFormation limit |
 //! | 9 | `county add`: the county already exists |
 //! | 10 | an unexpected failure (I/O, a bug); the message says what |
+//! | 130 | Ctrl-C: stopped at a safe point (nothing half-executed is left behind) |
 
 // The whole table is re-exported for readers and the test below, though not
 // every code is named in the binary's own code.
 #[allow(unused_imports)]
 pub use acme_deploy::exit::{
-    APPROVAL, CLOUDFORMATION, CREDENTIALS, DIFF_FOUND, OK, USAGE, VALIDATION as REFUSED,
+    APPROVAL, CLOUDFORMATION, CREDENTIALS, DIFF_FOUND, INTERRUPTED, OK, USAGE,
+    VALIDATION as REFUSED,
 };
 
 /// A county file (or `defaults.yaml`) is invalid.
@@ -52,5 +54,6 @@ mod tests {
         ];
         all.sort_unstable();
         assert_eq!(all.to_vec(), (0..=10).collect::<Vec<_>>());
+        assert!(!all.contains(&super::INTERRUPTED));
     }
 }

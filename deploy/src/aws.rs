@@ -278,13 +278,21 @@ where
 
 /// Converts an SDK error into [`DeployError::Aws`], keeping the whole source
 /// chain (the SDK's `Display` alone says only "service error").
-pub(crate) fn aws_error<E, R>(operation: &'static str, err: &SdkError<E, R>) -> DeployError
+pub(crate) fn aws_error<E>(
+    operation: &'static str,
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> DeployError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    let message = match (err.code(), err.message()) {
-        (_, Some(m)) => m.to_string(),
+    let message = match (err.code(), err.message(), err.raw_response()) {
+        (_, Some(m), _) => m.to_string(),
+        // An answer that is not an AWS error (an HTML error page, say): its
+        // status says more than the parser's complaint and the raw dump.
+        (None, None, Some(raw)) => format!(
+            "HTTP {} with no AWS error in the response (does this endpoint implement {operation}?)",
+            raw.status().as_u16()
+        ),
         _ => aws_sdk_cloudformation::error::DisplayErrorContext(err).to_string(),
     };
     DeployError::Aws {

@@ -20,6 +20,8 @@ Examples:
   acme-infra deploy --all --concurrency 8      deploy every county of the environment, 8 at a time
   acme-infra deploy --county travis-tx --allow-replace OrdersTable
                                                accept that OrdersTable is REPLACED (its data is lost)
+  acme-infra deploy --all --allow-replace king-wa/InventoryTable
+                                               the same, for one county of a multi-county deploy
   acme-infra deploy --all --json --require-approval never --outputs-file outputs.json
                                                CI: JSON lines, no prompts, outputs keyed by county
 
@@ -32,8 +34,12 @@ access may widen, execute, and stream events until the stack settles.
 Function bundles: built with cargo-lambda (`make functions`) unless --assets-dir names a
 directory of prebuilt zips (<dir>/<function>/bootstrap.zip or <dir>/<function>.zip).
 
+Ctrl-C stops at the next safe point: counties not started are not started, change sets not
+yet executed are deleted, and a stack CloudFormation is already changing is left to finish
+(the deployer says how to follow or cancel it). A second Ctrl-C exits at once.
+
 Exit codes: 0 ok, 2 usage, 3 refused by a safety check, 4 not approved,
-5 CloudFormation failure, 6 credentials/wrong account.";
+5 CloudFormation failure, 6 credentials/wrong account, 130 interrupted.";
 
 const BOOTSTRAP_EXAMPLES: &str = "\
 Examples:
@@ -75,8 +81,9 @@ pub struct DeployArgs {
     /// Deploy every county of the environment.
     #[arg(long, conflicts_with = "counties")]
     pub all: bool,
-    /// Allow this stateful resource (logical id) to be replaced or deleted; its data is lost. Repeatable.
-    #[arg(long = "allow-replace", value_name = "LOGICAL_ID")]
+    /// Allow this stateful resource to be replaced or deleted; its data is lost. Repeatable.
+    /// `<county>/<LogicalId>`, or a bare `<LogicalId>` when one county is deployed.
+    #[arg(long = "allow-replace", value_name = "[COUNTY/]LOGICAL_ID")]
     pub allow_replace: Vec<String>,
     /// When to ask before executing: never, broadening (IAM, security groups, policies), any-change.
     #[arg(long, value_enum, default_value_t = RequireApproval::Broadening)]
@@ -195,6 +202,50 @@ pub fn select(
         .collect())
 }
 
+/// Every `--allow-replace` must name a county being deployed (or, bare, the
+/// only one) and a well-formed logical id: a typo must not silently allow
+/// nothing, nor a bare id allow data loss in every county at once.
+pub fn check_allow_replace(
+    allow: &[String],
+    artifacts: &[StackArtifact],
+) -> Result<(), DeployError> {
+    let valid_id = |id: &str| {
+        !id.is_empty() && id.len() <= 255 && id.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    for a in allow {
+        let (county, id) = match a.split_once('/') {
+            Some((c, id)) => (Some(c), id),
+            None => (None, a.as_str()),
+        };
+        if !valid_id(id) {
+            return Err(DeployError::usage(format!(
+                "--allow-replace {a:?}: {id:?} is not a logical id (letters and digits only, e.g. OrdersTable)"
+            )));
+        }
+        match county {
+            Some(c) if !artifacts.iter().any(|x| x.county_id == c) => {
+                return Err(DeployError::usage(format!(
+                    "--allow-replace {a}: county {c:?} is not part of this deploy ({})",
+                    artifacts
+                        .iter()
+                        .map(|x| x.county_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            None if artifacts.len() > 1 => {
+                return Err(DeployError::usage(format!(
+                    "--allow-replace {a}: {} counties are being deployed; say whose {id} may lose its data: \
+                     --allow-replace <county>/{id}",
+                    artifacts.len()
+                )));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// `deploy`: see [`DeployArgs`].
 pub async fn run_deploy(
     deployer: &Deployer,
@@ -203,6 +254,7 @@ pub async fn run_deploy(
     out: &Output,
 ) -> Result<DeployReport, DeployError> {
     let artifacts = select(artifacts, &args.counties)?;
+    check_allow_replace(&args.allow_replace, &artifacts)?;
     let opts = DeployOptions {
         allow_replace: args.allow_replace.clone(),
         require_approval: args.require_approval,
@@ -361,9 +413,8 @@ mod tests {
         cmd.debug_assert();
     }
 
-    #[test]
-    fn select_by_county() {
-        let a = |c: &str| StackArtifact {
+    fn artifact(c: &str) -> StackArtifact {
+        StackArtifact {
             stack_name: format!("acme-{c}"),
             county_id: c.into(),
             account: "1".into(),
@@ -372,7 +423,43 @@ mod tests {
             tags: Default::default(),
             termination_protection: true,
             assets: vec![],
+        }
+    }
+
+    #[test]
+    fn allow_replace_names_a_deployed_county_or_the_only_one() {
+        let one = vec![artifact("travis-tx")];
+        let two = vec![artifact("travis-tx"), artifact("king-wa")];
+        let ok = |allow: &[&str], a: &[StackArtifact]| {
+            let allow: Vec<String> = allow.iter().map(|s| s.to_string()).collect();
+            check_allow_replace(&allow, a)
         };
+        assert!(ok(&["OrdersTable"], &one).is_ok());
+        assert!(ok(&["travis-tx/OrdersTable"], &one).is_ok());
+        assert!(ok(&["king-wa/InventoryTable", "travis-tx/OrdersTable"], &two).is_ok());
+        let e = ok(&["OrdersTable"], &two).expect_err("bare with two counties");
+        assert_eq!(e.exit_code(), crate::exit::USAGE);
+        assert!(e.to_string().contains("<county>/OrdersTable"), "{e}");
+        let e = ok(&["fulton-ga/OrdersTable"], &two).expect_err("county not deployed");
+        assert!(e.to_string().contains("\"fulton-ga\""), "{e}");
+        for bad in ["", "travis-tx/", "Orders-Table", "travis-tx/Orders Table"] {
+            assert!(ok(&[bad], &one).is_err(), "{bad:?} is refused");
+        }
+        // Scoped entries apply to their county only.
+        let opts = DeployOptions {
+            allow_replace: vec!["king-wa/InventoryTable".into(), "OrdersTable".into()],
+            ..DeployOptions::default()
+        };
+        assert_eq!(
+            opts.allowed_for("king-wa"),
+            ["InventoryTable", "OrdersTable"]
+        );
+        assert_eq!(opts.allowed_for("travis-tx"), ["OrdersTable"]);
+    }
+
+    #[test]
+    fn select_by_county() {
+        let a = artifact;
         let all = vec![a("06037"), a("06059")];
         assert_eq!(select(all.clone(), &[]).map(|v| v.len()).ok(), Some(2));
         assert_eq!(

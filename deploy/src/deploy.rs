@@ -20,6 +20,7 @@ use crate::aws::{Backoff, CallCounter, Clients, Pacing, Stats, aws_error, call, 
 use crate::changes::{self, ResourceChange};
 use crate::error::{DeployError, RefusalKind};
 use crate::events::{Tally, first_failure, likely_fix};
+use crate::interrupt::Interrupt;
 use crate::output::Output;
 use crate::safety;
 use crate::template_diff::{TemplateDiff, diff_templates};
@@ -40,7 +41,10 @@ pub enum RequireApproval {
 /// Options for [`Deployer::deploy`].
 #[derive(Debug, Clone)]
 pub struct DeployOptions {
-    /// Logical ids of stateful resources that may be replaced or deleted.
+    /// Stateful resources that may be replaced or deleted:
+    /// `<county>/<LogicalId>` for one county's stack, a bare `<LogicalId>`
+    /// for every stack of this deploy (the CLI accepts the bare form only
+    /// when one county is deployed).
     pub allow_replace: Vec<String>,
     /// When to ask for approval.
     pub require_approval: RequireApproval,
@@ -64,6 +68,20 @@ impl Default for DeployOptions {
             force: false,
             outputs_file: None,
         }
+    }
+}
+
+impl DeployOptions {
+    /// The logical ids `--allow-replace` allows for `county`'s stack.
+    pub fn allowed_for(&self, county: &str) -> Vec<String> {
+        self.allow_replace
+            .iter()
+            .filter_map(|a| match a.split_once('/') {
+                Some((c, id)) if c == county => Some(id.to_owned()),
+                Some(_) => None,
+                None => Some(a.clone()),
+            })
+            .collect()
     }
 }
 
@@ -160,6 +178,7 @@ struct Inner {
     clients: Clients,
     pacing: Pacing,
     stats: Stats,
+    interrupt: Interrupt,
 }
 
 /// The deployer: SDK clients (built once) plus bookkeeping. Cheap to clone.
@@ -215,8 +234,34 @@ impl Deployer {
                 clients,
                 pacing,
                 stats: Stats::default(),
+                interrupt: Interrupt::new(),
             }),
         }
+    }
+
+    /// This deployer, stopping at the next safe point once `interrupt` is
+    /// raised (Ctrl-C; see [`crate::interrupt`]).
+    pub fn with_interrupt(self, interrupt: Interrupt) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.interrupt = interrupt;
+                inner
+            }
+            Err(shared) => Inner {
+                clients: shared.clients.clone(),
+                pacing: shared.pacing.clone(),
+                stats: Stats::default(),
+                interrupt,
+            },
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The interrupt flag this deployer watches.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.inner.interrupt
     }
 
     /// A deployer over the default credential chain and `AWS_ENDPOINT_URL`.
@@ -376,6 +421,10 @@ impl Deployer {
                 let started = Instant::now();
                 if stop.load(Ordering::SeqCst) {
                     return (artifact, Err(None), started.elapsed());
+                }
+                if this.interrupt().is_raised() {
+                    let e = interrupted(&artifact.stack_name, "not started; nothing changed");
+                    return (artifact, Err(Some(e)), started.elapsed());
                 }
                 let result = this
                     .deploy_stack(&artifact, Some(&bucket), &opts, &out)
@@ -650,7 +699,7 @@ impl Deployer {
             }
         };
 
-        let rows = match self.wait_for_change_set(&cs_id).await {
+        let rows = match self.wait_for_change_set(name, &cs_id).await {
             Ok(ChangeSetResult::Ready(rows)) => rows,
             Ok(ChangeSetResult::NoChanges) => {
                 cleanup("it is empty").await;
@@ -681,7 +730,12 @@ impl Deployer {
                 });
             }
             Err(e) => {
-                cleanup("waiting for it failed").await;
+                cleanup(if matches!(e, DeployError::Interrupted { .. }) {
+                    "the deploy was interrupted"
+                } else {
+                    "waiting for it failed"
+                })
+                .await;
                 return Err(e);
             }
         };
@@ -696,19 +750,31 @@ impl Deployer {
         let data = json!({"change_set": cs_id, "type": kind, "changes": rows});
         out.emit(name, "changes", &text, data);
 
-        let verdict = self
-            .check(
-                name,
-                &rows,
-                &diff,
-                old_template.as_ref(),
-                &template,
-                opts,
-                out,
-            )
-            .await;
+        let verdict = self.stop_if_interrupted(name);
+        let verdict = match verdict {
+            Ok(()) => {
+                self.check(
+                    name,
+                    &artifact.county_id,
+                    &rows,
+                    &diff,
+                    old_template.as_ref(),
+                    &template,
+                    opts,
+                    out,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let verdict = verdict.and_then(|()| self.stop_if_interrupted(name));
         if let Err(e) = verdict {
-            cleanup("a safety check refused it").await;
+            cleanup(if matches!(e, DeployError::Interrupted { .. }) {
+                "the deploy was interrupted"
+            } else {
+                "a safety check refused it"
+            })
+            .await;
             return Err(e);
         }
 
@@ -807,6 +873,7 @@ impl Deployer {
     async fn check(
         &self,
         name: &str,
+        county: &str,
         rows: &[ResourceChange],
         diff: &TemplateDiff,
         old: Option<&Value>,
@@ -814,7 +881,9 @@ impl Deployer {
         opts: &DeployOptions,
         out: &Output,
     ) -> Result<(), DeployError> {
-        safety::check_stateful(name, rows, Some(diff), &opts.allow_replace)?;
+        let county = (name != crate::bootstrap::STACK_NAME).then_some(county);
+        let allowed = opts.allowed_for(county.unwrap_or_default());
+        safety::check_stateful(name, county, rows, Some(diff), &allowed)?;
         if let Some(old) = old {
             safety::check_gsi_limit(name, old, new)?;
         }
@@ -837,10 +906,14 @@ impl Deployer {
                 fix: "review the changes above, then run again on a terminal to approve, or pass --require-approval never".into(),
             });
         }
-        if out
-            .confirm(&format!("{name}: {reason}. Deploy these changes?"))
-            .await
-        {
+        let question = format!("{name}: {reason}. Deploy these changes?");
+        let approved = tokio::select! {
+            answer = out.confirm(&question) => answer,
+            () = self.interrupt().raised() => {
+                return Err(interrupted(name, "the change set was not approved; nothing was executed"));
+            }
+        };
+        if approved {
             Ok(())
         } else {
             Err(DeployError::NotApproved {
@@ -848,6 +921,18 @@ impl Deployer {
                 reason: format!("{reason}; the operator declined"),
                 fix: "nothing was changed; deploy again when ready".into(),
             })
+        }
+    }
+
+    /// `Err(Interrupted)` once Ctrl-C was pressed, before anything executes.
+    fn stop_if_interrupted(&self, name: &str) -> Result<(), DeployError> {
+        if self.interrupt().is_raised() {
+            Err(interrupted(
+                name,
+                "the change set was deleted; nothing was executed",
+            ))
+        } else {
+            Ok(())
         }
     }
 
@@ -903,7 +988,11 @@ impl Deployer {
         }
     }
 
-    async fn wait_for_change_set(&self, cs_id: &str) -> Result<ChangeSetResult, DeployError> {
+    async fn wait_for_change_set(
+        &self,
+        name: &str,
+        cs_id: &str,
+    ) -> Result<ChangeSetResult, DeployError> {
         let mut backoff = Backoff::new(self.pacing().poll_initial, self.pacing().poll_cap);
         let deadline = Instant::now() + self.pacing().stack_timeout;
         loop {
@@ -953,7 +1042,12 @@ impl Deployer {
                     ),
                 });
             }
-            backoff.sleep().await;
+            tokio::select! {
+                () = backoff.sleep() => {}
+                () = self.interrupt().raised() => {
+                    return Err(interrupted(name, "the change set was deleted; nothing was executed"));
+                }
+            }
         }
     }
 
@@ -1079,7 +1173,27 @@ impl Deployer {
                     diagnosis: first_failure(name, &seen).map(Box::new),
                 });
             }
-            backoff.sleep().await;
+            tokio::select! {
+                () = backoff.sleep() => {}
+                () = self.interrupt().raised() => {
+                    bar.abandon();
+                    let status = match self.describe_stack(stack_id).await {
+                        Ok(Some(s)) => status_of(&s).to_string(),
+                        Ok(None) => "DELETE_COMPLETE".into(),
+                        Err(_) => "in progress".into(),
+                    };
+                    return Err(DeployError::Interrupted {
+                        stack: name.into(),
+                        state: format!(
+                            "stopped waiting while the stack was {status}; CloudFormation carries on with the operation"
+                        ),
+                        fix: format!(
+                            "follow it with `acme-infra status` (or the CloudFormation console); to stop an update and roll it back: \
+                             `aws cloudformation cancel-update-stack --stack-name {name}`"
+                        ),
+                    });
+                }
+            }
         }
     }
 
@@ -1135,19 +1249,44 @@ impl Deployer {
             return Ok(());
         }
         let id = stack.stack_id().or(stack.stack_name()).unwrap_or_default();
-        call(self.pacing(), || {
+        let name = stack.stack_name().unwrap_or(id);
+        let on_off = if want { "on" } else { "off" };
+        let done = call(self.pacing(), || {
             self.cfn()
                 .update_termination_protection()
                 .stack_name(id)
                 .enable_termination_protection(want)
+                // One attempt: a failure is a warning, and the next deploy
+                // (which sees protection still off) tries again.
+                .customize()
+                .config_override(
+                    aws_sdk_cloudformation::config::Builder::default().retry_config(
+                        aws_sdk_cloudformation::config::retry::RetryConfig::disabled(),
+                    ),
+                )
                 .send()
         })
-        .await
-        .map_err(|e| aws_error("UpdateTerminationProtection", &e))?;
-        out.note(
-            stack.stack_name().unwrap_or(id),
-            &format!("termination protection {}", if want { "on" } else { "off" }),
-        );
+        .await;
+        match done {
+            Ok(_) => out.note(name, &format!("termination protection {on_off}")),
+            // The stack itself is deployed: failing the deploy now would
+            // report a success as a failure. Say it loudly instead, with the
+            // command that finishes the job (the local emulator, for one,
+            // does not implement this call).
+            Err(e) => {
+                let e = aws_error("UpdateTerminationProtection", &e);
+                let flag = if want { "--enable" } else { "--no-enable" };
+                out.emit(
+                    name,
+                    "warning",
+                    &format!(
+                        "warning: the stack is deployed, but termination protection could not be turned {on_off}: {e}\n  \
+                         fix: aws cloudformation update-termination-protection {flag}-termination-protection --stack-name {name}"
+                    ),
+                    json!({"termination_protection": want, "error": e.to_string()}),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -1246,6 +1385,15 @@ enum ChangeSetResult {
     Ready(Vec<ResourceChange>),
     NoChanges,
     Failed(String),
+}
+
+/// The error for a stack left at a safe point by Ctrl-C.
+pub(crate) fn interrupted(stack: &str, state: &str) -> DeployError {
+    DeployError::Interrupted {
+        stack: stack.into(),
+        state: state.into(),
+        fix: "deploy again when ready; `acme-infra status` shows every county's stack".into(),
+    }
 }
 
 pub(crate) fn preflight_usage(artifacts: &[StackArtifact]) -> Result<(), DeployError> {

@@ -101,6 +101,17 @@ pub enum DeployError {
         /// The stacks that differ.
         stacks: Vec<String>,
     },
+    /// Ctrl-C stopped the run at a safe point.
+    #[error("{stack}: interrupted: {state}")]
+    Interrupted {
+        /// Stack the run stopped on.
+        stack: String,
+        /// Where the stack was left (nothing executed, or an operation still
+        /// running in CloudFormation).
+        state: String,
+        /// What to do next.
+        fix: String,
+    },
     /// Several stacks were processed and at least one failed.
     #[error("{} of {total} stack(s) failed", failures.len())]
     Fleet {
@@ -135,6 +146,7 @@ impl DeployError {
                 _ => exit::CLOUDFORMATION,
             },
             Self::DiffFound { .. } => exit::DIFF_FOUND,
+            Self::Interrupted { .. } => exit::INTERRUPTED,
             Self::Fleet { failures, .. } => failures
                 .iter()
                 .map(|(_, e)| e.exit_code())
@@ -148,6 +160,7 @@ impl DeployError {
         match self {
             Self::Refused { fix, .. }
             | Self::NotApproved { fix, .. }
+            | Self::Interrupted { fix, .. }
             | Self::Identity { fix, .. } => Some(fix.clone()),
             Self::StackFailed { diagnosis, .. } => diagnosis.as_ref().map(|d| d.fix.to_string()),
             Self::Aws { code, message, .. } => {

@@ -12,6 +12,7 @@
 //! | 4    | [`APPROVAL`]      | the change needs approval and none was given (non-interactive or "no") |
 //! | 5    | [`CLOUDFORMATION`]| CloudFormation (or S3) failed: a stack rolled back, an API call failed |
 //! | 6    | [`CREDENTIALS`]   | no usable credentials, or they point at another account/region         |
+//! | 130  | [`INTERRUPTED`]   | Ctrl-C: stopped at a safe point (see [`crate::interrupt`])             |
 //!
 //! When several stacks fail for different reasons, the process exits with the
 //! highest code among them, so a credentials problem is never hidden behind
@@ -31,3 +32,5 @@ pub const APPROVAL: i32 = 4;
 pub const CLOUDFORMATION: i32 = 5;
 /// Credentials are missing or invalid, or they belong to another account/region.
 pub const CREDENTIALS: i32 = 6;
+/// Stopped by Ctrl-C at a safe point (128 + SIGINT).
+pub const INTERRUPTED: i32 = crate::interrupt::EXIT_CODE;

@@ -62,6 +62,7 @@ pub mod deploy;
 pub mod error;
 pub mod events;
 pub mod exit;
+pub mod interrupt;
 pub mod output;
 pub mod safety;
 pub mod template_diff;
@@ -75,4 +76,5 @@ pub use deploy::{
     StackReport, StatsSnapshot,
 };
 pub use error::{DeployError, RefusalKind};
+pub use interrupt::Interrupt;
 pub use output::{Format, Output};

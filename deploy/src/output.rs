@@ -3,7 +3,9 @@
 //!
 //! Every message is tagged with its stack so concurrent county deploys stay
 //! readable. Approval prompts go through here too, serialized so two counties
-//! never ask at once.
+//! never ask at once. While a question waits for its answer the other
+//! counties keep deploying: their lines are held back (so they do not tear the
+//! question) and printed, in order, once it is answered.
 
 use std::io::{IsTerminal, Write};
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,8 @@ struct Inner {
     /// Progress bars, only when writing to a terminal in human format.
     multi: Option<MultiProgress>,
     prompt_lock: tokio::sync::Mutex<()>,
+    /// `Some` while a question is on screen: lines written meanwhile.
+    held: Mutex<Option<Vec<String>>>,
 }
 
 /// The output sink handed to every command.
@@ -114,6 +118,7 @@ impl Output {
             writer: Mutex::new(writer),
             multi,
             prompt_lock: tokio::sync::Mutex::new(()),
+            held: Mutex::new(None),
         };
         Self {
             inner: Arc::new(inner),
@@ -132,6 +137,16 @@ impl Output {
     }
 
     fn write_line(&self, line: &str) {
+        if let Ok(mut held) = self.inner.held.lock()
+            && let Some(lines) = held.as_mut()
+        {
+            lines.push(line.to_owned());
+            return;
+        }
+        self.write_now(line);
+    }
+
+    fn write_now(&self, line: &str) {
         if let Some(m) = &self.inner.multi {
             // Prints above the bars instead of tearing them.
             if m.println(line).is_ok() {
@@ -210,14 +225,62 @@ impl Output {
     }
 
     /// Asks a yes/no question; `false` when nobody can answer.
+    ///
+    /// The answer is awaited without blocking the runtime: the prompt runs
+    /// on its own thread (detached, so an interrupted question never keeps
+    /// the process alive), progress bars are hidden, and lines from other
+    /// stacks are held back until the answer is in.
     pub(crate) async fn confirm(&self, question: &str) -> bool {
-        let Some(prompt) = &self.prompt else {
+        let Some(prompt) = self.prompt.clone() else {
             return false;
         };
         let _one_at_a_time = self.inner.prompt_lock.lock().await;
-        match &self.inner.multi {
-            Some(m) => m.suspend(|| prompt(question)),
-            None => prompt(question),
+        let _held = HoldLines::start(self);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let question = question.to_owned();
+        let asked = std::thread::Builder::new()
+            .name("approval-prompt".into())
+            .spawn(move || {
+                let _ = tx.send(prompt(&question));
+            });
+        if asked.is_err() {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+}
+
+/// Holds other stacks' lines back (and hides the bars) while a question is
+/// on screen; flushes them when dropped, also when the question is abandoned.
+struct HoldLines<'a>(&'a Output);
+
+impl<'a> HoldLines<'a> {
+    fn start(out: &'a Output) -> Self {
+        if let Ok(mut held) = out.inner.held.lock() {
+            *held = Some(Vec::new());
+        }
+        if let Some(m) = &out.inner.multi {
+            m.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        Self(out)
+    }
+}
+
+impl Drop for HoldLines<'_> {
+    fn drop(&mut self) {
+        let lines = self
+            .0
+            .inner
+            .held
+            .lock()
+            .ok()
+            .and_then(|mut held| held.take())
+            .unwrap_or_default();
+        if let Some(m) = &self.0.inner.multi {
+            m.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        for line in lines {
+            self.0.write_now(&line);
         }
     }
 }
@@ -231,4 +294,94 @@ fn ask_on_terminal(question: &str) -> bool {
         return false;
     }
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits (bounded) until a question is on screen.
+    async fn until_asking(out: &Output) {
+        for _ in 0..10_000 {
+            if out.inner.held.lock().is_ok_and(|h| h.is_some()) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the question never appeared");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_question_holds_other_lines_back_without_stopping_them() {
+        let (out, text) = Output::capture(Format::Human);
+        let (answer, answers) = std::sync::mpsc::channel::<bool>();
+        let answers = Mutex::new(answers);
+        let out = out.with_prompt(move |_| {
+            answers
+                .lock()
+                .map(|r| r.recv().unwrap_or(false))
+                .unwrap_or(false)
+        });
+        let asking = tokio::spawn({
+            let out = out.clone();
+            async move { out.confirm("acme-a: deploy these changes?").await }
+        });
+        until_asking(&out).await;
+        // This test runs on a single-threaded runtime: reaching this line
+        // while the question waits proves the wait blocks no other task.
+        out.note("acme-b", "CREATE_COMPLETE");
+        out.note("acme-c", "UPDATE_COMPLETE");
+        assert!(
+            !text.text().contains("acme-b"),
+            "held back while the question is on screen: {}",
+            text.text()
+        );
+        answer.send(true).expect("the prompt is waiting");
+        assert!(asking.await.expect("joins"), "the answer was yes");
+        let t = text.text();
+        let (b, c) = (
+            t.find("acme-b: CREATE_COMPLETE").expect("b printed"),
+            t.find("acme-c: UPDATE_COMPLETE").expect("c printed"),
+        );
+        assert!(b < c, "held lines keep their order: {t}");
+        out.note("acme-d", "after");
+        assert!(text.text().ends_with("acme-d: after\n"), "{}", text.text());
+    }
+
+    #[tokio::test]
+    async fn questions_are_asked_one_at_a_time_and_no_means_no() {
+        let (out, _text) = Output::capture(Format::Human);
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (o, m) = (open.clone(), most.clone());
+        let out = out.with_prompt(move |q| {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = o.fetch_add(1, SeqCst) + 1;
+            m.fetch_max(now, SeqCst);
+            std::thread::yield_now();
+            o.fetch_sub(1, SeqCst);
+            q.contains("yes-county")
+        });
+        let asks: Vec<_> = ["yes-county", "no-county", "other"]
+            .into_iter()
+            .map(|c| {
+                let out = out.clone();
+                tokio::spawn(async move { out.confirm(&format!("{c}: deploy?")).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for a in asks {
+            answers.push(a.await.expect("joins"));
+        }
+        assert_eq!(answers, [true, false, false]);
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn without_a_terminal_nobody_is_asked() {
+        let (out, text) = Output::capture(Format::Human);
+        assert!(!out.interactive());
+        assert!(!out.confirm("deploy?").await);
+        assert!(text.text().is_empty());
+    }
 }

@@ -146,8 +146,11 @@ pub fn destructive_changes(
 }
 
 /// Refuses destruction of any stateful resource `allow_replace` does not name.
+/// `county` scopes the suggested flag (`--allow-replace <county>/<id>`), so
+/// the fix stays right when several counties are deployed at once.
 pub fn check_stateful(
     stack: &str,
+    county: Option<&str>,
     changes: &[ResourceChange],
     diff: Option<&TemplateDiff>,
     allow_replace: &[String],
@@ -165,7 +168,10 @@ pub fn check_stateful(
         .collect();
     let flags: Vec<String> = blocked
         .iter()
-        .map(|d| format!("--allow-replace {}", d.logical_id))
+        .map(|d| match county {
+            Some(c) => format!("--allow-replace {c}/{}", d.logical_id),
+            None => format!("--allow-replace {}", d.logical_id),
+        })
         .collect();
     Err(DeployError::refused(
         stack,
@@ -311,8 +317,8 @@ mod tests {
             replacement: None,
             causes: vec![],
         };
-        let e =
-            check_stateful("s", std::slice::from_ref(&modify), Some(&d), &[]).expect_err("refused");
+        let e = check_stateful("s", None, std::slice::from_ref(&modify), Some(&d), &[])
+            .expect_err("refused");
         assert!(matches!(
             e,
             DeployError::Refused {
@@ -325,7 +331,7 @@ mod tests {
             e.fix()
                 .is_some_and(|f| f.contains("--allow-replace Orders"))
         );
-        check_stateful("s", &[modify], Some(&d), &["Orders".into()]).expect("allowed");
+        check_stateful("s", None, &[modify], Some(&d), &["Orders".into()]).expect("allowed");
     }
 
     #[test]
@@ -337,8 +343,8 @@ mod tests {
             replacement: None,
             causes: vec![],
         };
-        assert!(check_stateful("s", &[rm("AWS::SQS::Queue")], None, &[]).is_err());
-        assert!(check_stateful("s", &[rm("AWS::Lambda::Function")], None, &[]).is_ok());
+        assert!(check_stateful("s", None, &[rm("AWS::SQS::Queue")], None, &[]).is_err());
+        assert!(check_stateful("s", None, &[rm("AWS::Lambda::Function")], None, &[]).is_ok());
     }
 
     #[test]

@@ -265,7 +265,7 @@ async fn replacing_a_table_is_refused_unless_allow_replace_names_it() {
     );
     assert!(
         e.fix()
-            .is_some_and(|f| f.contains("--allow-replace Orders")),
+            .is_some_and(|f| f.contains(&format!("--allow-replace {county}/Orders"))),
         "{:?}",
         e.fix()
     );

@@ -5,8 +5,8 @@
 //! `ExecuteChangeSet` was never called.
 
 use acme_deploy::{
-    CallCounter, Clients, DeployError, DeployOptions, Deployer, Format, Outcome, Output, Pacing,
-    RefusalKind, RequireApproval, StackArtifact, exit,
+    CallCounter, Clients, DeployError, DeployOptions, Deployer, Format, Interrupt, Outcome, Output,
+    Pacing, RefusalKind, RequireApproval, StackArtifact, exit,
 };
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -201,6 +201,8 @@ struct Script {
     /// Responses to `DescribeStackEvents`, in order (last repeats).
     events: Vec<String>,
     deployed_template: Option<serde_json::Value>,
+    /// Response to `UpdateTerminationProtection`.
+    termination_protection: (u16, String),
 }
 
 impl Default for Script {
@@ -226,6 +228,13 @@ impl Default for Script {
                 "User Initiated",
             )])],
             deployed_template: None,
+            termination_protection: (
+                200,
+                ok(
+                    "UpdateTerminationProtection",
+                    &format!("<StackId>{STACK_ID}</StackId>"),
+                ),
+            ),
         }
     }
 }
@@ -285,13 +294,7 @@ fn replay(script: Script) -> Replay {
     );
     let tp = seq(
         mock!(Cfn::update_termination_protection),
-        &[(
-            200,
-            ok(
-                "UpdateTerminationProtection",
-                &format!("<StackId>{STACK_ID}</StackId>"),
-            ),
-        )],
+        std::slice::from_ref(&script.termination_protection),
     );
     let tpl = seq(
         mock!(Cfn::get_template),
@@ -956,5 +959,209 @@ async fn termination_protection_is_turned_on_after_a_create() {
             .get("OrdersTableName")
             .map(String::as_str),
         Some("acme-06001-Orders-1AB2CD3EF4GH")
+    );
+}
+
+/// Ctrl-C while CloudFormation creates the stack: the deployer stops waiting,
+/// says the operation goes on and how to follow or cancel it, and neither
+/// deletes nor cancels anything itself.
+#[tokio::test]
+async fn ctrl_c_while_the_stack_is_changing_stops_waiting_and_leaves_it_to_cloudformation() {
+    let review = event(
+        "review-1",
+        "00:00",
+        STACK,
+        "AWS::CloudFormation::Stack",
+        "REVIEW_IN_PROGRESS",
+        "User Initiated",
+    );
+    let creating = event(
+        "c1",
+        "00:01",
+        "Orders",
+        "AWS::DynamoDB::Table",
+        "CREATE_IN_PROGRESS",
+        "",
+    );
+    let r = replay(Script {
+        county: vec![
+            (400, missing_stack()),
+            (200, county_stack("CREATE_IN_PROGRESS", "x")),
+        ],
+        describe_change_set: change_set(
+            "CREATE_COMPLETE",
+            "",
+            &resource_change("Add", "Orders", "AWS::DynamoDB::Table", "", ""),
+        ),
+        // The stack never settles.
+        events: vec![
+            events(std::slice::from_ref(&review)),
+            events(&[creating, review.clone()]),
+        ],
+        ..Script::default()
+    });
+    let interrupt = Interrupt::new();
+    let d = r.deployer.clone().with_interrupt(interrupt.clone());
+    let counter = r.counter.clone();
+    // Press Ctrl-C once the deployer is polling an executing stack.
+    let presser = tokio::spawn(async move {
+        while counter.count("CloudFormation.DescribeStackEvents") < 4 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        interrupt.raise();
+    });
+    let (out, text) = Output::capture(Format::Human);
+    let e = d
+        .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
+        .await
+        .expect_err("interrupted");
+    presser.await.expect("pressed");
+    assert!(matches!(e, DeployError::Interrupted { .. }), "{e:?}");
+    assert_eq!(e.exit_code(), exit::INTERRUPTED);
+    let report = e.report();
+    assert!(
+        report.contains("CREATE_IN_PROGRESS")
+            && report.contains("carries on")
+            && report.contains(&format!("cancel-update-stack --stack-name {STACK}")),
+        "{report}\n{}",
+        text.text()
+    );
+    assert_eq!(r.counter.count("CloudFormation.ExecuteChangeSet"), 1);
+    for untouched in [
+        "CloudFormation.DeleteChangeSet",
+        "CloudFormation.DeleteStack",
+        "CloudFormation.CancelUpdateStack",
+    ] {
+        assert_eq!(r.counter.count(untouched), 0, "{untouched}");
+    }
+}
+
+/// Ctrl-C before a change set runs (here: while its approval is asked):
+/// the change set and the empty stack are deleted, nothing is executed.
+#[tokio::test]
+async fn ctrl_c_before_execution_deletes_the_change_set_and_executes_nothing() {
+    let r = replay(Script {
+        describe_change_set: change_set(
+            "CREATE_COMPLETE",
+            "",
+            &resource_change("Add", "Orders", "AWS::DynamoDB::Table", "", ""),
+        ),
+        ..Script::default()
+    });
+    let interrupt = Interrupt::new();
+    let d = r.deployer.clone().with_interrupt(interrupt.clone());
+    // The operator presses Ctrl-C at the question, and the terminal then
+    // answers "yes": the interrupt still wins.
+    let (out, text) = Output::capture(Format::Human);
+    let out = out.with_prompt(move |_| {
+        interrupt.raise();
+        true
+    });
+    let opts = DeployOptions {
+        require_approval: RequireApproval::AnyChange,
+        ..DeployOptions::default()
+    };
+    let e = d
+        .deploy(vec![artifact(&template("pk", &[]))], &opts, &out)
+        .await
+        .expect_err("interrupted");
+    assert!(matches!(e, DeployError::Interrupted { .. }), "{e:?}");
+    assert_eq!(e.exit_code(), exit::INTERRUPTED);
+    assert!(e.to_string().contains("nothing was executed"), "{e}");
+    assert_eq!(r.counter.count("CloudFormation.ExecuteChangeSet"), 0);
+    assert_eq!(r.counter.count("CloudFormation.DeleteChangeSet"), 1);
+    assert!(
+        text.text()
+            .contains("deleted the change set (the deploy was interrupted)"),
+        "{}",
+        text.text()
+    );
+}
+
+/// Counties not yet started when Ctrl-C comes are not started at all, and
+/// the run still ends with the interrupt's exit code.
+#[tokio::test]
+async fn ctrl_c_before_a_county_starts_means_it_never_starts() {
+    let r = replay(Script::default());
+    let interrupt = Interrupt::new();
+    interrupt.raise();
+    let d = r.deployer.clone().with_interrupt(interrupt);
+    let (out, _) = Output::capture(Format::Human);
+    let e = d
+        .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
+        .await
+        .expect_err("interrupted");
+    assert_eq!(e.exit_code(), exit::INTERRUPTED, "{e:?}");
+    assert!(e.to_string().contains("not started"), "{e}");
+    assert_eq!(r.counter.count("CloudFormation.CreateChangeSet"), 0);
+}
+
+/// An endpoint that cannot set termination protection (the local emulator
+/// answers an HTML error page) does not turn a finished deploy into a
+/// failure: the deploy succeeds, warns once, and gives the command to run.
+#[tokio::test]
+async fn termination_protection_that_cannot_be_set_is_a_warning_with_the_fix() {
+    let review = event(
+        "review-1",
+        "00:00",
+        STACK,
+        "AWS::CloudFormation::Stack",
+        "REVIEW_IN_PROGRESS",
+        "User Initiated",
+    );
+    let r = replay(Script {
+        county: vec![
+            (400, missing_stack()),
+            (200, county_stack("CREATE_COMPLETE", "x")),
+        ],
+        describe_change_set: change_set(
+            "CREATE_COMPLETE",
+            "",
+            &resource_change("Add", "Orders", "AWS::DynamoDB::Table", "", ""),
+        ),
+        events: vec![
+            events(std::slice::from_ref(&review)),
+            events(&[
+                event(
+                    "c2",
+                    "00:30",
+                    STACK,
+                    "AWS::CloudFormation::Stack",
+                    "CREATE_COMPLETE",
+                    "",
+                ),
+                review.clone(),
+            ]),
+        ],
+        termination_protection: (
+            500,
+            "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n".into(),
+        ),
+        ..Script::default()
+    });
+    let mut a = artifact(&template("pk", &[]));
+    a.termination_protection = true;
+    let (out, text) = Output::capture(Format::Human);
+    let report = r
+        .deployer
+        .deploy(vec![a], &never_ask(), &out)
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.report()));
+    assert_eq!(report.stacks[0].outcome, Outcome::Created { changes: 1 });
+    let t = text.text();
+    assert!(
+        t.contains("termination protection could not be turned on")
+            && t.contains("HTTP 500 with no AWS error")
+            && t.contains(&format!(
+                "update-termination-protection --enable-termination-protection --stack-name {STACK}"
+            )),
+        "{t}"
+    );
+    assert!(!t.contains("<!doctype"), "no raw response dump: {t}");
+    assert_eq!(
+        r.counter
+            .count("CloudFormation.UpdateTerminationProtection"),
+        1,
+        "one attempt: the next deploy tries again"
     );
 }

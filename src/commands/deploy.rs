@@ -9,7 +9,9 @@ use std::process::Command;
 use acme_deploy::cli::{
     self as dcli, BootstrapArgs, DeployArgs, DestroyArgs, DiffArgs, StatusArgs,
 };
-use acme_deploy::{DeployError, Deployer, FunctionAsset, StackArtifact};
+use std::collections::BTreeMap;
+
+use acme_deploy::{DeployError, Deployer, FunctionAsset, Interrupt, StackArtifact};
 use acme_stacks::config::CountyConfig;
 use acme_stacks::synth::{Format, synthesize};
 use clap::Args;
@@ -30,6 +32,11 @@ pub struct DeployCmd {
     /// with cargo-lambda into target/lambda/<arch>/.
     #[arg(long, value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
+    /// Deploy the templates `acme-infra synth` wrote into DIR (e.g. cdk.out)
+    /// instead of synthesizing them now, so what a pipeline reviewed is what
+    /// it deploys. The county files are not read.
+    #[arg(long, value_name = "DIR")]
+    pub assembly: Option<PathBuf>,
 }
 
 /// A read-only deployer command with the counties it reads.
@@ -57,12 +64,18 @@ fn deploy_error(e: DeployError) -> CommandError {
     CommandError::new(e.exit_code(), e.report().trim_end().to_owned())
 }
 
-/// Synthesizes `counties` into deployer artifacts. Assets are resolved only
-/// when `assets` is given (deploy); diff, status and destroy compare templates.
-fn artifacts(
-    counties: &[CountyConfig],
-    assets: Option<&Assets>,
-) -> Result<Vec<StackArtifact>, CommandError> {
+/// A county's template, synthesized now or read from an assembly.
+struct Source {
+    county_id: String,
+    stack_name: String,
+    account: String,
+    region: String,
+    tags: BTreeMap<String, String>,
+    body: String,
+}
+
+/// Synthesizes `counties` (once each).
+fn synthesized(counties: &[CountyConfig]) -> Result<Vec<Source>, CommandError> {
     let mut out = Vec::with_capacity(counties.len());
     for c in counties {
         let s = synthesize(c, Format::Json).map_err(|e| {
@@ -72,9 +85,58 @@ fn artifacts(
             let msgs: Vec<String> = s.findings.iter().map(ToString::to_string).collect();
             return Err(CommandError::new(exit::LIMIT_EXCEEDED, msgs.join("\n")));
         }
-        let wanted = asset_parameters(&s.body)?;
+        out.push(Source {
+            county_id: s.county_id,
+            stack_name: s.stack_name,
+            account: s.account,
+            region: s.region,
+            tags: s.tags,
+            body: s.body,
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the stacks of a synthesized cloud assembly.
+fn assembled(dir: &Path) -> Result<Vec<Source>, CommandError> {
+    let stacks = acme_stacks::assembly::read(dir).map_err(|e| {
+        CommandError::new(
+            exit::USAGE,
+            format!(
+                "error: --assembly: {e}\n  = hint: `acme-infra synth --out {}` writes one",
+                dir.display()
+            ),
+        )
+    })?;
+    if stacks.is_empty() {
+        return Err(CommandError::new(
+            exit::USAGE,
+            format!("error: --assembly: {} holds no stacks", dir.display()),
+        ));
+    }
+    Ok(stacks
+        .into_iter()
+        .map(|s| Source {
+            county_id: s.county_id,
+            stack_name: s.stack_name,
+            account: s.account,
+            region: s.region,
+            tags: s.tags,
+            body: s.body,
+        })
+        .collect())
+}
+
+/// Deployer artifacts for `sources`. Function bundles are resolved only when
+/// `assets` is given (deploy); diff, status and destroy compare templates.
+fn artifacts(
+    sources: Vec<Source>,
+    assets: Option<&Assets>,
+) -> Result<Vec<StackArtifact>, CommandError> {
+    let mut out = Vec::with_capacity(sources.len());
+    for s in sources {
         let function_assets = match assets {
-            Some(a) => wanted
+            Some(a) => asset_parameters(&s.body)?
                 .iter()
                 .map(|w| {
                     Ok(FunctionAsset {
@@ -233,21 +295,24 @@ fn build_functions(wanted: &[WantedAsset], lambda_root: &Path) -> Result<(), Com
 }
 
 pub fn deploy(a: &DeployCmd) -> CmdResult {
-    let ids = if a.deploy.all {
-        Vec::new()
-    } else {
-        a.deploy.counties.clone()
+    let sources = match &a.assembly {
+        // `run_deploy` keeps the counties asked for (and names unknown ones).
+        Some(dir) => assembled(dir)?,
+        None => {
+            let ids = if a.deploy.all {
+                Vec::new()
+            } else {
+                a.deploy.counties.clone()
+            };
+            synthesized(&load_counties(&a.env, &ids)?)?
+        }
     };
-    let counties = load_counties(&a.env, &ids)?;
     let assets = match &a.assets_dir {
         Some(d) => Assets::Dir(d.clone()),
         None => {
             let root = PathBuf::from("target/lambda");
             let mut wanted = Vec::new();
-            for c in &counties {
-                let s = synthesize(c, Format::Json).map_err(|e| {
-                    CommandError::new(exit::FAILURE, format!("error: county {}: {e}", c.id))
-                })?;
+            for s in &sources {
                 wanted.extend(asset_parameters(&s.body)?);
             }
             if !wanted.is_empty() {
@@ -256,9 +321,13 @@ pub fn deploy(a: &DeployCmd) -> CmdResult {
             Assets::Built(root)
         }
     };
-    let artifacts = artifacts(&counties, Some(&assets))?;
+    let artifacts = artifacts(sources, Some(&assets))?;
     runtime()?.block_on(async {
-        let deployer = Deployer::from_env().await;
+        let deployer = Deployer::from_env()
+            .await
+            .with_interrupt(Interrupt::on_ctrl_c(
+                "interrupt: stopping at the next safe point (press Ctrl-C again to quit at once)",
+            ));
         let out = dcli::output(a.deploy.json);
         dcli::run_deploy(&deployer, &a.deploy, artifacts, &out)
             .await
@@ -279,7 +348,10 @@ pub fn bootstrap(a: &BootstrapArgs) -> CmdResult {
 }
 
 pub fn diff(a: &WithEnv<DiffArgs>) -> CmdResult {
-    let artifacts = artifacts(&load_counties(&a.env, &a.args.counties)?, None)?;
+    let artifacts = artifacts(
+        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
+        None,
+    )?;
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);
@@ -290,7 +362,10 @@ pub fn diff(a: &WithEnv<DiffArgs>) -> CmdResult {
 }
 
 pub fn destroy(a: &WithEnv<DestroyArgs>) -> CmdResult {
-    let artifacts = artifacts(&load_counties(&a.env, &a.args.counties)?, None)?;
+    let artifacts = artifacts(
+        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
+        None,
+    )?;
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);
@@ -301,7 +376,10 @@ pub fn destroy(a: &WithEnv<DestroyArgs>) -> CmdResult {
 }
 
 pub fn status(a: &WithEnv<StatusArgs>) -> CmdResult {
-    let artifacts = artifacts(&load_counties(&a.env, &a.args.counties)?, None)?;
+    let artifacts = artifacts(
+        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
+        None,
+    )?;
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
         let out = dcli::output(a.args.json);

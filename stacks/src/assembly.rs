@@ -42,7 +42,7 @@ struct StackProperties<'a> {
     validate_on_synth: bool,
 }
 
-/// Errors writing the assembly.
+/// Errors writing or reading an assembly.
 #[derive(Debug, thiserror::Error)]
 pub enum AssemblyError {
     #[error("cannot write {path}: {source}")]
@@ -51,6 +51,146 @@ pub enum AssemblyError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// One stack of an assembly read back from disk.
+#[derive(Debug, Clone)]
+pub struct AssembledStack {
+    /// From the stack's `county` tag.
+    pub county_id: String,
+    pub stack_name: String,
+    pub account: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    /// The template file.
+    pub template_path: PathBuf,
+    /// Its text.
+    pub body: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ManifestIn {
+    version: String,
+    #[serde(default)]
+    artifacts: BTreeMap<String, ArtifactIn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    environment: String,
+    #[serde(default)]
+    properties: Option<PropertiesIn>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertiesIn {
+    template_file: String,
+    stack_name: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+/// Reads an assembly written by [`write`]: every CloudFormation stack in its
+/// manifest, with the template text. Errors name the file and what is wrong;
+/// a template that is not JSON is refused (the deployer needs JSON).
+pub fn read(dir: &Path) -> Result<Vec<AssembledStack>, AssemblyError> {
+    let manifest_path = dir.join("manifest.json");
+    let invalid = |path: &Path, message: String| AssemblyError::Invalid {
+        path: path.to_owned(),
+        message,
+    };
+    let text = fs::read_to_string(&manifest_path).map_err(|source| AssemblyError::Read {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let manifest: ManifestIn = serde_json::from_str(&text).map_err(|e| {
+        invalid(
+            &manifest_path,
+            format!(
+                "not a cloud-assembly manifest (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let major = |v: &str| v.split('.').next().and_then(|m| m.parse::<u32>().ok());
+    if major(&manifest.version) > major(SCHEMA_VERSION) {
+        return Err(invalid(
+            &manifest_path,
+            format!(
+                "schema version {} is newer than this acme-infra reads ({SCHEMA_VERSION})",
+                manifest.version
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for (name, a) in manifest.artifacts {
+        if a.kind != "aws:cloudformation:stack" {
+            continue;
+        }
+        let what = |m: &str| invalid(&manifest_path, format!("artifact {name}: {m}"));
+        let props = a.properties.ok_or_else(|| what("no properties"))?;
+        let (account, region) = a
+            .environment
+            .strip_prefix("aws://")
+            .and_then(|e| e.split_once('/'))
+            .filter(|(acct, region)| !acct.is_empty() && !region.is_empty())
+            .ok_or_else(|| {
+                what(&format!(
+                    "environment {:?} is not aws://<account>/<region>",
+                    a.environment
+                ))
+            })?;
+        let county_id = props
+            .tags
+            .get("county")
+            .cloned()
+            .ok_or_else(|| what("no `county` tag: not a stack acme-infra synthesized"))?;
+        if props.template_file.contains('/') || props.template_file.contains('\\') {
+            return Err(what(&format!(
+                "templateFile {:?} must be a file name inside the assembly",
+                props.template_file
+            )));
+        }
+        let template_path = dir.join(&props.template_file);
+        let body = fs::read_to_string(&template_path).map_err(|source| AssemblyError::Read {
+            path: template_path.clone(),
+            source,
+        })?;
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body) {
+            return Err(invalid(
+                &template_path,
+                format!(
+                    "not a JSON template (line {}, column {}): {e}; deploy reads JSON, so synth without `--format yaml`",
+                    e.line(),
+                    e.column()
+                ),
+            ));
+        }
+        out.push(AssembledStack {
+            county_id,
+            stack_name: props.stack_name.unwrap_or_else(|| name.clone()),
+            account: account.to_owned(),
+            region: region.to_owned(),
+            tags: props.tags,
+            template_path,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AssemblyError + '_ {

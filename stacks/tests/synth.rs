@@ -164,3 +164,47 @@ fn the_aws_cdk_cli_lists_the_county_stacks() {
         );
     }
 }
+
+#[test]
+fn an_assembly_reads_back_as_written_and_bad_ones_say_where() {
+    let stacks: Vec<_> = common::sample_counties()
+        .iter()
+        .map(|c| synthesize(c, Format::Json).expect("synth"))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    assembly::write(dir.path(), &stacks).expect("write");
+    let read = assembly::read(dir.path()).expect("reads back");
+    assert_eq!(read.len(), stacks.len());
+    for s in &stacks {
+        let r = read
+            .iter()
+            .find(|r| r.stack_name == s.stack_name)
+            .expect("every stack is in the manifest");
+        assert_eq!(
+            (&r.county_id, &r.account, &r.region, &r.tags, &r.body),
+            (&s.county_id, &s.account, &s.region, &s.tags, &s.body)
+        );
+    }
+
+    // No manifest: the error names the file.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let e = assembly::read(empty.path()).expect_err("no manifest");
+    assert!(e.to_string().contains("manifest.json"), "{e}");
+
+    // A template edited into invalid JSON: the file and the line are named.
+    let victim = dir.path().join(assembly::template_file(&stacks[0]));
+    std::fs::write(&victim, "{\n  \"Resources\": {,\n}").expect("write");
+    let e = assembly::read(dir.path()).expect_err("bad template");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&stacks[0].stack_name) && msg.contains("line 2"),
+        "{msg}"
+    );
+
+    // A manifest from a newer schema is refused rather than misread.
+    let manifest = dir.path().join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    std::fs::write(&manifest, text.replace(assembly::SCHEMA_VERSION, "99.0.0")).expect("write");
+    let e = assembly::read(dir.path()).expect_err("newer schema");
+    assert!(e.to_string().contains("99.0.0"), "{e}");
+}

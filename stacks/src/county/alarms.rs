@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::cfn::resources::cloudwatch::{
     Alarm, Dashboard, Dimension, Metric, MetricDataQuery, MetricStat, SingleMetric,
 };
-use crate::cfn::{Expr, LogicalId, TemplateError};
+use crate::cfn::{Expr, LogicalId, Res, TemplateError};
 
 use super::{Ctx, Refs};
 
@@ -184,7 +184,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
 
     // The API as customers see it. Dimensions: ApiName + Stage (REST APIs
     // have no ApiId dimension), so the name is read from the RestApi itself.
-    let api_name = literal_property(cx, &r.front_door.rest_api, "Name")?;
+    let api_name = super::api::api_name(&county);
     let api_dims = || {
         vec![
             Dimension::new("ApiName", api_name.clone()),
@@ -324,6 +324,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
 
     let topic = r.events.operations.r#ref();
     let mut alarms = Vec::with_capacity(specs.len());
+    let mut alarm_names = Vec::with_capacity(specs.len());
     for s in specs {
         let id = LogicalId::new(s.id);
         let (metric, metrics) = match s.metric {
@@ -356,6 +357,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
                 (None, queries)
             }
         };
+        alarm_names.push(s.name.clone());
         cx.t.add_resource(
             &id,
             Alarm {
@@ -376,37 +378,25 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
     }
 
     let dashboard = LogicalId::new("OrderDashboard");
-    let body = render_dashboard(&dashboard_context(cx, r, &api_name, &alarms)).map_err(|e| {
-        TemplateError::Serialize {
-            id: dashboard.to_string(),
-            message: e.to_string(),
-        }
-    })?;
-    cx.t.add_resource(
+    let body =
+        render_dashboard(&dashboard_context(cx, r, &api_name, &alarm_names)).map_err(|e| {
+            TemplateError::Serialize {
+                id: dashboard.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    let mut res = Res::new(
         &dashboard,
         Dashboard {
             dashboard_name: dashboard_name(&cx.cfg.id),
             dashboard_body: Expr::sub(body),
         },
     )?;
+    for a in &alarms {
+        res = res.depends_on(a);
+    }
+    cx.t.add(res)?;
     Ok(Monitoring { alarms, dashboard })
-}
-
-/// A literal string property of a resource already in the template. Used for
-/// names that CloudWatch dimensions need and `Fn::GetAtt` does not offer, so
-/// the name is written once, by the module that owns the resource.
-fn literal_property(cx: &Ctx<'_>, id: &LogicalId, property: &str) -> Result<String, TemplateError> {
-    cx.t.resources()
-        .get(id.as_str())
-        .and_then(|r| r.properties.get(property))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| TemplateError::Serialize {
-            id: id.to_string(),
-            message: format!(
-                "alarms need its `{property}` as a literal string, and the template has none"
-            ),
-        })
 }
 
 /// `OrderWorker` → `order-worker`.
@@ -482,7 +472,7 @@ fn dashboard_context(
     cx: &Ctx<'_>,
     r: &Refs,
     api_name: &str,
-    alarms: &[LogicalId],
+    alarm_names: &[String],
 ) -> DashboardContext {
     let named = |label: &str, name: String| Named {
         label: sub_literal(label),
@@ -527,9 +517,20 @@ fn dashboard_context(
         .collect(),
         order_queue: placeholder_att(&r.order_queue, "QueueName"),
         dead_letter_queues: dlqs,
-        delivery_stream: placeholder(&r.analytics.delivery_stream),
+        delivery_stream: sub_literal(&super::analytics::stream_name(&cx.cfg.id)),
         workgroup: placeholder(&r.analytics.workgroup),
-        alarm_arns: alarms.iter().map(|a| placeholder_att(a, "Arn")).collect(),
+        // Alarm ARNs follow from the names we give the alarms; spelled out
+        // rather than taken with `Fn::GetAtt`, which the local emulator cannot
+        // resolve for alarms. The dashboard depends on every alarm instead.
+        alarm_arns: alarm_names
+            .iter()
+            .map(|name| {
+                format!(
+                    "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{}",
+                    sub_literal(name)
+                )
+            })
+            .collect(),
     }
 }
 

@@ -363,8 +363,11 @@ fn add_delivery(
 
 fn add_rule(cx: &mut Ctx<'_>, events: &Events, stream: &LogicalId) -> Result<(), TemplateError> {
     let role = LogicalId::new("OrderEventsToFirehoseRole");
-    // The bus's name as `events.rs` sets it (a test below checks they agree).
-    let bus_name = format!("acme-orders-{}", cx.cfg.id);
+    let bus_name = &events.bus_name;
+    // The stream's ARN follows from the name we give it; it is spelled out
+    // rather than taken with `Fn::GetAtt` (which the local emulator cannot
+    // resolve for a Firehose stream), and the rule depends on the stream.
+    let stream_arn = delivery_stream_arn(&cx.cfg.id);
     cx.t.add_resource(
         &role,
         Role {
@@ -389,25 +392,25 @@ fn add_rule(cx: &mut Ctx<'_>, events: &Events, stream: &LogicalId) -> Result<(),
                 policy_name: "PutIntoDeliveryStream".into(),
                 policy_document: PolicyDocument::new(vec![Statement::allow(
                     &["firehose:PutRecord", "firehose:PutRecordBatch"],
-                    vec![stream.arn()],
+                    vec![stream_arn.clone()],
                 )]),
             }],
             tags: cx.tags.clone(),
         },
     )?;
-    cx.t.add_resource(
+    let rule = Res::new(
         &LogicalId::new("OrderEventsToAnalyticsRule"),
         Rule {
             description: format!(
                 "Every order event of county {} into the analytics bucket",
                 cx.cfg.id
             ),
-            event_bus_name: events.bus.r#ref(),
+            event_bus_name: Expr::lit(bus_name.clone()),
             event_pattern: json!({"source": [EVENT_SOURCE]}),
             state: "ENABLED",
             targets: vec![RuleTarget {
                 id: "AnalyticsDeliveryStream".into(),
-                arn: stream.arn(),
+                arn: stream_arn,
                 role_arn: Some(role.arn()),
                 dead_letter_config: None,
                 // EventBridge's longest retry: a Firehose outage of up to a
@@ -419,8 +422,19 @@ fn add_rule(cx: &mut Ctx<'_>, events: &Events, stream: &LogicalId) -> Result<(),
                 }),
             }],
         },
-    )?;
+    )?
+    .depends_on(stream)
+    .depends_on(&events.bus);
+    cx.t.add(rule)?;
     Ok(())
+}
+
+/// ARN of the county's delivery stream, from the name [`stream_name`] gives it.
+pub(crate) fn delivery_stream_arn(county: &str) -> Expr {
+    Expr::sub(format!(
+        "arn:${{AWS::Partition}}:firehose:${{AWS::Region}}:${{AWS::AccountId}}:deliverystream/{}",
+        stream_name(county)
+    ))
 }
 
 fn add_catalog(
@@ -707,12 +721,28 @@ mod tests {
                 .is_some_and(|s| s.ends_with(&format!(":rule/{bus}/*"))),
             "{trust}"
         );
-        let rule = &r["OrderEventsToAnalyticsRule"]["Properties"];
-        assert_eq!(rule["EventBusName"]["Ref"], "OrderEventBus");
-        assert_eq!(
-            rule["Targets"][0]["Arn"]["Fn::GetAtt"][0],
-            "OrderEventsDeliveryStream"
+        let rule = &r["OrderEventsToAnalyticsRule"];
+        assert_eq!(rule["Properties"]["EventBusName"], bus);
+        // The target is the county's stream, named as the stream names itself,
+        // and the rule waits for both the bus and the stream.
+        let stream = r["OrderEventsDeliveryStream"]["Properties"]["DeliveryStreamName"]
+            .as_str()
+            .expect("literal stream name");
+        let target = rule["Properties"]["Targets"][0]["Arn"]["Fn::Sub"]
+            .as_str()
+            .expect("stream ARN");
+        assert!(
+            target.starts_with("arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:")
+                && target.ends_with(&format!(":deliverystream/{stream}")),
+            "{target}"
         );
+        let grant = &r["OrderEventsToFirehoseRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+            ["Statement"][0]["Resource"][0]["Fn::Sub"];
+        assert_eq!(grant.as_str(), Some(target));
+        let deps = rule["DependsOn"].as_array().expect("DependsOn");
+        for id in ["OrderEventBus", "OrderEventsDeliveryStream"] {
+            assert!(deps.iter().any(|d| d == id), "{deps:?} lacks {id}");
+        }
     }
 
     #[test]

@@ -51,6 +51,11 @@ use crate::cfn::{Expr, LogicalId, Res, TemplateError};
 use super::{Ctx, FrontDoor, Functions};
 
 /// The API's only stage.
+/// The REST API's name: CloudWatch's API Gateway metrics are keyed by it.
+pub fn api_name(county: &str) -> String {
+    format!("acme-{county}-orders")
+}
+
 pub const STAGE_NAME: &str = "live";
 /// CloudWatch metric name of the web ACL (WAF `AWS/WAFV2`, dimension `WebACL`).
 pub const WEB_ACL_METRIC: &str = "OrderApiWebAcl";
@@ -157,7 +162,7 @@ pub(crate) fn add(
     cx.t.add_resource(
         &api,
         RestApi {
-            name: format!("acme-{}-orders", cx.cfg.id),
+            name: api_name(&cx.cfg.id),
             description: format!("ACME order API of county {}", cx.cfg.id),
             // REGIONAL: the storefront services call from AWS regions, and a
             // regional endpoint is what a REGIONAL web ACL can protect.

@@ -12,10 +12,21 @@ pub const EVENT_SOURCE: &str = "acme.orders";
 /// Days the archive keeps events for replay.
 pub const ARCHIVE_RETENTION_DAYS: u32 = 365;
 
+/// The county's order event bus. Everything that names the bus (function
+/// environment, the analytics rule, IAM conditions) uses this name rather than
+/// the bus's `Ref`, and depends on the bus explicitly where it must exist
+/// first: the name is fixed by us, and the local emulator returns no usable
+/// `Ref` for a bus.
+pub fn bus_name(county: &str) -> String {
+    format!("acme-orders-{county}")
+}
+
 /// Logical ids of the event resources.
 #[derive(Debug, Clone)]
 pub struct Events {
     pub bus: LogicalId,
+    /// [`bus_name`] of the county.
+    pub bus_name: String,
     pub archive: LogicalId,
     /// Customer notifications (order confirmed, failed, cancelled).
     pub notifications: LogicalId,
@@ -28,7 +39,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateE
     cx.t.add_resource(
         &bus,
         EventBus {
-            name: Expr::lit(format!("acme-orders-{}", cx.cfg.id)),
+            name: Expr::lit(bus_name(&cx.cfg.id)),
             description: Some(format!("Order events of county {}", cx.cfg.id)),
             kms_key_identifier: Some(key.arn()),
             tags: cx.tags.clone(),
@@ -41,7 +52,9 @@ pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateE
             source_arn: bus.arn(),
             description: format!("Every order event of county {}, for replay", cx.cfg.id),
             retention_days: ARCHIVE_RETENTION_DAYS,
-            event_pattern: Some(serde_json::json!({"source": [EVENT_SOURCE]})),
+            // JSON text rather than an object: both are valid for this Json
+            // property, and the emulator parses only text here.
+            event_pattern: Some(serde_json::json!({"source": [EVENT_SOURCE]}).to_string()),
         },
     )?;
     let notifications = LogicalId::new("CustomerNotificationsTopic");
@@ -86,6 +99,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateE
         },
     )?;
     Ok(Events {
+        bus_name: bus_name(&cx.cfg.id),
         bus,
         archive,
         notifications,

@@ -393,7 +393,7 @@ fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
         (env::INVENTORY_TABLE, t.inventory.r#ref()),
         (env::IDEMPOTENCY_TABLE, t.idempotency.r#ref()),
         (env::ORDER_QUEUE_URL, d.order_queue.r#ref()),
-        (env::EVENT_BUS_NAME, d.events.bus.r#ref()),
+        (env::EVENT_BUS_NAME, Expr::lit(d.events.bus_name.clone())),
         (env::NOTIFICATIONS_TOPIC_ARN, d.events.notifications.r#ref()),
         (env::COUNTY_RULES, Expr::lit(county_rules_json(cx.cfg))),
         (

@@ -26,8 +26,9 @@ pub struct Archive {
     pub description: String,
     /// Days; 0 = keep forever.
     pub retention_days: u32,
+    /// The pattern as JSON text.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_pattern: Option<serde_json::Value>,
+    pub event_pattern: Option<String>,
 }
 resource!(Archive, "AWS::Events::Archive");
 
