@@ -26,10 +26,8 @@ async fn main() {
     if d.bootstrap_info(&me.account, &me.region).await.is_err() {
         // moto 5.2.5 cannot create an AWS::KMS::Key with CloudFormation-style
         // Tags (it expects KMS-API TagKey/TagValue); drop them for the demo.
-        let mut t: serde_json::Value = serde_json::from_str(
-            &acme_stacks::bootstrap::template_json(&me.account, &me.region),
-        )
-        .unwrap_or_default();
+        let mut t: serde_json::Value =
+            serde_json::from_str(&acme_stacks::bootstrap::template_json()).unwrap_or_default();
         if let Some(rs) = t.get_mut("Resources").and_then(|r| r.as_object_mut()) {
             for r in rs.values_mut().filter(|r| r["Type"] == "AWS::KMS::Key") {
                 if let Some(p) = r.get_mut("Properties").and_then(|p| p.as_object_mut()) {

@@ -42,7 +42,7 @@ impl Deployer {
     ) -> Result<StackReport, DeployError> {
         let template_body = match &opts.template_override {
             Some(t) => t.clone(),
-            None => acme_stacks::bootstrap::template_json(account, region),
+            None => acme_stacks::bootstrap::template_json(),
         };
         let has_resources = serde_json::from_str::<Value>(&template_body)
             .ok()

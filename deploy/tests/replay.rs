@@ -45,7 +45,10 @@ fn bootstrap_stack() -> String {
                 "acme-bootstrap",
                 "arn:aws:cloudformation:us-east-1:123456789012:stack/acme-bootstrap/0a1b2c3d-0000-11ef-9a61-0affd2b1c3e5",
                 "UPDATE_COMPLETE",
-                "<Outputs><member><OutputKey>AssetsBucketName</OutputKey><OutputValue>acme-bootstrap-assetsbucket-1x2y3z4w5v6u</OutputValue></member><member><OutputKey>BootstrapVersion</OutputKey><OutputValue>1</OutputValue></member></Outputs>"
+                &format!(
+                    "<Outputs><member><OutputKey>AssetsBucketName</OutputKey><OutputValue>acme-bootstrap-assetsbucket-1x2y3z4w5v6u</OutputValue></member><member><OutputKey>BootstrapVersion</OutputKey><OutputValue>{}</OutputValue></member></Outputs>",
+                    acme_deploy::bootstrap::VERSION
+                )
             )
         ),
     )
@@ -1015,7 +1018,10 @@ async fn ctrl_c_while_the_stack_is_changing_stops_waiting_and_leaves_it_to_cloud
         .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
         .await
         .expect_err("interrupted");
-    presser.await.expect("pressed");
+    // Had the deploy ended before polling, the presser would wait forever.
+    let pressed = presser.is_finished();
+    presser.abort();
+    assert!(pressed, "the deploy ended before polling: {e:?}");
     assert!(matches!(e, DeployError::Interrupted { .. }), "{e:?}");
     assert_eq!(e.exit_code(), exit::INTERRUPTED);
     let report = e.report();

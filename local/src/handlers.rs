@@ -4,15 +4,13 @@
 //! emulator.
 //!
 //! Local differences, all at the edges:
-//! - the API's store and enqueuer are wrapped in [`TimedStore`] and
-//!   [`TimedEnqueuer`], which only measure;
+//! - the API's store reports each call's time and its enqueuer is wrapped
+//!   in [`TimedEnqueuer`], which only measure (see [`crate::metrics`]);
 //! - every store is an [`IsolatedStore`]: moto's transactions need the
-//!   isolation DynamoDB gives (see [`crate::isolation`]);
-//! - `--sale-clock`: the API's services read one clock for order timestamps
-//!   and the sale-hour check. To pin only the latter, the runner keeps the
-//!   real clock and hands the API the rules' *verdict* at the pinned time:
-//!   open all day if the county is open then, closed all day if not
-//!   ([`pin_sale_hours`]). Sales disabled stays disabled.
+//!   isolation DynamoDB gives (see [`order_aws::emulator`]);
+//! - `--sale-clock`: the API checks sale hours (and quotes the time in a
+//!   "closed" answer) against a clock pinned at that instant; order
+//!   timestamps, ids and TTLs stay on the real clock.
 
 use std::sync::Arc;
 
@@ -22,14 +20,13 @@ use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::streams::DynamoDbEventResponse;
 use jiff::Timestamp;
-use order_aws::{Adapters, AwsEventSink, DynamoStore, SqsEnqueuer};
-use order_domain::clock::{SystemClock, UlidGenerator};
+use order_aws::emulator::IsolatedStore;
+use order_aws::{Adapters, AwsEventSink, DynamoStore, Enqueuer, EventSink, SqsEnqueuer};
+use order_domain::clock::{ManualClock, SystemClock, UlidGenerator};
 use order_domain::payment::SimulatedGateway;
-use order_domain::rules::{CountyRules, SaleHours, SaleWindow};
 
 use crate::functions::{ApiFunction, FunctionError, QueueFunction, StreamFunction};
-use crate::isolation::IsolatedStore;
-use crate::metrics::{TimedEnqueuer, TimedStore};
+use crate::metrics::TimedEnqueuer;
 
 /// What the functions are built from.
 pub struct Wiring {
@@ -41,7 +38,7 @@ pub struct Wiring {
 
 /// The API function as the runner builds it.
 pub type LocalApi = order_api::Api<
-    TimedStore<IsolatedStore<DynamoStore>>,
+    IsolatedStore<DynamoStore>,
     TimedEnqueuer<SqsEnqueuer>,
     Arc<SimulatedGateway>,
     SystemClock,
@@ -53,56 +50,51 @@ pub type LocalWorker =
 /// The stream publisher function.
 pub type LocalPublisher = stream_publisher::Publisher<AwsEventSink, SqsEnqueuer>;
 
-/// The three functions.
+/// The API and worker functions, and the adapters they were built over (the
+/// stream publisher is built from them by [`publisher`], or by the caller of
+/// [`crate::runner::LocalCounty::start_with_publisher`]).
 #[derive(Clone)]
 pub struct Handlers {
     pub api: Arc<LocalApi>,
     pub worker: Arc<LocalWorker>,
-    pub publisher: Arc<LocalPublisher>,
+    pub adapters: Adapters,
 }
 
-/// The county's rules with every day's sale window replaced by the verdict
-/// at `at`: open all day if sales are open then, closed all day if not.
-pub fn pin_sale_hours(rules: &CountyRules, at: Timestamp) -> CountyRules {
-    let mut pinned = rules.clone();
-    if rules.sales_enabled {
-        pinned.sale_hours = match rules.check_open(at) {
-            Ok(()) => SaleHours::every_day(SaleWindow {
-                open_minute: 0,
-                close_minute: SaleWindow::MINUTES_PER_DAY,
-            }),
-            Err(_) => SaleHours::default(),
-        };
-    }
-    pinned
+/// The stream publisher as its Lambda's `main` builds it.
+pub fn publisher(adapters: &Adapters) -> LocalPublisher {
+    stream_publisher::Publisher::new(adapters.sink.clone(), adapters.enqueuer.clone())
+}
+
+/// A store isolated for the emulator, its calls' times reported with the
+/// request's timings (within a request).
+pub fn isolated(store: DynamoStore) -> IsolatedStore<DynamoStore> {
+    IsolatedStore::new(store).on_call(crate::metrics::record_call)
 }
 
 /// Builds the functions once, as each Lambda's `main` does.
 pub fn build(w: Wiring) -> Handlers {
     let adapters = Adapters::new(&w.sdk, &w.config);
-    let api_rules = match w.sale_clock {
-        Some(at) => pin_sale_hours(&w.config.rules, at),
-        None => w.config.rules.clone(),
-    };
-    let api = order_api::Api::new(
-        TimedStore(IsolatedStore(adapters.store.clone())),
+    let mut api = order_api::Api::new(
+        isolated(adapters.store.clone()),
         TimedEnqueuer(adapters.enqueuer.clone()),
         w.gateway.clone(),
-        api_rules,
+        w.config.rules.clone(),
         SystemClock,
         UlidGenerator::new(),
     );
+    if let Some(at) = w.sale_clock {
+        api = api.with_sale_clock(ManualClock::new(at));
+    }
     let worker = order_worker::Worker::new(
-        IsolatedStore(adapters.store.clone()),
+        isolated(adapters.store.clone()),
         w.gateway,
         w.config.rules.clone(),
         SystemClock,
     );
-    let publisher = stream_publisher::Publisher::new(adapters.sink, adapters.enqueuer);
     Handlers {
         api: Arc::new(api),
         worker: Arc::new(worker),
-        publisher: Arc::new(publisher),
+        adapters,
     }
 }
 
@@ -121,29 +113,12 @@ impl QueueFunction for LocalWorker {
     }
 }
 
-impl StreamFunction for LocalPublisher {
+impl<E, Q> StreamFunction for stream_publisher::Publisher<E, Q>
+where
+    E: EventSink + 'static,
+    Q: Enqueuer + 'static,
+{
     async fn call(&self, event: DynamoDbEvent) -> Result<DynamoDbEventResponse, FunctionError> {
         Ok(self.handle(event).await)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pinned_sale_hours_follow_the_verdict_at_the_pinned_time() {
-        let rules = CountyRules::from_json(
-            r#"{"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
-                "sale_hours": {"wednesday": {"open_minute": 420, "close_minute": 1440}},
-                "max_units_per_order": 48, "max_line_items": 20, "gsi_write_shards": 8,
-                "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24}"#,
-        )
-        .unwrap();
-        let open: Timestamp = "2026-05-06T18:00:00Z".parse().unwrap();
-        let closed: Timestamp = "2026-05-07T18:00:00Z".parse().unwrap();
-        let now: Timestamp = "2026-05-10T08:00:00Z".parse().unwrap();
-        assert!(pin_sale_hours(&rules, open).check_open(now).is_ok());
-        assert!(pin_sale_hours(&rules, closed).check_open(open).is_err());
     }
 }

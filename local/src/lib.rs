@@ -12,7 +12,6 @@
 //! | [`stream`] | the publisher's DynamoDB stream event source: per-shard order and checkpoints |
 //! | [`functions`] | the event-source traits the runner invokes |
 //! | [`metrics`] | emulator time versus our time per request |
-//! | [`isolation`] | serializable writes on moto, whose transactions aren't isolated |
 //!
 //! The runner writes a state file (see [`state`]) so `acme-infra inventory`
 //! finds the tables of a running local county; against AWS the same commands
@@ -27,7 +26,9 @@
 //!
 //! What moto forced on the runner (each explained where it's handled):
 //! - its `TransactWriteItems` is not isolated from concurrent requests, so
-//!   writes to it are serialized ([`isolation`]);
+//!   writes to it are serialized, and reads (the stream's too) wait for
+//!   writes in flight ([`order_aws::emulator`], shared with the adapter
+//!   tests);
 //! - a cancelled transaction's rollback replaces the table's stream shard,
 //!   stranding open shard iterators, so the stream poller makes a fresh
 //!   iterator from its checkpoint on every poll ([`stream`]);
@@ -47,7 +48,6 @@ pub mod error;
 pub mod functions;
 pub mod handlers;
 pub mod inventory;
-pub mod isolation;
 pub mod load;
 pub mod metrics;
 pub mod outputs;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use jiff::Timestamp;
+use order_aws::emulator::IsolatedStore;
 use order_domain::payment::SimulatedGateway;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -18,6 +19,7 @@ use crate::api::ServedSink;
 use crate::auth::BearerToken;
 use crate::emulator::Emulator;
 use crate::error::{LocalError, Result};
+use crate::functions::StreamFunction;
 use crate::handlers::{self, Handlers, Wiring};
 use crate::provision::{self, Resources};
 use crate::queue::QueuePoller;
@@ -108,8 +110,29 @@ impl std::fmt::Debug for LocalCounty {
 
 /// The functions' environment as the stack sets it, with each `Ref` resolved
 /// to what this run created (tables → name, queues → URL, bus → name,
-/// topics → ARN).
+/// topics → ARN), and each literal name the template gives a table or the
+/// bus (`TableName`, `Name`) replaced by this run's name for it: the runner
+/// names resources per run, so runs can share one emulator.
 pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, String> {
+    let mut renamed: BTreeMap<&str, &str> = BTreeMap::new();
+    for (logical, physical) in &res.tables {
+        if let Some(name) = stack
+            .properties(logical, "AWS::DynamoDB::Table")
+            .and_then(|p| p.get("TableName"))
+            .and_then(Value::as_str)
+        {
+            renamed.insert(name, physical);
+        }
+    }
+    if let (Some(name), Some(physical)) = (
+        stack
+            .properties(logical::EVENT_BUS, "AWS::Events::EventBus")
+            .and_then(|p| p.get("Name"))
+            .and_then(Value::as_str),
+        &res.event_bus_name,
+    ) {
+        renamed.insert(name, physical);
+    }
     let mut env = BTreeMap::new();
     let vars = crate::stack::resources_of_type(&stack.template, "AWS::Lambda::Function")
         .filter_map(|(_, p)| {
@@ -119,7 +142,11 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
         .find(|v| v.contains_key(order_domain::schema::env::COUNTY_RULES));
     for (k, v) in vars.into_iter().flatten() {
         let resolved = match v {
-            Value::String(s) => Some(s.clone()),
+            Value::String(s) => Some(
+                renamed
+                    .get(s.as_str())
+                    .map_or_else(|| s.clone(), |p| (*p).to_owned()),
+            ),
             Value::Number(n) => Some(n.to_string()),
             other => other.get("Ref").and_then(Value::as_str).and_then(|r| {
                 res.tables
@@ -144,6 +171,22 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
 impl LocalCounty {
     /// Provisions the county on `emulator` and starts serving.
     pub async fn start(opts: RunOptions, emulator: Emulator) -> Result<Self> {
+        Self::start_with_publisher(opts, emulator, handlers::publisher).await
+    }
+
+    /// [`LocalCounty::start`], with the function the stream poller invokes
+    /// built by `publisher` from the functions' adapters instead of
+    /// [`handlers::publisher`]: tests wrap the publisher, or its event sink,
+    /// to observe the batches it gets or to make publishing fail.
+    pub async fn start_with_publisher<F, B>(
+        opts: RunOptions,
+        emulator: Emulator,
+        publisher: B,
+    ) -> Result<Self>
+    where
+        F: StreamFunction,
+        B: FnOnce(&order_aws::Adapters) -> F,
+    {
         let stack = CountyStack::load(&opts.environments, &opts.county)?;
         let sdk = crate::aws::sdk_config(
             &crate::aws::Target::Emulator(emulator.url().to_owned()),
@@ -223,7 +266,7 @@ impl LocalCounty {
                         stream_arn: arn.clone(),
                         region: stack.region.clone(),
                         mapping: stack.stream_mapping,
-                        function: handlers.publisher.clone(),
+                        function: Arc::new(publisher(&handlers.adapters)),
                     }
                     .run(rx.clone()),
                 );
@@ -267,13 +310,11 @@ impl LocalCounty {
 
     /// The DynamoDB store the functions use (for tests and inventory),
     /// isolated like theirs.
-    pub fn store(&self) -> Result<crate::isolation::IsolatedStore<order_aws::DynamoStore>> {
-        Ok(crate::isolation::IsolatedStore(
-            order_aws::DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&self.sdk),
-                self.resources.table_names()?,
-            ),
-        ))
+    pub fn store(&self) -> Result<IsolatedStore<order_aws::DynamoStore>> {
+        Ok(handlers::isolated(order_aws::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.resources.table_names()?,
+        )))
     }
 
     /// Stops cleanly: pollers finish their in-flight batches, the server
@@ -295,5 +336,67 @@ impl LocalCounty {
         }
         self.emulator.stop().await;
         tracing::info!("local county stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use order_domain::schema::env;
+
+    use super::*;
+    use crate::provision::QueueInfo;
+
+    #[test]
+    fn the_environment_names_this_runs_resources() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let stack = CountyStack::load(&dir, "travis-tx").unwrap();
+        let run = |l: &str| format!("travis-tx-{l}-run1");
+        let res = Resources {
+            county_id: "travis-tx".into(),
+            run_id: "run1".into(),
+            region: stack.region.clone(),
+            tables: stack
+                .logical_ids("AWS::DynamoDB::Table")
+                .into_iter()
+                .map(|l| (l.clone(), run(&l)))
+                .collect(),
+            queues: stack
+                .logical_ids("AWS::SQS::Queue")
+                .into_iter()
+                .map(|l| {
+                    let info = QueueInfo {
+                        url: format!("http://127.0.0.1:5000/123456789012/{}", run(&l)),
+                        arn: format!("arn:aws:sqs:us-east-2:123456789012:{}", run(&l)),
+                    };
+                    (l, info)
+                })
+                .collect(),
+            order_stream_arn: None,
+            event_bus_name: Some(run(logical::EVENT_BUS)),
+            topics: [(
+                logical::NOTIFICATIONS_TOPIC.to_owned(),
+                "arn:aws:sns:us-east-2:123456789012:notify-run1".to_owned(),
+            )]
+            .into(),
+        };
+        let vars = function_env(&stack, &res);
+        // Whether the template names them by `Ref` or literally.
+        assert_eq!(vars[env::EVENT_BUS_NAME], run(logical::EVENT_BUS));
+        assert_eq!(
+            vars[env::ORDER_BY_ID_TABLE],
+            run(logical::ORDER_BY_ID_TABLE)
+        );
+        assert_eq!(
+            vars[env::ORDER_QUEUE_URL],
+            res.queues[logical::ORDER_QUEUE].url
+        );
+        assert_eq!(
+            vars[env::NOTIFICATIONS_TOPIC_ARN],
+            res.topics[logical::NOTIFICATIONS_TOPIC]
+        );
+        let config = order_aws::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+        assert_eq!(config.event_bus_name, run(logical::EVENT_BUS));
     }
 }

@@ -8,14 +8,22 @@
 //! - with `ReportBatchItemFailures`, a failure entry moves the checkpoint to
 //!   just before the first failed record and the next batch starts there; a
 //!   function error retries the whole batch. Never skip ahead: a record that
-//!   keeps failing holds its shard back (with backoff) until it succeeds.
+//!   keeps failing holds its shard back (with backoff) until it succeeds;
+//!   other shards go on meanwhile.
+//!
+//! Stream reads wait for DynamoDB writes in flight ([`EmulatorLock`]): moto
+//! shows a transaction's stream records before it decides, and a cancelled
+//! one takes them back and hands their sequence numbers out again, which
+//! would publish events of changes that never happened and move the
+//! checkpoint past records still to come.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use order_aws::emulator::EmulatorLock;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -34,6 +42,8 @@ struct ShardState {
     checkpoint: Option<String>,
     finished: bool,
     failures: u32,
+    /// While its first unprocessed record keeps failing: not polled before.
+    retry_at: Option<Instant>,
 }
 
 /// Polls one table stream for one function.
@@ -58,8 +68,15 @@ impl<F: StreamFunction> StreamPoller<F> {
                 }
             };
             if !worked {
+                // Until the next poll, or sooner a shard's retry.
+                let now = Instant::now();
+                let wait = shards
+                    .values()
+                    .filter_map(|s| s.retry_at)
+                    .map(|at| at.saturating_duration_since(now))
+                    .fold(IDLE_POLL, Duration::min);
                 tokio::select! {
-                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
                 }
             }
@@ -109,8 +126,9 @@ impl<F: StreamFunction> StreamPoller<F> {
             .collect();
         let known: HashSet<String> = shards.keys().cloned().collect();
         let mut worked = false;
+        let now = Instant::now();
         for (id, st) in shards.iter_mut() {
-            if st.finished {
+            if st.finished || st.retry_at.is_some_and(|at| at > now) {
                 continue;
             }
             // Per-key order across a split: the parent's records come first.
@@ -130,6 +148,7 @@ impl<F: StreamFunction> StreamPoller<F> {
         // previous response's `NextShardIterator`: moto's iterators point at a
         // shard object that a cancelled transaction's rollback replaces, after
         // which they never see new records. Same position, either way.
+        let read = EmulatorLock::shared().await;
         let req = self
             .streams
             .get_shard_iterator()
@@ -162,6 +181,7 @@ impl<F: StreamFunction> StreamPoller<F> {
             .send()
             .await
             .map_err(|e| LocalError::aws("dynamodbstreams", "GetRecords", e))?;
+        drop(read);
         let records = out.records.unwrap_or_default();
         if records.is_empty() {
             // No next iterator: the shard is closed and fully read.
@@ -216,6 +236,7 @@ impl<F: StreamFunction> StreamPoller<F> {
             None => {
                 st.checkpoint = seqs.last().cloned();
                 st.failures = 0;
+                st.retry_at = None;
             }
             Some(i) => {
                 if i > 0 {
@@ -228,7 +249,7 @@ impl<F: StreamFunction> StreamPoller<F> {
                     * 2u32.saturating_pow(st.failures.min(6)))
                 .min(MAX_BACKOFF);
                 tracing::warn!(shard = shard_id, record = %seqs[i], attempt = st.failures, ?backoff, "stream record failed; retrying from it");
-                tokio::time::sleep(backoff).await;
+                st.retry_at = Some(Instant::now() + backoff);
             }
         }
         Ok(true)

@@ -1,9 +1,13 @@
 //! The per-account, per-region bootstrap stack that deploys need: the assets
-//! bucket that function bundles and large templates are uploaded to, and the
-//! KMS key that encrypts it.
+//! bucket that function bundles and large templates are uploaded to, the KMS
+//! key that encrypts it, and API Gateway's account setting for logging (a
+//! county stage with access or execution logs cannot be created in a region
+//! whose API Gateway has no CloudWatch role).
 
 use serde_json::json;
 
+use crate::cfn::resources::apigateway::Account;
+use crate::cfn::resources::iam::Role;
 use crate::cfn::resources::kms::{Alias, Key};
 use crate::cfn::resources::s3::{
     AbortIncompleteMultipartUpload, Bucket, BucketEncryption, BucketPolicy, LifecycleConfiguration,
@@ -22,8 +26,8 @@ pub const OUTPUT_ASSETS_BUCKET: &str = "AssetsBucketName";
 /// Output holding the bootstrap template's version, so deploy can tell an old bootstrap.
 pub const OUTPUT_VERSION: &str = "BootstrapVersion";
 /// Current bootstrap version. Bump it whenever the template changes in a way
-/// deploys rely on.
-pub const VERSION: u32 = 1;
+/// deploys rely on. 2: API Gateway's CloudWatch role.
+pub const VERSION: u32 = 2;
 /// Days an overwritten or deleted asset version is kept before S3 removes it.
 pub const NONCURRENT_ASSET_DAYS: u32 = 30;
 
@@ -37,7 +41,7 @@ pub fn assets_bucket_name(account: &str, region: &str) -> String {
 /// The bootstrap template.
 pub fn template() -> Result<Template, TemplateError> {
     let mut t = Template::new(format!(
-        "ACME order system bootstrap (version {VERSION}): assets bucket for deploys"
+        "ACME order system bootstrap (version {VERSION}): assets bucket for deploys, API Gateway logging role"
     ));
     let tags = vec![Tag::new("managed-by", "acme-infra")];
     let key = LogicalId::new("AssetsKey");
@@ -93,7 +97,7 @@ pub fn template() -> Result<Template, TemplateError> {
                         ..Default::default()
                     }],
                 }),
-                tags,
+                tags: tags.clone(),
                 ..Default::default()
             },
         )?
@@ -112,6 +116,37 @@ pub fn template() -> Result<Template, TemplateError> {
                 vec![bucket.arn(), Expr::sub("${AssetsBucket.Arn}/*")],
             )]),
         },
+    )?;
+    // API Gateway writes logs with one role per account and region. Retained:
+    // deleting the bootstrap stack must not break the county APIs' logging.
+    let logs_role = LogicalId::new("ApiGatewayCloudWatchRole");
+    t.add(
+        Res::new(
+            &logs_role,
+            Role {
+                description: "Lets API Gateway write the order APIs' execution and access logs"
+                    .into(),
+                assume_role_policy_document: PolicyDocument::new(vec![
+                    Statement::assume_role(Principal::service("apigateway.amazonaws.com"))
+                        .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+                ]),
+                managed_policy_arns: vec![Expr::sub(
+                    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+                )],
+                policies: vec![],
+                tags,
+            },
+        )?
+        .retain(),
+    )?;
+    t.add(
+        Res::new(
+            &LogicalId::new("ApiGatewayAccount"),
+            Account {
+                cloud_watch_role_arn: logs_role.arn(),
+            },
+        )?
+        .retain(),
     )?;
     t.add_output(
         OUTPUT_ASSETS_BUCKET,
@@ -135,11 +170,9 @@ pub fn template() -> Result<Template, TemplateError> {
     Ok(t)
 }
 
-/// The bootstrap template as JSON text. Account and region are resolved by
-/// CloudFormation (pseudo parameters); they are taken here so a future version
-/// can vary by partition without changing callers.
-pub fn template_json(account: &str, region: &str) -> String {
-    let _ = (account, region);
+/// The bootstrap template as JSON text (account and region are left to
+/// CloudFormation's pseudo parameters).
+pub fn template_json() -> String {
     template().map(|t| t.to_json()).unwrap_or_default()
 }
 
@@ -171,6 +204,25 @@ mod tests {
             assets_bucket_name("123456789012", "us-east-2"),
             "acme-assets-123456789012-us-east-2"
         );
-        assert!(template_json("123456789012", "us-east-1").contains("\"AWS::S3::Bucket\""));
+        assert!(template_json().contains("\"AWS::S3::Bucket\""));
+        // API Gateway can log: the account setting names a retained role that
+        // only API Gateway may assume, with AWS's logging policy.
+        let account = &v["Resources"]["ApiGatewayAccount"];
+        assert_eq!(
+            account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0],
+            "ApiGatewayCloudWatchRole"
+        );
+        let role = &v["Resources"]["ApiGatewayCloudWatchRole"];
+        assert_eq!(role["DeletionPolicy"], "Retain");
+        assert_eq!(
+            role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+                [0],
+            "apigateway.amazonaws.com"
+        );
+        assert!(
+            role["Properties"]["ManagedPolicyArns"][0]["Fn::Sub"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("/AmazonAPIGatewayPushToCloudWatchLogs"))
+        );
     }
 }

@@ -36,6 +36,13 @@ fn checkov_passes_every_sample_county_with_justified_skips_only() {
         &extra.body,
     )
     .expect("write");
+    // And the per-account bootstrap stack.
+    let bootstrap = acme_stacks::bootstrap::template().expect("bootstrap");
+    std::fs::write(
+        dir.path().join("acme-bootstrap.template.json"),
+        bootstrap.to_json(),
+    )
+    .expect("write");
 
     // Not `--quiet`: it drops passed and skipped checks from the report, and
     // the skips are what this test audits.
@@ -111,8 +118,9 @@ fn checkov_passes_every_sample_county_with_justified_skips_only() {
     );
     // A scan that found nothing would pass all of the above: checkov must
     // have read every resource of every template.
-    let expected: usize =
-        stacks.iter().map(|s| s.resource_count).sum::<usize>() + extra.resource_count;
+    let expected: usize = stacks.iter().map(|s| s.resource_count).sum::<usize>()
+        + extra.resource_count
+        + bootstrap.resources().len();
     assert!(
         resources == expected as u64 && passed > 0,
         "checkov scanned {resources} of {expected} resources and passed {passed} checks"

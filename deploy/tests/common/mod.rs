@@ -101,7 +101,7 @@ pub async fn ensure_bootstrapped() {
     if d.bootstrap_info(ACCOUNT, "us-east-1").await.is_ok() {
         return;
     }
-    let real = acme_stacks::bootstrap::template_json(ACCOUNT, "us-east-1");
+    let real = acme_stacks::bootstrap::template_json();
     let template_override = Some(if real.trim() == "{}" {
         bootstrap_template()
     } else {

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! order_api::Api::new(store, enqueuer, gateway, rules, clock, ids)
+//!     [.with_sale_clock(sale_clock)]
 //!     .handle(req: ApiGatewayProxyRequest).await -> ApiGatewayProxyResponse
 //! ```
 //!
@@ -14,6 +15,11 @@
 //! `G: IdGenerator`. `main.rs` builds one `Api` per process and calls
 //! `handle` per invocation; the local runner calls the same method with the
 //! same event type.
+//!
+//! `clock` is the wall clock: order timestamps, order ids and TTLs. The
+//! sale-hour check reads it too unless `with_sale_clock` gives it its own
+//! clock (the local runner's `--sale-clock`); only that check, and the time
+//! its 422 message quotes, follow the sale clock.
 //!
 //! # Routes
 //!
@@ -363,6 +369,14 @@ where
             cancel: CancelService::new(store, gateway, rules, clock),
             enqueuer,
         }
+    }
+
+    /// Checks sale hours against `sale_clock` instead of `clock` (the local
+    /// runner's `--sale-clock`). Order timestamps, ids and TTLs, and cancels,
+    /// stay on `clock`.
+    pub fn with_sale_clock(mut self, sale_clock: impl Clock + 'static) -> Self {
+        self.accept = self.accept.with_sale_clock(sale_clock);
+        self
     }
 
     /// Handles one request. Never fails: every problem is an HTTP answer.

@@ -66,6 +66,13 @@ fn rules() -> CountyRules {
 }
 
 async fn harness() -> Harness {
+    // Monday 10:04 in Austin: inside sale hours.
+    harness_at("2026-03-09T15:04:05.678Z".parse().unwrap(), None).await
+}
+
+/// The API with its wall clock at `now` and, if given, its sale clock
+/// pinned at `sale_time`.
+async fn harness_at(now: Timestamp, sale_time: Option<Timestamp>) -> Harness {
     let store = Arc::new(MemoryStore::new());
     for (sku, cents) in [("WINE-1", 1999), ("BEER-6PK", 1099)] {
         let stock = StockRecord {
@@ -83,10 +90,8 @@ async fn harness() -> Harness {
             .await
             .unwrap();
     }
-    // Monday 10:04 in Austin: inside sale hours.
-    let now: Timestamp = "2026-03-09T15:04:05.678Z".parse().unwrap();
     let queue = Arc::new(MemoryQueue::new());
-    let api = Api::new(
+    let mut api = Api::new(
         store,
         Arc::clone(&queue),
         SimulatedGateway::new(),
@@ -94,6 +99,9 @@ async fn harness() -> Harness {
         Arc::new(ManualClock::new(now)),
         SequentialIds::new(),
     );
+    if let Some(at) = sale_time {
+        api = api.with_sale_clock(ManualClock::new(at));
+    }
     Harness { api, queue }
 }
 
@@ -152,6 +160,41 @@ async fn post_order_accepts_enqueues_and_replays() {
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(body(&again)["order_id"], id);
     assert_eq!(h.queue.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_sale_clock_decides_sale_hours_and_the_wall_clock_dates_the_order() {
+    // Wall clock Tuesday 01:30 CDT: before the 07:00 opening.
+    let wall: Timestamp = "2026-03-10T06:30:00Z".parse().unwrap();
+    let closed = harness_at(wall, None).await;
+    let r = closed.api.handle(fixture("post-order.json", "")).await;
+    assert_eq!(r.status_code, 422, "{:?}", r.body);
+    assert_eq!(body(&r)["error"], "outside_sale_hours");
+
+    // Sale clock pinned to Monday 12:00 CDT: accepted, dated by the wall clock.
+    let noon: Timestamp = "2026-03-09T17:00:00Z".parse().unwrap();
+    let open = harness_at(wall, Some(noon)).await;
+    let r = open.api.handle(fixture("post-order.json", "")).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    let b = body(&r);
+    assert_eq!(b["created_at"], "2026-03-10T06:30:00Z");
+    let id: order_domain::ids::OrderId = b["order_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(id.timestamp_ms(), wall.as_millisecond() as u64);
+
+    // Sale clock pinned to Tuesday 06:59 CDT while the wall clock is open:
+    // refused, quoting the sale clock's time.
+    let early: Timestamp = "2026-03-10T11:59:00Z".parse().unwrap();
+    let pinned_closed = harness_at(noon, Some(early)).await;
+    let r = pinned_closed
+        .api
+        .handle(fixture("post-order.json", ""))
+        .await;
+    assert_eq!(r.status_code, 422, "{:?}", r.body);
+    assert_eq!(
+        body(&r)["reason"],
+        "outside sale hours in travis-tx: it is Tuesday 06:59 CDT; today's hours are 07:00-24:00"
+    );
+    assert!(pinned_closed.queue.messages().is_empty());
 }
 
 #[tokio::test]

@@ -1,7 +1,16 @@
 //! [`AwsEventSink`]: order events to EventBridge (`PutEvents`, source
 //! `acme.orders`, detail-type from the event) and customer notifications to
 //! SNS (`Publish` with message attributes).
+//!
+//! EventBridge accepts or fails each entry of a `PutEvents` call on its own
+//! (`FailedEntryCount`), so two events of one order in one call could see the
+//! later one published and the earlier one failed: published ahead of it. A
+//! call therefore never carries two events of one order ([`requests`]), and
+//! after a call with an entry that keeps failing no later call is made: each
+//! order's events go out in the order given.
 
+use std::collections::HashSet;
+use std::ops::Range;
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -139,23 +148,23 @@ impl AwsEventSink {
 
 impl EventSink for AwsEventSink {
     async fn put_events(&self, events: &[OrderEvent]) -> Result<(), PublishError> {
-        let mut failed = Vec::new();
-        let mut message = String::new();
-        for (n, chunk) in events.chunks(PUT_EVENTS_MAX).enumerate() {
-            let (chunk_failed, err) = self.put_chunk(chunk).await;
+        for range in requests(events) {
+            let start = range.start;
+            let end = range.end;
+            let (chunk_failed, message) = self.put_chunk(&events[range]).await;
             if !chunk_failed.is_empty() {
-                failed.extend(chunk_failed.into_iter().map(|i| n * PUT_EVENTS_MAX + i));
-                message = err;
-                // Later chunks would only publish events after a failed one,
-                // which the caller retries from anyway.
-                break;
+                // Later calls would publish events after a failed one (the
+                // caller retries from the first failure anyway): they count
+                // as not published.
+                let failed = chunk_failed
+                    .into_iter()
+                    .map(|i| start + i)
+                    .chain(end..events.len())
+                    .collect();
+                return Err(PublishError { failed, message });
             }
         }
-        if failed.is_empty() {
-            Ok(())
-        } else {
-            Err(PublishError { failed, message })
-        }
+        Ok(())
     }
 
     async fn notify(&self, n: &CustomerNotification) -> Result<(), SendError> {
@@ -177,5 +186,75 @@ impl EventSink for AwsEventSink {
             .await
             .map(|_| ())
             .map_err(|e| send_error("Publish", &e))
+    }
+}
+
+/// The `PutEvents` calls for `events`, as consecutive ranges: at most
+/// [`PUT_EVENTS_MAX`] entries each, and a new call wherever an order already
+/// has an event in the current one.
+fn requests(events: &[OrderEvent]) -> Vec<Range<usize>> {
+    let mut calls = Vec::new();
+    let mut start = 0;
+    let mut orders = HashSet::new();
+    for (i, e) in events.iter().enumerate() {
+        if i - start == PUT_EVENTS_MAX || !orders.insert(e.order_id) {
+            calls.push(start..i);
+            start = i;
+            orders.clear();
+            orders.insert(e.order_id);
+        }
+    }
+    if start < events.len() {
+        calls.push(start..events.len());
+    }
+    calls
+}
+
+#[cfg(test)]
+mod tests {
+    use order_domain::events::OrderEventKind;
+    use order_domain::ids::OrderId;
+
+    use super::*;
+
+    fn event(order: u128, version: u64) -> OrderEvent {
+        let id = OrderId::from_ulid(ulid::Ulid::from_parts(1_773_068_645_678, order));
+        serde_json::from_value(serde_json::json!({
+            "detail_type": OrderEventKind::OrderPlaced,
+            "event_id": format!("{id}:{version}"),
+            "order_id": id,
+            "county_id": "travis-tx",
+            "customer_id": "cust-1",
+            "store_id": "store-9",
+            "status": "PENDING",
+            "occurred_at": "2026-03-09T15:04:05.678Z",
+            "version": version,
+            "total_cents": 3998,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `(start, end)` of each call for events of these `(order, version)`s.
+    fn calls(orders: &[(u128, u64)]) -> Vec<(usize, usize)> {
+        let events: Vec<OrderEvent> = orders.iter().map(|&(o, v)| event(o, v)).collect();
+        requests(&events).iter().map(|r| (r.start, r.end)).collect()
+    }
+
+    #[test]
+    fn a_call_carries_at_most_one_event_per_order() {
+        assert_eq!(calls(&[]), []);
+        assert_eq!(calls(&[(1, 1), (2, 1), (3, 1)]), [(0, 3)]);
+        // Order 1's second event starts a new call, which then takes the rest.
+        assert_eq!(
+            calls(&[(1, 1), (2, 1), (1, 3), (3, 1), (2, 3), (1, 4)]),
+            [(0, 2), (2, 5), (5, 6)]
+        );
+        assert_eq!(calls(&[(1, 1), (1, 3), (1, 4)]), [(0, 1), (1, 2), (2, 3)]);
+    }
+
+    #[test]
+    fn a_call_carries_at_most_ten_events() {
+        let orders: Vec<(u128, u64)> = (0..23).map(|n| (n, 1)).collect();
+        assert_eq!(calls(&orders), [(0, 10), (10, 20), (20, 23)]);
     }
 }

@@ -5,17 +5,22 @@
 
 use std::fmt;
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     self as ddb, PutRequest, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     WriteRequest,
 };
 use order_domain::store::{
-    BATCH_WRITE_MAX, CancelReason, Delete, Item, Page, PlanError, Put, Query, RenderedWrite, Store,
-    StoreError, Table, TableNames, Transaction, TxCanceled, Update, WriteKind, WriteOp,
+    BATCH_WRITE_MAX, CancelReason, Delete, Item, Page, PlanError, Put, Query, Store, StoreError,
+    Table, TableNames, Transaction, TxCanceled, Update, WriteKind, WriteOp,
 };
 
 use crate::convert::{SdkItem, item_from_sdk, item_to_sdk, non_empty, to_sdk};
@@ -52,10 +57,7 @@ const UNAVAILABLE_CODES: &[&str] = &[
 ];
 
 /// Maps any SDK failure onto the domain's retryable / not-retryable split.
-fn classify<E>(
-    op: &str,
-    err: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> StoreError
+fn classify<E>(op: &str, err: &SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -99,6 +101,76 @@ fn read_opt_item(table: Table, item: Option<&SdkItem>) -> Result<Option<Item>, S
         .transpose()
 }
 
+/// A single-item write's error that may be its condition failing, with the
+/// item as it is (`ALL_OLD`).
+trait ConditionFailure {
+    /// `Some(item)` if the condition failed.
+    fn condition_failed(&self) -> Option<Option<&SdkItem>>;
+}
+
+macro_rules! condition_failure {
+    ($($error:ty),+) => {$(
+        impl ConditionFailure for $error {
+            fn condition_failed(&self) -> Option<Option<&SdkItem>> {
+                match self {
+                    Self::ConditionalCheckFailedException(e) => Some(e.item()),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+condition_failure!(PutItemError, UpdateItemError, DeleteItemError);
+
+/// A single-item write's SDK failure as the domain's: a failed condition
+/// with the item it found, or [`classify`].
+fn write_error<E>(op: &str, table: Table, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ConditionFailure + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if let SdkError::ServiceError(se) = &err
+        && let Some(item) = se.err().condition_failed()
+    {
+        return match read_opt_item(table, item) {
+            Ok(item) => StoreError::ConditionFailed { item },
+            Err(e) => e,
+        };
+    }
+    classify(op, &err)
+}
+
+/// One write op in SDK types: the single translation of the domain's
+/// rendered write that every write request is built from.
+struct SdkWrite {
+    kind: WriteKind,
+    table: Table,
+    table_name: String,
+    /// `Item` of a Put.
+    item: Option<SdkItem>,
+    /// `Key` of the others.
+    key: Option<SdkItem>,
+    update_expression: Option<String>,
+    condition_expression: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<SdkItem>,
+}
+
+/// Sets what every write request carries on one of the SDK's request
+/// builders (each request type has its own builder, with the same setters):
+/// table, condition, placeholders, and the item as it was when the condition
+/// fails (`ALL_OLD`: the services replay the winner's answer from it).
+macro_rules! conditional_write {
+    ($builder:expr, $w:expr) => {
+        $builder
+            .table_name($w.table_name)
+            .set_condition_expression($w.condition_expression)
+            .set_expression_attribute_names($w.names)
+            .set_expression_attribute_values($w.values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    };
+}
+
 impl DynamoStore {
     pub fn new(client: Client, tables: TableNames) -> Self {
         Self { client, tables }
@@ -116,59 +188,48 @@ impl DynamoStore {
         self.tables.name(table).to_owned()
     }
 
-    /// One op as a `TransactWriteItem`, asking for the old item when its
-    /// condition fails (the accept service replays the winner's answer from it).
+    fn sdk_write(&self, op: &WriteOp) -> SdkWrite {
+        let r = op.render();
+        SdkWrite {
+            kind: r.kind,
+            table: r.table,
+            table_name: self.name(r.table),
+            item: r.item.as_ref().map(item_to_sdk),
+            key: r.key.as_ref().map(item_to_sdk),
+            update_expression: r.update_expression,
+            condition_expression: r.condition_expression,
+            names: non_empty(&r.expression_attribute_names, Clone::clone),
+            values: non_empty(&r.expression_attribute_values, to_sdk),
+        }
+    }
+
+    /// One op as a `TransactWriteItem`.
     fn transact_item(&self, op: &WriteOp) -> Result<TransactWriteItem, StoreError> {
-        let r: RenderedWrite = op.render();
-        let table = self.name(r.table);
-        let names = non_empty(&r.expression_attribute_names, Clone::clone);
-        let values = non_empty(&r.expression_attribute_values, to_sdk);
-        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
-        let key = r.key.as_ref().map(item_to_sdk);
+        let w = self.sdk_write(op);
         let b = TransactWriteItem::builder();
-        Ok(match r.kind {
+        Ok(match w.kind {
             WriteKind::Put => b.put(
-                ddb::Put::builder()
-                    .table_name(table)
-                    .set_item(r.item.as_ref().map(item_to_sdk))
-                    .set_condition_expression(r.condition_expression)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .return_values_on_condition_check_failure(all_old)
+                conditional_write!(ddb::Put::builder().set_item(w.item), w)
                     .build()
                     .map_err(build_error)?,
             ),
             WriteKind::Update => b.update(
-                ddb::Update::builder()
-                    .table_name(table)
-                    .set_key(key)
-                    .set_update_expression(r.update_expression)
-                    .set_condition_expression(r.condition_expression)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .return_values_on_condition_check_failure(all_old)
-                    .build()
-                    .map_err(build_error)?,
+                conditional_write!(
+                    ddb::Update::builder()
+                        .set_key(w.key)
+                        .set_update_expression(w.update_expression),
+                    w
+                )
+                .build()
+                .map_err(build_error)?,
             ),
             WriteKind::Delete => b.delete(
-                ddb::Delete::builder()
-                    .table_name(table)
-                    .set_key(key)
-                    .set_condition_expression(r.condition_expression)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .return_values_on_condition_check_failure(all_old)
+                conditional_write!(ddb::Delete::builder().set_key(w.key), w)
                     .build()
                     .map_err(build_error)?,
             ),
             WriteKind::ConditionCheck => b.condition_check(
-                ddb::ConditionCheck::builder()
-                    .table_name(table)
-                    .set_key(key)
-                    .set_condition_expression(r.condition_expression)
-                    .set_expression_attribute_names(names)
-                    .set_expression_attribute_values(values)
-                    .return_values_on_condition_check_failure(all_old)
+                conditional_write!(ddb::ConditionCheck::builder().set_key(w.key), w)
                     .build()
                     .map_err(build_error)?,
             ),
@@ -274,93 +335,41 @@ impl Store for DynamoStore {
     }
 
     async fn put(&self, put: Put) -> Result<(), StoreError> {
-        let r = WriteOp::Put(put).render();
-        let result = self
-            .client
-            .put_item()
-            .table_name(self.name(r.table))
-            .set_item(r.item.as_ref().map(item_to_sdk))
-            .set_condition_expression(r.condition_expression)
-            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
-            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        let w = self.sdk_write(&WriteOp::Put(put));
+        let table = w.table;
+        conditional_write!(self.client.put_item().set_item(w.item), w)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) => match se.err() {
-                PutItemError::ConditionalCheckFailedException(e) => {
-                    Err(StoreError::ConditionFailed {
-                        item: read_opt_item(r.table, e.item())?,
-                    })
-                }
-                _ => Err(classify("PutItem", &SdkError::ServiceError(se))),
-            },
-            Err(e) => Err(classify("PutItem", &e)),
-        }
+            .await
+            .map(|_| ())
+            .map_err(|e| write_error("PutItem", table, e))
     }
 
     async fn update(&self, update: Update) -> Result<Item, StoreError> {
-        let r = WriteOp::Update(update).render();
-        let result = self
-            .client
-            .update_item()
-            .table_name(self.name(r.table))
-            .set_key(r.key.as_ref().map(item_to_sdk))
-            .set_update_expression(r.update_expression)
-            .set_condition_expression(r.condition_expression)
-            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
-            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(read_opt_item(r.table, out.attributes())?.unwrap_or_default()),
-            Err(SdkError::ServiceError(se)) => {
-                use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-                match se.err() {
-                    UpdateItemError::ConditionalCheckFailedException(e) => {
-                        Err(StoreError::ConditionFailed {
-                            item: read_opt_item(r.table, e.item())?,
-                        })
-                    }
-                    _ => Err(classify("UpdateItem", &SdkError::ServiceError(se))),
-                }
-            }
-            Err(e) => Err(classify("UpdateItem", &e)),
-        }
+        let w = self.sdk_write(&WriteOp::Update(update));
+        let table = w.table;
+        let out = conditional_write!(
+            self.client
+                .update_item()
+                .set_key(w.key)
+                .set_update_expression(w.update_expression),
+            w
+        )
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .map_err(|e| write_error("UpdateItem", table, e))?;
+        Ok(read_opt_item(table, out.attributes())?.unwrap_or_default())
     }
 
     async fn delete(&self, delete: Delete) -> Result<Option<Item>, StoreError> {
-        let r = WriteOp::Delete(delete).render();
-        let result = self
-            .client
-            .delete_item()
-            .table_name(self.name(r.table))
-            .set_key(r.key.as_ref().map(item_to_sdk))
-            .set_condition_expression(r.condition_expression)
-            .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
-            .set_expression_attribute_values(non_empty(&r.expression_attribute_values, to_sdk))
+        let w = self.sdk_write(&WriteOp::Delete(delete));
+        let table = w.table;
+        let out = conditional_write!(self.client.delete_item().set_key(w.key), w)
             .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await;
-        match result {
-            Ok(out) => read_opt_item(r.table, out.attributes()),
-            Err(SdkError::ServiceError(se)) => {
-                use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-                match se.err() {
-                    DeleteItemError::ConditionalCheckFailedException(e) => {
-                        Err(StoreError::ConditionFailed {
-                            item: read_opt_item(r.table, e.item())?,
-                        })
-                    }
-                    _ => Err(classify("DeleteItem", &SdkError::ServiceError(se))),
-                }
-            }
-            Err(e) => Err(classify("DeleteItem", &e)),
-        }
+            .await
+            .map_err(|e| write_error("DeleteItem", table, e))?;
+        read_opt_item(table, out.attributes())
     }
 
     async fn batch_put(&self, table: Table, items: Vec<Item>) -> Result<Vec<Item>, StoreError> {

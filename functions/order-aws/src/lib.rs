@@ -7,6 +7,7 @@
 //! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
+//! | [`emulator::IsolatedStore`] | [`order_domain::store::Store`] | none itself: serializes another store's calls for the local emulator (local runs and tests only) |
 //!
 //! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits with
 //! in-memory implementations ([`MemoryQueue`], [`MemorySink`]) for handler
@@ -27,6 +28,7 @@ mod clients;
 mod config;
 pub mod convert;
 mod dynamo;
+pub mod emulator;
 mod logs;
 pub mod ports;
 mod sqs;

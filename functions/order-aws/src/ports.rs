@@ -147,7 +147,9 @@ fn status_word(s: OrderStatus) -> &'static str {
 /// Publishes order events (EventBridge) and customer notifications (SNS).
 pub trait EventSink: Send + Sync {
     /// Publishes `events` in order, retrying entries that failed. On error,
-    /// the events not in [`PublishError::failed`] were published.
+    /// the events not in [`PublishError::failed`] were published. Events of
+    /// one order go out in the order given: an event is published only if
+    /// every earlier event of its order in `events` was.
     fn put_events(
         &self,
         events: &[OrderEvent],
@@ -238,7 +240,9 @@ impl MemorySink {
         Self::default()
     }
 
-    /// The next `times` attempts to publish an event of `order` fail.
+    /// The next `times` calls to publish events of `order` fail for those
+    /// events (as EventBridge fails single entries); the other events of the
+    /// calls are published.
     pub fn fail_events_of(&self, order: OrderId, times: usize) {
         lock(&self.failing_events).insert(order, times);
     }
@@ -272,10 +276,17 @@ impl EventSink for MemorySink {
         {
             let mut failing = lock(&self.failing_events);
             let mut published = lock(&self.events);
+            // This call's attempt of each failing order counts once.
+            let mut failing_now = HashSet::new();
             for (i, e) in events.iter().enumerate() {
+                if failing_now.contains(&e.order_id) {
+                    failed.push(i);
+                    continue;
+                }
                 match failing.get_mut(&e.order_id) {
                     Some(n) if *n > 0 => {
                         *n -= 1;
+                        failing_now.insert(e.order_id);
                         failed.push(i);
                     }
                     _ => published.push(e.clone()),

@@ -10,10 +10,8 @@ mod common;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use order_aws::emulator::IsolatedStore;
 use order_domain::clock::{ManualClock, SequentialIds};
-use order_domain::codec::StockRecord;
-use order_domain::ids::{Sku, StoreId};
-use order_domain::money::Money;
 use order_domain::order::OrderStatus;
 use order_domain::payment::SimulatedGateway;
 use order_domain::rules::CountyRules;
@@ -299,36 +297,19 @@ async fn batch_put_of_60_items_in_chunks_of_25() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forty_concurrent_reservations_against_stock_ten() {
-    let store = Arc::new(common::store("race").await);
-    let store_id = StoreId::parse("store-race").unwrap();
-    let sku = Sku::parse("WINE-1").unwrap();
-    let stock = StockRecord {
-        store_id: store_id.clone(),
-        sku: sku.clone(),
-        available: 10,
-        price_cents: Money::from_cents(1999).unwrap(),
-    };
-    store
-        .put(Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        })
-        .await
-        .unwrap();
-    let stock_key = order_domain::codec::stock_key(&store_id, &sku);
-
     // moto's TransactWriteItems is not isolated under concurrent requests (a
-    // cancelled transaction restores a stale copy of the table), so the writes
-    // are serialized here as DynamoDB itself would isolate them — the same
-    // workaround the local runner uses (local/src/isolation.rs). The tasks
-    // still race to decide; the conditions alone decide who wins.
-    let emulator_isolation = Arc::new(tokio::sync::Semaphore::new(1));
+    // cancelled transaction restores a stale copy of the table), so the
+    // store serializes its writes as DynamoDB itself would isolate them: the
+    // local runner's store (`order_aws::emulator`). The tasks still race to
+    // decide; the conditions alone decide who wins.
+    let store = Arc::new(IsolatedStore::new(common::store("race").await));
+    let stock = common::stock(&store, "store-race", "WINE-1", 10).await;
+    let stock_key = order_domain::codec::stock_key(&stock.store_id, &stock.sku);
+
     let mut tasks = Vec::new();
     for n in 0..40 {
         let store = Arc::clone(&store);
         let stock_key = stock_key.clone();
-        let emulator_isolation = Arc::clone(&emulator_isolation);
         tasks.push(tokio::spawn(async move {
             // The worker's reservation shape: take one unit if available,
             // and write the ledger entry only if absent.
@@ -353,10 +334,7 @@ async fn forty_concurrent_reservations_against_stock_ten() {
             // contention; that is retryable, so retry until decided.
             loop {
                 let tx = Transaction::new(ops.clone()).unwrap();
-                let permit = emulator_isolation.acquire().await.unwrap();
-                let result = store.transact(tx).await;
-                drop(permit);
-                match result {
+                match store.transact(tx).await {
                     Ok(()) => return true,
                     Err(e) if e.is_retryable() => continue,
                     Err(StoreError::TransactionCanceled(c)) if c.condition_failed(0) => {
@@ -411,20 +389,7 @@ async fn accept_then_process_on_dynamodb() {
     let rules = open_rules();
     let now: Timestamp = "2026-03-09T15:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(now));
-    let stock = StockRecord {
-        store_id: StoreId::parse("s1").unwrap(),
-        sku: Sku::parse("WINE-1").unwrap(),
-        available: 10,
-        price_cents: Money::from_cents(1999).unwrap(),
-    };
-    store
-        .put(Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        })
-        .await
-        .unwrap();
+    let stock = common::stock(&store, "s1", "WINE-1", 10).await;
     let accept = AcceptService::new(
         Arc::clone(&store),
         rules.clone(),

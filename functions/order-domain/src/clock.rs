@@ -1,4 +1,12 @@
 //! Injected time and id generation, so tests can pin "now" and predict ids.
+//!
+//! The services know two notions of time. The *wall clock* (the [`Clock`]
+//! every service takes) dates what an order records: `created_at`,
+//! `updated_at`, the time component of its id, TTLs. The *sale clock* only
+//! answers "are the county's sale hours open?" (and is the time a refusal
+//! quotes); it is the wall clock unless the accept service is given another
+//! one (`AcceptService::with_sale_clock`), as the local runner's
+//! `--sale-clock` does with a [`ManualClock`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

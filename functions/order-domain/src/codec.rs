@@ -42,6 +42,19 @@ fn ts(t: Timestamp) -> AttrValue {
     AttrValue::S(t.to_string())
 }
 
+/// `ts(t)`, reusing `known`'s text when it is the same instant: an order's
+/// `created_at`, `updated_at` and history instants are often one instant,
+/// and copying the text is far cheaper than formatting it again.
+fn ts_reusing(t: Timestamp, known: &(Timestamp, AttrValue)) -> AttrValue {
+    if t == known.0 { known.1.clone() } else { ts(t) }
+}
+
+/// The canonical text of an order id, formatted without `fmt` machinery.
+fn order_id_attr(id: &OrderId) -> AttrValue {
+    let mut buf = [0u8; OrderId::LEN];
+    AttrValue::S(id.encode(&mut buf).to_owned())
+}
+
 fn entry(k: &str, v: AttrValue) -> (String, AttrValue) {
     (k.to_owned(), v)
 }
@@ -55,42 +68,59 @@ pub fn order_key(order_id: &OrderId) -> Item {
     .into()
 }
 
+// The item builders below list attributes in key order: `Item::from` sorts
+// its input, and input already in order costs one comparison per attribute
+// instead of moving entries around (this is the API's hot path).
+
 /// The full OrderById record.
 pub fn order_to_item(o: &Order) -> Item {
+    order_item_with(o, ts(o.created_at))
+}
+
+/// [`order_to_item`], given `created_at`, the text of `o.created_at`.
+pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
     let items = o
         .items
         .iter()
         .map(|l| {
             AttrValue::M(
                 [
-                    entry("sku", s(l.sku.as_str())),
                     entry("quantity", AttrValue::n(l.quantity)),
+                    entry("sku", s(l.sku.as_str())),
                     entry("unit_price_cents", AttrValue::n(l.unit_price_cents.cents())),
                 ]
                 .into(),
             )
         })
         .collect();
+    let created = (o.created_at, created_at);
     let history = o
         .history
         .iter()
         .map(|h| {
-            AttrValue::M([entry("status", s(h.status.as_str())), entry("at", ts(h.at))].into())
+            AttrValue::M(
+                [
+                    entry("at", ts_reusing(h.at, &created)),
+                    entry("status", s(h.status.as_str())),
+                ]
+                .into(),
+            )
         })
         .collect();
+    let updated_at = ts_reusing(o.updated_at, &created);
     let mut item: Item = [
-        entry("order_id", s(o.order_id.to_string())),
-        entry("customer_id", s(o.customer_id.as_str())),
-        entry("store_id", s(o.store_id.as_str())),
-        entry("county_id", s(o.county_id.as_str())),
         entry("client_request_id", s(o.client_request_id.as_str())),
-        entry("items", AttrValue::L(items)),
-        entry("total_cents", AttrValue::n(o.total_cents.cents())),
-        entry("status", s(o.status.as_str())),
-        entry("created_at", ts(o.created_at)),
-        entry("updated_at", ts(o.updated_at)),
-        entry("version", AttrValue::n(o.version)),
+        entry("county_id", s(o.county_id.as_str())),
+        entry("created_at", created.1),
+        entry("customer_id", s(o.customer_id.as_str())),
         entry("history", AttrValue::L(history)),
+        entry("items", AttrValue::L(items)),
+        entry("order_id", order_id_attr(&o.order_id)),
+        entry("status", s(o.status.as_str())),
+        entry("store_id", s(o.store_id.as_str())),
+        entry("total_cents", AttrValue::n(o.total_cents.cents())),
+        entry("updated_at", updated_at),
+        entry("version", AttrValue::n(o.version)),
     ]
     .into();
     if let Some(r) = &o.failure_reason {
@@ -233,22 +263,32 @@ pub fn summary_key(customer: &CustomerId, created_at: Timestamp, order_id: &Orde
 /// The Orders item: a summary plus every GSI key. The status shard key is
 /// present only while the status is in the sparse status index.
 pub fn summary_item(o: &Order, gsi_write_shards: u32) -> Item {
+    summary_item_with(o, gsi_write_shards, ts(o.created_at))
+}
+
+/// [`summary_item`], given `created_at`, the text of `o.created_at`.
+pub(crate) fn summary_item_with(o: &Order, gsi_write_shards: u32, created_at: AttrValue) -> Item {
     let shard = keys::shard_of(&o.order_id, gsi_write_shards);
-    let mut item = summary_key(&o.customer_id, o.created_at, &o.order_id);
-    item.extend([
-        entry(orders::ORDER_ID, s(o.order_id.to_string())),
-        entry(orders::STORE_PK, s(o.store_id.as_str())),
+    let created = (o.created_at, created_at);
+    let updated_at = ts_reusing(o.updated_at, &created);
+    // The key (as `summary_key` makes it) and the summary, in key order.
+    let mut item: Item = [
         entry(orders::COUNTY_ID, s(o.county_id.as_str())),
         entry(
             orders::COUNTY_SHARD_PK,
             s(keys::county_shard_key(&o.county_id, shard)),
         ),
+        entry(orders::CREATED_AT, created.1),
+        entry(orders::PK, s(o.customer_id.as_str())),
+        entry(orders::ORDER_ID, order_id_attr(&o.order_id)),
+        entry(orders::SK, s(keys::order_sk(o.created_at, &o.order_id))),
         entry(orders::STATUS, s(o.status.as_str())),
+        entry(orders::STORE_PK, s(o.store_id.as_str())),
         entry(orders::TOTAL_CENTS, AttrValue::n(o.total_cents.cents())),
-        entry(orders::CREATED_AT, ts(o.created_at)),
-        entry(orders::UPDATED_AT, ts(o.updated_at)),
+        entry(orders::UPDATED_AT, updated_at),
         entry(orders::VERSION, AttrValue::n(o.version)),
-    ]);
+    ]
+    .into();
     if o.status.in_status_index() {
         item.insert(
             orders::STATUS_SHARD_PK.into(),

@@ -110,11 +110,40 @@ pub fn decompose(key: &str) -> Result<Vec<String>, KeyError> {
     key.split(SEP).map(unescape).collect()
 }
 
+/// Appends `n` in decimal, zero-padded to at least `width` digits. Digits
+/// never need escaping, so this is [`escape_into`] of the number's text.
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        // `n % 10` < 10: the cast is exact.
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in len..width {
+        out.push('0');
+    }
+    for &d in digits[..len].iter().rev() {
+        out.push(char::from(d));
+    }
+}
+
 /// Milliseconds since the epoch, zero-padded to [`MILLIS_WIDTH`]. Instants
 /// before 1970 (which no order has) clamp to 0.
 pub fn millis_component(t: Timestamp) -> String {
-    let ms = t.as_millisecond().max(0);
-    format!("{ms:0MILLIS_WIDTH$}")
+    let mut out = String::with_capacity(MILLIS_WIDTH);
+    push_millis(&mut out, t);
+    out
+}
+
+fn push_millis(out: &mut String, t: Timestamp) {
+    // Clamped to 0 and below i64::MAX: the conversion holds.
+    let ms = u64::try_from(t.as_millisecond().max(0)).unwrap_or(0);
+    push_decimal(out, ms, MILLIS_WIDTH);
 }
 
 /// Orders table sort key: `<millis>#<order_id>`. Sorts by creation time, and
@@ -122,7 +151,12 @@ pub fn millis_component(t: Timestamp) -> String {
 pub fn order_sk(created_at: Timestamp, order_id: &OrderId) -> String {
     let mut buf = [0u8; OrderId::LEN];
     let id = order_id.encode(&mut buf);
-    compose(&[&millis_component(created_at), id])
+    // compose(&[millis, id]) built in place: one allocation, no temporaries.
+    let mut out = String::with_capacity(MILLIS_WIDTH + 1 + id.len());
+    push_millis(&mut out, created_at);
+    out.push(SEP);
+    escape_into(id, &mut out);
+    out
 }
 
 /// Decodes an Orders sort key into (millis, order id).
@@ -167,14 +201,23 @@ pub fn shard_of(order_id: &OrderId, shards: u32) -> u32 {
     (h % u64::from(shards.max(1))) as u32
 }
 
+/// `<component>#<shard>`, as `compose` would make it, in one allocation.
+fn shard_key(component: &str, shard: u32) -> String {
+    let mut out = String::with_capacity(component.len() + 11);
+    escape_into(component, &mut out);
+    out.push(SEP);
+    push_decimal(&mut out, u64::from(shard), 1);
+    out
+}
+
 /// `by-county-time` partition key: `<county_id>#<shard>`.
 pub fn county_shard_key(county: &CountyId, shard: u32) -> String {
-    compose(&[county.as_str(), &shard.to_string()])
+    shard_key(county.as_str(), shard)
 }
 
 /// `by-status-time` partition key: `<STATUS>#<shard>`.
 pub fn status_shard_key(status: OrderStatus, shard: u32) -> String {
-    compose(&[status.as_str(), &shard.to_string()])
+    shard_key(status.as_str(), shard)
 }
 
 /// Inventory sort key of a stock record: `STOCK#<sku>`.
@@ -341,6 +384,33 @@ mod tests {
         assert!(parse_order_sk("000001772956740123").is_err());
         assert_eq!(millis_component(Timestamp::MAX).len(), MILLIS_WIDTH);
         assert_eq!(millis_component(Timestamp::MIN), "0".repeat(MILLIS_WIDTH));
+    }
+
+    #[test]
+    fn in_place_keys_match_compose() {
+        let id = oid("01HZY3M4T7X8Q9R0S1T2V3W4X5");
+        let times = [
+            "1970-01-01T00:00:00Z",
+            "2026-03-08T07:59:00.123Z",
+            "1960-01-01T00:00:00Z",
+        ]
+        .map(|t| t.parse::<Timestamp>().unwrap());
+        for t in times.into_iter().chain([Timestamp::MIN, Timestamp::MAX]) {
+            let millis = format!("{:015}", t.as_millisecond().max(0));
+            assert_eq!(millis_component(t), millis);
+            assert_eq!(order_sk(t, &id), compose(&[&millis, &id.to_string()]));
+        }
+        for shard in [0, 7, 10, 63, u32::MAX] {
+            let county = CountyId::parse("travis-tx").unwrap();
+            assert_eq!(
+                county_shard_key(&county, shard),
+                compose(&["travis-tx", &shard.to_string()])
+            );
+            assert_eq!(
+                status_shard_key(OrderStatus::Confirmed, shard),
+                format!("CONFIRMED#{shard}")
+            );
+        }
     }
 
     #[test]

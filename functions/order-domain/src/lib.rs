@@ -10,12 +10,12 @@
 //! | [`ids`], [`money`], [`order`] | validated ids, integer cents, orders and the status machine |
 //! | [`rules`] | county rules from `ACME_COUNTY_RULES`, sale hours in local time |
 //! | [`keys`], [`cursor`] | injection-proof composite keys, opaque page cursors |
-//! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait, the in-memory store |
+//! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait, the in-memory store, the write-unit meter |
 //! | [`codec`] | items of each table |
 //! | [`service`] | accept, worker, cancel, queries, sweeper |
 //! | [`events`] | events and outbox decisions from stream images |
 //! | [`payment`] | the payment port and a simulated gateway |
-//! | [`clock`] | injected time and ids |
+//! | [`clock`] | injected time (the wall clock and the sale clock) and ids |
 //! | [`error`] | HTTP status and retryability of every error |
 //! | [`schema`] | table, attribute and index names shared with the stack generator |
 

@@ -191,6 +191,108 @@ async fn closed_county_and_hours_are_422_but_replays_still_answer() {
     assert_eq!((err.http_status(), err.code()), (422, "sales_disabled"));
 }
 
+/// Rules open 09:00-17:00 on Mondays only (t0 is Monday 15:00 CDT).
+fn office_hours() -> order_domain::CountyRules {
+    let mut r = rules();
+    let hours = order_domain::rules::SaleWindow {
+        open_minute: 9 * 60,
+        close_minute: 17 * 60,
+    };
+    r.sale_hours = order_domain::rules::SaleHours {
+        monday: Some(hours),
+        ..Default::default()
+    };
+    r
+}
+
+/// An accept service over `f`'s store whose wall clock is `f.clock` and
+/// whose sale clock is pinned at `sale_time`.
+fn with_pinned_sale_clock(
+    f: &Fixture,
+    rules: order_domain::CountyRules,
+    sale_time: &str,
+) -> AcceptService<Arc<MemoryStore>, Arc<ManualClock>, Arc<SequentialIds>> {
+    AcceptService::new(
+        f.store.clone(),
+        rules,
+        f.clock.clone(),
+        Arc::new(SequentialIds::new()),
+    )
+    .with_sale_clock(ManualClock::new(sale_time.parse().expect("sale time")))
+}
+
+#[tokio::test]
+async fn a_pinned_sale_clock_opens_the_shop_but_orders_keep_wall_clock_times() {
+    let f = Fixture::new();
+    f.stock("WINE", 10, 1999).await;
+    // Wall clock: Tuesday 2026-03-10 03:00 CDT, closed under office hours.
+    let wall: jiff::Timestamp = "2026-03-10T08:00:00Z".parse().unwrap();
+    f.clock.set(wall);
+    let plain = AcceptService::new(
+        f.store.clone(),
+        office_hours(),
+        f.clock.clone(),
+        Arc::new(SequentialIds::new()),
+    );
+    let refused = plain
+        .accept(body("c", "r0", &[("WINE", 1)]).as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "outside_sale_hours");
+
+    // The same moment with the sale clock pinned to Monday 10:00 CDT: open.
+    let svc = with_pinned_sale_clock(&f, office_hours(), "2026-03-09T15:00:00Z");
+    let out = svc
+        .accept(body("c", "r1", &[("WINE", 1)]).as_bytes())
+        .await
+        .unwrap();
+    let a = &out.accepted;
+    assert_eq!(a.created_at, wall, "created_at follows the wall clock");
+    assert_eq!(
+        a.order_id.timestamp_ms(),
+        wall.as_millisecond() as u64,
+        "the order id's time follows the wall clock"
+    );
+    let order = f.order(&a.order_id);
+    assert_eq!((order.created_at, order.updated_at), (wall, wall));
+    assert_eq!(order.history[0].at, wall);
+    // The idempotency record's TTL counts from the wall clock too.
+    let record = &f.store.items(Table::Idempotency)[0];
+    let ttl = record["expires_at"].as_i128().unwrap();
+    assert_eq!(ttl, i128::from(wall.as_second() + 24 * 3600));
+}
+
+#[tokio::test]
+async fn a_pinned_sale_clock_closes_the_shop_and_the_refusal_quotes_it() {
+    let f = Fixture::new();
+    f.stock("WINE", 10, 1999).await;
+    // Wall clock t0 is Monday 15:00 CDT: open under office hours...
+    let open = AcceptService::new(
+        f.store.clone(),
+        office_hours(),
+        f.clock.clone(),
+        Arc::new(SequentialIds::new()),
+    );
+    assert!(
+        open.accept(body("c", "r0", &[("WINE", 1)]).as_bytes())
+            .await
+            .is_ok()
+    );
+    // ...but pinned to Sunday 2026-03-08 12:00 CDT (closed all day) it is
+    // refused, and the message gives the sale clock's local time.
+    let svc = with_pinned_sale_clock(&f, office_hours(), "2026-03-08T17:00:00Z");
+    let err = svc
+        .accept(body("c", "r1", &[("WINE", 1)]).as_bytes())
+        .await
+        .unwrap_err();
+    assert_eq!((err.http_status(), err.code()), (422, "outside_sale_hours"));
+    assert_eq!(
+        err.to_string(),
+        "outside sale hours in travis-tx: it is Sunday 12:00 CDT; no sales today"
+    );
+    assert_eq!(f.all_orders().len(), 1, "only the first order was written");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_identical_requests_make_one_order() {
     let f = Arc::new(Fixture::new());

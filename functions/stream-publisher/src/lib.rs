@@ -24,7 +24,12 @@
 //! batch item failure: Lambda retries from there, so nothing after it is
 //! published ahead of it. Side effects that already happened for records
 //! from that point on are repeated by the retry; consumers dedupe on the
-//! event id (`<order_id>:<version>`), the worker is idempotent.
+//! event id (`<order_id>:<version>`), the worker is idempotent. Records
+//! before it are done and are not sent again.
+//!
+//! Within a window the sink publishes an event only if every earlier event
+//! of its order went out (the [`EventSink`] contract), so the first
+//! publication of an order's events follows the order of the stream.
 //!
 //! A record whose image is not an order (it never will be) is logged at
 //! error and skipped: blocking the shard on it would hold back every later

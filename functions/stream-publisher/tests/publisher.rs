@@ -5,52 +5,12 @@
 // allows inside #[test] functions).
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
 use aws_lambda_events::dynamodb::Event;
-use aws_lambda_events::streams::DynamoDbEventResponse;
-use order_aws::{MemoryQueue, MemorySink};
+use common::{A, B, event, failures, harness, order, seq};
 use order_domain::events::OrderEventKind;
-use order_domain::ids::OrderId;
-use stream_publisher::{Publisher, record_images};
-
-const A: &str = "01HZY3M4T7X8Q9R0S1T2V3W4X5";
-const B: &str = "01HZY3M4T7X8Q9R0S1T2V3W4X6";
-
-fn event() -> Event {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/dynamodb-order-stream.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn seq(n: u64) -> String {
-    format!("4000000000000{n:011}")
-}
-
-fn failures(r: &DynamoDbEventResponse) -> Vec<String> {
-    r.batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap_or_default())
-        .collect()
-}
-
-struct Harness {
-    publisher: Publisher<Arc<MemorySink>, Arc<MemoryQueue>>,
-    sink: Arc<MemorySink>,
-    queue: Arc<MemoryQueue>,
-}
-
-fn harness() -> Harness {
-    let sink = Arc::new(MemorySink::new());
-    let queue = Arc::new(MemoryQueue::new());
-    Harness {
-        publisher: Publisher::new(Arc::clone(&sink), Arc::clone(&queue)),
-        sink,
-        queue,
-    }
-}
+use stream_publisher::record_images;
 
 #[test]
 fn fixture_round_trips_and_images_convert() {
@@ -96,19 +56,13 @@ async fn publishes_events_notifications_and_the_outbox() {
     assert!(attrs.contains(&("event_type", "OrderConfirmed".to_owned())));
 
     // Outbox: both INSERTs of PENDING orders, nothing for the MODIFYs.
-    let sent: Vec<String> = h
-        .queue
-        .messages()
-        .iter()
-        .map(|m| m.order_id.to_string())
-        .collect();
-    assert_eq!(sent, [A, B]);
+    assert_eq!(h.enqueued(), [A, B]);
 }
 
 #[tokio::test]
 async fn a_failed_event_stops_the_batch_at_its_record() {
     let h = harness();
-    h.sink.fail_events_of(OrderId::parse(B).unwrap(), 1);
+    h.sink.fail_events_of(order(B), 1);
     let r = h.publisher.handle(event()).await;
     // Record 5 (B's INSERT) failed: Lambda resumes the shard there.
     assert_eq!(failures(&r), [seq(5)]);
@@ -136,7 +90,7 @@ async fn a_failed_enqueue_or_notification_stops_the_batch() {
     );
 
     let h = harness();
-    h.sink.fail_notifications_of(OrderId::parse(A).unwrap());
+    h.sink.fail_notifications_of(order(A));
     let r = h.publisher.handle(event()).await;
     assert_eq!(failures(&r), [seq(1)]);
     // The wire shape Lambda reads.

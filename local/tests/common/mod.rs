@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod publisher;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,6 +74,16 @@ pub async fn start() -> Harness {
 }
 
 pub async fn start_with(s: Setup) -> Harness {
+    start_with_publisher(s, acme_local::handlers::publisher).await
+}
+
+/// A county whose stream poller invokes the function `publisher` builds from
+/// the functions' adapters.
+pub async fn start_with_publisher<F, B>(s: Setup, publisher: B) -> Harness
+where
+    F: acme_local::functions::StreamFunction,
+    B: FnOnce(&order_aws::Adapters) -> F,
+{
     let url = endpoint();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -88,7 +100,7 @@ pub async fn start_with(s: Setup) -> Harness {
     o.visibility_timeout = Some(s.visibility_timeout);
     o.state_file = None;
     o.gateway = s.gateway;
-    let county = LocalCounty::start(o, Emulator::external(url))
+    let county = LocalCounty::start_with_publisher(o, Emulator::external(url), publisher)
         .await
         .expect("local county starts");
     let http = reqwest::Client::builder()
@@ -136,7 +148,7 @@ impl Harness {
             .await
     }
 
-    pub fn store(&self) -> acme_local::isolation::IsolatedStore<order_aws::DynamoStore> {
+    pub fn store(&self) -> order_aws::emulator::IsolatedStore<order_aws::DynamoStore> {
         self.county.store().expect("store")
     }
 

@@ -56,9 +56,12 @@ pub const UNSCOPED_ACTIONS: &[&str] = &[
 /// Stream records the publisher takes per invocation (Lambda's default for
 /// DynamoDB streams).
 const STREAM_BATCH_SIZE: u32 = 100;
-/// Retries of a failing stream batch. With bisection a poison record in a
-/// batch of 100 is isolated after 7 halvings; 10 leaves room for throttling.
-const STREAM_MAX_RETRIES: i32 = 10;
+/// Retries of a failing stream batch: until the record ages out (-1). The
+/// publisher skips records that are not order changes itself and fails only
+/// while EventBridge or SNS is failing, which passes; giving up after a count
+/// would drop order events during a long outage (the failure queue would get
+/// only pointers to them).
+const STREAM_MAX_RETRIES: i32 = -1;
 /// DynamoDB Streams keeps records for 24 hours; older ones are gone anyway.
 const STREAM_MAX_RECORD_AGE_SECONDS: i32 = 86_400;
 /// One concurrent batch per shard keeps an order's events in stream order

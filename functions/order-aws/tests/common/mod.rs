@@ -17,7 +17,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use order_aws::DynamoStore;
-use order_domain::store::{Table, TableNames};
+use order_domain::codec::StockRecord;
+use order_domain::ids::{Sku, StoreId};
+use order_domain::money::Money;
+use order_domain::store::{Put, Store, Table, TableNames};
 use serde_json::Value;
 
 /// The SDK configuration for moto. Fails (never skips) without moto.
@@ -157,4 +160,23 @@ pub async fn store(prefix: &str) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let tables = create_tables(&client, prefix).await;
     DynamoStore::new(client, tables)
+}
+
+/// Writes `available` units of `sku` at `store_id`, at $19.99 each.
+pub async fn stock(store: &impl Store, store_id: &str, sku: &str, available: i64) -> StockRecord {
+    let stock = StockRecord {
+        store_id: StoreId::parse(store_id).unwrap(),
+        sku: Sku::parse(sku).unwrap(),
+        available,
+        price_cents: Money::from_cents(1999).unwrap(),
+    };
+    store
+        .put(Put {
+            table: Table::Inventory,
+            item: stock.to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
+    stock
 }

@@ -5,7 +5,8 @@
 //! 1. body size, JSON shape and every field (400, all problems at once);
 //! 2. the idempotency record: a retry of an accepted request gets the first
 //!    answer even if the shop has closed since or prices changed;
-//! 3. sales enabled and sale hours in the county's time zone (422);
+//! 3. sales enabled and sale hours in the county's time zone, read on the
+//!    sale clock (422);
 //! 4. prices from the `STOCK#<sku>` records (unknown SKU at the store: 400);
 //! 5. one transaction: idempotency record (only if absent or expired), Orders
 //!    summary, OrderById record. If two identical requests race past step 2,
@@ -13,6 +14,7 @@
 //!    win; the loser answers with the winner's response.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,7 @@ use crate::money::Money;
 use crate::order::{LineItem, Order, OrderStatus, StatusChange};
 use crate::rules::{CountyRules, SalesClosed};
 use crate::schema::{idempotency as idem, orders};
+use crate::service::json;
 use crate::store::{
     AttrValue, Condition, Item, ItemExt, Put, Store, StoreError, Table, Transaction, WriteOp,
 };
@@ -47,8 +50,38 @@ struct PlaceOrderBody<'a> {
     customer_id: Cow<'a, str>,
     #[serde(borrow)]
     store_id: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "lines_with_room")]
     items: Vec<BodyLine<'a>>,
+}
+
+/// Lines a typical order fits in without the `Vec` growing.
+const TYPICAL_LINES: usize = 8;
+
+/// `items` into a `Vec` with room for a typical order from the start: JSON
+/// arrays carry no length, so serde's own `Vec` starts empty and reallocates
+/// as it grows.
+fn lines_with_room<'de: 'a, 'a, D>(d: D) -> Result<Vec<BodyLine<'a>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Lines<'a>(std::marker::PhantomData<BodyLine<'a>>);
+    impl<'de: 'a, 'a> serde::de::Visitor<'de> for Lines<'a> {
+        type Value = Vec<BodyLine<'a>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut lines = Vec::with_capacity(seq.size_hint().unwrap_or(TYPICAL_LINES));
+            while let Some(line) = seq.next_element()? {
+                lines.push(line);
+            }
+            Ok(lines)
+        }
+    }
+    d.deserialize_seq(Lines(std::marker::PhantomData))
 }
 
 #[derive(Deserialize)]
@@ -74,21 +107,57 @@ struct PartialLine<'a> {
     quantity: Option<i64>,
 }
 
-impl<'a> From<PlaceOrderBody<'a>> for Partial<'a> {
-    fn from(b: PlaceOrderBody<'a>) -> Self {
-        Partial {
-            client_request_id: Some(b.client_request_id),
-            customer_id: Some(b.customer_id),
-            store_id: Some(b.store_id),
-            items: Some(
-                b.items
-                    .into_iter()
-                    .map(|l| PartialLine {
-                        sku: Some(l.sku),
-                        quantity: Some(l.quantity),
-                    })
-                    .collect(),
-            ),
+/// The fields the semantic checks read, borrowed from a typed body (the fast
+/// path: nothing copied) or from a [`Partial`] (the slow path).
+struct Fields<'p, L> {
+    client_request_id: Option<&'p str>,
+    customer_id: Option<&'p str>,
+    store_id: Option<&'p str>,
+    items: Option<&'p [L]>,
+}
+
+/// One line's fields, as far as they were readable.
+trait LineFields {
+    fn sku(&self) -> Option<&str>;
+    fn quantity(&self) -> Option<i64>;
+}
+
+impl LineFields for BodyLine<'_> {
+    fn sku(&self) -> Option<&str> {
+        Some(&self.sku)
+    }
+    fn quantity(&self) -> Option<i64> {
+        Some(self.quantity)
+    }
+}
+
+impl LineFields for PartialLine<'_> {
+    fn sku(&self) -> Option<&str> {
+        self.sku.as_deref()
+    }
+    fn quantity(&self) -> Option<i64> {
+        self.quantity
+    }
+}
+
+impl<'p, 'a> From<&'p PlaceOrderBody<'a>> for Fields<'p, BodyLine<'a>> {
+    fn from(b: &'p PlaceOrderBody<'a>) -> Self {
+        Fields {
+            client_request_id: Some(&b.client_request_id),
+            customer_id: Some(&b.customer_id),
+            store_id: Some(&b.store_id),
+            items: Some(&b.items),
+        }
+    }
+}
+
+impl<'p, 'a> From<&'p Partial<'a>> for Fields<'p, PartialLine<'a>> {
+    fn from(p: &'p Partial<'a>) -> Self {
+        Fields {
+            client_request_id: p.client_request_id.as_deref(),
+            customer_id: p.customer_id.as_deref(),
+            store_id: p.store_id.as_deref(),
+            items: p.items.as_deref(),
         }
     }
 }
@@ -206,8 +275,8 @@ pub fn validate_request(
         ));
     }
     let mut errors = Vec::new();
-    let partial = match serde_json::from_slice::<PlaceOrderBody<'_>>(body) {
-        Ok(b) => Partial::from(b),
+    let validated = match serde_json::from_slice::<PlaceOrderBody<'_>>(body) {
+        Ok(b) => check_fields(Fields::from(&b), rules, &mut errors),
         Err(typed_err) => match serde_json::from_slice::<serde_json::Value>(body) {
             Err(e) => {
                 return Err(ValidationErrors::single(
@@ -221,11 +290,10 @@ pub fn validate_request(
                     // Something the walk doesn't model, e.g. a duplicated key.
                     errors.push(ValidationError::new("body", typed_err.to_string()));
                 }
-                p
+                check_fields(Fields::from(&p), rules, &mut errors)
             }
         },
     };
-    let validated = check_fields(&partial, rules, &mut errors);
     match validated {
         Some(v) if errors.is_empty() => Ok(v),
         _ => Err(ValidationErrors(errors)),
@@ -245,31 +313,26 @@ fn id_field<T>(
         .ok()
 }
 
-fn check_fields(
-    p: &Partial<'_>,
+fn check_fields<L: LineFields>(
+    p: Fields<'_, L>,
     rules: &CountyRules,
     errors: &mut Vec<ValidationError>,
 ) -> Option<ValidatedRequest> {
     let client_request_id = id_field(
         || "client_request_id".into(),
-        p.client_request_id.as_deref(),
+        p.client_request_id,
         ClientRequestId::parse,
         errors,
     );
     let customer_id = id_field(
         || "customer_id".into(),
-        p.customer_id.as_deref(),
+        p.customer_id,
         CustomerId::parse,
         errors,
     );
-    let store_id = id_field(
-        || "store_id".into(),
-        p.store_id.as_deref(),
-        StoreId::parse,
-        errors,
-    );
+    let store_id = id_field(|| "store_id".into(), p.store_id, StoreId::parse, errors);
 
-    let items = p.items.as_ref()?;
+    let items = p.items?;
     let max_units = rules.max_units_per_order;
     let max_lines = rules.max_line_items as usize;
     if items.is_empty() {
@@ -289,24 +352,22 @@ fn check_fields(
     let mut lines = Vec::with_capacity(items.len());
     let mut total_units: u64 = 0;
     let mut all_ok = true;
-    // Line counts are small (bounded by the body size): a linear scan beats
-    // hashing.
-    let mut seen: Vec<(&str, usize)> = Vec::with_capacity(items.len());
     for (i, line) in items.iter().enumerate() {
-        let raw_sku = line.sku.as_deref();
+        let raw_sku = line.sku();
         let sku = id_field(|| format!("items[{i}].sku"), raw_sku, Sku::parse, errors);
         if let (Some(_), Some(raw)) = (&sku, raw_sku) {
-            if let Some(&(_, first)) = seen.iter().find(|(s, _)| *s == raw) {
+            // The first earlier line with the same text; it parsed too (same
+            // text), so it is the SKU's first occurrence. Line counts are
+            // small (bounded by the body size): a linear scan beats hashing.
+            if let Some(first) = items[..i].iter().position(|l| l.sku() == Some(raw)) {
                 errors.push(ValidationError::new(
                     format!("items[{i}].sku"),
                     format!("duplicates items[{first}].sku; combine the quantities"),
                 ));
                 all_ok = false;
-            } else {
-                seen.push((raw, i));
             }
         }
-        let quantity = match line.quantity {
+        let quantity = match line.quantity() {
             None => None,
             Some(q) if q < 1 => {
                 errors.push(ValidationError::new(
@@ -361,26 +422,22 @@ fn canonical_hash(
     store: &StoreId,
     lines: &[RequestedLine],
 ) -> String {
-    #[derive(Serialize)]
-    struct Canonical<'a> {
-        v: u8,
-        client_request_id: &'a str,
-        customer_id: &'a str,
-        store_id: &'a str,
-        items: Vec<(&'a str, u32)>,
-    }
-    let mut items: Vec<(&str, u32)> = lines.iter().map(|l| (l.sku.as_str(), l.quantity)).collect();
+    // Sorted by (SKU text, quantity): `Sku` orders as its text does.
+    let mut items: Vec<(&Sku, u32)> = lines.iter().map(|l| (&l.sku, l.quantity)).collect();
     items.sort_unstable();
-    let canonical = Canonical {
-        v: 1,
-        client_request_id: request.as_str(),
-        customer_id: customer.as_str(),
-        store_id: store.as_str(),
-        items,
+    let mut hasher = Sha256::new();
+    // `{"v":1,"client_request_id":..,"customer_id":..,"store_id":..,
+    // "items":[[sku,quantity],..]}`, byte for byte as serde_json writes it:
+    // the request hashes already stored in idempotency records depend on it.
+    json::canonical_request(&mut hasher, request, customer, store, &items);
+    // Hex on the stack, then one exactly sized `String` (`hex::encode`
+    // grows its string a character at a time).
+    let mut text = [0u8; 64];
+    let hex = match hex::encode_to_slice(hasher.finalize(), &mut text) {
+        Ok(()) => std::str::from_utf8(&text).unwrap_or_default(),
+        Err(_) => "",
     };
-    // Serializing strings and integers cannot fail.
-    let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    hex.to_owned()
 }
 
 /// The 202 answer, also stored in the idempotency record and replayed.
@@ -481,21 +538,34 @@ pub fn plan_accept(
     };
     let now_secs = now.as_second();
     let expires_at = now_secs + i64::from(rules.idempotency_ttl_hours) * 3600;
-    let response = serde_json::to_string(&accepted)
-        .map_err(|e| AcceptError::Corrupt(CorruptItem::new(Table::Idempotency, e)))?;
+    let created_at = now.to_string();
+    let response = match json::accepted(&accepted, &created_at) {
+        Some(text) => text,
+        None => serde_json::to_string(&accepted)
+            .map_err(|e| AcceptError::Corrupt(CorruptItem::new(Table::Idempotency, e)))?,
+    };
+    // The items share `now`'s text rather than each formatting it.
+    let summary = codec::summary_item_with(
+        &order,
+        rules.gsi_write_shards,
+        AttrValue::s(created_at.as_str()),
+    );
+    let record = codec::order_item_with(&order, AttrValue::s(created_at.as_str()));
+    let mut id_text = [0u8; OrderId::LEN];
+    // In key order: `Item::from` sorts, and sorted input is its cheap case.
     let idem_item: Item = [
+        (idem::CREATED_AT.to_owned(), AttrValue::S(created_at)),
+        (idem::TTL.to_owned(), AttrValue::n(expires_at)),
         (idem::PK.to_owned(), AttrValue::s(req.idempotency_key())),
         (
+            idem::ORDER_ID.to_owned(),
+            AttrValue::s(order_id.encode(&mut id_text)),
+        ),
+        (
             idem::REQUEST_HASH.to_owned(),
-            AttrValue::s(req.request_hash.clone()),
+            AttrValue::s(req.request_hash.as_str()),
         ),
         (idem::RESPONSE.to_owned(), AttrValue::S(response)),
-        (
-            idem::ORDER_ID.to_owned(),
-            AttrValue::s(order_id.to_string()),
-        ),
-        (idem::CREATED_AT.to_owned(), AttrValue::s(now.to_string())),
-        (idem::TTL.to_owned(), AttrValue::n(expires_at)),
     ]
     .into();
     let ops = vec![
@@ -511,12 +581,12 @@ pub fn plan_accept(
         }),
         WriteOp::Put(Put {
             table: Table::Orders,
-            item: codec::summary_item(&order, rules.gsi_write_shards),
+            item: summary,
             condition: Some(Condition::not_exists(orders::PK)),
         }),
         WriteOp::Put(Put {
             table: Table::OrderById,
-            item: codec::order_to_item(&order),
+            item: record,
             condition: Some(Condition::not_exists(crate::schema::order_by_id::PK)),
         }),
     ];
@@ -526,6 +596,33 @@ pub fn plan_accept(
         accepted,
         transaction,
     })
+}
+
+/// An upper bound on the length of `accepted` as JSON, so the response is
+/// serialized into one allocation: growing a buffer reallocates, and
+/// reallocations bypass the allocator's per-thread caches. Every string in it
+/// is an id whose charset needs no JSON escaping, or the `created_at` text
+/// (`created_at_len` bytes); every number has at most 20 digits.
+pub(crate) fn response_capacity(accepted: &Accepted, created_at_len: usize) -> usize {
+    // {"order_id":"","status":"","customer_id":"","store_id":"",
+    //  "county_id":"","client_request_id":"","items":[],"total_cents":,
+    //  "created_at":""} and the longest status name.
+    const FIXED: usize = 138;
+    const LONGEST_STATUS: usize = 9;
+    // {"sku":"","quantity":,"unit_price_cents":}, plus a comma.
+    const PER_LINE: usize = 43;
+    const NUMBER: usize = 20;
+    let ids = OrderId::LEN
+        + accepted.customer_id.as_str().len()
+        + accepted.store_id.as_str().len()
+        + accepted.county_id.as_str().len()
+        + accepted.client_request_id.as_str().len();
+    let lines: usize = accepted
+        .items
+        .iter()
+        .map(|l| PER_LINE + l.sku.as_str().len() + 2 * NUMBER)
+        .sum();
+    FIXED + LONGEST_STATUS + ids + NUMBER + created_at_len + lines
 }
 
 /// Why an order was not accepted.
@@ -618,25 +715,50 @@ fn answer(record: IdempotencyRecord, req: &ValidatedRequest) -> Result<AcceptOut
 }
 
 /// The `POST /orders` service.
+///
+/// It reads two clocks. The wall clock `clock` dates everything the order
+/// records: `created_at`, the time component of the order id, the
+/// idempotency record's age and TTL. The sale clock decides only whether the
+/// county's sale hours are open, and is the time the 422 message quotes. In
+/// production both are the same clock; the local runner's `--sale-clock`
+/// pins the sale clock (see [`AcceptService::with_sale_clock`]) so a shop can
+/// be tried "at 17:00 on a Wednesday" while orders still carry real times.
 pub struct AcceptService<S, C, G> {
     store: S,
     rules: CountyRules,
     clock: C,
+    /// `None`: the wall clock is the sale clock.
+    sale_clock: Option<Arc<dyn Clock>>,
     ids: G,
 }
 
 impl<S: Store, C: Clock, G: IdGenerator> AcceptService<S, C, G> {
+    /// A service whose sale-hour check reads the wall clock `clock`.
     pub fn new(store: S, rules: CountyRules, clock: C, ids: G) -> Self {
         Self {
             store,
             rules,
             clock,
+            sale_clock: None,
             ids,
         }
     }
 
+    /// Checks sale hours against `sale_clock` instead of the wall clock.
+    /// Nothing else reads it: timestamps, ids and TTLs stay on the wall clock.
+    pub fn with_sale_clock(mut self, sale_clock: impl Clock + 'static) -> Self {
+        self.sale_clock = Some(Arc::new(sale_clock));
+        self
+    }
+
     pub fn rules(&self) -> &CountyRules {
         &self.rules
+    }
+
+    /// The instant the sale-hour rules are checked at, given the wall
+    /// clock's `now`.
+    fn sale_time(&self, now: Timestamp) -> Timestamp {
+        self.sale_clock.as_ref().map_or(now, |c| c.now())
     }
 
     /// Accepts an order from the raw request body.
@@ -647,7 +769,7 @@ impl<S: Store, C: Clock, G: IdGenerator> AcceptService<S, C, G> {
         if let Some(record) = self.read_record(&key, now).await? {
             return answer(record, &req);
         }
-        self.rules.check_open(now)?;
+        self.rules.check_open(self.sale_time(now))?;
         let stock = self.fetch_stock(&req).await?;
         let order_id = self.ids.order_id(now);
         let plan = plan_accept(&req, &stock, &self.rules, now, order_id)?;
@@ -782,6 +904,15 @@ mod tests {
     }
 
     #[test]
+    fn the_request_hash_is_sha256_of_the_canonical_json() {
+        // The hashes stored in idempotency records were made this way: a
+        // change to the canonical form would turn retries into conflicts.
+        let v = validate_request(OK.as_bytes(), &rules()).unwrap();
+        let canonical = r#"{"v":1,"client_request_id":"r1","customer_id":"c1","store_id":"s1","items":[["A",2],["B",1]]}"#;
+        assert_eq!(v.request_hash, hex::encode(Sha256::digest(canonical)));
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_path() {
         let body = r#"{"client_request_id":"","customer_id":"c#1","store_id":7,"colour":"red",
             "items":[{"sku":"A","quantity":0},{"sku":"A","quantity":1},
@@ -862,6 +993,55 @@ mod tests {
         let body = OK.replace("\"c1\"", "\"c\\u0031\"");
         let v = validate_request(body.as_bytes(), &rules()).unwrap();
         assert_eq!(v.customer_id.as_str(), "c1");
+    }
+
+    #[test]
+    fn the_response_is_serialized_into_one_allocation() {
+        let r = rules();
+        let now: Timestamp = "2026-03-09T15:00:00.123456789Z".parse().unwrap();
+        let long = |c: char| c.to_string().repeat(64);
+        let body = format!(
+            r#"{{"client_request_id":"{}","customer_id":"{}","store_id":"{}","items":[{}]}}"#,
+            long('r'),
+            long('c'),
+            long('s'),
+            (0..5)
+                .map(|i| format!(r#"{{"sku":"{}{i}","quantity":4}}"#, "K".repeat(31)))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        for body in [OK, body.as_str()] {
+            let req = validate_request(body.as_bytes(), &r).unwrap();
+            let stock: Vec<_> = req
+                .lines
+                .iter()
+                .map(|l| {
+                    Some(StockRecord {
+                        store_id: req.store_id.clone(),
+                        sku: l.sku.clone(),
+                        available: 0,
+                        price_cents: Money::MAX,
+                    })
+                })
+                .collect();
+            // The most expensive lines whose total still fits.
+            let mut stock = stock;
+            for s in stock.iter_mut().flatten() {
+                s.price_cents = Money::from_cents(Money::MAX.cents() / 100).unwrap();
+            }
+            let id = OrderId::from_ulid(ulid::Ulid::from_parts(now.as_millisecond() as u64, 1));
+            let plan = plan_accept(&req, &stock, &r, now, id).unwrap();
+            let WriteOp::Put(put) = &plan.transaction.ops()[0] else {
+                panic!("op 0 is the idempotency put");
+            };
+            let AttrValue::S(response) = &put.item[idem::RESPONSE] else {
+                panic!("response is a string");
+            };
+            let bound = response_capacity(&plan.accepted, now.to_string().len());
+            assert_eq!(*response, serde_json::to_string(&plan.accepted).unwrap());
+            assert!(response.len() <= bound, "{} > {bound}", response.len());
+            assert_eq!(response.capacity(), bound, "the buffer never grew");
+        }
     }
 
     #[test]

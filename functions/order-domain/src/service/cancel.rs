@@ -14,8 +14,8 @@ use crate::ids::{CustomerId, OrderId};
 use crate::order::{InvalidTransition, Order, OrderStatus};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::rules::CountyRules;
-use crate::service::{LoadError, MAX_ATTEMPTS, load_order, release_tx, status_tx};
-use crate::store::{Store, StoreError, Transaction};
+use crate::service::{LoadError, MAX_ATTEMPTS, TxOutcome, end_order, load_order};
+use crate::store::{Store, StoreError};
 
 /// Why a cancel did not complete.
 #[derive(Debug, Error)]
@@ -126,23 +126,15 @@ impl<S: Store, P: PaymentGateway, C: Clock> CancelService<S, P, C> {
                 }
                 _ => order.transitioned(OrderStatus::Cancelled, self.clock.now())?,
             };
-            let shards = self.rules.gsi_write_shards;
-            let tx = if order.status.holds_stock() {
-                release_tx(&order, &cancelled, shards)
-            } else {
-                status_tx(&order, &cancelled, shards)
-            };
-            let transaction = Transaction::new(tx.ops.clone()).map_err(StoreError::Plan)?;
-            match self.store.transact(transaction).await {
-                Ok(()) => return self.refund(cancelled).await,
-                Err(StoreError::TransactionCanceled(c)) if tx.lost_race(&c) => continue,
-                Err(StoreError::TransactionCanceled(c)) if !c.is_retryable() => {
+            match end_order(&self.store, &order, &cancelled, self.rules.gsi_write_shards).await? {
+                TxOutcome::Committed => return self.refund(cancelled).await,
+                TxOutcome::LostRace => continue,
+                TxOutcome::Rejected(c) => {
                     return Err(CancelError::Inconsistent {
                         order_id: *order_id,
                         detail: format!("release refused: {c}"),
                     });
                 }
-                Err(e) => return Err(e.into()),
             }
         }
         Err(CancelError::Contention(*order_id))

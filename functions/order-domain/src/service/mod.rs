@@ -21,6 +21,7 @@
 
 mod accept;
 mod cancel;
+mod json;
 mod queries;
 mod sweeper;
 mod worker;
@@ -41,8 +42,8 @@ use crate::ids::OrderId;
 use crate::order::Order;
 use crate::schema::{inventory as inv, order_by_id, orders};
 use crate::store::{
-    AttrValue, Condition, Delete, Put, Store, StoreError, Table, TxCanceled, Update, UpdateAction,
-    WriteOp,
+    AttrValue, Condition, Delete, Put, Store, StoreError, Table, Transaction, TxCanceled, Update,
+    UpdateAction, WriteOp,
 };
 
 /// How many times a service reloads and retries after losing an optimistic
@@ -82,11 +83,57 @@ pub(crate) struct OrderTx {
     pub order_ops_at: usize,
 }
 
-impl OrderTx {
-    /// Whether the order's optimistic lock failed (someone else moved it).
-    pub fn lost_race(&self, c: &TxCanceled) -> bool {
-        c.condition_failed(self.order_ops_at) || c.condition_failed(self.order_ops_at + 1)
+/// Whether the order's optimistic lock failed (someone else moved it): one
+/// of the two order ops, at `order_ops_at` and the next, found another
+/// version.
+fn lost_race(order_ops_at: usize, c: &TxCanceled) -> bool {
+    c.condition_failed(order_ops_at) || c.condition_failed(order_ops_at + 1)
+}
+
+/// How an order transaction ended.
+#[derive(Debug)]
+pub(crate) enum TxOutcome {
+    Committed,
+    /// The order's version moved under us: reload and look again.
+    LostRace,
+    /// Some other op's condition failed (not retryable); the details.
+    Rejected(TxCanceled),
+}
+
+/// Runs an order transaction and sorts out why it failed, if it did:
+/// losing the order's optimistic lock is [`TxOutcome::LostRace`], any other
+/// failed condition [`TxOutcome::Rejected`]; contention, throttling and
+/// outages stay errors (retryable ones).
+pub(crate) async fn commit<S: Store>(store: &S, tx: OrderTx) -> Result<TxOutcome, StoreError> {
+    let OrderTx { ops, order_ops_at } = tx;
+    let transaction = Transaction::new(ops)?;
+    match store.transact(transaction).await {
+        Ok(()) => Ok(TxOutcome::Committed),
+        Err(StoreError::TransactionCanceled(c)) if lost_race(order_ops_at, &c) => {
+            Ok(TxOutcome::LostRace)
+        }
+        Err(StoreError::TransactionCanceled(c)) if !c.is_retryable() => Ok(TxOutcome::Rejected(c)),
+        Err(e) => Err(e),
     }
+}
+
+/// Ends an order: `prev` → `next` (FAILED or CANCELLED), releasing the
+/// reservation in the same transaction if `prev` holds one (RESERVED or
+/// CONFIRMED: stock put back, ledger entries deleted), else just the status
+/// change. Shared by cancels and the worker's failures, so stock is released
+/// one way only.
+pub(crate) async fn end_order<S: Store>(
+    store: &S,
+    prev: &Order,
+    next: &Order,
+    shards: u32,
+) -> Result<TxOutcome, StoreError> {
+    let tx = if prev.status.holds_stock() {
+        release_tx(prev, next, shards)
+    } else {
+        status_tx(prev, next, shards)
+    };
+    commit(store, tx).await
 }
 
 /// The two writes of a status change `prev` → `next`: replace the OrderById

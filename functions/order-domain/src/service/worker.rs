@@ -32,10 +32,10 @@ use crate::order::{FailureReason, InvalidTransition, Order, OrderStatus};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::rules::CountyRules;
 use crate::service::{
-    LEDGER_TTL_GRACE_SECONDS, LoadError, MAX_ATTEMPTS, OrderTx, confirm_tx, load_order, release_tx,
-    reserve_tx, status_tx,
+    LEDGER_TTL_GRACE_SECONDS, LoadError, MAX_ATTEMPTS, TxOutcome, commit, confirm_tx, end_order,
+    load_order, reserve_tx,
 };
-use crate::store::{Store, StoreError, Transaction};
+use crate::store::{Store, StoreError};
 
 /// What [`OrderWorker::process`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,15 +149,6 @@ impl DomainError for ProcessError {
     }
 }
 
-/// Result of one transaction attempt.
-enum TxResult {
-    Committed,
-    /// The order's version moved: reload.
-    LostRace,
-    /// Some other op's condition failed; the cancellation details.
-    Rejected(crate::store::TxCanceled),
-}
-
 /// The SQS worker's service.
 pub struct OrderWorker<S, P, C> {
     store: S,
@@ -218,18 +209,6 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
         Err(ProcessError::Contention(*order_id))
     }
 
-    async fn run(&self, tx: &OrderTx) -> Result<TxResult, ProcessError> {
-        let transaction = Transaction::new(tx.ops.clone()).map_err(StoreError::Plan)?;
-        match self.store.transact(transaction).await {
-            Ok(()) => Ok(TxResult::Committed),
-            Err(StoreError::TransactionCanceled(c)) if tx.lost_race(&c) => Ok(TxResult::LostRace),
-            Err(StoreError::TransactionCanceled(c)) if !c.is_retryable() => {
-                Ok(TxResult::Rejected(c))
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     async fn reserve(&self, order: &Order) -> Result<Step, ProcessError> {
         let now = self.clock.now();
         let reserved = advance(order, OrderStatus::Reserved, now)?;
@@ -242,10 +221,10 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
             now,
             ledger_expires_at,
         );
-        match self.run(&tx).await? {
-            TxResult::Committed => Ok(Step::Next(reserved)),
-            TxResult::LostRace => Ok(Step::Reload),
-            TxResult::Rejected(c) => {
+        match commit(&self.store, tx).await? {
+            TxOutcome::Committed => Ok(Step::Next(reserved)),
+            TxOutcome::LostRace => Ok(Step::Reload),
+            TxOutcome::Rejected(c) => {
                 // Ops 2i are stock updates, 2i+1 ledger puts.
                 let short: Vec<Sku> = order
                     .items
@@ -264,8 +243,7 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                 }
                 let mut failed = advance(order, OrderStatus::Failed, now)?;
                 failed.failure_reason = Some(FailureReason::OutOfStock { skus: short });
-                let tx = status_tx(order, &failed, self.rules.gsi_write_shards);
-                self.finish(tx, failed, ProcessOutcome::Failed).await
+                self.fail(order, failed).await
             }
         }
     }
@@ -286,8 +264,7 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                 })?;
             let mut failed = advance(order, OrderStatus::Failed, now)?;
             failed.failure_reason = Some(FailureReason::ReservationExpired);
-            let tx = release_tx(order, &failed, self.rules.gsi_write_shards);
-            return self.finish(tx, failed, ProcessOutcome::Failed).await;
+            return self.fail(order, failed).await;
         }
         match self
             .gateway
@@ -299,13 +276,13 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                 let mut confirmed = advance(order, OrderStatus::Confirmed, now)?;
                 confirmed.payment_id = Some(payment_id);
                 let tx = confirm_tx(order, &confirmed, self.rules.gsi_write_shards);
-                self.finish(tx, confirmed, ProcessOutcome::Confirmed).await
+                let outcome = commit(&self.store, tx).await?;
+                self.finish(outcome, confirmed, ProcessOutcome::Confirmed)
             }
             Err(PaymentError::Declined(message)) => {
                 let mut failed = advance(order, OrderStatus::Failed, now)?;
                 failed.failure_reason = Some(FailureReason::PaymentDeclined { message });
-                let tx = release_tx(order, &failed, self.rules.gsi_write_shards);
-                self.finish(tx, failed, ProcessOutcome::Failed).await
+                self.fail(order, failed).await
             }
             Err(error) => Err(ProcessError::PaymentRetry {
                 order_id: order.order_id,
@@ -314,17 +291,25 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
         }
     }
 
-    /// Commits a final transition, or reloads if the order moved meanwhile.
-    async fn finish(
+    /// Fails the order `order` → `failed`, releasing its reservation if it
+    /// holds one (the same release a cancel makes).
+    async fn fail(&self, order: &Order, failed: Order) -> Result<Step, ProcessError> {
+        let outcome = end_order(&self.store, order, &failed, self.rules.gsi_write_shards).await?;
+        self.finish(outcome, failed, ProcessOutcome::Failed)
+    }
+
+    /// The step after a final transition's transaction: done, or reload if
+    /// the order moved meanwhile.
+    fn finish(
         &self,
-        tx: OrderTx,
+        tx: TxOutcome,
         next: Order,
         outcome: fn(Order) -> ProcessOutcome,
     ) -> Result<Step, ProcessError> {
-        match self.run(&tx).await? {
-            TxResult::Committed => Ok(Step::Done(outcome(next))),
-            TxResult::LostRace => Ok(Step::Reload),
-            TxResult::Rejected(c) => Err(ProcessError::Inconsistent {
+        match tx {
+            TxOutcome::Committed => Ok(Step::Done(outcome(next))),
+            TxOutcome::LostRace => Ok(Step::Reload),
+            TxOutcome::Rejected(c) => Err(ProcessError::Inconsistent {
                 order_id: next.order_id,
                 detail: format!(
                     "ledger or stock record missing for a {} order: {c}",

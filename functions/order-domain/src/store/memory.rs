@@ -22,6 +22,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use crate::store::meter::item_size;
 use crate::store::plan::{
     BATCH_WRITE_MAX, Condition, Delete, PlanError, Put, Query, Table, Transaction, Update,
     UpdateAction, WriteOp,
@@ -358,26 +359,6 @@ fn normalize(v: &AttrValue) -> Result<AttrValue, CancelReason> {
         AttrValue::M(m) => AttrValue::M(normalize_item(m)?),
         other => other.clone(),
     })
-}
-
-/// DynamoDB's item size: attribute name lengths plus value sizes (numbers are
-/// counted generously).
-fn item_size(item: &Item) -> usize {
-    fn value_size(v: &AttrValue) -> usize {
-        match v {
-            AttrValue::S(s) => s.len(),
-            AttrValue::N(n) => n.len().div_ceil(2) + 1,
-            AttrValue::Bool(_) | AttrValue::Null => 1,
-            AttrValue::L(l) => 3 + l.iter().map(|x| 1 + value_size(x)).sum::<usize>(),
-            AttrValue::M(m) => {
-                3 + m
-                    .iter()
-                    .map(|(k, x)| 1 + k.len() + value_size(x))
-                    .sum::<usize>()
-            }
-        }
-    }
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
 }
 
 fn eval(c: &Condition, item: Option<&Item>) -> bool {

@@ -1,6 +1,7 @@
 //! The storage port: an SDK-free DynamoDB-shaped model, the [`Store`] trait the
-//! services are generic over, and [`MemoryStore`], an in-process implementation
-//! with DynamoDB's semantics for tests.
+//! services are generic over, [`MemoryStore`], an in-process implementation
+//! with DynamoDB's semantics for tests, and [`MeteredStore`], which prices
+//! another store's writes in DynamoDB write units ([`meter`]).
 //!
 //! A DynamoDB adapter implements [`Store`] by translating 1:1:
 //!
@@ -23,11 +24,13 @@ use std::sync::Arc;
 use thiserror::Error;
 
 mod memory;
+pub mod meter;
 mod plan;
 mod render;
 mod value;
 
 pub use memory::{Fault, FaultOp, MemoryStore, StoreStats};
+pub use meter::{MeteredStore, Usage};
 pub use plan::{
     BATCH_WRITE_MAX, Condition, ConditionCheck, Delete, Index, MAX_PARTITION_KEY_BYTES,
     MAX_SORT_KEY_BYTES, MissingEnv, Page, PlanError, Put, Query, SortCondition, Table, TableNames,

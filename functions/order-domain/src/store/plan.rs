@@ -488,10 +488,23 @@ impl Transaction {
         if ops.len() > Self::MAX_OPS {
             return Err(PlanError::TooManyOps { got: ops.len() });
         }
+        // Small transactions (the accept path's three ops) compare every pair
+        // without allocating; bigger ones use a map. Either way the first
+        // duplicate (the lowest `second`) is reported, and an invalid op
+        // before it is reported instead, in op order.
+        const LINEAR_MAX: usize = 8;
+        let mut few: [(Table, &str, &str); LINEAR_MAX] = [(Table::Orders, "", ""); LINEAR_MAX];
         let mut seen: std::collections::BTreeMap<(Table, &str, &str), usize> = Default::default();
         for (i, op) in ops.iter().enumerate() {
             let (pk, sk) = op.checked_key()?;
-            if let Some(first) = seen.insert((op.table(), pk, sk), i) {
+            let key = (op.table(), pk, sk);
+            let first = if ops.len() <= LINEAR_MAX {
+                few[i] = key;
+                few[..i].iter().position(|k| *k == key)
+            } else {
+                seen.insert(key, i)
+            };
+            if let Some(first) = first {
                 return Err(PlanError::DuplicateItem {
                     table: op.table(),
                     first,
@@ -687,6 +700,33 @@ mod tests {
             check(Table::Idempotency, "x", None),
         ];
         assert!(Transaction::new(ops).is_ok());
+    }
+
+    #[test]
+    fn the_first_duplicate_is_reported_in_small_and_large_transactions() {
+        for len in [4, 8, 9, 60] {
+            let mut ops: Vec<_> = (0..len)
+                .map(|i| check(Table::OrderById, &format!("o{i}"), None))
+                .collect();
+            // Op len-1 repeats op 0, op 3 repeats op 1: op 3 is found first.
+            ops[len - 1] = check(Table::OrderById, "o0", None);
+            ops[3] = check(Table::OrderById, "o1", None);
+            assert_eq!(
+                Transaction::new(ops.clone()),
+                Err(PlanError::DuplicateItem {
+                    table: Table::OrderById,
+                    first: 1,
+                    second: 3
+                }),
+                "{len} ops"
+            );
+            // An invalid key before the first duplicate is reported instead.
+            ops[2] = check(Table::OrderById, "", None);
+            assert!(
+                matches!(Transaction::new(ops), Err(PlanError::BadKey { .. })),
+                "{len} ops"
+            );
+        }
     }
 
     #[test]

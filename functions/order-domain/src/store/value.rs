@@ -38,7 +38,13 @@ impl AttrValue {
 
     /// A number from any integer.
     pub fn n<T: Into<i128>>(v: T) -> Self {
-        AttrValue::N(v.into().to_string())
+        let v: i128 = v.into();
+        // The same text either way; 64-bit formatting is the cheaper one and
+        // fits every count, price and epoch this domain writes.
+        AttrValue::N(match i64::try_from(v) {
+            Ok(small) => small.to_string(),
+            Err(_) => v.to_string(),
+        })
     }
 
     pub fn as_s(&self) -> Option<&str> {
@@ -287,6 +293,22 @@ mod tests {
         let attr = AttrValue::from_json(&v);
         assert_eq!(attr.to_json().unwrap(), v);
         assert!(AttrValue::N("x".into()).to_json().is_none());
+    }
+
+    #[test]
+    fn numbers_print_the_same_in_every_range() {
+        for v in [0, 7, -7, 1999, i128::from(i64::MAX), i128::from(i64::MIN)] {
+            assert_eq!(AttrValue::n(v), AttrValue::N(format!("{v}")));
+        }
+        for v in [
+            i128::from(i64::MAX) + 1,
+            i128::from(i64::MIN) - 1,
+            i128::MAX,
+            i128::MIN,
+        ] {
+            assert_eq!(AttrValue::n(v), AttrValue::N(format!("{v}")));
+        }
+        assert_eq!(AttrValue::n(u64::MAX), AttrValue::N(u64::MAX.to_string()));
     }
 
     #[test]

@@ -114,6 +114,15 @@ pub struct Stage {
 }
 resource!(Stage, "AWS::ApiGateway::Stage");
 
+/// The region's API Gateway account settings: the role API Gateway uses to
+/// write execution and access logs to CloudWatch Logs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Account {
+    pub cloud_watch_role_arn: Expr,
+}
+resource!(Account, "AWS::ApiGateway::Account");
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccessLogSetting {
