@@ -70,7 +70,7 @@ for f in "${functions[@]}"; do
     fi
     bytes=$(stat -c %s "$zip")
     verdict=ok
-    if [ "$bytes" -gt "$size_target_bytes" ]; then verdict="OVER the 5 MB target"; fi
+    if [ "$bytes" -gt "$size_target_bytes" ]; then verdict="OVER the 5 MB target"; status=1; fi
     printf '  %-18s %8.2f MB  %s  (%s)\n' "$f" "$(echo "$bytes / 1048576" | bc -l)" "$zip" "$verdict"
 done
 exit $status
