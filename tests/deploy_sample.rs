@@ -92,6 +92,13 @@ fn acme(creds: &Creds, dir: &Path, args: &[&str]) -> (Output, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
+/// `acme-infra deploy --county <sample> --assets-dir <zips>`, plus `extra`.
+fn deploy(creds: &Creds, dir: &Path, zips: &str, extra: &[&str]) -> (Output, f64) {
+    let mut args = vec!["deploy", "--county", COUNTY, "--assets-dir", zips];
+    args.extend_from_slice(extra);
+    acme(creds, dir, &args)
+}
+
 fn said(o: &Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
@@ -193,11 +200,7 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
     let zips = zips.to_str().expect("utf-8 path");
 
     // 1. Deploy before bootstrapping: told what to run.
-    let (o, _) = acme(
-        &creds,
-        d,
-        &["deploy", "--county", COUNTY, "--assets-dir", zips],
-    );
+    let (o, _) = deploy(&creds, d, zips, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", said(&o));
     assert!(
         text(&o.stderr).contains("acme-infra bootstrap"),
@@ -220,11 +223,7 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
 
     // 3. Without a terminal, the default approval gate refuses a change that
     //    creates IAM roles, and leaves nothing behind.
-    let (o, _) = acme(
-        &creds,
-        d,
-        &["deploy", "--county", COUNTY, "--assets-dir", zips],
-    );
+    let (o, _) = deploy(&creds, d, zips, &[]);
     assert_eq!(o.status.code(), Some(4), "{}", said(&o));
     assert!(text(&o.stderr).contains("not approved"), "{}", said(&o));
     let left = cfn.describe_stacks().stack_name(STACK).send().await;
@@ -244,19 +243,7 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
 
     // 4. Deploy: the change set is shown resource by resource, then the
     //    stack's progress, until CREATE_COMPLETE.
-    let (o, first) = acme(
-        &creds,
-        d,
-        &[
-            "deploy",
-            "--county",
-            COUNTY,
-            "--assets-dir",
-            zips,
-            "--require-approval",
-            "never",
-        ],
-    );
+    let (o, first) = deploy(&creds, d, zips, &["--require-approval", "never"]);
     assert!(o.status.success(), "{}", said(&o));
     let err = text(&o.stderr);
     for want in [
@@ -312,20 +299,7 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
     assert!(o.status.success(), "{}", said(&o));
 
     // 6. Redeploy, nothing changed: no upload, no change set, one line.
-    let (o, again) = acme(
-        &creds,
-        d,
-        &[
-            "deploy",
-            "--county",
-            COUNTY,
-            "--assets-dir",
-            zips,
-            "--require-approval",
-            "never",
-            "--json",
-        ],
-    );
+    let (o, again) = deploy(&creds, d, zips, &["--require-approval", "never", "--json"]);
     assert!(o.status.success(), "{}", said(&o));
     let after_redeploy = change_sets(&cfn).await;
     let result = text(&o.stdout)
@@ -342,20 +316,11 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
     // 7. A change that would replace the Orders table (its sort key) is
     //    refused before anything runs, with the flag that would allow it.
     let old_key = replace_orders_sort_key(&template_path);
-    let (o, _) = acme(
+    let (o, _) = deploy(
         &creds,
         d,
-        &[
-            "deploy",
-            "--assembly",
-            assembly_arg,
-            "--county",
-            COUNTY,
-            "--assets-dir",
-            zips,
-            "--require-approval",
-            "never",
-        ],
+        zips,
+        &["--assembly", assembly_arg, "--require-approval", "never"],
     );
     assert_eq!(o.status.code(), Some(3), "{}", said(&o));
     let err = text(&o.stderr);

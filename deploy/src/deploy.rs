@@ -178,13 +178,13 @@ struct Inner {
     clients: Clients,
     pacing: Pacing,
     stats: Stats,
-    interrupt: Interrupt,
 }
 
 /// The deployer: SDK clients (built once) plus bookkeeping. Cheap to clone.
 #[derive(Clone)]
 pub struct Deployer {
     inner: Arc<Inner>,
+    interrupt: Interrupt,
 }
 
 impl std::fmt::Debug for Deployer {
@@ -234,34 +234,21 @@ impl Deployer {
                 clients,
                 pacing,
                 stats: Stats::default(),
-                interrupt: Interrupt::new(),
             }),
+            interrupt: Interrupt::new(),
         }
     }
 
     /// This deployer, stopping at the next safe point once `interrupt` is
     /// raised (Ctrl-C; see [`crate::interrupt`]).
-    pub fn with_interrupt(self, interrupt: Interrupt) -> Self {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.interrupt = interrupt;
-                inner
-            }
-            Err(shared) => Inner {
-                clients: shared.clients.clone(),
-                pacing: shared.pacing.clone(),
-                stats: Stats::default(),
-                interrupt,
-            },
-        };
-        Self {
-            inner: Arc::new(inner),
-        }
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
     }
 
     /// The interrupt flag this deployer watches.
     pub fn interrupt(&self) -> &Interrupt {
-        &self.inner.interrupt
+        &self.interrupt
     }
 
     /// A deployer over the default credential chain and `AWS_ENDPOINT_URL`.
@@ -730,12 +717,7 @@ impl Deployer {
                 });
             }
             Err(e) => {
-                cleanup(if matches!(e, DeployError::Interrupted { .. }) {
-                    "the deploy was interrupted"
-                } else {
-                    "waiting for it failed"
-                })
-                .await;
+                cleanup(discard_reason(&e, "waiting for it failed")).await;
                 return Err(e);
             }
         };
@@ -750,31 +732,22 @@ impl Deployer {
         let data = json!({"change_set": cs_id, "type": kind, "changes": rows});
         out.emit(name, "changes", &text, data);
 
-        let verdict = self.stop_if_interrupted(name);
-        let verdict = match verdict {
-            Ok(()) => {
-                self.check(
-                    name,
-                    &artifact.county_id,
-                    &rows,
-                    &diff,
-                    old_template.as_ref(),
-                    &template,
-                    opts,
-                    out,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        let verdict = verdict.and_then(|()| self.stop_if_interrupted(name));
+        // Interrupted before or during approval: nothing runs either way.
+        let verdict = self
+            .check(
+                name,
+                &artifact.county_id,
+                &rows,
+                &diff,
+                old_template.as_ref(),
+                &template,
+                opts,
+                out,
+            )
+            .await
+            .and_then(|()| self.stop_if_interrupted(name));
         if let Err(e) = verdict {
-            cleanup(if matches!(e, DeployError::Interrupted { .. }) {
-                "the deploy was interrupted"
-            } else {
-                "a safety check refused it"
-            })
-            .await;
+            cleanup(discard_reason(&e, "a safety check refused it")).await;
             return Err(e);
         }
 
@@ -1385,6 +1358,15 @@ enum ChangeSetResult {
     Ready(Vec<ResourceChange>),
     NoChanges,
     Failed(String),
+}
+
+/// Why a change set is being deleted: the interrupt, or `otherwise`.
+fn discard_reason(e: &DeployError, otherwise: &'static str) -> &'static str {
+    if matches!(e, DeployError::Interrupted { .. }) {
+        "the deploy was interrupted"
+    } else {
+        otherwise
+    }
 }
 
 /// The error for a stack left at a safe point by Ctrl-C.

@@ -89,6 +89,36 @@ fn event(id: &str, secs: &str, logical: &str, ty: &str, status: &str, reason: &s
     )
 }
 
+/// The event a CREATE change set leaves: the stack in REVIEW_IN_PROGRESS.
+fn review_event() -> String {
+    event(
+        "review-1",
+        "00:00",
+        STACK,
+        "AWS::CloudFormation::Stack",
+        "REVIEW_IN_PROGRESS",
+        "User Initiated",
+    )
+}
+
+/// Before execution, then after a create that completed.
+fn created_events() -> Vec<String> {
+    vec![
+        events(&[review_event()]),
+        events(&[
+            event(
+                "c2",
+                "00:30",
+                STACK,
+                "AWS::CloudFormation::Stack",
+                "CREATE_COMPLETE",
+                "",
+            ),
+            review_event(),
+        ]),
+    ]
+}
+
 fn events(members: &[String]) -> String {
     ok(
         "DescribeStackEvents",
@@ -222,14 +252,7 @@ impl Default for Script {
                 ),
             ),
             describe_change_set: change_set("CREATE_COMPLETE", "", ""),
-            events: vec![events(&[event(
-                "review-1",
-                "00:00",
-                STACK,
-                "AWS::CloudFormation::Stack",
-                "REVIEW_IN_PROGRESS",
-                "User Initiated",
-            )])],
+            events: vec![events(&[review_event()])],
             deployed_template: None,
             termination_protection: (
                 200,
@@ -365,14 +388,7 @@ async fn a_failed_create_names_the_first_failing_resource_and_a_fix() {
         resource_change("Add", "OrderEvents", "AWS::SQS::Queue", "", ""),
     ]
     .join("");
-    let review = event(
-        "review-1",
-        "00:00",
-        STACK,
-        "AWS::CloudFormation::Stack",
-        "REVIEW_IN_PROGRESS",
-        "User Initiated",
-    );
+    let review = review_event();
     // Newest first, as DescribeStackEvents returns them.
     let after = events(&[
         event(
@@ -497,14 +513,7 @@ async fn a_failed_create_names_the_first_failing_resource_and_a_fix() {
 
 #[tokio::test]
 async fn a_rollback_complete_stack_is_deleted_and_created_again() {
-    let review = event(
-        "review-1",
-        "00:00",
-        STACK,
-        "AWS::CloudFormation::Stack",
-        "REVIEW_IN_PROGRESS",
-        "User Initiated",
-    );
+    let review = review_event();
     let r = replay(Script {
         county: vec![
             (200, county_stack("ROLLBACK_COMPLETE", "old")), // the first look
@@ -908,14 +917,6 @@ async fn an_outdated_bootstrap_is_refused_with_the_upgrade_command() {
 
 #[tokio::test]
 async fn termination_protection_is_turned_on_after_a_create() {
-    let review = event(
-        "review-1",
-        "00:00",
-        STACK,
-        "AWS::CloudFormation::Stack",
-        "REVIEW_IN_PROGRESS",
-        "User Initiated",
-    );
     let r = replay(Script {
         county: vec![
             (400, missing_stack()),
@@ -926,20 +927,7 @@ async fn termination_protection_is_turned_on_after_a_create() {
             "",
             &resource_change("Add", "Orders", "AWS::DynamoDB::Table", "", ""),
         ),
-        events: vec![
-            events(std::slice::from_ref(&review)),
-            events(&[
-                event(
-                    "c2",
-                    "00:30",
-                    STACK,
-                    "AWS::CloudFormation::Stack",
-                    "CREATE_COMPLETE",
-                    "",
-                ),
-                review.clone(),
-            ]),
-        ],
+        events: created_events(),
         ..Script::default()
     });
     let mut a = artifact(&template("pk", &[]));
@@ -970,14 +958,7 @@ async fn termination_protection_is_turned_on_after_a_create() {
 /// deletes nor cancels anything itself.
 #[tokio::test]
 async fn ctrl_c_while_the_stack_is_changing_stops_waiting_and_leaves_it_to_cloudformation() {
-    let review = event(
-        "review-1",
-        "00:00",
-        STACK,
-        "AWS::CloudFormation::Stack",
-        "REVIEW_IN_PROGRESS",
-        "User Initiated",
-    );
+    let review = review_event();
     let creating = event(
         "c1",
         "00:01",
@@ -1107,14 +1088,6 @@ async fn ctrl_c_before_a_county_starts_means_it_never_starts() {
 /// failure: the deploy succeeds, warns once, and gives the command to run.
 #[tokio::test]
 async fn termination_protection_that_cannot_be_set_is_a_warning_with_the_fix() {
-    let review = event(
-        "review-1",
-        "00:00",
-        STACK,
-        "AWS::CloudFormation::Stack",
-        "REVIEW_IN_PROGRESS",
-        "User Initiated",
-    );
     let r = replay(Script {
         county: vec![
             (400, missing_stack()),
@@ -1125,20 +1098,7 @@ async fn termination_protection_that_cannot_be_set_is_a_warning_with_the_fix() {
             "",
             &resource_change("Add", "Orders", "AWS::DynamoDB::Table", "", ""),
         ),
-        events: vec![
-            events(std::slice::from_ref(&review)),
-            events(&[
-                event(
-                    "c2",
-                    "00:30",
-                    STACK,
-                    "AWS::CloudFormation::Stack",
-                    "CREATE_COMPLETE",
-                    "",
-                ),
-                review.clone(),
-            ]),
-        ],
+        events: created_events(),
         termination_protection: (
             500,
             "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n".into(),

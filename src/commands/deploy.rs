@@ -347,46 +347,52 @@ pub fn bootstrap(a: &BootstrapArgs) -> CmdResult {
     })
 }
 
-pub fn diff(a: &WithEnv<DiffArgs>) -> CmdResult {
-    let artifacts = artifacts(
-        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
-        None,
-    )?;
+/// Runs a deployer command that needs templates but no function bundles
+/// (diff, destroy, status) over freshly synthesized counties.
+fn with_synthesized<A: Args, F, Fut>(
+    a: &WithEnv<A>,
+    counties: &[String],
+    json: bool,
+    run: F,
+) -> CmdResult
+where
+    F: FnOnce(Deployer, Vec<StackArtifact>, acme_deploy::Output) -> Fut,
+    Fut: std::future::Future<Output = Result<(), DeployError>>,
+{
+    let artifacts = artifacts(synthesized(&load_counties(&a.env, counties)?)?, None)?;
     runtime()?.block_on(async {
         let deployer = Deployer::from_env().await;
-        let out = dcli::output(a.args.json);
-        dcli::run_diff(&deployer, &a.args, artifacts, &out)
+        run(deployer, artifacts, dcli::output(json))
             .await
             .map_err(deploy_error)
     })
+}
+
+pub fn diff(a: &WithEnv<DiffArgs>) -> CmdResult {
+    with_synthesized(
+        a,
+        &a.args.counties,
+        a.args.json,
+        |d, arts, out| async move { dcli::run_diff(&d, &a.args, arts, &out).await },
+    )
 }
 
 pub fn destroy(a: &WithEnv<DestroyArgs>) -> CmdResult {
-    let artifacts = artifacts(
-        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
-        None,
-    )?;
-    runtime()?.block_on(async {
-        let deployer = Deployer::from_env().await;
-        let out = dcli::output(a.args.json);
-        dcli::run_destroy(&deployer, &a.args, artifacts, &out)
-            .await
-            .map_err(deploy_error)
-    })
+    with_synthesized(
+        a,
+        &a.args.counties,
+        a.args.json,
+        |d, arts, out| async move { dcli::run_destroy(&d, &a.args, arts, &out).await },
+    )
 }
 
 pub fn status(a: &WithEnv<StatusArgs>) -> CmdResult {
-    let artifacts = artifacts(
-        synthesized(&load_counties(&a.env, &a.args.counties)?)?,
-        None,
-    )?;
-    runtime()?.block_on(async {
-        let deployer = Deployer::from_env().await;
-        let out = dcli::output(a.args.json);
-        dcli::run_status(&deployer, &a.args, artifacts, &out)
-            .await
-            .map_err(deploy_error)
-    })
+    with_synthesized(
+        a,
+        &a.args.counties,
+        a.args.json,
+        |d, arts, out| async move { dcli::run_status(&d, &a.args, arts, &out).await },
+    )
 }
 
 #[cfg(test)]
