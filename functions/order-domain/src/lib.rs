@@ -30,7 +30,6 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod rules;
-pub mod schema;
 pub mod service;
 pub mod store;
 mod util;
@@ -41,3 +40,6 @@ pub use ids::{ClientRequestId, CountyId, CustomerId, IdError, OrderId, Sku, Stor
 pub use money::Money;
 pub use order::{FailureReason, InvalidTransition, LineItem, Order, OrderStatus, transition};
 pub use rules::CountyRules;
+
+/// The table layout and environment variables, defined once in `acme-contract`.
+pub use acme_contract::schema;

@@ -1,0 +1,11 @@
+//! `acme-contract`: the facts that more than one crate must agree on, each
+//! defined once. The generator (`acme-stacks`) builds resources from them, the
+//! functions read and write with them, the deployer and the local runner find
+//! resources by them. A fact written here is never retyped as a string
+//! elsewhere.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`schema`] | table, attribute and index names, and the functions' environment variables |
+
+pub mod schema;
