@@ -166,7 +166,7 @@ impl StackArtifact {
 
 pub(crate) fn not_bootstrapped(account: &str, region: &str, why: &str) -> DeployError {
     DeployError::refused(
-        crate::bootstrap::STACK_NAME,
+        acme_stacks::bootstrap::STACK_NAME,
         RefusalKind::Bootstrap,
         format!("account {account} in {region} is not bootstrapped: {why}"),
         format!(

@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::operation as cfn_op;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -272,6 +274,57 @@ where
                 attempt += 1;
             }
             other => return other,
+        }
+    }
+}
+
+/// A response page that may name the next one.
+pub(crate) trait Page {
+    /// The token for the next page; `None` on the last.
+    fn next_page(&self) -> Option<&str>;
+}
+
+macro_rules! pages {
+    ($($output:ty),* $(,)?) => {$(
+        impl Page for $output {
+            fn next_page(&self) -> Option<&str> {
+                self.next_token()
+            }
+        }
+    )*};
+}
+
+pages!(
+    cfn_op::describe_change_set::DescribeChangeSetOutput,
+    cfn_op::describe_stack_events::DescribeStackEventsOutput,
+    cfn_op::describe_stacks::DescribeStacksOutput,
+    cfn_op::list_change_sets::ListChangeSetsOutput,
+    cfn_op::list_stack_resources::ListStackResourcesOutput,
+);
+
+/// Walks the pages of a paginated call, each through [`call`] (a throttled
+/// page is retried, not the whole walk), until `visit` breaks or the last
+/// page. `request` gets the page token (`None` for the first page).
+pub(crate) async fn paginate<P, E, R, F, Fut>(
+    pacing: &Pacing,
+    mut request: F,
+    mut visit: impl FnMut(&P) -> ControlFlow<()>,
+) -> Result<(), SdkError<E, R>>
+where
+    P: Page,
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<P, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut token: Option<String> = None;
+    loop {
+        let page = call(pacing, || request(token.clone())).await?;
+        if visit(&page).is_break() {
+            return Ok(());
+        }
+        match page.next_page() {
+            Some(next) => token = Some(next.to_string()),
+            None => return Ok(()),
         }
     }
 }

@@ -5,11 +5,14 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use aws_sdk_cloudformation::types::{Stack, StackStatus};
+
 use crate::artifact::{DEPLOY_HASH_TAG, StackArtifact};
-use crate::deploy::{Deployer, preflight_usage, status_of};
+use crate::deployer::{Deployer, preflight_usage};
 use crate::error::DeployError;
 use crate::output::Output;
 use crate::safety::is_stateful;
+use crate::stack::{is_failed_or_rolled_back, status_of, status_text, tag};
 use crate::template_diff::{TemplateDiff, diff_templates};
 
 /// One stack's diff against what is deployed.
@@ -66,44 +69,14 @@ impl Deployer {
         self.check_identity(artifacts).await?;
         let mut diffs = Vec::new();
         for a in artifacts {
-            let new = a.template()?;
-            let existing = self
-                .describe_stack(&a.stack_name)
-                .await?
-                .filter(|s| status_of(s) != "REVIEW_IN_PROGRESS");
-            let old = match &existing {
-                Some(_) => self
-                    .deployed_template(&a.stack_name)
-                    .await?
-                    .unwrap_or(Value::Null),
-                None => Value::Null,
-            };
-            let diff = diff_templates(&old, &new);
-            let headline = match (existing.is_some(), diff.is_empty()) {
-                (false, _) => format!(
-                    "not deployed: {} resource(s) would be created",
-                    diff.resources.len()
-                ),
-                (true, true) => "no differences".to_string(),
-                (true, false) => format!("{} resource(s) differ", diff.resources.len()),
-            };
-            let body = diff.render();
-            let text = if diff.is_empty() || body.is_empty() {
-                headline
-            } else {
-                format!("{headline}\n{}", body.trim_end())
-            };
+            let d = self.diff_one(a).await?;
             out.emit(
                 &a.stack_name,
                 "diff",
-                &text,
-                json!({"deployed": existing.is_some(), "diff": diff}),
+                &diff_text(&d),
+                json!({"deployed": d.deployed, "diff": d.diff}),
             );
-            diffs.push(StackDiff {
-                stack: a.stack_name.clone(),
-                deployed: existing.is_some(),
-                diff,
-            });
+            diffs.push(d);
         }
         let differing: Vec<String> = diffs
             .iter()
@@ -114,6 +87,27 @@ impl Deployer {
             return Err(DeployError::DiffFound { stacks: differing });
         }
         Ok(diffs)
+    }
+
+    async fn diff_one(&self, a: &StackArtifact) -> Result<StackDiff, DeployError> {
+        let new = a.template()?;
+        // A stack left in REVIEW_IN_PROGRESS has no resources yet.
+        let deployed = self
+            .describe_stack(&a.stack_name)
+            .await?
+            .is_some_and(|s| status_of(&s) != StackStatus::ReviewInProgress);
+        let old = if deployed {
+            self.deployed_template(&a.stack_name)
+                .await?
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        Ok(StackDiff {
+            stack: a.stack_name.clone(),
+            deployed,
+            diff: diff_templates(&old, &new),
+        })
     }
 
     /// Deletes each artifact's stack after asking (unless `yes`), turning
@@ -135,88 +129,17 @@ impl Deployer {
             let id = stack.stack_id().unwrap_or(&a.stack_name).to_string();
             let template = self.deployed_template(&id).await?.unwrap_or(Value::Null);
             let physical = self.physical_ids(&id).await?;
-            let retained: Vec<Retained> = template
-                .get("Resources")
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .filter(|(_, r)| {
-                    matches!(
-                        r.get("DeletionPolicy").and_then(Value::as_str),
-                        Some("Retain" | "RetainExceptOnCreate")
-                    )
-                })
-                .filter_map(|(lid, r)| {
-                    let (ty, pid) = physical.get(lid)?;
-                    let _ = r;
-                    Some(Retained {
-                        logical_id: lid.clone(),
-                        resource_type: ty.clone(),
-                        physical_id: pid.clone(),
-                    })
-                })
-                .collect();
-            let lost: Vec<String> = physical
-                .iter()
-                .filter(|(lid, (ty, _))| {
-                    is_stateful(ty) && !retained.iter().any(|r| &r.logical_id == *lid)
-                })
-                .map(|(lid, (ty, pid))| format!("{lid} ({ty}) {pid}"))
-                .collect();
-            let mut question = format!(
-                "Delete stack {} ({} resources, status {})?",
-                a.stack_name,
-                physical.len(),
-                status_of(&stack)
-            );
-            if !lost.is_empty() {
-                question.push_str(&format!(
-                    " DATA WILL BE DELETED with it: {}.",
-                    lost.join(", ")
-                ));
-            }
-            if !retained.is_empty() {
-                question.push_str(&format!(
-                    " Kept (DeletionPolicy Retain): {}.",
-                    retained
-                        .iter()
-                        .map(|r| r.physical_id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+            let retained = retained(&template, &physical);
             if !yes {
-                if !out.interactive() {
-                    return Err(DeployError::NotApproved {
-                        stack: a.stack_name.clone(),
-                        reason: "destroy needs confirmation and there is no terminal to ask".into(),
-                        fix: "run it on a terminal, or pass --yes".into(),
-                    });
-                }
-                if !out.confirm(&question).await {
-                    return Err(DeployError::NotApproved {
-                        stack: a.stack_name.clone(),
-                        reason: "the operator declined".into(),
-                        fix: "nothing was deleted".into(),
-                    });
-                }
+                let question = destroy_question(&a.stack_name, &stack, &physical, &retained);
+                confirm_destroy(&a.stack_name, &question, out).await?;
             }
             self.delete_and_wait(&stack, physical.len() as u64, out)
                 .await?;
-            let mut msg = "deleted".to_string();
-            if !retained.is_empty() {
-                msg.push_str("; these resources were retained and still exist (delete them by hand if that is intended):");
-                for r in &retained {
-                    msg.push_str(&format!(
-                        "\n    {} {} ({})",
-                        r.resource_type, r.physical_id, r.logical_id
-                    ));
-                }
-            }
             out.emit(
                 &a.stack_name,
                 "destroyed",
-                &msg,
+                &destroyed_text(&retained),
                 json!({"retained": retained}),
             );
             survivors.extend(retained);
@@ -233,89 +156,177 @@ impl Deployer {
         preflight_usage(artifacts)?;
         // One paginated DescribeStacks for the whole account instead of one
         // call per county: status of 3,000 counties is ~30 calls, not 3,000.
-        let mut by_name = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = crate::aws::call(self.pacing(), || {
-                self.clients()
-                    .cfn
-                    .describe_stacks()
-                    .set_next_token(token.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| crate::aws::aws_error("DescribeStacks", &e))?;
-            for s in page.stacks() {
-                if let Some(n) = s.stack_name() {
-                    by_name.insert(n.to_string(), s.clone());
-                }
-            }
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let by_name = self.list_stacks().await?;
         let rows: Vec<StackStatusRow> = artifacts
             .iter()
-            .map(|a| match by_name.get(&a.stack_name) {
-                Some(s) => StackStatusRow {
-                    county: a.county_id.clone(),
-                    stack: a.stack_name.clone(),
-                    status: status_of(s).to_string(),
-                    reason: s.stack_status_reason().map(str::to_string),
-                    updated: s
-                        .last_updated_time()
-                        .or(s.creation_time())
-                        .map(|t| t.to_string()),
-                    termination_protection: s.enable_termination_protection().unwrap_or(false),
-                    deploy_hash: s
-                        .tags()
-                        .iter()
-                        .find(|t| t.key() == Some(DEPLOY_HASH_TAG))
-                        .and_then(|t| t.value())
-                        .map(|h| h.chars().take(12).collect()),
-                },
-                None => StackStatusRow {
-                    county: a.county_id.clone(),
-                    stack: a.stack_name.clone(),
-                    status: "NOT_DEPLOYED".into(),
-                    reason: None,
-                    updated: None,
-                    termination_protection: false,
-                    deploy_hash: None,
-                },
-            })
+            .map(|a| status_row(a, by_name.get(&a.stack_name)))
             .collect();
-        let mut table = format!(
-            "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
-            "COUNTY", "STACK", "STATUS", "UPDATED", "TP", "HASH"
-        );
-        for r in &rows {
-            table.push_str(&format!(
-                "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
-                r.county,
-                r.stack,
-                r.status,
-                r.updated
-                    .as_deref()
-                    .map(|u| u.chars().take(20).collect::<String>())
-                    .unwrap_or_else(|| "-".into()),
-                if r.termination_protection {
-                    "on"
-                } else {
-                    "off"
-                },
-                r.deploy_hash.as_deref().unwrap_or("-"),
-            ));
-            if let Some(reason) = r
-                .reason
-                .as_deref()
-                .filter(|_| r.status.contains("FAILED") || r.status.contains("ROLLBACK"))
-            {
-                table.push_str(&format!("           └ {reason}\n"));
-            }
-        }
-        out.block("status", &table, json!({"stacks": rows}));
+        out.block("status", &status_table(&rows), json!({"stacks": rows}));
         Ok(rows)
     }
+}
+
+fn diff_text(d: &StackDiff) -> String {
+    let headline = match (d.deployed, d.diff.is_empty()) {
+        (false, _) => format!(
+            "not deployed: {} resource(s) would be created",
+            d.diff.resources.len()
+        ),
+        (true, true) => "no differences".to_string(),
+        (true, false) => format!("{} resource(s) differ", d.diff.resources.len()),
+    };
+    let body = d.diff.render();
+    if d.diff.is_empty() || body.is_empty() {
+        headline
+    } else {
+        format!("{headline}\n{}", body.trim_end())
+    }
+}
+
+/// The deployed resources a stack deletion leaves behind (`DeletionPolicy`
+/// `Retain`/`RetainExceptOnCreate`).
+fn retained(template: &Value, physical: &BTreeMap<String, (String, String)>) -> Vec<Retained> {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, r)| {
+            matches!(
+                r.get("DeletionPolicy").and_then(Value::as_str),
+                Some("Retain" | "RetainExceptOnCreate")
+            )
+        })
+        .filter_map(|(lid, _)| {
+            let (ty, pid) = physical.get(lid)?;
+            Some(Retained {
+                logical_id: lid.clone(),
+                resource_type: ty.clone(),
+                physical_id: pid.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The question before a deletion: what data goes with it, what stays.
+fn destroy_question(
+    name: &str,
+    stack: &Stack,
+    physical: &BTreeMap<String, (String, String)>,
+    retained: &[Retained],
+) -> String {
+    let lost: Vec<String> = physical
+        .iter()
+        .filter(|(lid, (ty, _))| is_stateful(ty) && !retained.iter().any(|r| &r.logical_id == *lid))
+        .map(|(lid, (ty, pid))| format!("{lid} ({ty}) {pid}"))
+        .collect();
+    let mut question = format!(
+        "Delete stack {name} ({} resources, status {})?",
+        physical.len(),
+        status_text(stack)
+    );
+    if !lost.is_empty() {
+        question.push_str(&format!(
+            " DATA WILL BE DELETED with it: {}.",
+            lost.join(", ")
+        ));
+    }
+    if !retained.is_empty() {
+        let kept: Vec<&str> = retained.iter().map(|r| r.physical_id.as_str()).collect();
+        question.push_str(&format!(
+            " Kept (DeletionPolicy Retain): {}.",
+            kept.join(", ")
+        ));
+    }
+    question
+}
+
+async fn confirm_destroy(name: &str, question: &str, out: &Output) -> Result<(), DeployError> {
+    if !out.interactive() {
+        return Err(DeployError::NotApproved {
+            stack: name.to_string(),
+            reason: "destroy needs confirmation and there is no terminal to ask".into(),
+            fix: "run it on a terminal, or pass --yes".into(),
+        });
+    }
+    if !out.confirm(question).await {
+        return Err(DeployError::NotApproved {
+            stack: name.to_string(),
+            reason: "the operator declined".into(),
+            fix: "nothing was deleted".into(),
+        });
+    }
+    Ok(())
+}
+
+fn destroyed_text(retained: &[Retained]) -> String {
+    let mut msg = "deleted".to_string();
+    if !retained.is_empty() {
+        msg.push_str("; these resources were retained and still exist (delete them by hand if that is intended):");
+        for r in retained {
+            msg.push_str(&format!(
+                "\n    {} {} ({})",
+                r.resource_type, r.physical_id, r.logical_id
+            ));
+        }
+    }
+    msg
+}
+
+fn status_row(a: &StackArtifact, stack: Option<&Stack>) -> StackStatusRow {
+    let Some(s) = stack else {
+        return StackStatusRow {
+            county: a.county_id.clone(),
+            stack: a.stack_name.clone(),
+            status: "NOT_DEPLOYED".into(),
+            reason: None,
+            updated: None,
+            termination_protection: false,
+            deploy_hash: None,
+        };
+    };
+    StackStatusRow {
+        county: a.county_id.clone(),
+        stack: a.stack_name.clone(),
+        status: status_text(s).to_string(),
+        reason: s.stack_status_reason().map(str::to_string),
+        updated: s
+            .last_updated_time()
+            .or(s.creation_time())
+            .map(|t| t.to_string()),
+        termination_protection: s.enable_termination_protection().unwrap_or(false),
+        deploy_hash: tag(s, DEPLOY_HASH_TAG).map(|h| h.chars().take(12).collect()),
+    }
+}
+
+fn status_table(rows: &[StackStatusRow]) -> String {
+    let mut table = format!(
+        "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+        "COUNTY", "STACK", "STATUS", "UPDATED", "TP", "HASH"
+    );
+    for r in rows {
+        let updated = r
+            .updated
+            .as_deref()
+            .map(|u| u.chars().take(20).collect::<String>())
+            .unwrap_or_else(|| "-".into());
+        table.push_str(&format!(
+            "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+            r.county,
+            r.stack,
+            r.status,
+            updated,
+            if r.termination_protection {
+                "on"
+            } else {
+                "off"
+            },
+            r.deploy_hash.as_deref().unwrap_or("-"),
+        ));
+        let troubled = is_failed_or_rolled_back(&StackStatus::from(r.status.as_str()));
+        if let Some(reason) = r.reason.as_deref().filter(|_| troubled) {
+            table.push_str(&format!("           └ {reason}\n"));
+        }
+    }
+    table
 }

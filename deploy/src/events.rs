@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_cloudformation::types::StackEvent;
+use aws_sdk_cloudformation::types::{ResourceStatus, StackEvent};
 use serde::Serialize;
 
 /// The first failing resource of a failed stack operation.
@@ -111,6 +111,70 @@ pub fn likely_fix(code: &str, reason: &str) -> Option<&'static str> {
         .map(|(_, fix)| *fix)
 }
 
+/// Where one resource's operation stands, from an event's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Still running.
+    Running,
+    /// Finished (or skipped) without failing.
+    Done,
+    /// Failed.
+    Failed,
+}
+
+/// The phase of an event's status.
+pub(crate) fn phase(status: &ResourceStatus) -> Phase {
+    use ResourceStatus as S;
+    match status {
+        S::CreateFailed
+        | S::DeleteFailed
+        | S::ExportFailed
+        | S::ExportRollbackFailed
+        | S::ImportFailed
+        | S::ImportRollbackFailed
+        | S::RollbackFailed
+        | S::UpdateFailed
+        | S::UpdateRollbackFailed => Phase::Failed,
+        S::CreateComplete
+        | S::DeleteComplete
+        | S::DeleteSkipped
+        | S::ExportComplete
+        | S::ExportRollbackComplete
+        | S::ImportComplete
+        | S::ImportRollbackComplete
+        | S::RollbackComplete
+        | S::UpdateComplete
+        | S::UpdateRollbackComplete => Phase::Done,
+        S::CreateInProgress
+        | S::DeleteInProgress
+        | S::ExportInProgress
+        | S::ExportRollbackInProgress
+        | S::ImportInProgress
+        | S::ImportRollbackInProgress
+        | S::RollbackInProgress
+        | S::UpdateInProgress
+        | S::UpdateRollbackInProgress => Phase::Running,
+        // Stack-level statuses this enum lacks (e.g. the cleanup phases) and
+        // statuses newer than this SDK: the spelling is all there is.
+        other => {
+            let s = other.as_str();
+            if s.ends_with("_FAILED") {
+                Phase::Failed
+            } else if s.ends_with("_COMPLETE") || s.ends_with("_SKIPPED") {
+                Phase::Done
+            } else {
+                Phase::Running
+            }
+        }
+    }
+}
+
+/// True for an event that reports a failure.
+pub(crate) fn is_failure(e: &StackEvent) -> bool {
+    e.resource_status()
+        .is_some_and(|s| phase(s) == Phase::Failed)
+}
+
 fn is_cancellation(reason: &str) -> bool {
     // Siblings of the real failure are cancelled with these; never the cause.
     let r = reason.to_ascii_lowercase();
@@ -124,10 +188,7 @@ fn is_cancellation(reason: &str) -> bool {
 pub fn first_failure(stack_name: &str, events: &[StackEvent]) -> Option<FailureDiagnosis> {
     let mut failed: Vec<&StackEvent> = events
         .iter()
-        .filter(|e| {
-            e.resource_status()
-                .is_some_and(|s| s.as_str().ends_with("_FAILED"))
-        })
+        .filter(|e| is_failure(e))
         .filter(|e| !e.resource_status_reason().is_some_and(is_cancellation))
         .collect();
     failed.sort_by_key(|e| e.timestamp().map(|t| (t.secs(), t.subsec_nanos())));
@@ -167,18 +228,14 @@ pub(crate) struct Tally {
 impl Tally {
     /// Records an event; true when it finished a resource for the first time.
     pub(crate) fn record(&mut self, stack_name: &str, e: &StackEvent) -> bool {
-        let status = e.resource_status().map(|s| s.as_str()).unwrap_or("");
         let id = e.logical_resource_id().unwrap_or("");
         if id == stack_name || id.is_empty() {
             return false;
         }
-        if status.ends_with("_COMPLETE")
-            || status.ends_with("_FAILED")
-            || status.ends_with("_SKIPPED")
-        {
-            return self.done.insert(id.to_string());
+        match e.resource_status().map(phase) {
+            Some(Phase::Done | Phase::Failed) => self.done.insert(id.to_string()),
+            Some(Phase::Running) | None => false,
         }
-        false
     }
 
     pub(crate) fn count(&self) -> u64 {
@@ -232,6 +289,24 @@ mod tests {
         let d = first_failure("acme-1", &events).expect("diagnosis");
         assert_eq!(d.logical_id, "Table");
         assert!(d.fix.starts_with("name collision"), "{}", d.fix);
+    }
+
+    #[test]
+    fn every_event_status_has_a_phase() {
+        for s in ResourceStatus::values() {
+            let status = ResourceStatus::from(*s);
+            assert!(ResourceStatus::try_parse(s).is_ok(), "{s}");
+            let want = if s.ends_with("_FAILED") {
+                Phase::Failed
+            } else if s.ends_with("_COMPLETE") || s.ends_with("_SKIPPED") {
+                Phase::Done
+            } else {
+                Phase::Running
+            };
+            assert_eq!(phase(&status), want, "{s}");
+        }
+        let cleanup = ResourceStatus::from("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS");
+        assert_eq!(phase(&cleanup), Phase::Running);
     }
 
     #[test]

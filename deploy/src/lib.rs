@@ -51,6 +51,11 @@
 //! `UpdateTerminationProtection` (HTTP 500), so moto tests deploy with
 //! termination protection off and the replay tests cover it.
 
+// Layers, each using only those above it: errors, events and pure checks
+// (`error`, `events`, `changes`, `template_diff`, `safety`, `artifact`,
+// `output`, `interrupt`, `aws`); the `deployer` (clients, stats); the
+// AWS-facing parts (`stack`, `watch`, `assets`, `bootstrap`, `commands`);
+// the `deploy` flow; the `cli`.
 pub mod artifact;
 mod assets;
 pub mod aws;
@@ -59,22 +64,23 @@ pub mod changes;
 pub mod cli;
 mod commands;
 pub mod deploy;
+mod deployer;
 pub mod error;
 pub mod events;
 pub mod exit;
 pub mod interrupt;
 pub mod output;
 pub mod safety;
+mod stack;
 pub mod template_diff;
+mod watch;
 
 pub use artifact::{FunctionAsset, StackArtifact};
 pub use aws::{CallCounter, Clients, Pacing};
-pub use bootstrap::BootstrapOptions;
+pub use bootstrap::{BootstrapInfo, BootstrapOptions};
 pub use commands::{Retained, StackDiff, StackStatusRow};
-pub use deploy::{
-    BootstrapInfo, DeployOptions, DeployReport, Deployer, Identity, Outcome, RequireApproval,
-    StackReport, StatsSnapshot,
-};
+pub use deploy::{DeployOptions, DeployReport, Outcome, RequireApproval, StackReport};
+pub use deployer::{Deployer, Identity, StatsSnapshot};
 pub use error::{DeployError, RefusalKind};
 pub use interrupt::Interrupt;
 pub use output::{Format, Output};

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::changes::{ChangeKind, ResourceChange};
 use crate::error::{DeployError, RefusalKind};
-use crate::template_diff::{DiffKind, TemplateDiff};
+use crate::template_diff::{DiffKind, ResourceDiff, TemplateDiff};
 
 /// Resource types that hold data: replacing or deleting one loses it.
 pub const STATEFUL_TYPES: &[&str] = &[
@@ -69,69 +69,24 @@ pub fn destructive_changes(
 ) -> Vec<Destruction> {
     let mut out: BTreeMap<String, Destruction> = BTreeMap::new();
     for c in changes.iter().filter(|c| is_stateful(&c.resource_type)) {
-        let why = match c.kind {
-            ChangeKind::Replace => {
-                let causes = if c.causes.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", c.causes.join(", "))
-                };
-                format!(
-                    "replaced (CloudFormation: Replacement {}{causes})",
-                    c.replacement.as_deref().unwrap_or("True")
-                )
-            }
-            ChangeKind::Remove => "removed from the stack".to_string(),
-            _ => continue,
-        };
-        out.insert(
-            c.logical_id.clone(),
-            Destruction {
-                logical_id: c.logical_id.clone(),
-                resource_type: c.resource_type.clone(),
-                why,
-            },
-        );
+        if let Some(why) = change_set_destruction(c) {
+            out.insert(
+                c.logical_id.clone(),
+                Destruction {
+                    logical_id: c.logical_id.clone(),
+                    resource_type: c.resource_type.clone(),
+                    why,
+                },
+            );
+        }
     }
+    // The template diff catches what a change set leaves out (moto gives no
+    // replacement data); CloudFormation's own verdict wins where it has one.
     for r in diff.map(|d| d.resources.as_slice()).unwrap_or_default() {
         if out.contains_key(&r.logical_id) {
             continue;
         }
-        let why = match r.kind {
-            DiffKind::Removed if is_stateful(&r.resource_type) => {
-                Some("removed from the stack".to_string())
-            }
-            DiffKind::Modified => {
-                let type_changed = r.changes.iter().find(|p| p.path == "Type");
-                if let Some(p) = type_changed {
-                    let old_type = p.old.as_ref().and_then(Value::as_str).unwrap_or("?");
-                    (is_stateful(old_type) || is_stateful(&r.resource_type))
-                        .then(|| format!("replaced: its type changes from {old_type}"))
-                } else {
-                    let props = REPLACING_PROPERTIES
-                        .iter()
-                        .find(|(t, _)| *t == r.resource_type)
-                        .map(|(_, p)| *p)
-                        .unwrap_or_default();
-                    let hits: Vec<&str> = r
-                        .changes
-                        .iter()
-                        .filter(|p| {
-                            props.iter().any(|name| {
-                                p.path == format!("Properties.{name}")
-                                    || p.path.starts_with(&format!("Properties.{name}["))
-                                    || p.path.starts_with(&format!("Properties.{name}."))
-                            })
-                        })
-                        .map(|p| p.path.as_str())
-                        .collect();
-                    (!hits.is_empty())
-                        .then(|| format!("replaced: {} requires replacement", hits.join(", ")))
-                }
-            }
-            _ => None,
-        };
-        if let Some(why) = why {
+        if let Some(why) = diff_destruction(r) {
             out.insert(
                 r.logical_id.clone(),
                 Destruction {
@@ -143,6 +98,62 @@ pub fn destructive_changes(
         }
     }
     out.into_values().collect()
+}
+
+/// Why a change-set row destroys its resource, if it does.
+fn change_set_destruction(c: &ResourceChange) -> Option<String> {
+    match c.kind {
+        ChangeKind::Replace => {
+            let causes = if c.causes.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", c.causes.join(", "))
+            };
+            Some(format!(
+                "replaced (CloudFormation: Replacement {}{causes})",
+                c.replacement.as_deref().unwrap_or("True")
+            ))
+        }
+        ChangeKind::Remove => Some("removed from the stack".to_string()),
+        _ => None,
+    }
+}
+
+/// Why a template-diff entry destroys a stateful resource, if it does: it is
+/// removed, its type changes, or a property that forces replacement changes.
+fn diff_destruction(r: &ResourceDiff) -> Option<String> {
+    match r.kind {
+        DiffKind::Removed if is_stateful(&r.resource_type) => {
+            Some("removed from the stack".to_string())
+        }
+        DiffKind::Modified => {
+            if let Some(p) = r.changes.iter().find(|p| p.path == "Type") {
+                let old_type = p.old.as_ref().and_then(Value::as_str).unwrap_or("?");
+                return (is_stateful(old_type) || is_stateful(&r.resource_type))
+                    .then(|| format!("replaced: its type changes from {old_type}"));
+            }
+            let props = REPLACING_PROPERTIES
+                .iter()
+                .find(|(t, _)| *t == r.resource_type)
+                .map(|(_, p)| *p)
+                .unwrap_or_default();
+            let hits: Vec<&str> = r
+                .changes
+                .iter()
+                .filter(|p| {
+                    props.iter().any(|name| {
+                        p.path == format!("Properties.{name}")
+                            || p.path.starts_with(&format!("Properties.{name}["))
+                            || p.path.starts_with(&format!("Properties.{name}."))
+                    })
+                })
+                .map(|p| p.path.as_str())
+                .collect();
+            (!hits.is_empty())
+                .then(|| format!("replaced: {} requires replacement", hits.join(", ")))
+        }
+        _ => None,
+    }
 }
 
 /// Refuses destruction of any stateful resource `allow_replace` does not name.
