@@ -239,3 +239,63 @@ fn write_outputs(path: &std::path::Path, report: &DeployReport) -> Result<(), De
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(county: &str, outcome: Outcome) -> StackReport {
+        StackReport {
+            stack: format!("acme-{county}"),
+            county: county.into(),
+            outcome,
+            seconds: 1.5,
+            outputs: BTreeMap::new(),
+            outputs_note: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_failures_as_failed_whatever_the_report_says() {
+        let r = DeployReport {
+            stacks: vec![
+                report("ca", Outcome::Created { changes: 7 }),
+                report("ny", Outcome::Unchanged { reason: "x".into() }),
+                report("tx", Outcome::Skipped),
+            ],
+        };
+        let failures = vec![("acme-tx".to_string(), DeployError::usage("boom"))];
+        let table = summary_table(&r, &failures);
+        assert!(
+            table.contains("ca         acme-ca            created          7"),
+            "{table}"
+        );
+        assert!(table.contains("unchanged        0"), "{table}");
+        assert!(table.contains("FAILED           -"), "{table}");
+        assert!(table.ends_with("2 ok, 1 failed\n"), "{table}");
+    }
+
+    #[test]
+    fn one_stack_fails_with_its_own_error_and_several_as_a_fleet() {
+        let one = || vec![("acme-ca".to_string(), DeployError::usage("boom"))];
+        let e = verdict(DeployReport::default(), one(), 1).expect_err("failed");
+        assert!(matches!(e, DeployError::Usage { .. }), "{e:?}");
+        let e = verdict(DeployReport::default(), one(), 2).expect_err("failed");
+        assert!(matches!(e, DeployError::Fleet { total: 2, .. }), "{e:?}");
+        assert!(verdict(DeployReport::default(), vec![], 2).is_ok());
+    }
+
+    #[test]
+    fn result_lines_say_what_happened() {
+        let t = Duration::from_millis(2500);
+        assert_eq!(
+            result_line(&Outcome::Created { changes: 3 }, t),
+            "created (3 resources) in 2.5s"
+        );
+        assert_eq!(
+            result_line(&Outcome::Updated { changes: 1 }, t),
+            "updated (1 change(s)) in 2.5s"
+        );
+        assert_eq!(result_line(&Outcome::Skipped, t), "skipped");
+    }
+}

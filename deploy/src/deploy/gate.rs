@@ -97,3 +97,37 @@ fn approval_reason(require: RequireApproval, rows: &[ResourceChange]) -> Option<
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changes::ChangeKind;
+
+    fn row(kind: ChangeKind, id: &str, ty: &str) -> ResourceChange {
+        ResourceChange {
+            kind,
+            logical_id: id.into(),
+            resource_type: ty.into(),
+            replacement: None,
+            causes: vec![],
+        }
+    }
+
+    #[test]
+    fn approval_is_asked_as_the_operator_chose() {
+        let harmless = [row(ChangeKind::Modify, "Queue", "AWS::SQS::Queue")];
+        let widening = [row(ChangeKind::Add, "Role", "AWS::IAM::Role")];
+        assert_eq!(approval_reason(RequireApproval::Never, &widening), None);
+        assert_eq!(
+            approval_reason(RequireApproval::Broadening, &harmless),
+            None
+        );
+        let why = approval_reason(RequireApproval::Broadening, &widening).expect("asked");
+        assert!(why.starts_with("access may widen: "), "{why}");
+        assert!(why.contains("Role"), "{why}");
+        assert_eq!(
+            approval_reason(RequireApproval::AnyChange, &harmless).as_deref(),
+            Some("1 change(s) and --require-approval any-change")
+        );
+    }
+}
