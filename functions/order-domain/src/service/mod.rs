@@ -21,14 +21,13 @@
 
 mod accept;
 mod cancel;
-mod json;
 mod queries;
 mod sweeper;
 mod worker;
 
 pub use accept::{
-    AcceptError, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
-    ValidatedRequest, plan_accept, validate_request,
+    AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
+    RequestedLine, ValidatedRequest, parse_request, plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
@@ -42,8 +41,8 @@ use crate::ids::OrderId;
 use crate::order::Order;
 use crate::schema::{inventory as inv, order_by_id, orders};
 use crate::store::{
-    AttrValue, Condition, Delete, Put, Store, StoreError, Table, Transaction, TxCanceled, Update,
-    UpdateAction, WriteOp,
+    AttrValue, Condition, Delete, Item, Put, Store, StoreError, Table, Transaction, TxCanceled,
+    Update, UpdateAction, WriteOp,
 };
 
 /// How many times a service reloads and retries after losing an optimistic
@@ -54,6 +53,30 @@ pub(crate) const MAX_ATTEMPTS: usize = 5;
 /// before DynamoDB TTL may reap it: TTL is a last-resort cleanup, the worker
 /// releases expired reservations itself (see [`Sweeper`]).
 pub(crate) const LEDGER_TTL_GRACE_SECONDS: i64 = 86_400;
+
+/// A transaction op by name. DynamoDB explains a cancelled transaction with
+/// one reason per op, in the order the ops were sent; a name stands for that
+/// position so code asks about the op it means.
+pub trait TxOp: Copy {
+    fn position(self) -> usize;
+}
+
+/// [`TxCanceled`] read by op name.
+pub(crate) trait CanceledOps {
+    /// Whether `op`'s condition was false.
+    fn failed(&self, op: impl TxOp) -> bool;
+    /// The item `op` found, if its condition failed and the store returned it.
+    fn found(&self, op: impl TxOp) -> Option<&Item>;
+}
+
+impl CanceledOps for TxCanceled {
+    fn failed(&self, op: impl TxOp) -> bool {
+        self.condition_failed(op.position())
+    }
+    fn found(&self, op: impl TxOp) -> Option<&Item> {
+        self.failed_item(op.position())
+    }
+}
 
 /// Failure while loading an order.
 #[derive(Debug)]
