@@ -1,5 +1,5 @@
 //! The API's CPU path, without I/O:
-//! (a) validate a 5-line body and build the accept transaction from stock
+//! (a) parse and validate a 5-line body and build the accept transaction from stock
 //!     records already fetched (target < 20 µs);
 //! (b) serialize an order response to JSON (target < 5 µs).
 
@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::Timestamp;
 use order_domain::clock::{IdGenerator, SequentialIds};
 use order_domain::codec::StockRecord;
-use order_domain::service::{plan_accept, validate_request};
+use order_domain::service::{parse_request, plan_accept};
 use order_domain::{CountyRules, Money, OrderStatus, Sku, StoreId};
 
 const RULES: &str = r#"{"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     let rules = CountyRules::from_json(RULES).expect("rules");
     let now: Timestamp = "2026-03-09T20:00:00Z".parse().expect("time");
     let ids = SequentialIds::new();
-    let req = validate_request(BODY.as_bytes(), &rules).expect("valid body");
+    let req = parse_request(BODY.as_bytes(), &rules).expect("valid body");
     let stock: Vec<Option<StockRecord>> = req
         .lines
         .iter()
@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("accept/validate+plan 5 lines", |b| {
         b.iter(|| {
-            let req = validate_request(black_box(BODY.as_bytes()), &rules).expect("valid");
+            let req = parse_request(black_box(BODY.as_bytes()), &rules).expect("valid");
             let plan =
                 plan_accept(&req, black_box(&stock), &rules, now, ids.order_id(now)).expect("plan");
             black_box(plan)
@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
 
     // The two halves, to see where the time goes.
     c.bench_function("accept/validate 5 lines", |b| {
-        b.iter(|| black_box(validate_request(black_box(BODY.as_bytes()), &rules).expect("valid")))
+        b.iter(|| black_box(parse_request(black_box(BODY.as_bytes()), &rules).expect("valid")))
     });
     c.bench_function("accept/plan 5 lines", |b| {
         b.iter(|| {

@@ -438,10 +438,10 @@ async fn store_failures_are_retryable_with_the_right_status() {
 #[tokio::test]
 async fn accept_transaction_renders_for_dynamodb() {
     // What the DynamoDB adapter will send, op by op.
-    use order_domain::service::{plan_accept, validate_request};
+    use order_domain::service::{parse_request, plan_accept};
     let f = Fixture::new();
     let r = rules();
-    let req = validate_request(body("c", "r", &[("WINE", 1)]).as_bytes(), &r).unwrap();
+    let req = parse_request(body("c", "r", &[("WINE", 1)]).as_bytes(), &r).unwrap();
     let stock = order_domain::codec::StockRecord {
         store_id: order_domain::StoreId::parse(STORE).unwrap(),
         sku: order_domain::Sku::parse("WINE").unwrap(),

@@ -21,14 +21,13 @@
 
 mod accept;
 mod cancel;
-mod json;
 mod queries;
 mod sweeper;
 mod worker;
 
 pub use accept::{
-    AcceptError, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
-    ValidatedRequest, plan_accept, validate_request,
+    AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
+    RequestedLine, ValidatedRequest, parse_request, plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
@@ -42,8 +41,8 @@ use crate::ids::OrderId;
 use crate::order::Order;
 use crate::schema::{inventory as inv, order_by_id, orders};
 use crate::store::{
-    AttrValue, Condition, Delete, Put, Store, StoreError, Table, Transaction, TxCanceled, Update,
-    UpdateAction, WriteOp,
+    AttrValue, Condition, Delete, Item, Put, Store, StoreError, Table, Transaction, TxCanceled,
+    Update, UpdateAction, WriteOp,
 };
 
 /// How many times a service reloads and retries after losing an optimistic
@@ -54,6 +53,30 @@ pub(crate) const MAX_ATTEMPTS: usize = 5;
 /// before DynamoDB TTL may reap it: TTL is a last-resort cleanup, the worker
 /// releases expired reservations itself (see [`Sweeper`]).
 pub(crate) const LEDGER_TTL_GRACE_SECONDS: i64 = 86_400;
+
+/// A transaction op by name. DynamoDB explains a cancelled transaction with
+/// one reason per op, in the order the ops were sent; a name stands for that
+/// position so code asks about the op it means.
+pub trait TxOp: Copy {
+    fn position(self) -> usize;
+}
+
+/// [`TxCanceled`] read by op name.
+pub(crate) trait CanceledOps {
+    /// Whether `op`'s condition was false.
+    fn failed(&self, op: impl TxOp) -> bool;
+    /// The item `op` found, if its condition failed and the store returned it.
+    fn found(&self, op: impl TxOp) -> Option<&Item>;
+}
+
+impl CanceledOps for TxCanceled {
+    fn failed(&self, op: impl TxOp) -> bool {
+        self.condition_failed(op.position())
+    }
+    fn found(&self, op: impl TxOp) -> Option<&Item> {
+        self.failed_item(op.position())
+    }
+}
 
 /// Failure while loading an order.
 #[derive(Debug)]
@@ -77,17 +100,81 @@ pub(crate) async fn load_order<S: Store>(
         .map_err(LoadError::Corrupt)
 }
 
-/// A transaction being built, remembering where the two order ops are.
-pub(crate) struct OrderTx {
-    pub ops: Vec<WriteOp>,
-    pub order_ops_at: usize,
+/// What an op of an order transaction does to one order line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineOp {
+    /// The line's stock record (`available`).
+    Stock,
+    /// The line's reservation ledger entry.
+    Ledger,
 }
 
-/// Whether the order's optimistic lock failed (someone else moved it): one
-/// of the two order ops, at `order_ops_at` and the next, found another
-/// version.
-fn lost_race(order_ops_at: usize, c: &TxCanceled) -> bool {
-    c.condition_failed(order_ops_at) || c.condition_failed(order_ops_at + 1)
+/// An op of an order transaction, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OrderOp {
+    /// Line `n`'s op of this kind.
+    Line(usize, LineOp),
+    /// The OrderById record, conditional on the order's version.
+    Record,
+    /// The Orders summary, likewise.
+    Summary,
+}
+
+/// An order transaction being built: each op with its name, so a refusal
+/// can be read by name whatever the number of lines.
+pub(crate) struct OrderTx {
+    ops: Vec<WriteOp>,
+    names: Vec<OrderOp>,
+}
+
+impl OrderTx {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            ops: Vec::with_capacity(n),
+            names: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, name: OrderOp, op: WriteOp) {
+        self.ops.push(op);
+        self.names.push(name);
+    }
+
+    /// Adds the status change `prev` → `next`, the last two ops.
+    fn change_status(mut self, prev: &Order, next: &Order, shards: u32) -> Self {
+        let [record, summary] = status_writes(prev, next, shards);
+        self.push(OrderOp::Record, record);
+        self.push(OrderOp::Summary, summary);
+        self
+    }
+}
+
+/// A refused order transaction, read by op name.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    reasons: TxCanceled,
+    names: Vec<OrderOp>,
+}
+
+impl Refusal {
+    /// Whether `op`'s condition was false.
+    pub(crate) fn failed(&self, op: OrderOp) -> bool {
+        self.names
+            .iter()
+            .position(|n| *n == op)
+            .is_some_and(|i| self.reasons.condition_failed(i))
+    }
+
+    /// The order's optimistic lock failed: someone else moved it.
+    fn lost_race(&self) -> bool {
+        self.failed(OrderOp::Record) || self.failed(OrderOp::Summary)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.reasons.fmt(f)
+    }
 }
 
 /// How an order transaction ended.
@@ -97,7 +184,7 @@ pub(crate) enum TxOutcome {
     /// The order's version moved under us: reload and look again.
     LostRace,
     /// Some other op's condition failed (not retryable); the details.
-    Rejected(TxCanceled),
+    Rejected(Refusal),
 }
 
 /// Runs an order transaction and sorts out why it failed, if it did:
@@ -105,14 +192,19 @@ pub(crate) enum TxOutcome {
 /// failed condition [`TxOutcome::Rejected`]; contention, throttling and
 /// outages stay errors (retryable ones).
 pub(crate) async fn commit<S: Store>(store: &S, tx: OrderTx) -> Result<TxOutcome, StoreError> {
-    let OrderTx { ops, order_ops_at } = tx;
-    let transaction = Transaction::new(ops)?;
-    match store.transact(transaction).await {
+    let OrderTx { ops, names } = tx;
+    match store.transact(Transaction::new(ops)?).await {
         Ok(()) => Ok(TxOutcome::Committed),
-        Err(StoreError::TransactionCanceled(c)) if lost_race(order_ops_at, &c) => {
-            Ok(TxOutcome::LostRace)
+        Err(StoreError::TransactionCanceled(reasons)) => {
+            let refusal = Refusal { reasons, names };
+            if refusal.lost_race() {
+                Ok(TxOutcome::LostRace)
+            } else if refusal.reasons.is_retryable() {
+                Err(StoreError::TransactionCanceled(refusal.reasons))
+            } else {
+                Ok(TxOutcome::Rejected(refusal))
+            }
         }
-        Err(StoreError::TransactionCanceled(c)) if !c.is_retryable() => Ok(TxOutcome::Rejected(c)),
         Err(e) => Err(e),
     }
 }
@@ -162,10 +254,7 @@ pub(crate) fn status_writes(prev: &Order, next: &Order, shards: u32) -> [WriteOp
 
 /// A status change with no stock involved (PENDING → FAILED or CANCELLED).
 pub(crate) fn status_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
-    OrderTx {
-        ops: status_writes(prev, next, shards).into(),
-        order_ops_at: 0,
-    }
+    OrderTx::with_capacity(2).change_status(prev, next, shards)
 }
 
 /// PENDING → RESERVED: per line, take the units from the stock record only if
@@ -178,17 +267,17 @@ pub(crate) fn reserve_tx(
     now: Timestamp,
     ledger_expires_at: i64,
 ) -> OrderTx {
-    let mut ops = Vec::with_capacity(prev.items.len() * 2 + 2);
-    for line in &prev.items {
+    let mut tx = OrderTx::with_capacity(prev.items.len() * 2 + 2);
+    for (n, line) in prev.items.iter().enumerate() {
         let q = i64::from(line.quantity);
-        ops.push(WriteOp::Update(Update {
+        let stock = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::stock_key(&prev.store_id, &line.sku),
             actions: vec![UpdateAction::Add(inv::AVAILABLE.into(), -q)],
             // Fails on a missing stock record too: absent attributes compare false.
             condition: Some(Condition::at_least(inv::AVAILABLE, q)),
-        }));
-        ops.push(WriteOp::Put(Put {
+        });
+        let ledger = WriteOp::Put(Put {
             table: Table::Inventory,
             item: codec::reservation_item(
                 &prev.store_id,
@@ -198,20 +287,20 @@ pub(crate) fn reserve_tx(
                 ledger_expires_at,
             ),
             condition: Some(Condition::not_exists(inv::SK)),
-        }));
+        });
+        tx.push(OrderOp::Line(n, LineOp::Stock), stock);
+        tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
     }
-    let order_ops_at = ops.len();
-    ops.extend(status_writes(prev, next, shards));
-    OrderTx { ops, order_ops_at }
+    tx.change_status(prev, next, shards)
 }
 
 /// RESERVED or CONFIRMED → FAILED or CANCELLED: put the units back and delete
 /// the ledger entries. Each delete requires its entry to exist, so stock can
 /// never be released twice.
 pub(crate) fn release_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
-    let mut ops = Vec::with_capacity(prev.items.len() * 2 + 2);
-    for line in &prev.items {
-        ops.push(WriteOp::Update(Update {
+    let mut tx = OrderTx::with_capacity(prev.items.len() * 2 + 2);
+    for (n, line) in prev.items.iter().enumerate() {
+        let stock = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::stock_key(&prev.store_id, &line.sku),
             actions: vec![UpdateAction::Add(
@@ -220,24 +309,24 @@ pub(crate) fn release_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
             )],
             // Never create a stock record from a release.
             condition: Some(Condition::exists(inv::SK)),
-        }));
-        ops.push(WriteOp::Delete(Delete {
+        });
+        let ledger = WriteOp::Delete(Delete {
             table: Table::Inventory,
             key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
             condition: Some(Condition::exists(inv::SK)),
-        }));
+        });
+        tx.push(OrderOp::Line(n, LineOp::Stock), stock);
+        tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
     }
-    let order_ops_at = ops.len();
-    ops.extend(status_writes(prev, next, shards));
-    OrderTx { ops, order_ops_at }
+    tx.change_status(prev, next, shards)
 }
 
 /// RESERVED → CONFIRMED: mark the ledger entries sold and drop their TTL, so
 /// a sold reservation is never reaped; the stock was already taken.
 pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
-    let mut ops = Vec::with_capacity(prev.items.len() + 2);
-    for line in &prev.items {
-        ops.push(WriteOp::Update(Update {
+    let mut tx = OrderTx::with_capacity(prev.items.len() + 2);
+    for (n, line) in prev.items.iter().enumerate() {
+        let ledger = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
             actions: vec![
@@ -248,11 +337,10 @@ pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
                 UpdateAction::Remove(inv::TTL.into()),
             ],
             condition: Some(Condition::exists(inv::SK)),
-        }));
+        });
+        tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
     }
-    let order_ops_at = ops.len();
-    ops.extend(status_writes(prev, next, shards));
-    OrderTx { ops, order_ops_at }
+    tx.change_status(prev, next, shards)
 }
 
 #[cfg(test)]
@@ -276,6 +364,8 @@ mod tests {
         let reserved = o.transitioned(OrderStatus::Reserved, now).unwrap();
         let r = reserve_tx(&o, &reserved, 8, now, 0);
         assert_eq!(r.ops.len(), 100);
+        assert_eq!(r.names[1], OrderOp::Line(0, LineOp::Ledger));
+        assert_eq!(r.names[98..], [OrderOp::Record, OrderOp::Summary]);
         assert!(Transaction::new(r.ops).is_ok());
         let failed = reserved.transitioned(OrderStatus::Failed, now).unwrap();
         assert!(Transaction::new(release_tx(&reserved, &failed, 8).ops).is_ok());

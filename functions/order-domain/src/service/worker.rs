@@ -32,8 +32,8 @@ use crate::order::{FailureReason, InvalidTransition, Order, OrderStatus};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::rules::CountyRules;
 use crate::service::{
-    LEDGER_TTL_GRACE_SECONDS, LoadError, MAX_ATTEMPTS, TxOutcome, commit, confirm_tx, end_order,
-    load_order, reserve_tx,
+    LEDGER_TTL_GRACE_SECONDS, LineOp, LoadError, MAX_ATTEMPTS, OrderOp, TxOutcome, commit,
+    confirm_tx, end_order, load_order, reserve_tx,
 };
 use crate::store::{Store, StoreError};
 
@@ -225,12 +225,11 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
             TxOutcome::Committed => Ok(Step::Next(reserved)),
             TxOutcome::LostRace => Ok(Step::Reload),
             TxOutcome::Rejected(c) => {
-                // Ops 2i are stock updates, 2i+1 ledger puts.
                 let short: Vec<Sku> = order
                     .items
                     .iter()
                     .enumerate()
-                    .filter(|(i, _)| c.condition_failed(2 * i))
+                    .filter(|(n, _)| c.failed(OrderOp::Line(*n, LineOp::Stock)))
                     .map(|(_, l)| l.sku.clone())
                     .collect();
                 if short.is_empty() {
