@@ -26,7 +26,7 @@ use crate::safety;
 use crate::template_diff::{TemplateDiff, diff_templates};
 
 /// When a change needs a human's "yes".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RequireApproval {
     /// Never ask.
