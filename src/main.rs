@@ -2,34 +2,46 @@
 
 mod cli;
 mod commands;
-mod exit;
+mod error;
+mod output;
 
+use std::io::Write;
 use std::process::ExitCode;
 
+use acme_deploy::exit::Exit;
 use clap::Parser;
 
-use crate::cli::{Cli, Command, CountyCommand};
+use crate::cli::stacks::CountyCommand;
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::output::Console;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Synth(a) => commands::synth::run(&a),
-        Command::Validate(a) => commands::validate::run(&a),
-        Command::List(a) => commands::list::run(&a),
-        Command::County(CountyCommand::Add(a)) => commands::county::add(&a),
-        Command::Deploy(a) => commands::deploy::deploy(&a),
-        Command::Bootstrap(a) => commands::deploy::bootstrap(&a),
-        Command::Diff(a) => commands::deploy::diff(&a),
-        Command::Destroy(a) => commands::deploy::destroy(&a),
-        Command::Status(a) => commands::deploy::status(&a),
-        Command::Local(a) => commands::local::local(&a),
-        Command::Inventory(c) => commands::local::inventory(&c),
-    };
+    let mut console = Console::stdio();
+    let result = run(cli.command, &mut console).and_then(|()| console.flush());
     match result {
-        Ok(()) => ExitCode::from(exit::OK as u8),
+        Ok(()) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(e.code as u8)
+            // A stderr that cannot be written to leaves only the exit code.
+            let _ = writeln!(console.err, "{}", e.render());
+            e.exit().into()
         }
+    }
+}
+
+fn run(command: Command, c: &mut Console) -> Result<(), Error> {
+    match command {
+        Command::Synth(a) => commands::synth::run(&a, c),
+        Command::Validate(a) => commands::validate::run(&a, c),
+        Command::List(a) => commands::list::run(&a, c),
+        Command::County(CountyCommand::Add(a)) => commands::county::add(&a, c),
+        Command::Deploy(a) => commands::deploy::deploy(&a, c),
+        Command::Bootstrap(a) => commands::deploy::bootstrap(&a),
+        Command::Diff(a) => commands::deploy::diff(&a, c),
+        Command::Destroy(a) => commands::deploy::destroy(&a, c),
+        Command::Status(a) => commands::deploy::status(&a, c),
+        Command::Local(a) => commands::local::local(&a),
+        Command::Inventory(c2) => commands::local::inventory(&c2, c),
     }
 }

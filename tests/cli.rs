@@ -1,8 +1,9 @@
 //! The `acme-infra` binary end to end: exit codes, output files and the
 //! messages a pipeline or a person sees.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_acme-infra"))
@@ -37,7 +38,7 @@ fn scratch_environments() -> tempfile::TempDir {
 }
 
 #[test]
-fn synth_writes_an_assembly_for_every_county_and_is_repeatable() {
+fn synth_writes_an_assembly_and_a_quiet_rerun_is_silent_and_byte_identical() {
     let dir = scratch_environments();
     let out = run(&["synth", "--out", "asm"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -63,7 +64,7 @@ fn synth_writes_an_assembly_for_every_county_and_is_repeatable() {
 }
 
 #[test]
-fn synth_of_one_county_in_yaml() {
+fn synth_of_one_county_in_yaml_writes_only_that_county() {
     let dir = scratch_environments();
     let out = run(
         &[
@@ -85,7 +86,7 @@ fn synth_of_one_county_in_yaml() {
 }
 
 #[test]
-fn an_invalid_county_file_fails_with_its_position_and_exit_code_3() {
+fn an_invalid_county_file_fails_validate_and_synth_with_its_position_a_hint_and_exit_code_7() {
     let dir = scratch_environments();
     let path = dir.path().join("environments/fulton-ga.yaml");
     let original = std::fs::read_to_string(&path).expect("read");
@@ -115,7 +116,7 @@ fn an_invalid_county_file_fails_with_its_position_and_exit_code_3() {
 }
 
 #[test]
-fn unknown_county_is_named_with_a_suggestion() {
+fn an_unknown_county_is_a_config_error_naming_it_and_a_suggestion() {
     let dir = scratch_environments();
     let out = run(&["synth", "--county", "travis-tz"], dir.path());
     assert_eq!(out.status.code(), Some(7));
@@ -125,7 +126,7 @@ fn unknown_county_is_named_with_a_suggestion() {
 }
 
 #[test]
-fn list_as_a_table_and_as_json() {
+fn list_prints_json_rows_in_county_order_and_a_table_with_a_header() {
     let dir = scratch_environments();
     let out = run(&["list", "--json"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -146,7 +147,7 @@ fn list_as_a_table_and_as_json() {
 }
 
 #[test]
-fn county_add_creates_a_valid_county_and_never_overwrites() {
+fn county_add_creates_a_county_that_synthesizes_and_refuses_to_overwrite_it_with_exit_code_9() {
     let dir = scratch_environments();
     let args = [
         "county",
@@ -189,7 +190,7 @@ fn county_add_creates_a_valid_county_and_never_overwrites() {
 }
 
 #[test]
-fn county_add_rejects_a_bad_account_and_writes_nothing() {
+fn county_add_rejects_a_bad_account_with_exit_code_7_and_writes_nothing() {
     let dir = scratch_environments();
     let out = run(
         &[
@@ -217,8 +218,111 @@ fn county_add_rejects_a_bad_account_and_writes_nothing() {
 }
 
 #[test]
-fn bad_flags_are_usage_errors() {
+fn a_bad_flag_value_is_a_usage_error_naming_it() {
     let out = run(&["synth", "--format", "xml"], &root());
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("xml"));
+}
+
+#[test]
+fn help_lists_every_exit_code() {
+    let out = run(&["--help"], &root());
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for code in [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "130",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{code}  "))),
+            "exit code {code} in --help:\n{help}"
+        );
+    }
+}
+
+/// Runs `args` with stdout (or stderr) a pipe whose reading end is closed at
+/// once, as `acme-infra ... | head -0` does.
+fn run_with_closed_pipe(args: &[&str], cwd: &Path, close_stderr: bool) -> Output {
+    let mut cmd = bin();
+    cmd.args(args).current_dir(cwd);
+    if close_stderr {
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    } else {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("acme-infra runs");
+    if close_stderr {
+        drop(child.stderr.take());
+    } else {
+        drop(child.stdout.take());
+    }
+    child.wait_with_output().expect("acme-infra ends")
+}
+
+/// Runs `args` with stdout or stderr on /dev/full, where every write fails
+/// with "no space left on device".
+fn run_with_full_disk(args: &[&str], cwd: &Path, on_stderr: bool) -> Output {
+    let full = File::options()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut cmd = bin();
+    cmd.args(args).current_dir(cwd);
+    if on_stderr {
+        cmd.stdout(Stdio::piped()).stderr(full);
+    } else {
+        cmd.stdout(full).stderr(Stdio::piped());
+    }
+    cmd.output().expect("acme-infra runs")
+}
+
+#[test]
+fn list_into_a_closed_pipe_ends_quietly_with_status_0() {
+    let dir = scratch_environments();
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let out = run_with_closed_pipe(args, dir.path(), false);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stderr.is_empty(), "{args:?}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn synth_with_a_closed_stderr_still_writes_the_assembly_and_exits_0() {
+    let dir = scratch_environments();
+    let out = run_with_closed_pipe(&["synth", "--out", "asm"], dir.path(), true);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(dir.path().join("asm/manifest.json").is_file());
+}
+
+#[test]
+fn list_onto_a_full_disk_fails_with_exit_code_10_and_says_why() {
+    let dir = scratch_environments();
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let out = run_with_full_disk(args, dir.path(), false);
+        assert_eq!(out.status.code(), Some(10), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("cannot write to stdout"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn synth_with_stderr_on_a_full_disk_exits_10_without_panicking() {
+    let dir = scratch_environments();
+    let out = run_with_full_disk(&["synth", "--out", "asm"], dir.path(), true);
+    assert_eq!(out.status.code(), Some(10));
+    let quiet = run_with_full_disk(&["synth", "--out", "asm", "--quiet"], dir.path(), true);
+    assert_eq!(
+        quiet.status.code(),
+        Some(0),
+        "--quiet writes nothing to stderr"
+    );
 }

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use acme_stacks::assembly::StackTemplate;
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::error::{DeployError, RefusalKind};
 
-/// Template parameter that receives the assets bucket's name.
-pub const ASSET_BUCKET_PARAMETER: &str = "AssetBucket";
+/// Template parameter that receives the assets bucket's name (the generator's name for it).
+pub use acme_stacks::county::functions::ASSET_BUCKET_PARAMETER;
 /// Stack tag holding the hash of everything a deploy sends (template,
 /// parameters, tags). Equal hash on the stack ⇒ nothing to deploy.
 pub const DEPLOY_HASH_TAG: &str = "acme:deploy-hash";
@@ -48,6 +50,13 @@ pub struct StackArtifact {
     pub assets: Vec<FunctionAsset>,
 }
 
+/// A template parameter as the deployer reads it: only whether it has a default matters.
+#[derive(Debug, Deserialize)]
+struct DeclaredParameter {
+    #[serde(rename = "Default", default)]
+    default: Option<Value>,
+}
+
 /// An asset after hashing: where it will live in the assets bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HashedAsset {
@@ -58,6 +67,21 @@ pub(crate) struct HashedAsset {
 }
 
 impl StackArtifact {
+    /// The artifact for a generated stack and the bundles its template asks
+    /// for. County stacks always get termination protection.
+    pub fn new(template: StackTemplate, assets: Vec<FunctionAsset>) -> Self {
+        StackArtifact {
+            stack_name: template.stack_name,
+            county_id: template.county_id,
+            account: template.account,
+            region: template.region,
+            template_body: template.body,
+            tags: template.tags,
+            termination_protection: true,
+            assets,
+        }
+    }
+
     /// Parses the template, so that a generator bug is reported before any
     /// API call rather than as CloudFormation's "Template format error".
     pub(crate) fn template(&self) -> Result<Value, DeployError> {
@@ -97,14 +121,10 @@ impl StackArtifact {
         assets: &[HashedAsset],
         bucket: Option<&str>,
     ) -> Result<BTreeMap<String, String>, DeployError> {
-        let declared: Vec<&str> = template
-            .get("Parameters")
-            .and_then(Value::as_object)
-            .map(|p| p.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let declared = self.declared_parameters(template)?;
         let mut params = BTreeMap::new();
         for a in assets {
-            if !declared.contains(&a.parameter.as_str()) {
+            if !declared.contains_key(&a.parameter) {
                 return Err(DeployError::refused(
                     &self.stack_name,
                     RefusalKind::Template,
@@ -118,17 +138,14 @@ impl StackArtifact {
             }
             params.insert(a.parameter.clone(), a.key.clone());
         }
-        if declared.contains(&ASSET_BUCKET_PARAMETER) {
+        if declared.contains_key(ASSET_BUCKET_PARAMETER) {
             let bucket = bucket.ok_or_else(|| {
                 not_bootstrapped(&self.account, &self.region, "it has no assets bucket")
             })?;
             params.insert(ASSET_BUCKET_PARAMETER.to_string(), bucket.to_string());
         }
-        for name in declared {
-            let has_default = template
-                .pointer(&format!("/Parameters/{name}/Default"))
-                .is_some();
-            if !params.contains_key(name) && !has_default {
+        for (name, decl) in &declared {
+            if !params.contains_key(name) && decl.default.is_none() {
                 return Err(DeployError::refused(
                     &self.stack_name,
                     RefusalKind::Template,
@@ -138,6 +155,24 @@ impl StackArtifact {
             }
         }
         Ok(params)
+    }
+
+    /// The template's `Parameters`, by name.
+    fn declared_parameters(
+        &self,
+        template: &Value,
+    ) -> Result<BTreeMap<String, DeclaredParameter>, DeployError> {
+        let Some(section) = template.get("Parameters") else {
+            return Ok(BTreeMap::new());
+        };
+        BTreeMap::deserialize(section).map_err(|e| {
+            DeployError::refused(
+                &self.stack_name,
+                RefusalKind::Template,
+                format!("the template's Parameters section is malformed: {e}"),
+                "this is a generator bug: regenerate the stack and report it",
+            )
+        })
     }
 
     /// The hash recorded on the stack as [`DEPLOY_HASH_TAG`]: SHA-256 over the

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use crate::events::FailureDiagnosis;
-use crate::exit;
+use crate::exit::Exit;
 
 /// Why a safety check refused a change set. Every refusal deletes the change
 /// set it created and executes nothing.
@@ -133,26 +133,31 @@ const CREDENTIAL_CODES: &[&str] = &[
 ];
 
 impl DeployError {
-    /// The process exit code for this error (see [`crate::exit`]).
-    pub fn exit_code(&self) -> i32 {
+    /// How the process ends for this error (see [`crate::exit`]).
+    pub fn exit(&self) -> Exit {
         match self {
-            Self::Usage { .. } | Self::Io { .. } => exit::USAGE,
-            Self::Refused { .. } => exit::VALIDATION,
-            Self::NotApproved { .. } => exit::APPROVAL,
-            Self::Identity { .. } => exit::CREDENTIALS,
-            Self::StackFailed { .. } => exit::CLOUDFORMATION,
+            Self::Usage { .. } | Self::Io { .. } => Exit::Usage,
+            Self::Refused { .. } => Exit::Refused,
+            Self::NotApproved { .. } => Exit::NotApproved,
+            Self::Identity { .. } => Exit::Credentials,
+            Self::StackFailed { .. } => Exit::CloudFormation,
             Self::Aws { code, .. } => match code.as_deref() {
-                Some(c) if CREDENTIAL_CODES.contains(&c) => exit::CREDENTIALS,
-                _ => exit::CLOUDFORMATION,
+                Some(c) if CREDENTIAL_CODES.contains(&c) => Exit::Credentials,
+                _ => Exit::CloudFormation,
             },
-            Self::DiffFound { .. } => exit::DIFF_FOUND,
-            Self::Interrupted { .. } => exit::INTERRUPTED,
+            Self::DiffFound { .. } => Exit::DiffFound,
+            Self::Interrupted { .. } => Exit::Interrupted,
             Self::Fleet { failures, .. } => failures
                 .iter()
-                .map(|(_, e)| e.exit_code())
+                .map(|(_, e)| e.exit())
                 .max()
-                .unwrap_or(exit::CLOUDFORMATION),
+                .unwrap_or(Exit::CloudFormation),
         }
+    }
+
+    /// The process exit code for this error: [`Self::exit`] as a number.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.exit().code())
     }
 
     /// What the operator should do next, when there is something to say.

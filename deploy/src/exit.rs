@@ -1,36 +1,111 @@
-//! Named process exit codes for every deployer command.
-//!
-//! The `acme-infra` binary exits with [`DeployError::exit_code`](crate::DeployError::exit_code)
-//! so that pipelines can tell *why* a deploy stopped without parsing text:
-//!
-//! | code | constant          | meaning                                                                |
-//! |-----:|-------------------|------------------------------------------------------------------------|
-//! | 0    | [`OK`]            | everything requested was done (or there was nothing to do)             |
-//! | 1    | [`DIFF_FOUND`]    | `diff --fail`: at least one stack differs from what is deployed        |
-//! | 2    | [`USAGE`]         | bad arguments or inputs: unknown county, unreadable asset file, ...    |
-//! | 3    | [`VALIDATION`]    | a safety check refused the change (stateful replacement, GSI limit, missing bootstrap); nothing was executed |
-//! | 4    | [`APPROVAL`]      | the change needs approval and none was given (non-interactive or "no") |
-//! | 5    | [`CLOUDFORMATION`]| CloudFormation (or S3) failed: a stack rolled back, an API call failed |
-//! | 6    | [`CREDENTIALS`]   | no usable credentials, or they point at another account/region         |
-//! | 130  | [`INTERRUPTED`]   | Ctrl-C: stopped at a safe point (see [`crate::interrupt`])             |
+//! The exit codes of `acme-infra`, one per kind of outcome, so a pipeline can
+//! tell "the county file is wrong" from "AWS said no" without parsing text.
+//! This is the only table: the deployer's errors map onto it
+//! ([`DeployError::exit`](crate::DeployError::exit)), the binary maps its own
+//! errors onto it and prints [`Exit::help_table`] in `acme-infra --help`.
 //!
 //! When several stacks fail for different reasons, the process exits with the
 //! highest code among them, so a credentials problem is never hidden behind
 //! an ordinary stack failure.
 
-/// Success, or nothing to do.
-pub const OK: i32 = 0;
-/// `diff --fail` found differences (mirrors `diff(1)` and `git diff --exit-code`).
-pub const DIFF_FOUND: i32 = 1;
-/// Bad command line or inputs (clap also uses 2 for its own usage errors).
-pub const USAGE: i32 = 2;
-/// A pre-execution safety check refused the change set; nothing was executed.
-pub const VALIDATION: i32 = 3;
-/// The change needed approval and did not get it; nothing was executed.
-pub const APPROVAL: i32 = 4;
-/// CloudFormation or S3 reported a failure (rolled-back stack, failed API call).
-pub const CLOUDFORMATION: i32 = 5;
-/// Credentials are missing or invalid, or they belong to another account/region.
-pub const CREDENTIALS: i32 = 6;
-/// Stopped by Ctrl-C at a safe point (128 + SIGINT).
-pub const INTERRUPTED: i32 = crate::interrupt::EXIT_CODE;
+use std::fmt::Write as _;
+
+/// How `acme-infra` ended. The discriminant is the process exit code; the
+/// variants are in ascending order, so `max` picks the most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    /// Success, or nothing to do.
+    Ok = 0,
+    /// `diff --fail`: a stack differs from what is deployed (as `diff(1)` and
+    /// `git diff --exit-code` say it).
+    DiffFound = 1,
+    /// Bad command line or inputs (clap uses 2 for its own usage errors too).
+    Usage = 2,
+    /// A deploy safety check refused the change; nothing was executed.
+    Refused = 3,
+    /// The change needed approval and did not get it; nothing was executed.
+    NotApproved = 4,
+    /// CloudFormation (or S3) failed: a stack rolled back, an API call failed.
+    CloudFormation = 5,
+    /// Credentials missing or invalid, or for another account or region.
+    Credentials = 6,
+    /// A county file (or `defaults.yaml`) is invalid.
+    ConfigInvalid = 7,
+    /// A synthesized stack breaks a CloudFormation limit.
+    LimitExceeded = 8,
+    /// `county add`: the county already exists.
+    AlreadyExists = 9,
+    /// An unexpected failure (I/O, a bug); the message says what.
+    Failure = 10,
+    /// Ctrl-C: stopped at a safe point (128 + SIGINT).
+    Interrupted = 130,
+}
+
+impl Exit {
+    /// Every exit code, in ascending order.
+    pub const ALL: [Exit; 12] = [
+        Exit::Ok,
+        Exit::DiffFound,
+        Exit::Usage,
+        Exit::Refused,
+        Exit::NotApproved,
+        Exit::CloudFormation,
+        Exit::Credentials,
+        Exit::ConfigInvalid,
+        Exit::LimitExceeded,
+        Exit::AlreadyExists,
+        Exit::Failure,
+        Exit::Interrupted,
+    ];
+
+    /// The process exit code.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// One line for `--help`.
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success, or nothing to do",
+            Exit::DiffFound => "`diff --fail`: a stack differs from what is deployed",
+            Exit::Usage => "bad command line or inputs",
+            Exit::Refused => "a deploy safety check refused the change; nothing was executed",
+            Exit::NotApproved => "the change needed approval and did not get it",
+            Exit::CloudFormation => "CloudFormation (or S3) failed",
+            Exit::Credentials => "credentials missing, or for another account or region",
+            Exit::ConfigInvalid => "a county file (or defaults.yaml) is invalid",
+            Exit::LimitExceeded => "a synthesized stack breaks a CloudFormation limit",
+            Exit::AlreadyExists => "`county add`: the county already exists",
+            Exit::Failure => "an unexpected failure (I/O, a bug); the message says what",
+            Exit::Interrupted => "Ctrl-C: stopped at a safe point",
+        }
+    }
+
+    /// The table of every code, as `acme-infra --help` shows it.
+    pub fn help_table() -> String {
+        let mut s = String::from("Exit codes:\n");
+        for e in Exit::ALL {
+            let _ = writeln!(s, "  {:>3}  {}", e.code(), e.meaning());
+        }
+        s
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn codes_are_distinct_ascending_and_the_documented_numbers() {
+        let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+        assert!(Exit::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!(Exit::help_table().contains("130  Ctrl-C"));
+    }
+}

@@ -18,9 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::Notify;
 
-/// Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-pub const EXIT_CODE: i32 = 130;
-
 /// A shared "stop at the next safe point" flag.
 #[derive(Debug, Clone, Default)]
 pub struct Interrupt {
@@ -40,7 +37,7 @@ impl Interrupt {
     }
 
     /// A flag raised by the first Ctrl-C; the second exits the process with
-    /// [`EXIT_CODE`]. `announce` is printed on the first one. Must be called
+    /// [`Exit::Interrupted`](crate::exit::Exit::Interrupted). `announce` is printed on the first one. Must be called
     /// inside a Tokio runtime.
     pub fn on_ctrl_c(announce: &'static str) -> Self {
         let flag = Self::new();
@@ -54,7 +51,7 @@ impl Interrupt {
             raised.raise();
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("interrupted again: exiting now");
-                std::process::exit(EXIT_CODE);
+                std::process::exit(i32::from(crate::exit::Exit::Interrupted.code()));
             }
         });
         flag

@@ -19,15 +19,16 @@
 //!    for broadening changes. A refusal deletes the change set; nothing runs.
 //! 6. **Execute**, stream events with backoff, diagnose the first failure.
 //!
-//! Commands for the CLI live in [`cli`]; exit codes in [`exit`].
+//! The binary's entry points live in [`cli`]; the exit codes in [`exit`].
 //!
 //! # Wiring it into a binary
 //!
 //! ```no_run
-//! # async fn demo(args: acme_deploy::cli::DeployArgs, artifacts: Vec<acme_deploy::StackArtifact>) {
+//! # async fn demo(artifacts: Vec<acme_deploy::StackArtifact>) {
 //! let deployer = acme_deploy::Deployer::from_env().await; // SDK clients, built once
-//! let out = acme_deploy::cli::output(args.json);
-//! if let Err(e) = acme_deploy::cli::run_deploy(&deployer, &args, artifacts, &out).await {
+//! let out = acme_deploy::cli::output(false);
+//! let opts = acme_deploy::DeployOptions::default();
+//! if let Err(e) = acme_deploy::cli::run_deploy(&deployer, &[], &opts, artifacts, &out).await {
 //!     eprint!("{}", e.report());
 //!     std::process::exit(e.exit_code());
 //! }

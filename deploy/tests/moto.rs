@@ -8,7 +8,7 @@ mod common;
 use std::time::Instant;
 
 use acme_deploy::{
-    DeployError, DeployOptions, Format, Outcome, Output, RefusalKind, RequireApproval, exit,
+    DeployError, DeployOptions, Format, Outcome, Output, RefusalKind, RequireApproval, exit::Exit,
 };
 use common::*;
 
@@ -155,7 +155,7 @@ async fn a_modified_template_produces_an_update_change_set_and_a_diff() {
         .diff(std::slice::from_ref(&v2), true, &dout)
         .await
         .expect_err("differs");
-    assert_eq!(e.exit_code(), exit::DIFF_FOUND);
+    assert_eq!(e.exit(), Exit::DiffFound);
     let shown = dtext.text();
     assert!(
         shown.contains("~ OrderEvents (AWS::SQS::Queue)")
@@ -257,7 +257,7 @@ async fn replacing_a_table_is_refused_unless_allow_replace_names_it() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.exit_code(), exit::VALIDATION);
+    assert_eq!(e.exit(), Exit::Refused);
     assert!(
         e.to_string().contains("Orders (AWS::DynamoDB::Table)")
             && e.to_string().contains("Properties.KeySchema"),
@@ -372,7 +372,7 @@ async fn broadening_changes_need_approval_and_a_pipeline_cannot_give_it() {
         .await
         .expect_err("not approved");
     assert!(matches!(e, DeployError::NotApproved { .. }), "{e:?}");
-    assert_eq!(e.exit_code(), exit::APPROVAL);
+    assert_eq!(e.exit(), Exit::NotApproved);
     assert!(
         e.to_string().contains("OrderApiRole (AWS::IAM::Role)"),
         "{e}"
@@ -436,7 +436,7 @@ async fn the_wrong_account_is_refused_before_anything_is_touched() {
         .deploy(vec![a], &never_ask(), &out)
         .await
         .expect_err("wrong account");
-    assert_eq!(e.exit_code(), exit::CREDENTIALS);
+    assert_eq!(e.exit(), Exit::Credentials);
     assert!(e.to_string().contains("999999999999"), "{e}");
     let calls = d.counter().snapshot();
     assert_eq!(
@@ -482,7 +482,7 @@ async fn destroy_asks_then_deletes_and_lists_what_was_retained() {
         .destroy(std::slice::from_ref(&a), false, &out)
         .await
         .expect_err("needs --yes");
-    assert_eq!(e.exit_code(), exit::APPROVAL);
+    assert_eq!(e.exit(), Exit::NotApproved);
     assert_eq!(
         stack_status(&d, &a.stack_name).await.as_deref(),
         Some("CREATE_COMPLETE")
@@ -559,7 +559,7 @@ async fn a_fleet_keeps_going_past_a_refusal_and_reports_every_county() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(e.exit_code(), exit::VALIDATION);
+    assert_eq!(e.exit(), Exit::Refused);
     let lines: Vec<serde_json::Value> = text
         .text()
         .lines()

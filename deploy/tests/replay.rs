@@ -6,7 +6,7 @@
 
 use acme_deploy::{
     CallCounter, Clients, DeployError, DeployOptions, Deployer, Format, Interrupt, Outcome, Output,
-    Pacing, RefusalKind, RequireApproval, StackArtifact, exit,
+    Pacing, RefusalKind, RequireApproval, StackArtifact, exit::Exit,
 };
 use aws_sdk_cloudformation::Client as Cfn;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -472,7 +472,7 @@ async fn a_failed_create_names_the_first_failing_resource_and_a_fix() {
         .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
         .await
         .expect_err("rolled back");
-    assert_eq!(e.exit_code(), exit::CLOUDFORMATION);
+    assert_eq!(e.exit(), Exit::CloudFormation);
     let DeployError::StackFailed {
         status,
         diagnosis: Some(d),
@@ -617,7 +617,7 @@ async fn a_replaced_table_is_refused_and_execute_is_never_called() {
         ),
         "{e:?}"
     );
-    assert_eq!(e.exit_code(), exit::VALIDATION);
+    assert_eq!(e.exit(), Exit::Refused);
     assert!(
         e.to_string()
             .contains("Replacement True: Properties.KeySchema (recreation: Always)"),
@@ -704,7 +704,7 @@ async fn broadening_without_a_terminal_or_with_a_no_is_refused_and_execute_is_ne
             .deploy(vec![artifact(&new)], &DeployOptions::default(), &out)
             .await
             .expect_err("not approved");
-        assert_eq!(e.exit_code(), exit::APPROVAL, "{e:?}");
+        assert_eq!(e.exit(), Exit::NotApproved, "{e:?}");
         assert!(e.to_string().contains("ReaderRole (AWS::IAM::Role)"), "{e}");
         assert_eq!(r.execute.num_calls(), 0);
         assert_eq!(r.delete_change_set.num_calls(), 1);
@@ -849,7 +849,7 @@ async fn throttling_that_never_ends_gives_up_with_the_aws_error() {
         matches!(&e, DeployError::Aws { code: Some(c), .. } if c == "Throttling"),
         "{e:?}"
     );
-    assert_eq!(e.exit_code(), exit::CLOUDFORMATION);
+    assert_eq!(e.exit(), Exit::CloudFormation);
     assert!(e.fix().is_some_and(|f| f.contains("--concurrency")));
 }
 
@@ -865,7 +865,7 @@ async fn another_account_is_refused_before_any_cloudformation_call() {
         .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
         .await
         .expect_err("wrong account");
-    assert_eq!(e.exit_code(), exit::CREDENTIALS);
+    assert_eq!(e.exit(), Exit::Credentials);
     assert!(
         e.to_string().contains("account 210987654321")
             && e.to_string()
@@ -1004,7 +1004,7 @@ async fn ctrl_c_while_the_stack_is_changing_stops_waiting_and_leaves_it_to_cloud
     presser.abort();
     assert!(pressed, "the deploy ended before polling: {e:?}");
     assert!(matches!(e, DeployError::Interrupted { .. }), "{e:?}");
-    assert_eq!(e.exit_code(), exit::INTERRUPTED);
+    assert_eq!(e.exit(), Exit::Interrupted);
     let report = e.report();
     assert!(
         report.contains("CREATE_IN_PROGRESS")
@@ -1053,7 +1053,7 @@ async fn ctrl_c_before_execution_deletes_the_change_set_and_executes_nothing() {
         .await
         .expect_err("interrupted");
     assert!(matches!(e, DeployError::Interrupted { .. }), "{e:?}");
-    assert_eq!(e.exit_code(), exit::INTERRUPTED);
+    assert_eq!(e.exit(), Exit::Interrupted);
     assert!(e.to_string().contains("nothing was executed"), "{e}");
     assert_eq!(r.counter.count("CloudFormation.ExecuteChangeSet"), 0);
     assert_eq!(r.counter.count("CloudFormation.DeleteChangeSet"), 1);
@@ -1078,7 +1078,7 @@ async fn ctrl_c_before_a_county_starts_means_it_never_starts() {
         .deploy(vec![artifact(&template("pk", &[]))], &never_ask(), &out)
         .await
         .expect_err("interrupted");
-    assert_eq!(e.exit_code(), exit::INTERRUPTED, "{e:?}");
+    assert_eq!(e.exit(), Exit::Interrupted, "{e:?}");
     assert!(e.to_string().contains("not started"), "{e}");
     assert_eq!(r.counter.count("CloudFormation.CreateChangeSet"), 0);
 }

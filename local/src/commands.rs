@@ -146,8 +146,8 @@ async fn inventory_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoSto
     ))
 }
 
-/// `acme-infra inventory load|show`.
-pub fn inventory(cmd: &InventoryCommand) -> Result<()> {
+/// `acme-infra inventory load|show`; what it shows goes to `out`.
+pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result<()> {
     init_logging();
     let rt = runtime()?;
     rt.block_on(async {
@@ -169,26 +169,28 @@ pub fn inventory(cmd: &InventoryCommand) -> Result<()> {
                 })?;
                 let store = inventory_store(&a.target).await?;
                 let n = crate::inventory::write_stock(&store, &records).await?;
-                println!("loaded {n} stock records into {}", store.tables().inventory);
-                Ok(())
+                writeln!(
+                    out,
+                    "loaded {n} stock records into {}",
+                    store.tables().inventory
+                )
+                .map_err(LocalError::Output)
             }
             InventoryCommand::Show(a) => {
                 let store_id = StoreId::parse(&a.store)
                     .map_err(|e| LocalError::Invalid(format!("--store {:?}: {e}", a.store)))?;
                 let store = inventory_store(&a.target).await?;
                 let lines = crate::inventory::show(&store, &store_id).await?;
-                if a.json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&lines)
-                            .map_err(|e| LocalError::Invalid(e.to_string()))?
-                    );
+                let text = if a.json {
+                    serde_json::to_string_pretty(&lines)
+                        .map_err(|e| LocalError::Invalid(e.to_string()))?
+                        + "\n"
                 } else if lines.is_empty() {
-                    println!("store {store_id} has no stock records");
+                    format!("store {store_id} has no stock records\n")
                 } else {
-                    print!("{}", crate::inventory::render_table(&lines));
-                }
-                Ok(())
+                    crate::inventory::render_table(&lines)
+                };
+                out.write_all(text.as_bytes()).map_err(LocalError::Output)
             }
         }
     })

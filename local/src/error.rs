@@ -30,6 +30,9 @@ pub enum LocalError {
     Invalid(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The command's output could not be written (a full disk, a closed pipe).
+    #[error("cannot write the output: {0}")]
+    Output(#[source] std::io::Error),
 }
 
 impl LocalError {

@@ -2,9 +2,11 @@
 
 use serde::Serialize;
 
-use super::{CmdResult, CommandError, load_counties};
-use crate::cli::ListArgs;
-use crate::exit;
+use std::fmt::Write as _;
+
+use super::{CmdResult, load_counties};
+use crate::cli::stacks::ListArgs;
+use crate::output::Console;
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -17,7 +19,7 @@ struct Row<'a> {
     stack_name: String,
 }
 
-pub fn run(a: &ListArgs) -> CmdResult {
+pub fn run(a: &ListArgs, c: &mut Console) -> CmdResult {
     let counties = load_counties(&a.env, &[])?;
     let rows: Vec<Row<'_>> = counties
         .iter()
@@ -32,19 +34,21 @@ pub fn run(a: &ListArgs) -> CmdResult {
         })
         .collect();
     if a.json {
-        let text = serde_json::to_string_pretty(&rows)
-            .map_err(|e| CommandError::new(exit::FAILURE, format!("error: {e}")))?;
-        println!("{text}");
-        return Ok(());
+        let mut text = serde_json::to_string_pretty(&rows)?;
+        text.push('\n');
+        return c.print(&text);
     }
     let w_id = rows.iter().map(|r| r.id.len()).max().unwrap_or(0).max(6);
     let w_name = rows.iter().map(|r| r.name.len()).max().unwrap_or(0).max(4);
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "{:<w_id$}  {:<w_name$}  {:<5}  {:<12}  {:<14}  SALES",
         "COUNTY", "NAME", "STATE", "ACCOUNT", "REGION"
     );
     for r in &rows {
-        println!(
+        let _ = writeln!(
+            text,
             "{:<w_id$}  {:<w_name$}  {:<5}  {:<12}  {:<14}  {}",
             r.id,
             r.name,
@@ -58,5 +62,5 @@ pub fn run(a: &ListArgs) -> CmdResult {
             }
         );
     }
-    Ok(())
+    c.print(&text)
 }

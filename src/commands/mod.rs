@@ -1,4 +1,5 @@
-//! One module per subcommand.
+//! One module per command group; each command writes through a [`Console`]
+//! and returns a typed [`Error`] for `main` to render.
 
 pub mod county;
 pub mod deploy;
@@ -7,45 +8,20 @@ pub mod local;
 pub mod synth;
 pub mod validate;
 
-use std::fmt;
+use acme_stacks::config::{ConfigErrors, CountyConfig, Environments};
+use acme_stacks::limits::Level;
+use acme_stacks::synth::{Format, SynthesizedStack, check_limits, synthesize_all};
 
-/// A failed command: what to print and which exit code to return.
-#[derive(Debug)]
-pub struct CommandError {
-    pub code: i32,
-    pub message: String,
-}
+use crate::cli::EnvironmentsArg;
+use crate::error::Error;
+use crate::output::Console;
 
-impl CommandError {
-    pub fn new(code: i32, message: impl Into<String>) -> Self {
-        CommandError {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<acme_stacks::config::ConfigErrors> for CommandError {
-    fn from(e: acme_stacks::config::ConfigErrors) -> Self {
-        CommandError::new(crate::exit::CONFIG_INVALID, e.to_string())
-    }
-}
-
-pub type CmdResult = Result<(), CommandError>;
+pub type CmdResult = Result<(), Error>;
 
 /// Loads the named counties, or all of them when none are named; every
 /// county's errors are reported together.
-pub fn load_counties(
-    env: &crate::cli::EnvironmentsArg,
-    ids: &[String],
-) -> Result<Vec<acme_stacks::config::CountyConfig>, CommandError> {
-    let envs = acme_stacks::config::Environments::open(&env.environments)?;
+pub fn load_counties(env: &EnvironmentsArg, ids: &[String]) -> Result<Vec<CountyConfig>, Error> {
+    let envs = Environments::open(&env.environments)?;
     if ids.is_empty() {
         return Ok(envs.load_all()?);
     }
@@ -53,7 +29,7 @@ pub fn load_counties(
     ids.sort();
     ids.dedup();
     let mut out = Vec::with_capacity(ids.len());
-    let mut errors: Option<acme_stacks::config::ConfigErrors> = None;
+    let mut errors: Option<ConfigErrors> = None;
     for id in ids {
         match envs.load(id) {
             Ok(c) => out.push(c),
@@ -67,4 +43,23 @@ pub fn load_counties(
         Some(e) => Err(e.into()),
         None => Ok(out),
     }
+}
+
+/// The one synthesis of `synth`, `diff` and `deploy`: every county (in
+/// parallel), its limit findings on stderr (notes only unless `quiet`), and
+/// no stack at all when one breaks a limit.
+pub fn synthesize(
+    counties: &[CountyConfig],
+    format: Format,
+    quiet: bool,
+    c: &mut Console,
+) -> Result<Vec<SynthesizedStack>, Error> {
+    let stacks = synthesize_all(counties, format)?;
+    for f in stacks.iter().flat_map(|s| &s.findings) {
+        if f.level != Level::Note || !quiet {
+            c.say(format_args!("{f}"))?;
+        }
+    }
+    check_limits(&stacks)?;
+    Ok(stacks)
 }

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::synth::SynthesizedStack;
 
@@ -16,30 +16,132 @@ use crate::synth::SynthesizedStack;
 /// nothing newer than this version's features is used.
 pub const SCHEMA_VERSION: &str = "36.0.0";
 
-#[derive(Serialize)]
-struct Manifest<'a> {
-    version: &'static str,
-    artifacts: BTreeMap<&'a str, Artifact<'a>>,
+/// `manifest.json`: the cloud-assembly manifest, written by [`write`] and
+/// read back by [`read`] through these same types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssemblyManifest {
+    pub version: String,
+    #[serde(default)]
+    pub artifacts: BTreeMap<String, StackArtifactManifest>,
 }
 
-#[derive(Serialize)]
+/// One artifact of the manifest; acme-infra writes only CloudFormation stacks
+/// ([`STACK_ARTIFACT_TYPE`]) and skips other kinds when reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Artifact<'a> {
+pub struct StackArtifactManifest {
     #[serde(rename = "type")]
-    kind: &'static str,
-    environment: String,
-    properties: StackProperties<'a>,
-    display_name: &'a str,
+    pub kind: String,
+    /// `aws://<account>/<region>`.
+    #[serde(default)]
+    pub environment: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<StackProperties>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A stack artifact's properties, as the CDK CLI reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct StackProperties<'a> {
-    template_file: String,
-    stack_name: &'a str,
-    tags: &'a BTreeMap<String, String>,
-    termination_protection: bool,
-    validate_on_synth: bool,
+pub struct StackProperties {
+    /// A file name inside the assembly.
+    pub template_file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_name: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub termination_protection: bool,
+    #[serde(default)]
+    pub validate_on_synth: bool,
+}
+
+/// The manifest's artifact type for a CloudFormation stack.
+pub const STACK_ARTIFACT_TYPE: &str = "aws:cloudformation:stack";
+
+/// The template's `AcmeAssets` metadata: for each code-key parameter, the
+/// function bundle it wants. The generator writes it and the deploying binary
+/// reads it back through this one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AssetMetadata(pub BTreeMap<String, FunctionBundle>);
+
+/// One bundle a code-key parameter wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionBundle {
+    /// The function crate under `functions/`, which is also the bundle name.
+    pub function: String,
+    /// `arm64` or `x86_64`, as Lambda names it.
+    pub architecture: String,
+}
+
+/// A template whose `AcmeAssets` metadata cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("template metadata {key}: {message}")]
+pub struct AssetMetadataError {
+    /// `AcmeAssets`, or `AcmeAssets.<parameter>` for one bad entry.
+    pub key: String,
+    pub message: String,
+}
+
+impl AssetMetadata {
+    /// Reads `Metadata.AcmeAssets` from a JSON template; a template without
+    /// it wants no bundles. Errors name the entry that is malformed.
+    pub fn from_template(body: &str) -> Result<Self, AssetMetadataError> {
+        #[derive(Deserialize)]
+        struct Template {
+            #[serde(rename = "Metadata", default)]
+            metadata: Metadata,
+        }
+        #[derive(Deserialize, Default)]
+        struct Metadata {
+            #[serde(rename = "AcmeAssets", default)]
+            assets: BTreeMap<String, serde_json::Value>,
+        }
+        let key = crate::county::functions::ASSETS_METADATA_KEY;
+        let t: Template = serde_json::from_str(body).map_err(|e| AssetMetadataError {
+            key: key.to_owned(),
+            message: format!("the template is not JSON with an object here: {e}"),
+        })?;
+        let mut out = BTreeMap::new();
+        for (parameter, spec) in t.metadata.assets {
+            let bundle = serde_json::from_value(spec).map_err(|e| AssetMetadataError {
+                key: format!("{key}.{parameter}"),
+                message: e.to_string(),
+            })?;
+            out.insert(parameter, bundle);
+        }
+        Ok(AssetMetadata(out))
+    }
+}
+
+/// One stack as a deployer takes it, synthesized now ([`SynthesizedStack`])
+/// or read back from an assembly ([`read`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackTemplate {
+    /// From the stack's `county` tag when read from an assembly.
+    pub county_id: String,
+    pub stack_name: String,
+    pub account: String,
+    pub region: String,
+    pub tags: BTreeMap<String, String>,
+    /// The template text (JSON).
+    pub body: String,
+}
+
+impl From<SynthesizedStack> for StackTemplate {
+    fn from(s: SynthesizedStack) -> Self {
+        StackTemplate {
+            county_id: s.county_id,
+            stack_name: s.stack_name,
+            account: s.account,
+            region: s.region,
+            tags: s.tags,
+            body: s.body,
+        }
+    }
 }
 
 /// Errors writing or reading an assembly.
@@ -61,52 +163,10 @@ pub enum AssemblyError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// One stack of an assembly read back from disk.
-#[derive(Debug, Clone)]
-pub struct AssembledStack {
-    /// From the stack's `county` tag.
-    pub county_id: String,
-    pub stack_name: String,
-    pub account: String,
-    pub region: String,
-    pub tags: BTreeMap<String, String>,
-    /// The template file.
-    pub template_path: PathBuf,
-    /// Its text.
-    pub body: String,
-}
-
-#[derive(serde::Deserialize)]
-struct ManifestIn {
-    version: String,
-    #[serde(default)]
-    artifacts: BTreeMap<String, ArtifactIn>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ArtifactIn {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    environment: String,
-    #[serde(default)]
-    properties: Option<PropertiesIn>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertiesIn {
-    template_file: String,
-    stack_name: Option<String>,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-}
-
 /// Reads an assembly written by [`write`]: every CloudFormation stack in its
 /// manifest, with the template text. Errors name the file and what is wrong;
 /// a template that is not JSON is refused (the deployer needs JSON).
-pub fn read(dir: &Path) -> Result<Vec<AssembledStack>, AssemblyError> {
+pub fn read(dir: &Path) -> Result<Vec<StackTemplate>, AssemblyError> {
     let manifest_path = dir.join("manifest.json");
     let invalid = |path: &Path, message: String| AssemblyError::Invalid {
         path: path.to_owned(),
@@ -116,7 +176,7 @@ pub fn read(dir: &Path) -> Result<Vec<AssembledStack>, AssemblyError> {
         path: manifest_path.clone(),
         source,
     })?;
-    let manifest: ManifestIn = serde_json::from_str(&text).map_err(|e| {
+    let manifest: AssemblyManifest = serde_json::from_str(&text).map_err(|e| {
         invalid(
             &manifest_path,
             format!(
@@ -138,7 +198,7 @@ pub fn read(dir: &Path) -> Result<Vec<AssembledStack>, AssemblyError> {
     }
     let mut out = Vec::new();
     for (name, a) in manifest.artifacts {
-        if a.kind != "aws:cloudformation:stack" {
+        if a.kind != STACK_ARTIFACT_TYPE {
             continue;
         }
         let what = |m: &str| invalid(&manifest_path, format!("artifact {name}: {m}"));
@@ -180,13 +240,12 @@ pub fn read(dir: &Path) -> Result<Vec<AssembledStack>, AssemblyError> {
                 ),
             ));
         }
-        out.push(AssembledStack {
+        out.push(StackTemplate {
             county_id,
             stack_name: props.stack_name.unwrap_or_else(|| name.clone()),
             account: account.to_owned(),
             region: region.to_owned(),
             tags: props.tags,
-            template_path,
             body,
         });
     }
@@ -220,23 +279,23 @@ pub fn write(dir: &Path, stacks: &[SynthesizedStack]) -> Result<Vec<PathBuf>, As
         write_atomic(&path, s.body.as_bytes())?;
         written.push(path);
         artifacts.insert(
-            s.stack_name.as_str(),
-            Artifact {
-                kind: "aws:cloudformation:stack",
+            s.stack_name.clone(),
+            StackArtifactManifest {
+                kind: STACK_ARTIFACT_TYPE.to_owned(),
                 environment: format!("aws://{}/{}", s.account, s.region),
-                properties: StackProperties {
+                properties: Some(StackProperties {
                     template_file: file,
-                    stack_name: &s.stack_name,
-                    tags: &s.tags,
+                    stack_name: Some(s.stack_name.clone()),
+                    tags: s.tags.clone(),
                     termination_protection: true,
                     validate_on_synth: false,
-                },
-                display_name: &s.stack_name,
+                }),
+                display_name: Some(s.stack_name.clone()),
             },
         );
     }
-    let manifest = Manifest {
-        version: SCHEMA_VERSION,
+    let manifest = AssemblyManifest {
+        version: SCHEMA_VERSION.to_owned(),
         artifacts,
     };
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
@@ -274,4 +333,35 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AssemblyError> {
     let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
     f.write_all(bytes).map_err(io(&tmp))?;
     fs::rename(&tmp, path).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_asset_metadata_is_an_error_naming_the_entry() {
+        let t = r#"{"Metadata":{"AcmeAssets":{"OrderApiCodeKey":{"function":"order-api"}}}}"#;
+        let e = AssetMetadata::from_template(t).expect_err("no architecture");
+        assert!(e.to_string().contains("OrderApiCodeKey"), "{e}");
+        assert!(
+            AssetMetadata::from_template(r#"{"Resources":{}}"#)
+                .expect("none")
+                .0
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn asset_metadata_reads_back_what_it_writes() {
+        let m = AssetMetadata(BTreeMap::from([(
+            "OrderApiCodeKey".to_owned(),
+            FunctionBundle {
+                function: "order-api".into(),
+                architecture: "arm64".into(),
+            },
+        )]));
+        let t = serde_json::json!({"Metadata": {"AcmeAssets": m}}).to_string();
+        assert_eq!(AssetMetadata::from_template(&t).expect("reads"), m);
+    }
 }

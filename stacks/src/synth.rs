@@ -1,4 +1,6 @@
 //! Synthesis: county configuration in, template text and limit findings out.
+//! [`synthesize_all`] is the one entry point `synth`, `diff` and `deploy` use,
+//! so every command applies CloudFormation's limits the same way.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +50,80 @@ impl SynthesizedStack {
         self.findings
             .iter()
             .any(|f| f.level == limits::Level::Error)
+    }
+}
+
+/// Why synthesis stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    /// A county's stack could not be built or serialized.
+    #[error("county {county}: {source}")]
+    Template {
+        county: String,
+        #[source]
+        source: TemplateError,
+    },
+    /// At least one stack breaks a hard CloudFormation limit; the findings
+    /// say which (they are part of each stack's `findings`).
+    #[error("{} stack(s) break CloudFormation limits; nothing was written", stacks.len())]
+    LimitsExceeded { stacks: Vec<String> },
+    /// A worker thread panicked (a bug); its county's result is lost.
+    #[error("a synth worker thread panicked")]
+    WorkerPanicked,
+}
+
+/// Synthesizes every county, spread over the machine's cores: counties are
+/// independent, and a pipeline synthesizes all of them on every change. The
+/// result keeps the counties' order, so output stays deterministic. Limit
+/// findings stay on each stack for the caller to show; [`check_limits`]
+/// decides whether the stacks may be written or deployed.
+pub fn synthesize_all(
+    counties: &[CountyConfig],
+    format: Format,
+) -> Result<Vec<SynthesizedStack>, SynthError> {
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(counties.len().max(1));
+    let chunk = counties.len().div_ceil(workers).max(1);
+    let parts: Vec<Result<Vec<SynthesizedStack>, SynthError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = counties
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|c| synthesize_one(c, format)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(SynthError::WorkerPanicked)))
+            .collect()
+    });
+    let mut stacks = Vec::with_capacity(counties.len());
+    for part in parts {
+        stacks.extend(part?);
+    }
+    Ok(stacks)
+}
+
+fn synthesize_one(cfg: &CountyConfig, format: Format) -> Result<SynthesizedStack, SynthError> {
+    synthesize(cfg, format).map_err(|source| SynthError::Template {
+        county: cfg.id.clone(),
+        source,
+    })
+}
+
+/// Refuses stacks with an error-level finding: they must not be written or deployed.
+pub fn check_limits(stacks: &[SynthesizedStack]) -> Result<(), SynthError> {
+    let broken: Vec<String> = stacks
+        .iter()
+        .filter(|s| s.has_errors())
+        .map(|s| s.stack_name.clone())
+        .collect();
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(SynthError::LimitsExceeded { stacks: broken })
     }
 }
 

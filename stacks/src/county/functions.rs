@@ -21,6 +21,7 @@ use order_domain::schema::env;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::assembly::{AssetMetadata, FunctionBundle};
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
 use crate::cfn::resources::lambda::{
@@ -430,7 +431,7 @@ fn add_parameters(cx: &mut Ctx<'_>) -> Result<(), TemplateError> {
         },
     )?;
     let arch = architecture(cx.cfg.functions.architecture);
-    let mut assets = serde_json::Map::new();
+    let mut assets = AssetMetadata::default();
     for spec in [&API, &WORKER, &PUBLISHER] {
         let name = code_key_parameter(spec);
         cx.t.add_parameter(
@@ -446,12 +447,17 @@ fn add_parameters(cx: &mut Ctx<'_>) -> Result<(), TemplateError> {
                 ))
             },
         )?;
-        assets.insert(
-            name,
-            json!({"function": spec.crate_name, "architecture": arch}),
-        );
+        let bundle = FunctionBundle {
+            function: spec.crate_name.to_owned(),
+            architecture: arch.to_owned(),
+        };
+        assets.0.insert(name, bundle);
     }
-    cx.t.set_metadata(ASSETS_METADATA_KEY, serde_json::Value::Object(assets));
+    let value = serde_json::to_value(&assets).map_err(|e| TemplateError::Serialize {
+        id: ASSETS_METADATA_KEY.to_owned(),
+        message: e.to_string(),
+    })?;
+    cx.t.set_metadata(ASSETS_METADATA_KEY, value);
     Ok(())
 }
 

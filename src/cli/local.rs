@@ -1,0 +1,256 @@
+//! `local` and `inventory`: the local runner's commands. Their flags become
+//! `acme_local::cli`'s plain values here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use acme_local::cli as local;
+use clap::{Args, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+/// Run one county's order system on the local AWS emulator.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+#[command(after_help = "\
+Examples:
+  acme-infra local --county travis-tx
+      # starts moto on a free port, provisions the county's tables and
+      # queues from its template, serves the API on 127.0.0.1:3000
+  ACME_LOCAL_TOKEN=dev acme-infra local --county king-wa --port 8080 \\
+      --sale-clock 2026-05-06T17:00:00Z
+  scripts/with-moto.sh acme-infra local --county travis-tx   # a moto you run
+  acme-infra local load --county travis-tx --duration 20s --clients 16
+
+Then, in another shell:
+  acme-infra inventory load --county travis-tx stock.csv
+  curl -H 'Authorization: Bearer <token>' -d @order.json http://127.0.0.1:3000/orders
+
+The token is printed at start unless ACME_LOCAL_TOKEN is set. Ctrl-C stops
+the pollers after their in-flight batches, then the server, then moto.")]
+pub struct LocalArgs {
+    #[command(subcommand)]
+    pub command: Option<LocalCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Settings shared by `local` and `local load`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// County id (environments/ID.yaml).
+    #[arg(long, value_name = "ID")]
+    pub county: Option<String>,
+    /// Directory holding defaults.yaml and the county files.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "environments",
+        env = "ACME_ENVIRONMENTS"
+    )]
+    pub environments: PathBuf,
+    /// Port of the API on 127.0.0.1.
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+    /// Pin the time the county's sale-hour rules see (RFC 3339). Orders still
+    /// get real timestamps.
+    #[arg(long, value_name = "RFC3339")]
+    pub sale_clock: Option<Timestamp>,
+    /// Override the order queue's visibility timeout, seconds (the template's
+    /// is sized for Lambda's timeout: minutes before a failed message returns).
+    #[arg(long, value_name = "SECONDS")]
+    pub visibility_timeout: Option<u32>,
+    /// Concurrent queue pollers (capped by the mapping's maximum concurrency).
+    #[arg(long, default_value_t = 4)]
+    pub pollers: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Drive a local county with concurrent clients and report throughput,
+    /// latency and where the time went.
+    #[command(after_help = "\
+Example:
+  acme-infra local load --county travis-tx --duration 20s --clients 16
+
+Starts the county in-process (on AWS_ENDPOINT_URL or a moto it starts),
+loads stock, then each client places orders back to back for the duration.
+Reports orders/s accepted and confirmed, p50/p99 accept latency, and the
+share of each request spent in emulator calls versus our code.")]
+    Load(LoadArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// How long clients send orders (e.g. 20s, 1m).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// How long to wait after the run for accepted orders to be confirmed.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub drain: Duration,
+}
+
+/// `20s`, `500ms`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 20s, 500ms or 2m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unit must be ms, s or m")),
+    }
+}
+
+/// Manage stock levels and prices.
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Load stock and prices from a CSV (store_id,sku,quantity,price_cents).
+    #[command(after_help = "\
+Example:
+  acme-infra inventory load --county travis-tx stock.csv
+
+Every row is checked first; one bad row (reported with file, line, column
+and reason) means nothing is written. Rows are written 25 at a time
+(BatchWriteItem's limit), retrying throttled items with backoff. Loading sets
+`available` and the price; loading the same file twice is harmless.")]
+    Load(InventoryLoadArgs),
+    /// Show a store's stock: available, reserved, sold and price per SKU.
+    #[command(after_help = "\
+Example:
+  acme-infra inventory show --county travis-tx --store store-001")]
+    Show(InventoryShowArgs),
+}
+
+/// Where the county's tables are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum TargetArg {
+    /// The local runner's state file if there is one, else AWS.
+    #[default]
+    Auto,
+    /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/COUNTY.json).
+    Local,
+    /// The deployed stack `acme-<county>`: table names from DescribeStacks outputs.
+    Aws,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InventoryTargetArgs {
+    /// County id.
+    #[arg(long, value_name = "ID")]
+    pub county: String,
+    /// Where to read and write.
+    #[arg(long, value_enum, default_value_t = TargetArg::Auto)]
+    pub target: TargetArg,
+    /// Directory holding defaults.yaml and the county files (for the region).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "environments",
+        env = "ACME_ENVIRONMENTS"
+    )]
+    pub environments: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InventoryLoadArgs {
+    #[command(flatten)]
+    pub target: InventoryTargetArgs,
+    /// CSV file with columns store_id,sku,quantity,price_cents.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InventoryShowArgs {
+    #[command(flatten)]
+    pub target: InventoryTargetArgs,
+    /// Store id.
+    #[arg(long = "store", value_name = "ID")]
+    pub store: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<&LocalArgs> for local::LocalArgs {
+    fn from(a: &LocalArgs) -> Self {
+        local::LocalArgs {
+            command: a.command.as_ref().map(|LocalCommand::Load(l)| {
+                local::LocalCommand::Load(local::LoadArgs {
+                    run: (&l.run).into(),
+                    duration: l.duration,
+                    clients: l.clients,
+                    drain: l.drain,
+                })
+            }),
+            run: (&a.run).into(),
+        }
+    }
+}
+
+impl From<&RunArgs> for local::RunArgs {
+    fn from(r: &RunArgs) -> Self {
+        local::RunArgs {
+            county: r.county.clone(),
+            environments: r.environments.clone(),
+            port: r.port,
+            sale_clock: r.sale_clock,
+            visibility_timeout: r.visibility_timeout,
+            pollers: r.pollers,
+        }
+    }
+}
+
+impl From<&InventoryCommand> for local::InventoryCommand {
+    fn from(c: &InventoryCommand) -> Self {
+        match c {
+            InventoryCommand::Load(a) => local::InventoryCommand::Load(local::InventoryLoadArgs {
+                target: (&a.target).into(),
+                file: a.file.clone(),
+            }),
+            InventoryCommand::Show(a) => local::InventoryCommand::Show(local::InventoryShowArgs {
+                target: (&a.target).into(),
+                store: a.store.clone(),
+                json: a.json,
+            }),
+        }
+    }
+}
+
+impl From<&InventoryTargetArgs> for local::InventoryTargetArgs {
+    fn from(t: &InventoryTargetArgs) -> Self {
+        local::InventoryTargetArgs {
+            county: t.county.clone(),
+            target: match t.target {
+                TargetArg::Auto => local::TargetArg::Auto,
+                TargetArg::Local => local::TargetArg::Local,
+                TargetArg::Aws => local::TargetArg::Aws,
+            },
+            environments: t.environments.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("2h").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}

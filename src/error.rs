@@ -1,0 +1,169 @@
+//! Everything that can stop an `acme-infra` command, kept typed until `main`,
+//! which picks the exit code ([`Error::exit`]) and prints [`Error::render`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+use acme_deploy::DeployError;
+use acme_deploy::exit::Exit;
+use acme_local::LocalError;
+use acme_stacks::assembly::{AssemblyError, AssetMetadataError};
+use acme_stacks::config::{AddCountyError, ConfigErrors};
+use acme_stacks::synth::SynthError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// County files that do not validate (rendered with file, line and caret).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    #[error("no county files in {}; add one with `acme-infra county add`", .0.display())]
+    NoCounties(PathBuf),
+    #[error(transparent)]
+    AddCounty(#[from] AddCountyError),
+    #[error(transparent)]
+    Synth(#[from] SynthError),
+    #[error(transparent)]
+    WriteAssembly(AssemblyError),
+    #[error("--assembly: {source}")]
+    ReadAssembly {
+        dir: PathBuf,
+        #[source]
+        source: AssemblyError,
+    },
+    #[error("--assembly: {} holds no stacks", .0.display())]
+    EmptyAssembly(PathBuf),
+    #[error(transparent)]
+    AssetMetadata(#[from] AssetMetadataError),
+    #[error(
+        "no {architecture} bundle for function `{function}`: looked for {}",
+        list(looked_for)
+    )]
+    MissingBundle {
+        function: String,
+        architecture: String,
+        looked_for: Vec<PathBuf>,
+    },
+    #[error("unknown function architecture `{0}`")]
+    UnknownArchitecture(String),
+    #[error("cannot run `cargo lambda`: {0}")]
+    CargoLambda(#[source] std::io::Error),
+    #[error("`cargo lambda build {flag}` failed ({status}); see its output above")]
+    BuildFailed {
+        flag: &'static str,
+        architecture: String,
+        status: ExitStatus,
+    },
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error("{0}")]
+    Local(#[from] LocalError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot encode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write to stdout: {0}")]
+    Stdout(#[source] std::io::Error),
+    #[error("cannot write to stderr: {0}")]
+    Stderr(#[source] std::io::Error),
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// How the process ends (see [`Exit`]).
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Config(_) | Error::NoCounties(_) => Exit::ConfigInvalid,
+            Error::AddCounty(AddCountyError::AlreadyExists { .. }) => Exit::AlreadyExists,
+            Error::AddCounty(AddCountyError::Invalid(_)) => Exit::ConfigInvalid,
+            Error::Synth(SynthError::LimitsExceeded { .. }) => Exit::LimitExceeded,
+            Error::ReadAssembly { .. } | Error::EmptyAssembly(_) | Error::MissingBundle { .. } => {
+                Exit::Usage
+            }
+            Error::Deploy(e) => e.exit(),
+            Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
+            _ => Exit::Failure,
+        }
+    }
+
+    /// What to do about it, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::ReadAssembly { dir, .. } => Some(format!(
+                "`acme-infra synth --out {}` writes one",
+                dir.display()
+            )),
+            Error::MissingBundle { .. } => {
+                Some("run `make functions`, or pass --assets-dir with prebuilt zips".into())
+            }
+            Error::CargoLambda(_) => Some("`make functions` installs cargo-lambda".into()),
+            Error::BuildFailed { architecture, .. } => Some(format!(
+                "if the {architecture} target cannot be installed here, build on a machine that can and pass --assets-dir"
+            )),
+            _ => None,
+        }
+    }
+
+    /// The text `main` prints on stderr. County-file errors and deploy
+    /// failures carry their own layout; the rest is `error: ...` and a hint.
+    pub fn render(&self) -> String {
+        match self {
+            Error::Config(e) => e.to_string(),
+            Error::AddCounty(e) => e.to_string(),
+            Error::Deploy(e) => e.report().trim_end().to_owned(),
+            other => match other.hint() {
+                Some(h) => format!("error: {other}\n  = hint: {h}"),
+                None => format!("error: {other}"),
+            },
+        }
+    }
+}
+
+impl miette::Diagnostic for Error {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(format!("acme-infra::exit::{:?}", self.exit())))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.hint().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_failure_has_its_exit_code_and_a_rendered_message() {
+        let e = Error::NoCounties("envs".into());
+        assert_eq!(e.exit(), Exit::ConfigInvalid);
+        assert!(e.render().starts_with("error: no county files in envs"));
+        let e = Error::Synth(SynthError::LimitsExceeded {
+            stacks: vec!["acme-x".into()],
+        });
+        assert_eq!(e.exit(), Exit::LimitExceeded);
+        let e = Error::Stdout(std::io::ErrorKind::StorageFull.into());
+        assert_eq!(e.exit(), Exit::Failure);
+        let e = Error::ReadAssembly {
+            dir: "asm".into(),
+            source: AssemblyError::Invalid {
+                path: "asm/manifest.json".into(),
+                message: "bad".into(),
+            },
+        };
+        assert_eq!(e.exit(), Exit::Usage);
+        assert!(
+            e.render()
+                .ends_with("= hint: `acme-infra synth --out asm` writes one"),
+            "{}",
+            e.render()
+        );
+    }
+}
