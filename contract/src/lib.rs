@@ -7,5 +7,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`schema`] | table, attribute and index names, and the functions' environment variables |
+//! | [`payment`] | the payment providers a county file can select |
 
+pub mod payment;
 pub mod schema;

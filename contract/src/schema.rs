@@ -112,4 +112,8 @@ pub mod env {
     /// JSON of the county's sale rules (sales enabled, time zone, hours, limits).
     pub const COUNTY_RULES: &str = "ACME_COUNTY_RULES";
     pub const GSI_WRITE_SHARDS: &str = "ACME_GSI_WRITE_SHARDS";
+    /// The county's payment provider by name ([`crate::payment::PaymentProvider`]),
+    /// from `payment.provider` in its county file. Unset when the file chooses
+    /// none: the order API and the worker then refuse to start.
+    pub const PAYMENT_PROVIDER: &str = "ACME_PAYMENT_PROVIDER";
 }

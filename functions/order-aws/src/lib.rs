@@ -7,11 +7,14 @@
 //! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
-//! | [`emulator::IsolatedStore`] | [`order_domain::store::Store`] | none itself: serializes another store's calls for the local emulator (local runs and tests only) |
+//! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER`: which payment provider the county chose |
 //!
-//! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits with
-//! in-memory implementations ([`MemoryQueue`], [`MemorySink`]) for handler
-//! tests and the local runner.
+//! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits.
+//!
+//! Feature `test-support` (dev-dependencies and the local runner; no Lambda
+//! enables it) adds `emulator::IsolatedStore`, which serializes another
+//! store's calls for the local emulator, and the in-memory `MemoryQueue` and
+//! `MemorySink` for handler tests.
 //!
 //! A `main.rs` builds everything once per process:
 //!
@@ -28,8 +31,12 @@ mod clients;
 mod config;
 pub mod convert;
 mod dynamo;
+#[cfg(any(test, feature = "test-support"))]
 pub mod emulator;
 mod logs;
+#[cfg(any(test, feature = "test-support"))]
+mod memory;
+mod payment;
 pub mod ports;
 mod sqs;
 
@@ -38,7 +45,8 @@ pub use clients::{Adapters, load_sdk_config};
 pub use config::{Config, ConfigError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
-pub use ports::{
-    CustomerNotification, Enqueuer, EventSink, MemoryQueue, MemorySink, PublishError, SendError,
-};
+pub use payment::{Payment, PaymentConfigError};
+#[cfg(any(test, feature = "test-support"))]
+pub use memory::{MemoryQueue, MemorySink};
+pub use ports::{CustomerNotification, Enqueuer, EventSink, PublishError, SendError};
 pub use sqs::SqsEnqueuer;

@@ -6,13 +6,16 @@
 //! answers "are the county's sale hours open?" (and is the time a refusal
 //! quotes); it is the wall clock unless the accept service is given another
 //! one (`AcceptService::with_sale_clock`), as the local runner's
-//! `--sale-clock` does with a [`ManualClock`].
+//! `--sale-clock` does with a `ManualClock`.
 
+#[cfg(any(test, feature = "test-support"))]
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use jiff::{SignedDuration, Timestamp};
+#[cfg(any(test, feature = "test-support"))]
+use jiff::SignedDuration;
+use jiff::Timestamp;
 use ulid::{Generator, Ulid};
 
 use crate::ids::OrderId;
@@ -44,10 +47,13 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to.
+/// A clock that only moves when told to (`test-support`: tests and the local
+/// runner's `--sale-clock`).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug)]
 pub struct ManualClock(Mutex<Timestamp>);
 
+#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     pub fn new(at: Timestamp) -> Self {
         Self(Mutex::new(at))
@@ -64,6 +70,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
@@ -111,17 +118,20 @@ impl IdGenerator for UlidGenerator {
     }
 }
 
-/// Deterministic ids for tests: time component `now`, random component a
-/// counter starting at 1.
+/// Deterministic ids for tests (`test-support`): time component `now`,
+/// random component a counter starting at 1.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Default)]
 pub struct SequentialIds(AtomicU64);
 
+#[cfg(any(test, feature = "test-support"))]
 impl SequentialIds {
     pub fn new() -> Self {
         Self::default()
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl IdGenerator for SequentialIds {
     fn order_id(&self, now: Timestamp) -> OrderId {
         let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;

@@ -10,12 +10,17 @@
 //! | [`ids`], [`money`], [`order`] | validated ids, integer cents, orders and the status machine |
 //! | [`rules`] | county rules from `ACME_COUNTY_RULES`, sale hours in local time |
 //! | [`keys`], [`cursor`] | injection-proof composite keys, opaque page cursors |
-//! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait, the in-memory store, the write-unit meter |
+//! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait (and, with `test-support`, the in-memory store) |
 //! | [`codec`] | items of each table |
 //! | [`service`] | accept, worker, cancel, queries, sweeper |
 //! | [`events`] | events and outbox decisions from stream images |
-//! | [`payment`] | the payment port and a simulated gateway |
+//! | [`payment`] | the payment port and the simulated gateway a county selects explicitly |
 //! | [`clock`] | injected time (the wall clock and the sale clock) and ids |
+//!
+//! Feature `test-support` adds the test doubles: `store::MemoryStore` (with
+//! fault injection), `ManualClock` and `SequentialIds`. Only dev-dependencies
+//! and the local runner enable it; no Lambda does, so none of it is compiled
+//! into a function (`cargo tree -p order-api -e features -i order-domain`).
 //! | [`error`] | HTTP status and retryability of every error |
 //! | [`schema`] | table, attribute and index names shared with the stack generator |
 
@@ -34,7 +39,9 @@ pub mod service;
 pub mod store;
 mod util;
 
-pub use clock::{Clock, IdGenerator, ManualClock, SequentialIds, SystemClock, UlidGenerator};
+pub use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::{ManualClock, SequentialIds};
 pub use error::{DomainError, ErrorBody, ValidationError, ValidationErrors};
 pub use ids::{ClientRequestId, CountyId, CustomerId, IdError, OrderId, Sku, StoreId};
 pub use money::Money;

@@ -22,12 +22,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::store::meter::item_size;
 use crate::store::plan::{
     BATCH_WRITE_MAX, Condition, Delete, PlanError, Put, Query, Table, Transaction, Update,
     UpdateAction, WriteOp,
 };
-use crate::store::value::{AttrValue, Item, parse_integer};
+use crate::store::value::{AttrValue, Item, item_size, parse_integer};
 use crate::store::{CancelReason, Page, Store, StoreError, TxCanceled};
 use crate::util::yield_now;
 

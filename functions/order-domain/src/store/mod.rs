@@ -1,7 +1,8 @@
-//! The storage port: an SDK-free DynamoDB-shaped model, the [`Store`] trait the
-//! services are generic over, [`MemoryStore`], an in-process implementation
-//! with DynamoDB's semantics for tests, and [`MeteredStore`], which prices
-//! another store's writes in DynamoDB write units ([`meter`]).
+//! The storage port: an SDK-free DynamoDB-shaped model and the [`Store`] trait
+//! the services are generic over. With the `test-support` feature (tests and
+//! the local runner, never a Lambda) it also has `MemoryStore`, an in-process
+//! implementation with DynamoDB's semantics and injectable faults. The
+//! write-unit meter that wraps a store lives in the `order-capacity` crate.
 //!
 //! A DynamoDB adapter implements [`Store`] by translating 1:1:
 //!
@@ -23,21 +24,21 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+#[cfg(any(test, feature = "test-support"))]
 mod memory;
-pub mod meter;
 mod plan;
 mod render;
 mod value;
 
+#[cfg(any(test, feature = "test-support"))]
 pub use memory::{Fault, FaultOp, MemoryStore, StoreStats};
-pub use meter::{MeteredStore, Usage};
 pub use plan::{
     BATCH_WRITE_MAX, Condition, ConditionCheck, Delete, Index, MAX_PARTITION_KEY_BYTES,
     MAX_SORT_KEY_BYTES, MissingEnv, Page, PlanError, Put, Query, SortCondition, Table, TableNames,
     Transaction, Update, UpdateAction, WriteOp,
 };
 pub use render::{RenderedQuery, RenderedWrite, WriteKind};
-pub use value::{AttrError, AttrValue, Item, ItemExt};
+pub use value::{AttrError, AttrValue, Item, ItemExt, item_size, value_size};
 
 /// Why one op of a cancelled transaction failed. `None` in
 /// [`TxCanceled::reasons`] is DynamoDB's code `"None"`: that op was fine.
@@ -177,7 +178,7 @@ impl StoreError {
 }
 
 /// Key-value storage with DynamoDB's semantics. Implemented by the DynamoDB
-/// adapter (elsewhere) and by [`MemoryStore`].
+/// adapter (elsewhere) and, for tests, by `MemoryStore`.
 ///
 /// Methods return `impl Future + Send` so services can run on a multi-threaded
 /// runtime; implementations may write `async fn`.

@@ -267,6 +267,45 @@ impl ItemExt for Item {
     }
 }
 
+/// The size DynamoDB gives an item: attribute names plus values (Amazon
+/// DynamoDB Developer Guide, "DynamoDB item sizes and formats"). Items over
+/// 400 KB are refused; the write-unit meter prices writes by it.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
+}
+
+/// The size of one attribute value (without its name).
+pub fn value_size(v: &AttrValue) -> usize {
+    // An element of a list or map costs one byte besides its own size.
+    const ELEMENT: usize = 1;
+    // A list or map costs three bytes whatever it holds.
+    const CONTAINER: usize = 3;
+    match v {
+        AttrValue::S(s) => s.len(),
+        AttrValue::N(n) => number_size(n),
+        AttrValue::Bool(_) | AttrValue::Null => 1,
+        AttrValue::L(l) => CONTAINER + l.iter().map(|x| ELEMENT + value_size(x)).sum::<usize>(),
+        AttrValue::M(m) => {
+            CONTAINER
+                + m.iter()
+                    .map(|(k, x)| ELEMENT + k.len() + value_size(x))
+                    .sum::<usize>()
+        }
+    }
+}
+
+/// A number's size: one byte per two significant digits, plus one. Leading
+/// and trailing zeros are not significant (`1000` and `0.001` have one).
+fn number_size(text: &str) -> usize {
+    let digits = || text.bytes().filter(u8::is_ascii_digit);
+    let total = digits().count();
+    let leading = digits().take_while(|&d| d == b'0').count();
+    let trailing = digits().rev().take_while(|&d| d == b'0').count();
+    // Zero still takes a digit.
+    let significant = total.saturating_sub(leading + trailing).max(1);
+    significant.div_ceil(2) + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

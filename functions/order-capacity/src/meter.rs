@@ -1,7 +1,7 @@
 //! Capacity metering: the write units DynamoDB would charge for what a
 //! [`Store`] is asked to do, so the cost of a flow is measured by running it
-//! (`cargo run -p order-domain --example write-units`) rather than worked out
-//! by hand.
+//! (`cargo run -p order-capacity --example write-units`) rather than worked
+//! out by hand.
 //!
 //! [`MeteredStore`] wraps any store, reads each written item before and after
 //! the write, and prices the change with DynamoDB's documented rules (Amazon
@@ -11,7 +11,7 @@
 //!
 //! | what | rule |
 //! |---|---|
-//! | item size | Σ over attributes of (UTF-8 bytes of the name + size of the value); `S`: UTF-8 bytes; `N`: 1 byte per two significant digits + 1 (leading and trailing zeros trimmed); `BOOL`, `NULL`: 1; `L`, `M`: 3 + Σ over elements of (1 + element size, a map element's name included) |
+//! | item size ([`item_size`]) | Σ over attributes of (UTF-8 bytes of the name + size of the value); `S`: UTF-8 bytes; `N`: 1 byte per two significant digits + 1 (leading and trailing zeros trimmed); `BOOL`, `NULL`: 1; `L`, `M`: 3 + Σ over elements of (1 + element size, a map element's name included) |
 //! | a write | 1 write unit per started 1 KB, at least 1; `PutItem` and `UpdateItem` of an existing item count the larger of the item before and after; `DeleteItem` the deleted item |
 //! | in `TransactWriteItems` | every write costs twice (prepare and commit); a `ConditionCheck` writes nothing and costs a transactional read: 2 read units per started 4 KB |
 //! | each global secondary index | the index entry is the projected item (table keys, index keys, projected attributes). A write that puts an item into the index costs a put of its entry; one that takes it out, a delete of the old entry; one that changes the index key, both; one that only changes projected attributes, one write; one that changes neither, nothing. Each index write costs 1 unit per started 1 KB of its entry |
@@ -32,9 +32,11 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::store::plan::{Delete, Index, Page, Put, Query, Table, Transaction, Update, WriteOp};
-use crate::store::value::{AttrValue, Item};
-use crate::store::{Store, StoreError};
+pub use order_domain::store::{item_size, value_size};
+use order_domain::store::{
+    AttrValue, Delete, Index, Item, Page, Put, Query, Store, StoreError, Table, Transaction,
+    Update, WriteOp,
+};
 
 /// Bytes one write unit covers.
 pub const WRITE_UNIT_BYTES: usize = 1024;
@@ -49,43 +51,6 @@ pub const TRANSACTION_FACTOR: u64 = 2;
 /// guide does not state this in so many words; if it ever proves otherwise,
 /// this is the one number to change.)
 pub const INDEX_TRANSACTION_FACTOR: u64 = 1;
-
-/// The size DynamoDB gives an item: attribute names plus values.
-pub fn item_size(item: &Item) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
-/// The size of one attribute value (without its name).
-pub fn value_size(v: &AttrValue) -> usize {
-    // An element of a list or map costs one byte besides its own size.
-    const ELEMENT: usize = 1;
-    // A list or map costs three bytes whatever it holds.
-    const CONTAINER: usize = 3;
-    match v {
-        AttrValue::S(s) => s.len(),
-        AttrValue::N(n) => number_size(n),
-        AttrValue::Bool(_) | AttrValue::Null => 1,
-        AttrValue::L(l) => CONTAINER + l.iter().map(|x| ELEMENT + value_size(x)).sum::<usize>(),
-        AttrValue::M(m) => {
-            CONTAINER
-                + m.iter()
-                    .map(|(k, x)| ELEMENT + k.len() + value_size(x))
-                    .sum::<usize>()
-        }
-    }
-}
-
-/// A number's size: one byte per two significant digits, plus one. Leading
-/// and trailing zeros are not significant (`1000` and `0.001` have one).
-fn number_size(text: &str) -> usize {
-    let digits = || text.bytes().filter(u8::is_ascii_digit);
-    let total = digits().count();
-    let leading = digits().take_while(|&d| d == b'0').count();
-    let trailing = digits().rev().take_while(|&d| d == b'0').count();
-    // Zero still takes a digit.
-    let significant = total.saturating_sub(leading + trailing).max(1);
-    significant.div_ceil(2) + 1
-}
 
 /// Write units for a write of `bytes`: one per started kilobyte, at least one.
 pub fn write_units(bytes: usize) -> u64 {
@@ -677,11 +642,19 @@ impl<S: Store> Store for MeteredStore<S> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
+    use order_domain::schema::orders;
+    use order_domain::store::{Condition, ConditionCheck, MemoryStore, UpdateAction};
+
     use super::*;
-    use crate::schema::orders;
-    use crate::store::plan::{Condition, ConditionCheck, UpdateAction};
-    use crate::store::{MemoryStore, Transaction};
-    use crate::util::block_on;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a current-thread runtime")
+            .block_on(f)
+    }
 
     fn item(pairs: &[(&str, AttrValue)]) -> Item {
         pairs

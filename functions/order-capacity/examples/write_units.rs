@@ -2,15 +2,15 @@
 //! flow (`POST /orders`) and the real worker flow (reserve, charge, confirm)
 //! run over the in-memory store through a [`MeteredStore`], which prices
 //! every write with DynamoDB's documented rules and the county stack's index
-//! layout (see `order_domain::store::meter`).
+//! layout (see `order_capacity::meter`).
 //!
 //! ```text
-//! cargo run -p order-domain --example write-units                        # the report
-//! cargo run -p order-domain --example write-units -- --details            # every charge
-//! cargo run -p order-domain --example write-units -- --lines 12 --details # a bigger order
+//! cargo run -p order-capacity --example write-units                        # the report
+//! cargo run -p order-capacity --example write-units -- --details            # every charge
+//! cargo run -p order-capacity --example write-units -- --lines 12 --details # a bigger order
 //! ```
 //!
-//! `cargo test -p order-domain` runs this file's tests, which pin the totals:
+//! `cargo test -p order-capacity` runs this file's tests, which pin the totals:
 //! a change that costs more write units fails them.
 
 use std::error::Error;
@@ -20,8 +20,8 @@ use jiff::Timestamp;
 use order_domain::codec::StockRecord;
 use order_domain::payment::SimulatedGateway;
 use order_domain::service::{AcceptService, OrderWorker, ProcessOutcome};
-use order_domain::store::meter::Layout;
-use order_domain::store::{Index, MemoryStore, MeteredStore, Store, Table, Usage};
+use order_capacity::meter::{Layout, MeteredStore, Usage};
+use order_domain::store::{Index, MemoryStore, Store, Table};
 use order_domain::{CountyRules, ManualClock, Money, SequentialIds, Sku, StoreId};
 
 /// A county open all day, with the sample counties' limits.
@@ -228,7 +228,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 #[cfg(test)]
 mod tests {
-    use order_domain::store::meter::Target;
+    use order_capacity::meter::Target;
 
     use super::*;
 
