@@ -13,5 +13,10 @@
 //! | [`map::key`] | a legacy SKU or request id the new id alphabet cannot hold: a reversible, collision-free escape, or a reject |
 //! | [`map::status`] | legacy statuses, each mapped explicitly; unknown ones are rejects |
 //! | [`map::order_id`] | the new order id, derived from the legacy number and reversible |
+//!
+//! [`source`] connects to the legacy database and takes one snapshot for a
+//! run; [`read`] pages through a county's rows in it by primary key.
 
 pub mod map;
+pub mod read;
+pub mod source;
