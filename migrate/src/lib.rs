@@ -15,8 +15,11 @@
 //! | [`map::order_id`] | the new order id, derived from the legacy number and reversible |
 //!
 //! [`source`] connects to the legacy database and takes one snapshot for a
-//! run; [`read`] pages through a county's rows in it by primary key.
+//! run; [`read`] pages through a county's rows in it by primary key;
+//! [`write`] puts mapped items in batches within the [`limit`] budget.
 
+pub mod limit;
 pub mod map;
 pub mod read;
 pub mod source;
+pub mod write;
