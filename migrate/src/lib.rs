@@ -16,8 +16,10 @@
 //!
 //! [`source`] connects to the legacy database and takes one snapshot for a
 //! run; [`read`] pages through a county's rows in it by primary key;
-//! [`write`] puts mapped items in batches within the [`limit`] budget.
+//! [`write`] puts mapped items in batches within the [`limit`] budget;
+//! [`checkpoint`] keeps the position durably so a killed run resumes.
 
+pub mod checkpoint;
 pub mod limit;
 pub mod map;
 pub mod read;
