@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, CI): formatting, lints, then every test in the
-# workspace with a moto server running and cfn-lint on PATH.
+# workspace with a moto server and a PostgreSQL server (the legacy order
+# database the migration reads) running, and cfn-lint on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,5 +20,5 @@ export ACME_CFN_LINT="$bin/cfn-lint" ACME_CHECKOV="$bin/checkov" ACME_CDK="$node
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (against a fresh moto server)"
-scripts/with-moto.sh cargo test --workspace --locked
+step "cargo test (against a fresh moto server and a throwaway PostgreSQL 15)"
+scripts/with-moto.sh scripts/with-postgres.sh cargo test --workspace --locked

@@ -1,0 +1,27 @@
+//! `acme-migrate`: bringing a county's history over from ACME's legacy
+//! PostgreSQL order database.
+//!
+//! This crate holds the mapping rules, each a pure function from a legacy
+//! value to the order domain's value or a reason it cannot be mapped. The
+//! rules are the contract `migrate backfill`, `migrate verify` and the change
+//! capture share, so each lives here once (see `docs/migration.md`).
+//!
+//! | module | rule |
+//! |---|---|
+//! | [`map::money`] | `numeric` text to integer cents, exactly; never through a float |
+//! | [`map::time`] | a store's local wall clock to UTC: the earlier instant in a fold, shifted forward by the gap in a gap (RFC 9557 "compatible") |
+//! | [`map::key`] | a legacy SKU or request id the new id alphabet cannot hold: a reversible, collision-free escape, or a reject |
+//! | [`map::status`] | legacy statuses, each mapped explicitly; unknown ones are rejects |
+//! | [`map::order_id`] | the new order id, derived from the legacy number and reversible |
+//!
+//! [`source`] connects to the legacy database and takes one snapshot for a
+//! run; [`read`] pages through a county's rows in it by primary key;
+//! [`write`] puts mapped items in batches within the [`limit`] budget;
+//! [`checkpoint`] keeps the position durably so a killed run resumes.
+
+pub mod checkpoint;
+pub mod limit;
+pub mod map;
+pub mod read;
+pub mod source;
+pub mod write;

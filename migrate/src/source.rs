@@ -1,0 +1,314 @@
+//! The legacy PostgreSQL order database, read-only: connecting (TLS when the
+//! URL asks for it, the password never shown), checking that the schema has
+//! what the migration reads, and one `REPEATABLE READ` snapshot for a run.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Client, Config, IsolationLevel, Transaction};
+
+/// Environment variable holding the connection string when `--from` is not given.
+pub const URL_ENV: &str = "ACME_LEGACY_URL";
+
+/// The columns the migration reads, per table: checked before anything is
+/// read so a renamed column is one clear error, not a failure mid-run.
+pub const EXPECTED_COLUMNS: &[(&str, &[&str])] = &[
+    ("stores", &["store_id", "county_code", "name", "timezone"]),
+    (
+        "customers",
+        &[
+            "customer_id",
+            "email",
+            "full_name",
+            "phone",
+            "birth_date",
+            "created_at",
+        ],
+    ),
+    (
+        "orders",
+        &[
+            "order_id",
+            "client_request_id",
+            "customer_id",
+            "store_id",
+            "status",
+            "total",
+            "currency",
+            "payment_ref",
+            "placed_at",
+            "updated_at",
+        ],
+    ),
+    (
+        "order_lines",
+        &["order_id", "line_no", "sku", "quantity", "unit_price"],
+    ),
+    (
+        "inventory",
+        &[
+            "store_id",
+            "sku",
+            "on_hand",
+            "reserved",
+            "price",
+            "updated_at",
+        ],
+    ),
+];
+
+/// Everything that can go wrong on the legacy side.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("no legacy database given: pass --from postgres://… or set {URL_ENV}")]
+    NoUrl,
+    #[error("the legacy database URL is not valid: {0}")]
+    BadUrl(String),
+    #[error("cannot connect to the legacy database at {target}: {cause}")]
+    Connect { target: String, cause: String },
+    #[error(
+        "the legacy database at {target} lacks what the migration reads:\n{}",
+        missing.iter().map(|m| format!("  - {m}")).collect::<Vec<_>>().join("\n")
+    )]
+    Schema {
+        target: String,
+        missing: Vec<String>,
+    },
+    #[error("reading {what} from the legacy database failed: {cause}")]
+    Query { what: &'static str, cause: String },
+}
+
+impl SourceError {
+    pub(crate) fn query(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> Self {
+        move |e| SourceError::Query {
+            what,
+            cause: describe(&e),
+        }
+    }
+}
+
+/// The server's own message when there is one (it names the table or
+/// column), otherwise the client's.
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        }
+    }
+}
+
+/// A parsed connection string. `Display` never shows the password.
+#[derive(Clone)]
+pub struct LegacyUrl {
+    config: Config,
+}
+
+impl LegacyUrl {
+    /// `--from`, else [`URL_ENV`].
+    pub fn from_flag_or_env(flag: Option<&str>) -> Result<Self, SourceError> {
+        let env = std::env::var(URL_ENV).ok().filter(|v| !v.is_empty());
+        let text = flag.map(str::to_owned).or(env).ok_or(SourceError::NoUrl)?;
+        text.parse()
+    }
+
+    /// Whether the connection will insist on TLS (`sslmode=require`).
+    pub fn requires_tls(&self) -> bool {
+        self.config.get_ssl_mode() == SslMode::Require
+    }
+}
+
+impl FromStr for LegacyUrl {
+    type Err = SourceError;
+
+    fn from_str(text: &str) -> Result<Self, SourceError> {
+        let mut config = Config::from_str(text).map_err(|e| SourceError::BadUrl(e.to_string()))?;
+        if config.get_hosts().is_empty() {
+            return Err(SourceError::BadUrl("it names no host".into()));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("acme-infra migrate");
+        Ok(LegacyUrl { config })
+    }
+}
+
+impl fmt::Display for LegacyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => String::new(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or("");
+        let db = self.config.get_dbname().unwrap_or(user);
+        write!(f, "postgres://{user}@{host}:{port}/{db}")
+    }
+}
+
+impl fmt::Debug for LegacyUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LegacyUrl({self})")
+    }
+}
+
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, SourceError> {
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates only matter when TLS is used; the
+    // handshake then fails naming the server.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SourceError::BadUrl(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// An open connection to the legacy database.
+pub struct Legacy {
+    client: Client,
+    url: LegacyUrl,
+}
+
+impl Legacy {
+    /// Connects (TLS as `sslmode` says: `disable`, `prefer` (the default), or
+    /// `require`) and checks the schema.
+    pub async fn connect(url: &LegacyUrl) -> Result<Self, SourceError> {
+        let (client, connection) =
+            url.config
+                .connect(tls()?)
+                .await
+                .map_err(|e| SourceError::Connect {
+                    target: url.to_string(),
+                    cause: describe(&e),
+                })?;
+        // The connection task ends when the client is dropped; an error it
+        // meets surfaces on the client's next query.
+        tokio::spawn(connection);
+        let legacy = Legacy {
+            client,
+            url: url.clone(),
+        };
+        legacy.check_schema().await?;
+        Ok(legacy)
+    }
+
+    pub fn url(&self) -> &LegacyUrl {
+        &self.url
+    }
+
+    /// Every table and column in [`EXPECTED_COLUMNS`] exists, or one error
+    /// listing every one that does not.
+    async fn check_schema(&self) -> Result<(), SourceError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema()",
+                &[],
+            )
+            .await
+            .map_err(SourceError::query("the schema"))?;
+        let present: std::collections::BTreeSet<(String, String)> =
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut missing = Vec::new();
+        for (table, columns) in EXPECTED_COLUMNS {
+            if !present.iter().any(|(t, _)| t == table) {
+                missing.push(format!("table `{table}`"));
+                continue;
+            }
+            for column in *columns {
+                if !present.contains(&(table.to_string(), column.to_string())) {
+                    missing.push(format!("column `{table}.{column}`"));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SourceError::Schema {
+                target: self.url.to_string(),
+                missing,
+            })
+        }
+    }
+
+    /// One read-only `REPEATABLE READ` transaction: every page of the run
+    /// reads the database as it was when this began. Times are read in UTC.
+    pub async fn snapshot(&mut self) -> Result<Snapshot<'_>, SourceError> {
+        let tx = self
+            .client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(SourceError::query("a snapshot"))?;
+        tx.batch_execute("SET LOCAL TIME ZONE 'UTC'")
+            .await
+            .map_err(SourceError::query("a snapshot"))?;
+        // PostgreSQL takes a REPEATABLE READ snapshot at the transaction's
+        // first query, not at BEGIN: this query pins it now.
+        let row = tx
+            .query_one("SELECT pg_current_snapshot()::text", &[])
+            .await
+            .map_err(SourceError::query("a snapshot"))?;
+        Ok(Snapshot { id: row.get(0), tx })
+    }
+}
+
+/// The database as of one instant; see [`crate::read`] for what is read.
+pub struct Snapshot<'a> {
+    /// `pg_current_snapshot()`: which transactions this run sees (`xmin:xmax:xip`).
+    pub id: String,
+    pub(crate) tx: Transaction<'a>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_never_shown() {
+        let url: LegacyUrl = "postgres://acme:s3cret@db.internal:6432/orders?sslmode=require"
+            .parse()
+            .expect("valid");
+        assert_eq!(url.to_string(), "postgres://acme@db.internal:6432/orders");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(url.requires_tls());
+    }
+
+    #[test]
+    fn a_url_that_is_not_one_is_refused() {
+        let err = "mysql://x"
+            .parse::<LegacyUrl>()
+            .map(|_| ())
+            .expect_err("bad");
+        assert!(
+            err.to_string()
+                .starts_with("the legacy database URL is not valid"),
+            "{err}"
+        );
+        let err = "postgres:///orders"
+            .parse::<LegacyUrl>()
+            .map(|_| ())
+            .expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "the legacy database URL is not valid: it names no host"
+        );
+    }
+}
