@@ -38,6 +38,8 @@ impl Watch {
             }
             let status = e.resource_status().map_or("", |s| s.as_str());
             let id = e.logical_resource_id().unwrap_or("");
+            // The stack's own events carry stack statuses (some of which,
+            // like the cleanup phases, `ResourceStatus` does not name).
             if id == name && is_settled(&StackStatus::from(status)) {
                 stack_settled = true;
             }
