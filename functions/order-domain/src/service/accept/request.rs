@@ -593,5 +593,9 @@ mod tests {
         let body = OK.replace("\"c1\"", "\"c\\u0031\"");
         let v = parse_request(body.as_bytes(), &rules()).unwrap();
         assert_eq!(v.customer_id.as_str(), "c1");
+        // Keys too.
+        let body = OK.replace("\"store_id\"", "\"store\\u005fid\"");
+        let w = parse_request(body.as_bytes(), &rules()).unwrap();
+        assert_eq!(w.store_id.as_str(), "s1");
     }
 }
