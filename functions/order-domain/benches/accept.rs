@@ -1,6 +1,6 @@
 //! The API's CPU path, without I/O:
-//! (a) parse and validate a 5-line body and build the accept transaction from stock
-//!     records already fetched (target < 20 µs);
+//! (a) parse and validate a 5-line body and build the accept transaction
+//!     from stock records already fetched (target < 20 µs);
 //! (b) serialize an order response to JSON (target < 5 µs).
 
 use std::hint::black_box;

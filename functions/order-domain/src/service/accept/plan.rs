@@ -140,6 +140,17 @@ fn price(
     }
 }
 
+/// Room for the answer to a typical order (a few hundred bytes), so it is
+/// written without the buffer regrowing: each regrowth copies it.
+const RESPONSE_CAPACITY: usize = 1024;
+
+fn response_text(accepted: &Accepted) -> Result<String, CorruptItem> {
+    let mut text = Vec::with_capacity(RESPONSE_CAPACITY);
+    serde_json::to_writer(&mut text, accepted)
+        .map_err(|e| CorruptItem::new(Table::Idempotency, e))?;
+    String::from_utf8(text).map_err(|e| CorruptItem::new(Table::Idempotency, e))
+}
+
 fn writes(
     req: &ValidatedRequest,
     order: &Order,
@@ -147,13 +158,15 @@ fn writes(
     rules: &CountyRules,
 ) -> Result<AcceptWrites, AcceptError> {
     let now = order.created_at;
-    let response =
-        serde_json::to_string(accepted).map_err(|e| CorruptItem::new(Table::Idempotency, e))?;
+    let response = response_text(accepted)?;
     let expires_at = now.as_second() + i64::from(rules.idempotency_ttl_hours) * 3600;
+    // Formatted once: every item below stores it.
+    let created_at = now.to_string();
+    // In attribute-name order, which `Item::from` sorts into cheapest.
     let record: Item = [
-        (idem::PK.to_owned(), AttrValue::s(req.idempotency_key())),
-        (idem::CREATED_AT.to_owned(), AttrValue::s(now.to_string())),
+        (idem::CREATED_AT.to_owned(), AttrValue::s(&created_at)),
         (idem::TTL.to_owned(), AttrValue::n(expires_at)),
+        (idem::PK.to_owned(), AttrValue::s(req.idempotency_key())),
         (
             idem::ORDER_ID.to_owned(),
             AttrValue::s(order.order_id.to_string()),
@@ -165,6 +178,9 @@ fn writes(
         (idem::RESPONSE.to_owned(), AttrValue::S(response)),
     ]
     .into();
+    let summary =
+        codec::summary_item_with(order, rules.gsi_write_shards, AttrValue::s(&created_at));
+    let order_record = codec::order_item_with(order, AttrValue::S(created_at));
     Ok(AcceptWrites {
         idempotency: Put {
             table: Table::Idempotency,
@@ -178,12 +194,12 @@ fn writes(
         },
         summary: Put {
             table: Table::Orders,
-            item: codec::summary_item(order, rules.gsi_write_shards),
+            item: summary,
             condition: Some(Condition::not_exists(orders::PK)),
         },
         record: Put {
             table: Table::OrderById,
-            item: codec::order_to_item(order),
+            item: order_record,
             condition: Some(Condition::not_exists(order_by_id::PK)),
         },
     })

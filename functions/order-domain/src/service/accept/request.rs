@@ -2,6 +2,8 @@
 //! every problem reported with its path (not just the first).
 
 use serde::Serialize;
+use std::borrow::Cow;
+
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use sha2::{Digest, Sha256};
 
@@ -85,9 +87,23 @@ fn canonical_hash(
         store_id,
         items,
     };
-    // Serializing ids, SKUs and integers cannot fail.
-    let text = serde_json::to_vec(&canonical).unwrap_or_default();
-    hex::encode(Sha256::digest(&text))
+    let mut hasher = HashWriter(Sha256::new());
+    // Writing ids, SKUs and integers into a hash cannot fail.
+    let _ = serde_json::to_writer(&mut hasher, &canonical);
+    hex::encode(hasher.0.finalize())
+}
+
+/// Hashes what is written to it: the canonical text is never stored.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Parses and validates a `POST /orders` body against the county's limits,
@@ -113,65 +129,113 @@ pub fn parse_request(
 
 /// A JSON value as sent. Unlike `serde_json::Value`, an object keeps every
 /// key, a repeated one too, so a repeated field is reported rather than
-/// silently replaced by its last value.
-enum Json {
-    Object(Vec<(String, Json)>),
-    Array(Vec<Json>),
-    String(String),
+/// silently replaced by its last value. Strings without escapes borrow from
+/// the body.
+enum Json<'a> {
+    Object(Vec<(Text<'a>, Json<'a>)>),
+    Array(Vec<Json<'a>>),
+    String(Text<'a>),
     /// An integer that fits `i64`.
     Integer(i64),
     /// `null`, a boolean, a fraction or a larger number: no field takes one.
     Other,
 }
 
-impl<'de> Deserialize<'de> for Json {
+/// A string of the body: borrowed unless it had escapes.
+type Text<'a> = Cow<'a, str>;
+
+impl<'de> Deserialize<'de> for Json<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(JsonVisitor)
+    }
+}
+
+/// An object key, borrowed like any other string.
+struct Key<'a>(Text<'a>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match d.deserialize_str(JsonVisitor)? {
+            Json::String(text) => Ok(Key(text)),
+            _ => Err(de::Error::custom("object keys are strings")),
+        }
     }
 }
 
 struct JsonVisitor;
 
 impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(Json::Other)
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Json, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Ok(Json::Other)
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Json, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
         Ok(Json::Other)
     }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Json, E> {
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
         Ok(Json::Integer(n))
     }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Json, E> {
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
         Ok(i64::try_from(n).map_or(Json::Other, Json::Integer))
     }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Json, E> {
-        Ok(Json::String(s.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Borrowed(s)))
     }
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Json, E> {
-        Ok(Json::String(s))
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Json::String(Cow::Owned(s.to_owned())))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut values = Vec::new();
         while let Some(v) = seq.next_element()? {
             values.push(v);
         }
         Ok(Json::Array(values))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry()? {
-            entries.push(entry);
+        while let Some((Key(key), value)) = map.next_entry()? {
+            entries.push((key, value));
         }
         Ok(Json::Object(entries))
+    }
+}
+
+/// Where a problem is; rendered only when there is one, so a valid body
+/// formats no paths.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    /// A top-level field, or `body` for the whole.
+    Field(&'a str),
+    /// `items[n]`.
+    Line(usize),
+    /// `items[n].field`.
+    LineField(usize, &'a str),
+}
+
+impl<'a> Path<'a> {
+    /// `field` of line `line`, or of the body if `None`.
+    fn of(line: Option<usize>, field: &'a str) -> Self {
+        match line {
+            None => Path::Field(field),
+            Some(n) => Path::LineField(n, field),
+        }
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Field(field) => f.write_str(field),
+            Path::Line(n) => write!(f, "items[{n}]"),
+            Path::LineField(n, field) => write!(f, "items[{n}].{field}"),
+        }
     }
 }
 
@@ -180,100 +244,109 @@ impl<'de> Visitor<'de> for JsonVisitor {
 struct Problems(Vec<ValidationError>);
 
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.0.push(ValidationError::new(field, reason));
+    fn add(&mut self, at: Path<'_>, reason: impl Into<String>) {
+        self.0.push(ValidationError::new(at.to_string(), reason));
     }
 }
 
 const BODY_FIELDS: [&str; 4] = ["client_request_id", "customer_id", "store_id", "items"];
 const LINE_FIELDS: [&str; 2] = ["sku", "quantity"];
+const BODY: Path<'static> = Path::Field("body");
+const ITEMS: Path<'static> = Path::Field("items");
 
-fn read_body(json: &Json, rules: &CountyRules, p: &mut Problems) -> Option<ValidatedRequest> {
+fn read_body(json: &Json<'_>, rules: &CountyRules, p: &mut Problems) -> Option<ValidatedRequest> {
     let Json::Object(entries) = json else {
-        p.add("body", "must be a JSON object");
+        p.add(BODY, "must be a JSON object");
         return None;
     };
-    let [request, customer, store, items] = read_object(entries, BODY_FIELDS, &|k| k.to_owned(), p);
-    let request = request.and_then(|v| id(v, "client_request_id", ClientRequestId::parse, p));
-    let customer = customer.and_then(|v| id(v, "customer_id", CustomerId::parse, p));
-    let store = store.and_then(|v| id(v, "store_id", StoreId::parse, p));
+    let [request, customer, store, items] = read_object(entries, BODY_FIELDS, None, p);
+    let at = Path::Field;
+    let request = request.and_then(|v| id(v, at("client_request_id"), ClientRequestId::parse, p));
+    let customer = customer.and_then(|v| id(v, at("customer_id"), CustomerId::parse, p));
+    let store = store.and_then(|v| id(v, at("store_id"), StoreId::parse, p));
     let lines = items.and_then(|v| read_items(v, rules, p));
     Some(ValidatedRequest::new(request?, customer?, store?, lines?))
 }
 
-/// An object's values for its `N` fields, in `fields` order. An unknown key,
-/// a repeated key or a missing field is a problem at `path(key)`.
-fn read_object<'j, const N: usize>(
-    entries: &'j [(String, Json)],
+/// The values of an object's `N` fields, in `fields` order; the object is the
+/// body, or line `line`. An unknown key, a repeated key or a missing field is
+/// a problem.
+fn read_object<'j, 'a, const N: usize>(
+    entries: &'j [(Text<'a>, Json<'a>)],
     fields: [&str; N],
-    path: &dyn Fn(&str) -> String,
+    line: Option<usize>,
     p: &mut Problems,
-) -> [Option<&'j Json>; N] {
+) -> [Option<&'j Json<'a>>; N] {
     let mut values = [None; N];
     for (key, value) in entries {
         match fields.iter().position(|f| f == key) {
-            None => p.add(path(key), "unknown field"),
+            None => p.add(Path::of(line, key), "unknown field"),
             Some(i) if values[i].is_some() => {
-                p.add("body", format!("duplicate field `{}`", path(key)));
+                let at = Path::of(line, key);
+                p.add(BODY, format!("duplicate field `{at}`"));
             }
             Some(i) => values[i] = Some(value),
         }
     }
     for (field, value) in fields.iter().zip(&values) {
         if value.is_none() {
-            p.add(path(field), "is required");
+            p.add(Path::of(line, field), "is required");
         }
     }
     values
 }
 
-fn string<'j>(value: &'j Json, field: &str, p: &mut Problems) -> Option<&'j str> {
+fn string<'j>(value: &'j Json<'_>, at: Path<'_>, p: &mut Problems) -> Option<&'j str> {
     match value {
         Json::String(s) => Some(s),
         _ => {
-            p.add(field, "must be a string");
+            p.add(at, "must be a string");
             None
         }
     }
 }
 
 fn id<T>(
-    value: &Json,
-    field: &str,
+    value: &Json<'_>,
+    at: Path<'_>,
     parse: fn(&str) -> Result<T, IdError>,
     p: &mut Problems,
 ) -> Option<T> {
-    parse(string(value, field, p)?)
-        .map_err(|e| p.add(field, e.to_string()))
+    parse(string(value, at, p)?)
+        .map_err(|e| p.add(at, e.to_string()))
         .ok()
 }
 
 /// The lines, if every one is valid; the county's limits on lines and units
 /// are checked even if some are not.
-fn read_items(value: &Json, rules: &CountyRules, p: &mut Problems) -> Option<Vec<RequestedLine>> {
+fn read_items(
+    value: &Json<'_>,
+    rules: &CountyRules,
+    p: &mut Problems,
+) -> Option<Vec<RequestedLine>> {
     let Json::Array(items) = value else {
-        p.add("items", "must be an array");
+        p.add(ITEMS, "must be an array");
         return None;
     };
     let (max_lines, max_units) = (rules.max_line_items as usize, rules.max_units_per_order);
     if items.is_empty() {
-        p.add("items", "must contain at least 1 item");
+        p.add(ITEMS, "must contain at least 1 item");
     } else if items.len() > max_lines {
         let got = items.len();
         p.add(
-            "items",
+            ITEMS,
             format!("must contain at most {max_lines} items (got {got})"),
         );
     }
     let mut lines: Vec<(Option<Sku>, Option<u32>)> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let (sku, quantity) = read_line(i, item, max_units, p);
+    for (n, item) in items.iter().enumerate() {
+        let (sku, quantity) = read_line(n, item, max_units, p);
         // Line counts are bounded by the body size: a linear scan will do.
         if let Some(sku) = &sku
             && let Some(first) = lines.iter().position(|(s, _)| s.as_ref() == Some(sku))
         {
             p.add(
-                format!("items[{i}].sku"),
+                Path::LineField(n, "sku"),
                 format!("duplicates items[{first}].sku; combine the quantities"),
             );
         }
@@ -282,7 +355,7 @@ fn read_items(value: &Json, rules: &CountyRules, p: &mut Problems) -> Option<Vec
     let total_units: u64 = lines.iter().filter_map(|(_, q)| *q).map(u64::from).sum();
     if total_units > u64::from(max_units) {
         p.add(
-            "items",
+            ITEMS,
             format!(
                 "total quantity {total_units} exceeds the county limit of {max_units} units per order"
             ),
@@ -299,34 +372,34 @@ fn read_items(value: &Json, rules: &CountyRules, p: &mut Problems) -> Option<Vec
         .collect()
 }
 
-/// Line `i`'s SKU and quantity, each if valid.
+/// Line `n`'s SKU and quantity, each if valid.
 fn read_line(
-    i: usize,
-    item: &Json,
+    n: usize,
+    item: &Json<'_>,
     max_units: u32,
     p: &mut Problems,
 ) -> (Option<Sku>, Option<u32>) {
     let Json::Object(entries) = item else {
-        p.add(format!("items[{i}]"), "must be an object");
+        p.add(Path::Line(n), "must be an object");
         return (None, None);
     };
-    let path = |field: &str| format!("items[{i}].{field}");
-    let [sku, quantity] = read_object(entries, LINE_FIELDS, &path, p);
-    let sku = sku.and_then(|v| id(v, &path("sku"), Sku::parse, p));
-    let quantity = quantity.and_then(|v| read_quantity(v, &path("quantity"), max_units, p));
+    let [sku, quantity] = read_object(entries, LINE_FIELDS, Some(n), p);
+    let sku = sku.and_then(|v| id(v, Path::LineField(n, "sku"), Sku::parse, p));
+    let at = Path::LineField(n, "quantity");
+    let quantity = quantity.and_then(|v| read_quantity(v, at, max_units, p));
     (sku, quantity)
 }
 
-fn read_quantity(value: &Json, field: &str, max_units: u32, p: &mut Problems) -> Option<u32> {
+fn read_quantity(value: &Json<'_>, at: Path<'_>, max_units: u32, p: &mut Problems) -> Option<u32> {
     let Json::Integer(q) = *value else {
-        p.add(field, "must be an integer");
+        p.add(at, "must be an integer");
         return None;
     };
     if q < 1 {
-        p.add(field, "must be at least 1");
+        p.add(at, "must be at least 1");
         None
     } else if q > i64::from(max_units) {
-        p.add(field, format!("must be at most {max_units}"));
+        p.add(at, format!("must be at most {max_units}"));
         None
     } else {
         // In 1..=max_units <= u32::MAX, so the conversion holds.
@@ -520,5 +593,9 @@ mod tests {
         let body = OK.replace("\"c1\"", "\"c\\u0031\"");
         let v = parse_request(body.as_bytes(), &rules()).unwrap();
         assert_eq!(v.customer_id.as_str(), "c1");
+        // Keys too.
+        let body = OK.replace("\"store_id\"", "\"store\\u005fid\"");
+        let w = parse_request(body.as_bytes(), &rules()).unwrap();
+        assert_eq!(w.store_id.as_str(), "s1");
     }
 }
