@@ -206,3 +206,50 @@ async fn an_unreachable_or_wrong_database_is_a_clear_error_without_the_password(
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_messy_county_reads_whole_and_nothing_from_another_county() {
+    let (url, client) = common::legacy_db("source_messy").await;
+    client
+        .batch_execute(include_str!("fixtures/messy-county.sql"))
+        .await
+        .expect("load the messy county");
+    let mut legacy = Legacy::connect(&url.parse().expect("url"))
+        .await
+        .expect("connect");
+    let snap = legacy.snapshot().await.expect("snapshot");
+    let mut orders = Vec::new();
+    let mut after = None;
+    loop {
+        let page = snap
+            .orders("travis-tx", Shard::WHOLE, after, 7)
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some(last.order_id);
+        orders.extend(page);
+    }
+    let numbers: Vec<i64> = orders.iter().map(|o| o.order_id).collect();
+    assert_eq!(numbers, (1001..=1018).collect::<Vec<_>>());
+    let big = orders.iter().find(|o| o.order_id == 1011).expect("1011");
+    assert_eq!(big.lines.len(), 150);
+    assert_eq!(big.lines[149].line_no, 150);
+    assert!(
+        orders
+            .iter()
+            .find(|o| o.order_id == 1016)
+            .is_some_and(|o| o.lines.is_empty())
+    );
+
+    let customers = snap
+        .customers("travis-tx", Shard::WHOLE, None, 100)
+        .await
+        .expect("customers");
+    assert_eq!(
+        customers.iter().map(|c| c.customer_id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(customers[2].full_name.as_deref(), Some("Zoë Ñúñez 山田"));
+    let stock = snap.inventory("travis-tx", None, 100).await.expect("stock");
+    assert_eq!(stock.len(), 6);
+}
