@@ -6,6 +6,8 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`routes`] | the order API's routes: methods, paths, query parameters, operations |
 //! | [`schema`] | table, attribute and index names, and the functions' environment variables |
 
+pub mod routes;
 pub mod schema;
