@@ -168,3 +168,36 @@ pub fn resources_of_type<'a>(
         .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
         .map(|(id, r)| (id.as_str(), r.get("Properties").unwrap_or(&Value::Null)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_runner_names_tables_as_their_layouts_do() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let stack = CountyStack::load(&dir, "travis-tx").unwrap();
+        let ids: Vec<String> = stack
+            .tables
+            .iter()
+            .map(|t| t.logical_id().to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                logical::ORDERS_TABLE,
+                logical::ORDER_BY_ID_TABLE,
+                logical::INVENTORY_TABLE,
+                logical::IDEMPOTENCY_TABLE,
+                logical::CUSTOMERS_TABLE,
+            ]
+        );
+        let mut in_template = stack.logical_ids("AWS::DynamoDB::Table");
+        let mut specified = ids.clone();
+        in_template.sort();
+        specified.sort();
+        assert_eq!(in_template, specified);
+    }
+}
