@@ -6,8 +6,10 @@
 //!
 //! | module | what |
 //! |---|---|
+//! | [`routes`] | the order API's routes: methods, paths, query parameters, operations |
 //! | [`schema`] | table, attribute and index names, and the functions' environment variables |
 //! | [`payment`] | the payment providers a county file can select |
 
 pub mod payment;
+pub mod routes;
 pub mod schema;

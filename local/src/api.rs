@@ -1,8 +1,8 @@
 //! The API over local HTTP: each request becomes the `ApiGatewayProxyRequest`
-//! API Gateway's REST proxy integration would send (resource template, path
-//! parameters from the county's routes, query string, headers, body, request
-//! context), the API function answers, and its `ApiGatewayProxyResponse`
-//! becomes the HTTP response.
+//! API Gateway's REST proxy integration would send (resource template and
+//! path parameters from the API's route table, `acme_contract::routes`; query
+//! string, headers, body, request context), the API function answers, and its
+//! `ApiGatewayProxyResponse` becomes the HTTP response.
 //!
 //! Every request needs `Authorization: Bearer <token>`; others get 401 JSON
 //! before any function code runs.
@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use acme_contract::routes::{self, Miss, Route};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
@@ -28,67 +29,25 @@ const STAGE: &str = acme_stacks::county::api::STAGE_NAME;
 /// API Gateway's payload limit is 10 MB; the order API refuses far less itself.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// One route of the county API: method and path template.
-#[derive(Debug, Clone)]
-pub struct Route {
-    method: Method,
-    /// `/orders/{order_id}`.
-    resource: String,
-    segments: Vec<String>,
-}
-
-/// The county API's routes, from the stack generator.
-pub fn county_routes() -> Vec<Route> {
-    acme_stacks::county::api::routes()
-        .iter()
-        .filter_map(|r| {
-            let (m, path) = r.split_once(' ')?;
-            Some(Route {
-                method: Method::from_bytes(m.as_bytes()).ok()?,
-                resource: path.to_owned(),
-                segments: path
-                    .trim_matches('/')
-                    .split('/')
-                    .map(str::to_owned)
-                    .collect(),
-            })
-        })
-        .collect()
-}
-
-/// The route for `method path`, with its path parameters. `Err(true)` when
-/// the path exists under another method.
-fn match_route<'r>(
-    routes: &'r [Route],
+/// The route for `method path` in the API's route table (the one the stack
+/// deploys and the function routes by), with its path parameters decoded as
+/// API Gateway hands them. `Err(true)` when the path exists under another
+/// method.
+fn match_route(
     method: &Method,
     path: &str,
-) -> Result<(&'r Route, HashMap<String, String>), bool> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let mut path_exists = false;
-    for r in routes {
-        if r.segments.len() != parts.len() {
-            continue;
-        }
-        let mut params = HashMap::new();
-        let fits = r.segments.iter().zip(&parts).all(|(seg, part)| {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                if part.is_empty() {
-                    return false;
-                }
-                params.insert(name.to_owned(), percent_decode(part));
-                true
-            } else {
-                seg == part
-            }
-        });
-        if fits {
-            if r.method == *method {
-                return Ok((r, params));
-            }
-            path_exists = true;
-        }
+) -> Result<(&'static Route, HashMap<String, String>), bool> {
+    match routes::find(method.as_str(), path) {
+        Ok((route, params)) => Ok((
+            route,
+            params
+                .iter()
+                .map(|(name, raw)| (name.to_owned(), percent_decode(raw)))
+                .collect(),
+        )),
+        Err(Miss::MethodNotAllowed(_)) => Err(true),
+        Err(Miss::NotFound) => Err(false),
     }
-    Err(path_exists)
 }
 
 /// Decodes `%XX` escapes (API Gateway hands path parameters decoded).
@@ -173,7 +132,7 @@ pub fn proxy_request(
     };
     let now = jiff::Timestamp::now();
     let event = json!({
-        "resource": route.resource,
+        "resource": route.path,
         "path": uri.path(),
         "httpMethod": method.as_str(),
         "headers": single,
@@ -193,7 +152,7 @@ pub fn proxy_request(
             "path": format!("/{STAGE}{}", uri.path()),
             "protocol": "HTTP/1.1",
             "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok())},
-            "resourcePath": route.resource,
+            "resourcePath": route.path,
             "httpMethod": method.as_str(),
             "apiId": "local",
             "domainName": "127.0.0.1",
@@ -304,7 +263,6 @@ pub type ServedSink = Arc<dyn Fn(Served) + Send + Sync>;
 struct AppState<F> {
     function: Arc<F>,
     token: BearerToken,
-    routes: Vec<Route>,
     served: Option<ServedSink>,
 }
 
@@ -340,7 +298,7 @@ async fn handle<F: ApiFunction>(
             );
         }
     };
-    let (route, params) = match match_route(&st.routes, &parts.method, parts.uri.path()) {
+    let (route, params) = match match_route(&parts.method, parts.uri.path()) {
         Ok(m) => m,
         Err(true) => {
             return json_response(
@@ -421,7 +379,6 @@ pub async fn serve<F: ApiFunction>(
     let state = Arc::new(AppState {
         function,
         token,
-        routes: county_routes(),
         served,
     });
     let app = axum::Router::new().fallback(handle::<F>).with_state(state);
@@ -439,20 +396,15 @@ mod tests {
 
     #[test]
     fn routes_match_with_path_parameters() {
-        let routes = county_routes();
-        let (r, p) = match_route(&routes, &Method::GET, "/orders/01ABC").unwrap();
-        assert_eq!(r.resource, "/orders/{order_id}");
+        let (r, p) = match_route(&Method::GET, "/orders/01ABC").unwrap();
+        assert_eq!(r.path, "/orders/{order_id}");
         assert_eq!(p["order_id"], "01ABC");
-        let (r, _) = match_route(&routes, &Method::POST, "/orders").unwrap();
-        assert_eq!(r.resource, "/orders");
-        assert_eq!(
-            match_route(&routes, &Method::DELETE, "/orders").err(),
-            Some(true)
-        );
-        assert_eq!(
-            match_route(&routes, &Method::GET, "/nope").err(),
-            Some(false)
-        );
+        let (r, _) = match_route(&Method::POST, "/orders").unwrap();
+        assert_eq!(r.path, "/orders");
+        assert_eq!(match_route(&Method::DELETE, "/orders").err(), Some(true));
+        assert_eq!(match_route(&Method::GET, "/nope").err(), Some(false));
+        let (_, p) = match_route(&Method::GET, "/stores/s%201/orders").unwrap();
+        assert_eq!(p["store_id"], "s 1");
     }
 
     #[test]
@@ -465,8 +417,7 @@ mod tests {
 
     #[test]
     fn proxy_event_carries_the_request() {
-        let routes = county_routes();
-        let (r, p) = match_route(&routes, &Method::GET, "/customers/c-1/orders").unwrap();
+        let (r, p) = match_route(&Method::GET, "/customers/c-1/orders").unwrap();
         let uri: Uri = "/customers/c-1/orders?limit=5&cursor=a%2Bb"
             .parse()
             .unwrap();

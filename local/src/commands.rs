@@ -1,8 +1,6 @@
 //! The commands behind `acme-infra local` and `acme-infra inventory`; the
 //! binary only parses arguments and maps errors to exit codes.
 
-use std::path::{Path, PathBuf};
-
 use order_domain::ids::StoreId;
 
 use crate::auth::BearerToken;
@@ -31,19 +29,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The repository root: where `scripts/py-tools.sh` is. The current
-/// directory when run from a checkout, else the one this crate was built in.
-fn repo_root() -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    if cwd.join("scripts/py-tools.sh").is_file() {
-        return cwd;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(cwd)
-}
-
 pub(crate) fn options(run: &RunArgs, token: BearerToken) -> Result<RunOptions> {
     let county = run
         .county
@@ -63,7 +48,7 @@ pub fn local(args: &LocalArgs) -> Result<()> {
     init_logging();
     let rt = runtime()?;
     match &args.command {
-        Some(LocalCommand::Load(l)) => rt.block_on(crate::load::run(l, &repo_root())),
+        Some(LocalCommand::Load(l)) => rt.block_on(crate::load::run(l)),
         None => rt.block_on(serve(&args.run)),
     }
 }
@@ -71,7 +56,7 @@ pub fn local(args: &LocalArgs) -> Result<()> {
 async fn serve(run: &RunArgs) -> Result<()> {
     let (token, generated) = BearerToken::from_env_or_generate()?;
     let opts = options(run, token.clone())?;
-    let emulator = Emulator::from_env_or_start(&repo_root()).await?;
+    let emulator = Emulator::from_env_or_start().await?;
     let county = match LocalCounty::start(opts, emulator).await {
         Ok(c) => c,
         Err(e) => return Err(e),

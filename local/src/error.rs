@@ -15,7 +15,7 @@ pub enum LocalError {
     #[error("the county template has no {what}; the local runner needs it to {why}")]
     MissingInTemplate { what: String, why: &'static str },
     #[error(
-        "cannot start the moto server: {0} (run scripts/py-tools.sh to install it, or set AWS_ENDPOINT_URL)"
+        "cannot start the moto server: {0} (set AWS_ENDPOINT_URL to a running emulator, run from an acme-infra checkout, whose scripts/py-tools.sh installs moto, or put moto_server on PATH)"
     )]
     Emulator(String),
     #[error("{service} {operation} failed: {message}")]

@@ -4,10 +4,10 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`stack`] | the county template, and what the runner reads from it |
-//! | [`provision`] | tables (GSIs, streams, TTL), queues (redrive), bus and topics from the template's `Properties` |
-//! | [`emulator`] | `AWS_ENDPOINT_URL`, or a moto server started and stopped here |
-//! | [`api`] | HTTP → `ApiGatewayProxyRequest` → API function → HTTP, behind a bearer token ([`auth`]) |
+//! | [`stack`] | the county's typed table layouts and template, and what the runner reads from them |
+//! | [`provision`] | tables (GSIs, streams, TTL) from their typed layouts; queues (redrive), bus and topics from the template's `Properties` |
+//! | [`emulator`] | `AWS_ENDPOINT_URL`, or a moto server (the checkout's venv, else `PATH`) started and stopped here |
+//! | [`api`] | HTTP → `ApiGatewayProxyRequest` → API function → HTTP, routed by the API's route table, behind a bearer token ([`auth`]) |
 //! | [`queue`] | the worker's SQS event source: batches, partial batch failures, redelivery, DLQ |
 //! | [`stream`] | the publisher's DynamoDB stream event source: per-shard order and checkpoints |
 //! | [`functions`] | the event-source traits the runner invokes |

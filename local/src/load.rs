@@ -7,7 +7,6 @@
 //! hundreds of ms a transaction); they say nothing about DynamoDB's latency.
 //! The "our code" share is the part this measures honestly.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -74,7 +73,7 @@ fn sorted_ms(v: impl Iterator<Item = Duration>) -> Vec<f64> {
 }
 
 /// Runs the load test and prints the report.
-pub async fn run(args: &LoadArgs, repo_root: &Path) -> Result<()> {
+pub async fn run(args: &LoadArgs) -> Result<()> {
     let token = BearerToken::generate()?;
     let mut opts = crate::commands::options(&args.run, token.clone())?;
     if opts.sale_clock.is_none() {
@@ -88,7 +87,7 @@ pub async fn run(args: &LoadArgs, repo_root: &Path) -> Result<()> {
     opts.served = Some(Arc::new(move |s| {
         sink.lock().unwrap_or_else(PoisonError::into_inner).push(s);
     }));
-    let emulator = Emulator::from_env_or_start(repo_root).await?;
+    let emulator = Emulator::from_env_or_start().await?;
     let county = LocalCounty::start(opts, emulator).await?;
     let result = drive(&county, args, &token, &served).await;
     county.stop().await;

@@ -1,11 +1,12 @@
-//! Creates a county's tables, queues, event bus and topics on the emulator
-//! from the `Properties` the county template gives them, under physical names
-//! unique to this run (`<county>-<Logical>-<run id>`), so runs and tests can
-//! share one emulator.
+//! Creates a county's tables, queues, event bus and topics on the emulator,
+//! under physical names unique to this run (`<county>-<Logical>-<run id>`), so
+//! runs and tests can share one emulator.
 //!
-//! Taken from the template: key schemas, attribute definitions, billing mode
-//! and throughput, GSIs with their projections, stream view types, TTL
-//! attributes; queue timeouts, retention, long-poll wait, and the redrive
+//! Tables come from their typed layouts (`TableSpec`, the values the
+//! template's tables are built from): key schemas, attribute definitions,
+//! billing mode and throughput, GSIs with their projections, stream view
+//! types, TTL attributes. Queues come from the `Properties` the county
+//! template gives them: timeouts, retention, long-poll wait, and the redrive
 //! policy (resolved to the dead-letter queue created here). Left out, because
 //! they point at resources the runner doesn't create (the county KMS key) or
 //! that moto drops anyway: SSE, KMS keys on queues, PITR, deletion
@@ -13,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use acme_stacks::cfn::resources::dynamodb::{self as cfn, KeySchema};
+use acme_stacks::county::tables::TableSpec;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamSpecification,
@@ -119,29 +122,28 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
         event_bus_name: None,
         topics: BTreeMap::new(),
     };
+    for spec in &stack.tables {
+        let l = spec.logical_id().to_string();
+        let physical = name(&l);
+        let stream = create_table(c.dynamodb, spec, &physical).await?;
+        if l == logical::ORDER_BY_ID_TABLE {
+            res.order_stream_arn = stream;
+        }
+        tracing::debug!(logical = %l, table = %physical, "table created");
+        res.tables.insert(l, physical);
+    }
     for l in [
         logical::ORDERS_TABLE,
         logical::ORDER_BY_ID_TABLE,
         logical::INVENTORY_TABLE,
         logical::IDEMPOTENCY_TABLE,
-        logical::CUSTOMERS_TABLE,
     ] {
-        let Some(props) = stack.properties(l, "AWS::DynamoDB::Table") else {
-            if l == logical::CUSTOMERS_TABLE {
-                continue;
-            }
+        if !res.tables.contains_key(l) {
             return Err(LocalError::MissingInTemplate {
                 what: format!("AWS::DynamoDB::Table {l}"),
                 why: "store orders",
             });
-        };
-        let physical = name(l);
-        let stream = create_table(c.dynamodb, l, &physical, props).await?;
-        if l == logical::ORDER_BY_ID_TABLE {
-            res.order_stream_arn = stream;
         }
-        tracing::debug!(logical = l, table = %physical, "table created");
-        res.tables.insert(l.to_owned(), physical);
     }
 
     // Queues without their redrive policies first, so every dead-letter
@@ -223,146 +225,131 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
     Ok(res)
 }
 
-fn literal<'a>(v: &'a Value, path: &str) -> Result<&'a str> {
-    v.as_str().ok_or_else(|| {
-        LocalError::Template(format!(
-            "{path} is {v}, not a literal string; the local runner can't resolve intrinsics here"
-        ))
-    })
-}
-
-fn key_schema(v: &Value, path: &str) -> Result<Vec<KeySchemaElement>> {
-    v.as_array()
-        .into_iter()
-        .flatten()
+fn key_schema(keys: &[KeySchema]) -> Result<Vec<KeySchemaElement>> {
+    keys.iter()
         .map(|k| {
-            let name = literal(&k["AttributeName"], path)?;
-            let ty = literal(&k["KeyType"], path)?;
             KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(KeyType::from(ty))
+                .attribute_name(&k.attribute_name)
+                .key_type(match k.key_type {
+                    cfn::KeyType::Hash => KeyType::Hash,
+                    cfn::KeyType::Range => KeyType::Range,
+                })
                 .build()
-                .map_err(|e| LocalError::Template(format!("{path}: {e}")))
+                .map_err(|e| LocalError::Template(format!("key {}: {e}", k.attribute_name)))
         })
         .collect()
 }
 
-fn throughput(v: &Value, path: &str) -> Result<Option<ProvisionedThroughput>> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let n = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_i64)
-            .ok_or_else(|| LocalError::Template(format!("{path}.{k} is not a number")))
-    };
-    ProvisionedThroughput::builder()
-        .read_capacity_units(n("ReadCapacityUnits")?)
-        .write_capacity_units(n("WriteCapacityUnits")?)
+fn attribute_definition(a: &cfn::AttributeDefinition) -> Result<AttributeDefinition> {
+    AttributeDefinition::builder()
+        .attribute_name(&a.attribute_name)
+        .attribute_type(match a.attribute_type {
+            cfn::AttributeType::S => ScalarAttributeType::S,
+            cfn::AttributeType::N => ScalarAttributeType::N,
+            cfn::AttributeType::B => ScalarAttributeType::B,
+        })
         .build()
-        .map(Some)
-        .map_err(|e| LocalError::Template(format!("{path}: {e}")))
+        .map_err(|e| LocalError::Template(format!("attribute {}: {e}", a.attribute_name)))
+}
+
+fn throughput(t: Option<cfn::ProvisionedThroughput>) -> Result<Option<ProvisionedThroughput>> {
+    t.map(|t| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(i64::from(t.read_capacity_units))
+            .write_capacity_units(i64::from(t.write_capacity_units))
+            .build()
+            .map_err(|e| LocalError::Template(format!("throughput: {e}")))
+    })
+    .transpose()
+}
+
+fn global_secondary_index(g: &cfn::GlobalSecondaryIndex) -> Result<GlobalSecondaryIndex> {
+    let projection = Projection::builder()
+        .projection_type(match g.projection.projection_type {
+            cfn::ProjectionType::KeysOnly => ProjectionType::KeysOnly,
+            cfn::ProjectionType::Include => ProjectionType::Include,
+            cfn::ProjectionType::All => ProjectionType::All,
+        })
+        .set_non_key_attributes(
+            (!g.projection.non_key_attributes.is_empty())
+                .then(|| g.projection.non_key_attributes.clone()),
+        )
+        .build();
+    GlobalSecondaryIndex::builder()
+        .index_name(&g.index_name)
+        .set_key_schema(Some(key_schema(&g.key_schema)?))
+        .projection(projection)
+        .set_provisioned_throughput(throughput(g.provisioned_throughput)?)
+        .build()
+        .map_err(|e| LocalError::Template(format!("index {}: {e}", g.index_name)))
+}
+
+fn stream_view_type(v: cfn::StreamViewType) -> StreamViewType {
+    match v {
+        cfn::StreamViewType::KeysOnly => StreamViewType::KeysOnly,
+        cfn::StreamViewType::NewImage => StreamViewType::NewImage,
+        cfn::StreamViewType::OldImage => StreamViewType::OldImage,
+        cfn::StreamViewType::NewAndOldImages => StreamViewType::NewAndOldImages,
+    }
 }
 
 /// Creates one table; returns its stream ARN if it has a stream.
 async fn create_table(
     client: &aws_sdk_dynamodb::Client,
-    logical: &str,
+    spec: &TableSpec,
     physical: &str,
-    props: &Value,
 ) -> Result<Option<String>> {
-    let p = |k: &str| format!("{logical}.Properties.{k}");
-    let mut req = client.create_table().table_name(physical);
-    for a in props["AttributeDefinitions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(literal(&a["AttributeName"], &p("AttributeDefinitions"))?)
-                .attribute_type(ScalarAttributeType::from(literal(
-                    &a["AttributeType"],
-                    &p("AttributeDefinitions"),
-                )?))
-                .build()
-                .map_err(|e| LocalError::Template(format!("{logical}: {e}")))?,
-        );
+    let mut req = client
+        .create_table()
+        .table_name(physical)
+        .set_key_schema(Some(key_schema(&spec.key_schema())?))
+        .billing_mode(match spec.billing_mode() {
+            cfn::BillingMode::PayPerRequest => BillingMode::PayPerRequest,
+            cfn::BillingMode::Provisioned => BillingMode::Provisioned,
+        })
+        .set_provisioned_throughput(throughput(spec.throughput)?);
+    for a in &spec.attribute_definitions() {
+        req = req.attribute_definitions(attribute_definition(a)?);
     }
-    req = req.set_key_schema(Some(key_schema(&props["KeySchema"], &p("KeySchema"))?));
-    let billing = props["BillingMode"].as_str().unwrap_or("PROVISIONED");
-    req = req.billing_mode(BillingMode::from(billing));
-    req = req.set_provisioned_throughput(throughput(
-        &props["ProvisionedThroughput"],
-        &p("ProvisionedThroughput"),
-    )?);
-    for g in props["GlobalSecondaryIndexes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let gp = p("GlobalSecondaryIndexes");
-        let proj = &g["Projection"];
-        let projection = Projection::builder()
-            .projection_type(ProjectionType::from(
-                proj["ProjectionType"].as_str().unwrap_or("ALL"),
-            ))
-            .set_non_key_attributes(proj["NonKeyAttributes"].as_array().map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            }))
-            .build();
-        req = req.global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name(literal(&g["IndexName"], &gp)?)
-                .set_key_schema(Some(key_schema(&g["KeySchema"], &gp)?))
-                .projection(projection)
-                .set_provisioned_throughput(throughput(&g["ProvisionedThroughput"], &gp)?)
-                .build()
-                .map_err(|e| LocalError::Template(format!("{gp}: {e}")))?,
-        );
+    for g in &spec.global_secondary_indexes() {
+        req = req.global_secondary_indexes(global_secondary_index(g)?);
     }
-    if let Some(view) = props.pointer("/StreamSpecification/StreamViewType") {
+    if let Some(view) = spec.stream {
         req = req.stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(literal(
-                    view,
-                    &p("StreamSpecification"),
-                )?))
+                .stream_view_type(stream_view_type(view))
                 .build()
-                .map_err(|e| LocalError::Template(format!("{logical}: {e}")))?,
+                .map_err(|e| LocalError::Template(format!("{physical}: {e}")))?,
         );
     }
     let out = req
         .send()
         .await
         .map_err(|e| LocalError::aws("dynamodb", "CreateTable", e))?;
-    if let Some(ttl) = props.get("TimeToLiveSpecification")
-        && ttl["Enabled"].as_bool() == Some(true)
-    {
-        // moto records TTL but never expires items; the domain treats expired
-        // records as absent itself, so behaviour doesn't depend on it.
-        client
-            .update_time_to_live()
-            .table_name(physical)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name(literal(
-                        &ttl["AttributeName"],
-                        &p("TimeToLiveSpecification"),
-                    )?)
-                    .build()
-                    .map_err(|e| LocalError::Template(format!("{logical}: {e}")))?,
-            )
-            .send()
-            .await
-            .map_err(|e| LocalError::aws("dynamodb", "UpdateTimeToLive", e))?;
+    if let Some(attr) = spec.ttl {
+        enable_ttl(client, physical, attr).await?;
     }
     Ok(out.table_description.and_then(|d| d.latest_stream_arn))
+}
+
+/// moto records TTL but never expires items; the domain treats expired
+/// records as absent itself, so behaviour doesn't depend on it.
+async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str, attr: &str) -> Result<()> {
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(attr)
+                .build()
+                .map_err(|e| LocalError::Template(format!("{table}: {e}")))?,
+        )
+        .send()
+        .await
+        .map_err(|e| LocalError::aws("dynamodb", "UpdateTimeToLive", e))?;
+    Ok(())
 }
 
 async fn create_queue(

@@ -1,11 +1,14 @@
-//! The county's stack definition as the local runner reads it: the same
-//! `acme_stacks::county::build` template CloudFormation deploys, from which
-//! tables, queues, the event bus, the functions' county rules and the event
-//! source mappings' batching settings are taken. Nothing here is a second copy
-//! of the stack: change the generator and the local runner follows.
+//! The county's stack definition as the local runner reads it: the tables'
+//! typed layouts (`acme_stacks::county::tables::table_specs`, which the
+//! template's tables are built from), and the same `acme_stacks::county::build`
+//! template CloudFormation deploys, from which queues, the event bus, the
+//! functions' county rules and the event source mappings' batching settings
+//! are taken. Nothing here is a second copy of the stack: change the
+//! generator and the local runner follows.
 
 use std::path::Path;
 
+use acme_stacks::county::tables::TableSpec;
 use serde_json::Value;
 
 use crate::error::{LocalError, Result};
@@ -43,6 +46,8 @@ pub struct CountyStack {
     pub county_id: String,
     pub region: String,
     pub template: Value,
+    /// The county's tables, as the template's are built.
+    pub tables: Vec<TableSpec>,
     /// `ACME_COUNTY_RULES` exactly as the stack sets it on the functions.
     pub rules_json: String,
     pub queue_mapping: QueueMapping,
@@ -57,11 +62,17 @@ impl CountyStack {
         let template = acme_stacks::county::build(&cfg)
             .map_err(|e| LocalError::Template(e.to_string()))?
             .to_value();
-        Self::from_template(cfg.id.clone(), cfg.region.clone(), template)
+        let tables = acme_stacks::county::tables::table_specs(&cfg);
+        Self::from_template(cfg.id.clone(), cfg.region.clone(), template, tables)
     }
 
     /// Reads the runner's settings out of a built template.
-    pub fn from_template(county_id: String, region: String, template: Value) -> Result<Self> {
+    pub fn from_template(
+        county_id: String,
+        region: String,
+        template: Value,
+        tables: Vec<TableSpec>,
+    ) -> Result<Self> {
         let rules_json = resources_of_type(&template, "AWS::Lambda::Function")
             .find_map(|(_, props)| {
                 props
@@ -123,6 +134,7 @@ impl CountyStack {
             county_id,
             region,
             template,
+            tables,
             rules_json,
             queue_mapping,
             stream_mapping,
@@ -155,4 +167,37 @@ pub fn resources_of_type<'a>(
         .flatten()
         .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(ty))
         .map(|(id, r)| (id.as_str(), r.get("Properties").unwrap_or(&Value::Null)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_runner_names_tables_as_their_layouts_do() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let stack = CountyStack::load(&dir, "travis-tx").unwrap();
+        let ids: Vec<String> = stack
+            .tables
+            .iter()
+            .map(|t| t.logical_id().to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                logical::ORDERS_TABLE,
+                logical::ORDER_BY_ID_TABLE,
+                logical::INVENTORY_TABLE,
+                logical::IDEMPOTENCY_TABLE,
+                logical::CUSTOMERS_TABLE,
+            ]
+        );
+        let mut in_template = stack.logical_ids("AWS::DynamoDB::Table");
+        let mut specified = ids.clone();
+        in_template.sort();
+        specified.sort();
+        assert_eq!(in_template, specified);
+    }
 }

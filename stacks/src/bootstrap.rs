@@ -28,6 +28,11 @@ pub const OUTPUT_VERSION: &str = "BootstrapVersion";
 /// Current bootstrap version. Bump it whenever the template changes in a way
 /// deploys rely on. 2: API Gateway's CloudWatch role.
 pub const VERSION: u32 = 2;
+/// The county template's parameter that receives the assets bucket's name:
+/// the generator declares it (with this bootstrap's bucket as default) and
+/// the deployer passes the bucket it uploaded the bundles to. One name for
+/// both sides.
+pub const ASSET_BUCKET_PARAMETER: &str = "AssetBucket";
 /// Days an overwritten or deleted asset version is kept before S3 removes it.
 pub const NONCURRENT_ASSET_DAYS: u32 = 30;
 

@@ -33,7 +33,11 @@
 //! | `GET` | `/county/orders?since=&limit=&cursor=` | the county's orders | 200 |
 //! | `POST` | `/orders/{order_id}/cancel` | cancel (and refund) | 200 |
 //!
-//! `since` is an RFC 3339 timestamp; `limit` defaults to
+//! The routes, and the query parameters each requires, are
+//! `acme_contract::routes::ROUTES`, the table the county stack's API Gateway
+//! methods are built from too; [`resolve`] matches a request against it.
+//! `since` (required on the store, status and county listings) is an RFC
+//! 3339 timestamp; `status` is required on `GET /orders`; `limit` defaults to
 //! [`DEFAULT_PAGE_SIZE`]. Errors are JSON
 //! `{"error": code, "field"?: path, "reason": text, "errors"?: [...], "retryable": bool}`
 //! with the domain error's HTTP status (and `retry-after` on 429/503).
@@ -51,9 +55,10 @@
 //! claim or an HTTP API JWT claim of that name), reads and cancels are
 //! limited to that customer's orders and the staff listings are refused.
 
+use acme_contract::routes::{self, Miss, Operation, PathParams, QueryParam, query};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method};
+use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use jiff::Timestamp;
@@ -168,49 +173,78 @@ impl Reply {
     }
 }
 
-/// Which route a request matched.
-#[derive(Debug, PartialEq, Eq)]
-enum Route<'a> {
-    PlaceOrder,
-    GetOrder(&'a str),
-    CancelOrder(&'a str),
-    CustomerOrders(&'a str),
-    StoreOrders(&'a str),
-    StatusOrders,
-    CountyOrders,
+/// Why the router refuses a request before any service runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    /// No route has this path (404).
+    NotFound,
+    /// The path exists under other methods (405); `allow` is the `Allow` header.
+    MethodNotAllowed { allow: String },
+    /// A query parameter the route requires is absent (400), as API Gateway
+    /// would have said before the function ran.
+    MissingQuery(QueryParam),
 }
 
-/// Matches `method` + `path`. `Err(Some(allow))` when the path exists but not
-/// for this method, `Err(None)` for an unknown path.
-fn route<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, Option<&'static str>> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (allow, r) = match segments.as_slice() {
-        ["orders"] if method == Method::POST => ("GET, POST", Some(Route::PlaceOrder)),
-        ["orders"] if method == Method::GET => ("GET, POST", Some(Route::StatusOrders)),
-        ["orders"] => ("GET, POST", None),
-        ["orders", id] if !id.is_empty() => (
-            "GET",
-            (method == Method::GET).then_some(Route::GetOrder(id)),
-        ),
-        ["orders", id, "cancel"] if !id.is_empty() => (
-            "POST",
-            (method == Method::POST).then_some(Route::CancelOrder(id)),
-        ),
-        ["customers", id, "orders"] if !id.is_empty() => (
-            "GET",
-            (method == Method::GET).then_some(Route::CustomerOrders(id)),
-        ),
-        ["stores", id, "orders"] if !id.is_empty() => (
-            "GET",
-            (method == Method::GET).then_some(Route::StoreOrders(id)),
-        ),
-        ["county", "orders"] => (
-            "GET",
-            (method == Method::GET).then_some(Route::CountyOrders),
-        ),
-        _ => return Err(None),
-    };
-    r.ok_or(Some(allow))
+/// Routes `method` + `path` through the API's route table
+/// (`acme_contract::routes`, which the county stack's API Gateway methods are
+/// built from too) and checks the route's required query parameters, each
+/// looked up with `has_query`. Returns the operation and its path parameters.
+pub fn resolve<'p>(
+    method: &str,
+    path: &'p str,
+    has_query: impl Fn(&str) -> bool,
+) -> Result<(Operation, PathParams<'p>), RouteError> {
+    let (route, params) = routes::find(method, path).map_err(|miss| match miss {
+        Miss::NotFound => RouteError::NotFound,
+        Miss::MethodNotAllowed(_) => RouteError::MethodNotAllowed {
+            allow: miss.allow_header().unwrap_or_default(),
+        },
+    })?;
+    if let Some(q) = route.required_query().find(|q| !has_query(q.name)) {
+        return Err(RouteError::MissingQuery(*q));
+    }
+    Ok((route.operation, params))
+}
+
+impl RouteError {
+    fn reply(self, method: &str, path: &str) -> Reply {
+        match self {
+            RouteError::NotFound => {
+                Reply::error(404, "not_found", None, format!("no route for {path}"))
+            }
+            RouteError::MethodNotAllowed { allow } => Reply::error(
+                405,
+                "method_not_allowed",
+                None,
+                format!("{method} is not allowed on {path}"),
+            )
+            .header("allow", allow),
+            RouteError::MissingQuery(q) => missing(&q),
+        }
+    }
+}
+
+/// 400 for a required query parameter that is absent.
+fn missing(q: &QueryParam) -> Reply {
+    Reply::error(
+        400,
+        "validation_failed",
+        Some(q.name),
+        format!("is required ({})", q.format),
+    )
+}
+
+/// A path parameter of the matched route. The route table names them, so a
+/// miss means this handler and the table disagree: a bug, not a bad request.
+fn path_param<'p>(params: &PathParams<'p>, name: &str) -> Result<&'p str, Reply> {
+    params.get(name).ok_or_else(|| {
+        Reply::error(
+            500,
+            "internal",
+            None,
+            format!("the route has no path parameter {name}"),
+        )
+    })
 }
 
 /// The request path without the stage prefix some integrations include.
@@ -265,13 +299,13 @@ fn query_param<'r>(req: &'r ApiGatewayProxyRequest, name: &str) -> Option<&'r st
 }
 
 fn limit_param(req: &ApiGatewayProxyRequest) -> Result<u32, Reply> {
-    match query_param(req, "limit") {
+    match query_param(req, query::LIMIT.name) {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(s) => s.parse().map_err(|_| {
             Reply::error(
                 400,
                 "validation_failed",
-                Some("limit"),
+                Some(query::LIMIT.name),
                 format!(
                     "must be an integer 1..={}",
                     order_domain::service::MAX_PAGE_SIZE
@@ -282,22 +316,19 @@ fn limit_param(req: &ApiGatewayProxyRequest) -> Result<u32, Reply> {
 }
 
 fn since_param(req: &ApiGatewayProxyRequest) -> Result<Timestamp, Reply> {
-    let raw = query_param(req, "since").ok_or_else(|| {
-        Reply::error(
-            400,
-            "validation_failed",
-            Some("since"),
-            "is required (an RFC 3339 timestamp, e.g. 2026-03-09T00:00:00Z)",
-        )
-    })?;
+    let raw = query_param(req, query::SINCE.name).ok_or_else(|| missing(&query::SINCE))?;
     raw.parse().map_err(|_| {
         Reply::error(
             400,
             "validation_failed",
-            Some("since"),
-            format!("{raw:?} is not an RFC 3339 timestamp (e.g. 2026-03-09T00:00:00Z)"),
+            Some(query::SINCE.name),
+            format!("{raw:?} is not {}", query::SINCE.format),
         )
     })
+}
+
+fn cursor_param(req: &ApiGatewayProxyRequest) -> Option<&str> {
+    query_param(req, query::CURSOR.name)
 }
 
 fn id_param<T>(
@@ -398,94 +429,118 @@ where
     }
 
     async fn dispatch(&self, req: &ApiGatewayProxyRequest, path: &str) -> Result<Reply, Reply> {
-        let route = route(&req.http_method, path).map_err(|allow| match allow {
-            Some(allow) => Reply::error(
-                405,
-                "method_not_allowed",
-                None,
-                format!("{} is not allowed on {path}", req.http_method),
-            )
-            .header("allow", allow),
-            None => Reply::error(404, "not_found", None, format!("no route for {path}")),
-        })?;
+        let method = req.http_method.as_str();
+        let (operation, params) = resolve(method, path, |name| query_param(req, name).is_some())
+            .map_err(|e| e.reply(method, path))?;
         let caller = caller_customer(req)?;
-        Ok(match route {
-            Route::PlaceOrder => self.place_order(req, caller.as_ref()).await?,
-            Route::GetOrder(id) => {
-                let id = id_param(id, "order_id", OrderId::parse)?;
-                let r = match &caller {
-                    Some(c) => self.queries.get_customer_order(c, &id).await,
-                    None => self.queries.get_order(&id).await,
-                };
-                match r {
-                    Ok(order) => Reply::json(200, order),
-                    Err(e) => Reply::domain(&e),
-                }
+        let caller = caller.as_ref();
+        Ok(match operation {
+            Operation::PlaceOrder => self.place_order(req, caller).await?,
+            Operation::GetOrder => self.get_order(&params, caller).await?,
+            Operation::CancelOrder => self.cancel_order(&params, caller).await?,
+            Operation::ListCustomerOrders => self.customer_orders(req, &params, caller).await?,
+            Operation::ListStoreOrders => {
+                staff_only(caller)?;
+                self.store_orders(req, &params).await?
             }
-            Route::CancelOrder(id) => {
-                let id = id_param(id, "order_id", OrderId::parse)?;
-                match self.cancel.cancel(&id, caller.as_ref()).await {
-                    Ok(order) => Reply::json(200, order),
-                    Err(e) => Reply::domain(&e),
-                }
+            Operation::ListOrdersByStatus => {
+                staff_only(caller)?;
+                self.status_orders(req).await?
             }
-            Route::CustomerOrders(id) => {
-                let customer = id_param(id, "customer_id", CustomerId::parse)?;
-                if caller.as_ref().is_some_and(|c| *c != customer) {
-                    return Err(Reply::error(
-                        403,
-                        "forbidden",
-                        None,
-                        "customers may list only their own orders",
-                    ));
-                }
-                let limit = limit_param(req)?;
-                page_reply(
-                    self.queries
-                        .customer_orders(&customer, limit, query_param(req, "cursor"))
-                        .await,
-                )
-            }
-            Route::StoreOrders(id) => {
-                staff_only(caller.as_ref())?;
-                let store = id_param(id, "store_id", StoreId::parse)?;
+            Operation::ListCountyOrders => {
+                staff_only(caller)?;
                 let (since, limit) = (since_param(req)?, limit_param(req)?);
                 page_reply(
                     self.queries
-                        .store_orders_since(&store, since, limit, query_param(req, "cursor"))
-                        .await,
-                )
-            }
-            Route::StatusOrders => {
-                staff_only(caller.as_ref())?;
-                let raw = query_param(req, "status").ok_or_else(|| {
-                    Reply::error(
-                        400,
-                        "validation_failed",
-                        Some("status"),
-                        "is required: PENDING, RESERVED or CONFIRMED",
-                    )
-                })?;
-                let status: OrderStatus = raw.parse().map_err(|e| {
-                    Reply::error(400, "validation_failed", Some("status"), format!("{e}"))
-                })?;
-                let (since, limit) = (since_param(req)?, limit_param(req)?);
-                page_reply(
-                    self.queries
-                        .status_orders_since(status, since, limit, query_param(req, "cursor"))
-                        .await,
-                )
-            }
-            Route::CountyOrders => {
-                staff_only(caller.as_ref())?;
-                let (since, limit) = (since_param(req)?, limit_param(req)?);
-                page_reply(
-                    self.queries
-                        .county_orders_since(since, limit, query_param(req, "cursor"))
+                        .county_orders_since(since, limit, cursor_param(req))
                         .await,
                 )
             }
         })
+    }
+
+    async fn get_order(
+        &self,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let id = id_param(path_param(params, "order_id")?, "order_id", OrderId::parse)?;
+        let r = match caller {
+            Some(c) => self.queries.get_customer_order(c, &id).await,
+            None => self.queries.get_order(&id).await,
+        };
+        Ok(match r {
+            Ok(order) => Reply::json(200, order),
+            Err(e) => Reply::domain(&e),
+        })
+    }
+
+    async fn cancel_order(
+        &self,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let id = id_param(path_param(params, "order_id")?, "order_id", OrderId::parse)?;
+        Ok(match self.cancel.cancel(&id, caller).await {
+            Ok(order) => Reply::json(200, order),
+            Err(e) => Reply::domain(&e),
+        })
+    }
+
+    async fn customer_orders(
+        &self,
+        req: &ApiGatewayProxyRequest,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let raw = path_param(params, "customer_id")?;
+        let customer = id_param(raw, "customer_id", CustomerId::parse)?;
+        if caller.is_some_and(|c| *c != customer) {
+            return Err(Reply::error(
+                403,
+                "forbidden",
+                None,
+                "customers may list only their own orders",
+            ));
+        }
+        let limit = limit_param(req)?;
+        Ok(page_reply(
+            self.queries
+                .customer_orders(&customer, limit, cursor_param(req))
+                .await,
+        ))
+    }
+
+    async fn store_orders(
+        &self,
+        req: &ApiGatewayProxyRequest,
+        params: &PathParams<'_>,
+    ) -> Result<Reply, Reply> {
+        let store = id_param(path_param(params, "store_id")?, "store_id", StoreId::parse)?;
+        let (since, limit) = (since_param(req)?, limit_param(req)?);
+        Ok(page_reply(
+            self.queries
+                .store_orders_since(&store, since, limit, cursor_param(req))
+                .await,
+        ))
+    }
+
+    async fn status_orders(&self, req: &ApiGatewayProxyRequest) -> Result<Reply, Reply> {
+        let raw = query_param(req, query::STATUS.name).ok_or_else(|| missing(&query::STATUS))?;
+        let status: OrderStatus = raw.parse().map_err(|e| {
+            Reply::error(
+                400,
+                "validation_failed",
+                Some(query::STATUS.name),
+                format!("{e}"),
+            )
+        })?;
+        let (since, limit) = (since_param(req)?, limit_param(req)?);
+        Ok(page_reply(
+            self.queries
+                .status_orders_since(status, since, limit, cursor_param(req))
+                .await,
+        ))
     }
 
     async fn place_order(
@@ -546,5 +601,60 @@ fn staff_only(caller: Option<&CustomerId>) -> Result<(), Reply> {
             "this listing is for store and county staff",
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_to_operations_with_path_parameters() {
+        let (op, p) = resolve("GET", "/orders/01ABC", |_| false).unwrap();
+        assert_eq!(op, Operation::GetOrder);
+        assert_eq!(p.get("order_id"), Some("01ABC"));
+        let (op, p) = resolve("POST", "/orders/01ABC/cancel", |_| false).unwrap();
+        assert_eq!(op, Operation::CancelOrder);
+        assert_eq!(p.get("order_id"), Some("01ABC"));
+        let (op, _) = resolve("POST", "/orders", |_| false).unwrap();
+        assert_eq!(op, Operation::PlaceOrder);
+        let (op, p) = resolve("GET", "/customers/c-1/orders", |_| false).unwrap();
+        assert_eq!(op, Operation::ListCustomerOrders);
+        assert_eq!(p.get("customer_id"), Some("c-1"));
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_are_404_and_405() {
+        assert_eq!(
+            resolve("GET", "/nope", |_| true).unwrap_err(),
+            RouteError::NotFound
+        );
+        assert_eq!(
+            resolve("GET", "/orders/x/cancel", |_| true).unwrap_err(),
+            RouteError::MethodNotAllowed {
+                allow: "POST".into()
+            }
+        );
+        assert_eq!(
+            resolve("DELETE", "/orders", |_| true).unwrap_err(),
+            RouteError::MethodNotAllowed {
+                allow: "GET, POST".into()
+            }
+        );
+    }
+
+    #[test]
+    fn listings_from_a_point_in_time_need_since_and_status_listings_need_status() {
+        for path in ["/county/orders", "/stores/s-1/orders", "/orders"] {
+            let e = resolve("GET", path, |n| n != "since").unwrap_err();
+            assert_eq!(
+                e,
+                RouteError::MissingQuery(query::SINCE.required()),
+                "{path}"
+            );
+        }
+        let e = resolve("GET", "/orders", |n| n == "since").unwrap_err();
+        assert_eq!(e, RouteError::MissingQuery(query::STATUS.required()));
+        assert!(resolve("GET", "/customers/c-1/orders", |_| false).is_ok());
     }
 }

@@ -8,8 +8,10 @@
 //! tokens to issue, rotate or leak, and an unsigned request never reaches
 //! Lambda. (End customers authenticate with the storefront, not with this API.)
 //!
-//! Request validation happens where API Gateway can do it: required query
-//! and path parameters on every method, and a JSON-schema model for the
+//! The routes are `acme_contract::routes::ROUTES`, the table the function's
+//! router is built from too. Request validation happens where API Gateway
+//! can do it: required query and path parameters on every method (as that
+//! table says), and a JSON-schema model for the
 //! `POST /orders` body (required fields, id patterns, `maxItems` from the
 //! county's `max_line_items`). The function still validates everything —
 //! including the 16 KB body limit — and reports all problems at once.
@@ -33,6 +35,7 @@
 
 use std::collections::BTreeMap;
 
+use acme_contract::routes::{ROUTES, Route, Segment};
 use order_domain::{ClientRequestId, CustomerId, Sku, StoreId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -79,78 +82,22 @@ const MINIMUM_COMPRESSION_BYTES: u32 = 1024;
 /// Id characters the order domain accepts (`order_domain::ids`).
 const ID_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
 
-/// One route of the order API.
-struct Route {
-    method: &'static str,
-    path: &'static [&'static str],
-    operation: &'static str,
-    /// Query-string parameters and whether each is required.
-    query: &'static [(&'static str, bool)],
-    /// Whether the body is checked against the place-order model.
-    body: bool,
-}
-
-/// Pagination parameters of every list route (validated by the function).
-const PAGE: [(&str, bool); 2] = [("limit", false), ("cursor", false)];
-
-const ROUTES: &[Route] = &[
-    Route {
-        method: "POST",
-        path: &["orders"],
-        operation: "PlaceOrder",
-        query: &[],
-        body: true,
-    },
-    Route {
-        method: "GET",
-        path: &["orders"],
-        operation: "ListOrdersByStatus",
-        query: &[("status", true), ("since", false), PAGE[0], PAGE[1]],
-        body: false,
-    },
-    Route {
-        method: "GET",
-        path: &["orders", "{order_id}"],
-        operation: "GetOrder",
-        query: &[],
-        body: false,
-    },
-    Route {
-        method: "POST",
-        path: &["orders", "{order_id}", "cancel"],
-        operation: "CancelOrder",
-        query: &[],
-        body: false,
-    },
-    Route {
-        method: "GET",
-        path: &["customers", "{customer_id}", "orders"],
-        operation: "ListCustomerOrders",
-        query: &PAGE,
-        body: false,
-    },
-    Route {
-        method: "GET",
-        path: &["stores", "{store_id}", "orders"],
-        operation: "ListStoreOrders",
-        query: &PAGE,
-        body: false,
-    },
-    Route {
-        method: "GET",
-        path: &["county", "orders"],
-        operation: "ListCountyOrders",
-        query: &PAGE,
-        body: false,
-    },
-];
-
 /// The routes as `METHOD /path`, for tests and documentation.
 pub fn routes() -> Vec<String> {
-    ROUTES
+    ROUTES.iter().map(Route::describe).collect()
+}
+
+/// API Gateway's `RequestParameters` of a route: every path parameter
+/// (required), and each query parameter with whether it is required.
+pub fn request_parameters(route: &Route) -> BTreeMap<String, bool> {
+    let path = route
+        .path_params()
+        .map(|name| (format!("method.request.path.{name}"), true));
+    let query = route
+        .query
         .iter()
-        .map(|r| format!("{} /{}", r.method, r.path.join("/")))
-        .collect()
+        .map(|q| (format!("method.request.querystring.{}", q.name), q.required));
+    path.chain(query).collect()
 }
 
 pub(crate) fn add(
@@ -210,26 +157,17 @@ pub(crate) fn add(
     let mut resources: BTreeMap<String, LogicalId> = BTreeMap::new();
     let mut methods = Vec::new();
     for route in ROUTES {
-        let resource = ensure_resource(cx, &api, &mut resources, route.path)?;
-        let mut params = BTreeMap::new();
-        for seg in route.path {
-            if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                params.insert(format!("method.request.path.{name}"), true);
-            }
-        }
-        for (name, required) in route.query {
-            params.insert(format!("method.request.querystring.{name}"), *required);
-        }
+        let resource = ensure_resource(cx, &api, &mut resources, route)?;
         let method = Method {
             rest_api_id: api.r#ref(),
             resource_id: resource,
-            http_method: route.method,
+            http_method: route.method.as_str(),
             // SigV4 from the storefront services' IAM roles (module doc).
             authorization_type: "AWS_IAM",
-            operation_name: route.operation.to_owned(),
+            operation_name: route.operation.name().to_owned(),
             request_validator_id: validator.r#ref(),
-            request_parameters: params,
-            request_models: if route.body {
+            request_parameters: request_parameters(route),
+            request_models: if route.body_model {
                 BTreeMap::from([("application/json", model.r#ref())])
             } else {
                 BTreeMap::new()
@@ -242,7 +180,7 @@ pub(crate) fn add(
             },
         };
         fingerprint.update(serde_json::to_vec(&method).unwrap_or_default());
-        let id = LogicalId::new(format!("OrderApi{}Method", route.operation));
+        let id = LogicalId::new(format!("OrderApi{}Method", route.operation.name()));
         cx.t.add_resource(&id, method)?;
         methods.push(id);
     }
@@ -359,16 +297,17 @@ pub(crate) fn add(
     })
 }
 
-/// Creates (once) the API resources along `path` and returns the last one's id.
+/// Creates (once) the API resources along the route's path and returns the
+/// last one's id.
 fn ensure_resource(
     cx: &mut Ctx<'_>,
     api: &LogicalId,
     known: &mut BTreeMap<String, LogicalId>,
-    path: &[&str],
+    route: &Route,
 ) -> Result<Expr, TemplateError> {
     let mut parent = api.att("RootResourceId");
     let mut name = String::new();
-    for seg in path {
+    for seg in route.segments() {
         name.push_str(&pascal(seg));
         let id = match known.get(&name) {
             Some(id) => id.clone(),
@@ -379,7 +318,7 @@ fn ensure_resource(
                     Resource {
                         rest_api_id: api.r#ref(),
                         parent_id: parent.clone(),
-                        path_part: (*seg).to_owned(),
+                        path_part: seg.as_template(),
                     },
                 )?;
                 known.insert(name.clone(), id.clone());
@@ -392,9 +331,9 @@ fn ensure_resource(
 }
 
 /// `orders` → `Orders`, `{order_id}` → `OrderId`.
-fn pascal(seg: &str) -> String {
-    seg.trim_matches(['{', '}'])
-        .split('_')
+fn pascal(seg: Segment) -> String {
+    let (Segment::Literal(word) | Segment::Param(word)) = seg;
+    word.split('_')
         .map(|w| {
             let mut c = w.chars();
             c.next()
@@ -569,9 +508,9 @@ mod tests {
 
     #[test]
     fn path_segments_become_logical_id_parts() {
-        assert_eq!(pascal("orders"), "Orders");
-        assert_eq!(pascal("{order_id}"), "OrderId");
-        assert_eq!(pascal("{customer_id}"), "CustomerId");
+        assert_eq!(pascal(Segment::Literal("orders")), "Orders");
+        assert_eq!(pascal(Segment::Param("order_id")), "OrderId");
+        assert_eq!(pascal(Segment::Param("customer_id")), "CustomerId");
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod keys;
 mod outputs;
 pub mod pii;
 mod queues;
-mod tables;
+pub mod tables;
 
 use crate::cfn::{Tag, Template, TemplateError};
 use crate::config::CountyConfig;

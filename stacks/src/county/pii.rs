@@ -7,12 +7,7 @@
 //! the table by itself; granting that takes a key-policy change, which
 //! CloudTrail records.
 
-use order_domain::schema;
-
-use crate::cfn::resources::dynamodb::{
-    AttributeDefinition, AttributeType, BillingMode, KeySchema, PointInTimeRecoverySpecification,
-    SseSpecification, Table,
-};
+use crate::cfn::resources::dynamodb::SseSpecification;
 use crate::cfn::resources::kms::{Alias, Key};
 use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Res, Statement, TemplateError};
 
@@ -48,7 +43,8 @@ pub const USE_ACTIONS: &[&str] = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDa
 
 pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, TemplateError> {
     let key = LogicalId::new("CustomersKey");
-    let table = LogicalId::new("CustomersTable");
+    let spec = super::tables::customers();
+    let table = spec.logical_id();
     let via_dynamodb = Expr::sub("dynamodb.${AWS::Region}.amazonaws.com");
     let account_root = Expr::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
     let policy = PolicyDocument::new(vec![
@@ -101,30 +97,9 @@ pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, Templat
     cx.t.add(
         Res::new(
             &table,
-            Table {
-                attribute_definitions: vec![AttributeDefinition {
-                    attribute_name: schema::customers::PK.to_owned(),
-                    attribute_type: AttributeType::S,
-                }],
-                key_schema: vec![KeySchema::hash(schema::customers::PK)],
-                // One read per order and a write per profile change: far
-                // below what would make provisioned capacity (and its
-                // auto-scaling) pay off, in every county.
-                billing_mode: BillingMode::PayPerRequest,
-                provisioned_throughput: None,
-                global_secondary_indexes: vec![],
-                // No stream: a stream would copy PII to every consumer of it.
-                stream_specification: None,
-                // PII is restored with the rest of the county's data, whatever
-                // the county's switch for the order tables says.
-                point_in_time_recovery_specification: PointInTimeRecoverySpecification {
-                    point_in_time_recovery_enabled: true,
-                },
-                sse_specification: SseSpecification::kms(key.arn()),
-                time_to_live_specification: None,
-                deletion_protection_enabled: true,
-                tags: cx.tags.clone(),
-            },
+            // PII is restored with the rest of the county's data, whatever
+            // the county's switch for the order tables says.
+            spec.to_table(true, SseSpecification::kms(key.arn()), cx.tags.clone()),
         )?
         .retain(),
     )?;

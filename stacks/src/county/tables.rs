@@ -1,7 +1,9 @@
 //! The county's DynamoDB tables: Orders (by customer, carrying the three GSIs),
 //! OrderById (the full record; its stream feeds events), Inventory (stock and
 //! the reservation ledger) and Idempotency. Names and key attributes come from
-//! `order_domain::schema`, the same constants the functions use.
+//! `order_domain::schema`, the same constants the functions use. Each table's
+//! layout is a [`TableSpec`]: the template is built from [`table_specs`], and
+//! the local runner creates its tables on the emulator from the same specs.
 //!
 //! Every table: encrypted with the county key, point-in-time recovery per the
 //! county's switch, deletion protection on, and `DeletionPolicy` +
@@ -18,8 +20,8 @@ use crate::cfn::resources::dynamodb::{
     PointInTimeRecoverySpecification, Projection, ProjectionType, ProvisionedThroughput,
     SseSpecification, StreamSpecification, StreamViewType, Table, TimeToLiveSpecification,
 };
-use crate::cfn::{Expr, LogicalId, Res, TemplateError};
-use crate::config::{CapacityMode, ScalingRange};
+use crate::cfn::{Expr, LogicalId, Res, Tag, TemplateError};
+use crate::config::{CapacityMode, CountyConfig, ScalingRange};
 
 use super::Ctx;
 
@@ -53,156 +55,220 @@ pub(crate) struct Tables {
     pub idempotency: LogicalId,
 }
 
-struct TableSpec<'a> {
-    logical: &'static str,
-    hash: &'static str,
-    range: Option<&'static str>,
-    extra_string_attrs: &'a [&'static str],
-    gsis: Vec<(&'static str, &'static str)>,
-    ttl: Option<&'static str>,
-    stream: bool,
+/// One table's layout, defined once: the county template's
+/// `AWS::DynamoDB::Table` is built from it, and the local runner creates the
+/// same table on the emulator from it. What only CloudFormation can give a
+/// table (encryption key, point-in-time recovery, deletion protection, tags,
+/// auto scaling) is not part of the layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// `Orders`; the table's logical id is `OrdersTable`.
+    pub logical: &'static str,
+    pub hash: &'static str,
+    pub range: Option<&'static str>,
+    /// Every GSI sorts on the base table's sort key.
+    pub gsis: Vec<GsiSpec>,
+    pub stream: Option<StreamViewType>,
+    /// Attribute DynamoDB's TTL reaps items by.
+    pub ttl: Option<&'static str>,
+    /// Capacity of the table and of each GSI; `None` is on demand.
+    pub throughput: Option<ProvisionedThroughput>,
+}
+
+/// A global secondary index: its name, HASH key and projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GsiSpec {
+    pub name: &'static str,
+    pub hash: &'static str,
+    pub range: &'static str,
+    pub projection: Projection,
+}
+
+impl TableSpec {
+    /// The table's logical id in the county template (`OrdersTable`).
+    pub fn logical_id(&self) -> LogicalId {
+        LogicalId::new(format!("{}Table", self.logical))
+    }
+
+    /// Every key attribute of the table and its indexes (all strings), by name.
+    pub fn attribute_definitions(&self) -> Vec<AttributeDefinition> {
+        let mut names: Vec<&str> = [self.hash].into_iter().chain(self.range).collect();
+        for g in &self.gsis {
+            names.extend([g.hash, g.range]);
+        }
+        names.sort_unstable();
+        names.dedup();
+        names.into_iter().map(string_attr).collect()
+    }
+
+    pub fn key_schema(&self) -> Vec<KeySchema> {
+        let mut key = vec![KeySchema::hash(self.hash)];
+        key.extend(self.range.map(KeySchema::range));
+        key
+    }
+
+    pub fn billing_mode(&self) -> BillingMode {
+        match self.throughput {
+            Some(_) => BillingMode::Provisioned,
+            None => BillingMode::PayPerRequest,
+        }
+    }
+
+    pub fn global_secondary_indexes(&self) -> Vec<GlobalSecondaryIndex> {
+        self.gsis
+            .iter()
+            .map(|g| GlobalSecondaryIndex {
+                index_name: g.name.to_owned(),
+                key_schema: vec![KeySchema::hash(g.hash), KeySchema::range(g.range)],
+                projection: g.projection.clone(),
+                provisioned_throughput: self.throughput,
+            })
+            .collect()
+    }
+
+    /// The CloudFormation table: this layout plus what only CloudFormation
+    /// gives a table. Deletion protection is always on.
+    pub(crate) fn to_table(
+        &self,
+        point_in_time_recovery: bool,
+        sse: SseSpecification,
+        tags: Vec<Tag>,
+    ) -> Table {
+        Table {
+            attribute_definitions: self.attribute_definitions(),
+            key_schema: self.key_schema(),
+            billing_mode: self.billing_mode(),
+            provisioned_throughput: self.throughput,
+            global_secondary_indexes: self.global_secondary_indexes(),
+            stream_specification: self
+                .stream
+                .map(|stream_view_type| StreamSpecification { stream_view_type }),
+            point_in_time_recovery_specification: PointInTimeRecoverySpecification {
+                point_in_time_recovery_enabled: point_in_time_recovery,
+            },
+            sse_specification: sse,
+            time_to_live_specification: self.ttl.map(|attr| TimeToLiveSpecification {
+                attribute_name: attr.to_owned(),
+                enabled: true,
+            }),
+            deletion_protection_enabled: true,
+            tags,
+        }
+    }
+}
+
+/// Every table of a county: the four order tables, then Customers.
+pub fn table_specs(cfg: &CountyConfig) -> Vec<TableSpec> {
+    let mut specs = order_tables(cfg).to_vec();
+    specs.push(customers());
+    specs
+}
+
+/// The order tables: Orders, OrderById, Inventory, Idempotency.
+fn order_tables(cfg: &CountyConfig) -> [TableSpec; 4] {
+    let throughput = match &cfg.capacity {
+        CapacityMode::OnDemand => None,
+        CapacityMode::Provisioned(p) => Some(ProvisionedThroughput {
+            read_capacity_units: p.read.min,
+            write_capacity_units: p.write.min,
+        }),
+    };
+    let table = |logical, hash| TableSpec {
+        logical,
+        hash,
+        range: None,
+        gsis: Vec::new(),
+        stream: None,
+        ttl: None,
+        throughput,
+    };
+    let orders_gsi = |name, hash| GsiSpec {
+        name,
+        hash,
+        range: schema::orders::GSI_SK,
+        projection: Projection {
+            projection_type: ProjectionType::Include,
+            non_key_attributes: schema::orders::GSI_PROJECTED
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        },
+    };
+    [
+        TableSpec {
+            range: Some(schema::orders::SK),
+            gsis: vec![
+                orders_gsi(schema::orders::GSI_COUNTY, schema::orders::COUNTY_SHARD_PK),
+                orders_gsi(schema::orders::GSI_STORE, schema::orders::STORE_PK),
+                orders_gsi(schema::orders::GSI_STATUS, schema::orders::STATUS_SHARD_PK),
+            ],
+            ..table(schema::orders::LOGICAL, schema::orders::PK)
+        },
+        TableSpec {
+            // Order events come from this table's changes: one record per
+            // transition of the full order.
+            stream: cfg
+                .streams_enabled
+                .then_some(StreamViewType::NewAndOldImages),
+            ..table(schema::order_by_id::LOGICAL, schema::order_by_id::PK)
+        },
+        TableSpec {
+            range: Some(schema::inventory::SK),
+            ttl: Some(schema::inventory::TTL),
+            ..table(schema::inventory::LOGICAL, schema::inventory::PK)
+        },
+        TableSpec {
+            ttl: Some(schema::idempotency::TTL),
+            ..table(schema::idempotency::LOGICAL, schema::idempotency::PK)
+        },
+    ]
+}
+
+/// Customer PII (`pii.rs` gives it its own key).
+pub fn customers() -> TableSpec {
+    TableSpec {
+        logical: schema::customers::LOGICAL,
+        hash: schema::customers::PK,
+        range: None,
+        gsis: Vec::new(),
+        // No stream: a stream would copy PII to every consumer of it.
+        stream: None,
+        ttl: None,
+        // One read per order and a write per profile change: far below what
+        // would make provisioned capacity (and its auto-scaling) pay off, in
+        // every county.
+        throughput: None,
+    }
 }
 
 pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Tables, TemplateError> {
-    let streams = cx.cfg.streams_enabled;
-    let specs = [
-        TableSpec {
-            logical: schema::orders::LOGICAL,
-            hash: schema::orders::PK,
-            range: Some(schema::orders::SK),
-            extra_string_attrs: &[
-                schema::orders::COUNTY_SHARD_PK,
-                schema::orders::STORE_PK,
-                schema::orders::STATUS_SHARD_PK,
-            ],
-            gsis: vec![
-                (schema::orders::GSI_COUNTY, schema::orders::COUNTY_SHARD_PK),
-                (schema::orders::GSI_STORE, schema::orders::STORE_PK),
-                (schema::orders::GSI_STATUS, schema::orders::STATUS_SHARD_PK),
-            ],
-            ttl: None,
-            stream: false,
-        },
-        TableSpec {
-            logical: schema::order_by_id::LOGICAL,
-            hash: schema::order_by_id::PK,
-            range: None,
-            extra_string_attrs: &[],
-            gsis: vec![],
-            ttl: None,
-            // Order events come from this table's changes: one record per
-            // transition of the full order.
-            stream: streams,
-        },
-        TableSpec {
-            logical: schema::inventory::LOGICAL,
-            hash: schema::inventory::PK,
-            range: Some(schema::inventory::SK),
-            extra_string_attrs: &[],
-            gsis: vec![],
-            ttl: Some(schema::inventory::TTL),
-            stream: false,
-        },
-        TableSpec {
-            logical: schema::idempotency::LOGICAL,
-            hash: schema::idempotency::PK,
-            range: None,
-            extra_string_attrs: &[],
-            gsis: vec![],
-            ttl: Some(schema::idempotency::TTL),
-            stream: false,
-        },
-    ];
-    let mut ids = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        ids.push(add_table(cx, key, spec)?);
-    }
-    let mut ids = ids.into_iter();
-    let mut next = || {
-        ids.next()
-            .ok_or_else(|| TemplateError::InvalidLogicalId("table".into()))
-    };
+    let [orders, order_by_id, inventory, idempotency] = order_tables(cx.cfg);
     Ok(Tables {
-        orders: next()?,
-        order_by_id: next()?,
-        inventory: next()?,
-        idempotency: next()?,
+        orders: add_table(cx, key, &orders)?,
+        order_by_id: add_table(cx, key, &order_by_id)?,
+        inventory: add_table(cx, key, &inventory)?,
+        idempotency: add_table(cx, key, &idempotency)?,
     })
 }
 
 fn add_table(
     cx: &mut Ctx<'_>,
     key: &LogicalId,
-    spec: &TableSpec<'_>,
+    spec: &TableSpec,
 ) -> Result<LogicalId, TemplateError> {
-    let id = LogicalId::new(format!("{}Table", spec.logical));
-    let provisioned = match &cx.cfg.capacity {
-        CapacityMode::OnDemand => None,
-        CapacityMode::Provisioned(p) => Some(p.clone()),
-    };
-    let throughput = provisioned.as_ref().map(|p| ProvisionedThroughput {
-        read_capacity_units: p.read.min,
-        write_capacity_units: p.write.min,
-    });
-
-    let mut attrs = vec![string_attr(spec.hash)];
-    attrs.extend(spec.range.map(string_attr));
-    attrs.extend(spec.extra_string_attrs.iter().copied().map(string_attr));
-    attrs.sort_by(|a, b| a.attribute_name.cmp(&b.attribute_name));
-
-    let mut key_schema = vec![KeySchema::hash(spec.hash)];
-    key_schema.extend(spec.range.map(KeySchema::range));
-
-    let gsis = spec
-        .gsis
-        .iter()
-        .map(|(name, pk)| GlobalSecondaryIndex {
-            index_name: (*name).to_owned(),
-            key_schema: vec![
-                KeySchema::hash(pk),
-                KeySchema::range(schema::orders::GSI_SK),
-            ],
-            projection: Projection {
-                projection_type: ProjectionType::Include,
-                non_key_attributes: schema::orders::GSI_PROJECTED
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect(),
-            },
-            provisioned_throughput: throughput,
-        })
-        .collect();
-
-    let table = Table {
-        attribute_definitions: attrs,
-        key_schema,
-        billing_mode: if provisioned.is_some() {
-            BillingMode::Provisioned
-        } else {
-            BillingMode::PayPerRequest
-        },
-        provisioned_throughput: throughput,
-        global_secondary_indexes: gsis,
-        stream_specification: spec.stream.then_some(StreamSpecification {
-            stream_view_type: StreamViewType::NewAndOldImages,
-        }),
-        point_in_time_recovery_specification: PointInTimeRecoverySpecification {
-            point_in_time_recovery_enabled: cx.cfg.point_in_time_recovery,
-        },
-        sse_specification: SseSpecification::kms(key.arn()),
-        time_to_live_specification: spec.ttl.map(|attr| TimeToLiveSpecification {
-            attribute_name: attr.to_owned(),
-            enabled: true,
-        }),
-        deletion_protection_enabled: true,
-        tags: cx.tags.clone(),
-    };
+    let id = spec.logical_id();
+    let table = spec.to_table(
+        cx.cfg.point_in_time_recovery,
+        SseSpecification::kms(key.arn()),
+        cx.tags.clone(),
+    );
     cx.t.add(Res::new(&id, table)?.retain())?;
 
-    if let Some(p) = provisioned {
+    let cfg = cx.cfg;
+    if let CapacityMode::Provisioned(p) = &cfg.capacity {
         add_scaling(cx, &id, spec.logical, None, &p.read, &p.write)?;
-        for (index, _) in &spec.gsis {
-            add_scaling(cx, &id, spec.logical, Some(index), &p.read, &p.write)?;
+        for g in &spec.gsis {
+            add_scaling(cx, &id, spec.logical, Some(g.name), &p.read, &p.write)?;
         }
     }
     Ok(id)
