@@ -4,6 +4,7 @@
 //! Every value here has passed validation: ranges are checked and combinations
 //! are consistent, so stack builders can use them without re-checking.
 
+pub use acme_contract::payment::PaymentProvider;
 use serde::Serialize;
 
 /// One county's environment, validated.
@@ -61,6 +62,18 @@ pub struct CountyConfig {
     pub analytics: AnalyticsConfig,
     /// Order API stage throttling.
     pub api: ApiConfig,
+    /// The payment provider the order API and the worker charge through.
+    /// `None` (no `payment:` in the county file) deploys, but those functions
+    /// refuse to start: no county takes orders on a provider nobody chose.
+    pub payment: Option<PaymentConfig>,
+}
+
+/// `payment:` of a county file. Only in the county's own file, never in
+/// `defaults.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PaymentConfig {
+    /// Passed to the functions as `ACME_PAYMENT_PROVIDER`.
+    pub provider: PaymentProvider,
 }
 
 /// `api:` of a county file: stage-wide throttling of the order API, all

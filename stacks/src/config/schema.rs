@@ -8,8 +8,8 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, DaxConfig,
-    FunctionSettings, FunctionsConfig, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
-    ScalingRange, WafConfig,
+    FunctionSettings, FunctionsConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -18,6 +18,10 @@ use super::tree::{Kind, Node, Pos};
 /// and never in `defaults.yaml`: a default id or account would let a county
 /// file that forgot one deploy into somebody else's account.
 pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "region"];
+
+/// Keys besides the identity that only a county's own file may set: a default
+/// payment provider would run every county that forgot one on the simulator.
+pub(crate) const COUNTY_ONLY_KEYS: [&str; 1] = ["payment"];
 
 /// Lambda's SQS event source: a batch larger than this needs a batching window.
 const SQS_MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
@@ -103,6 +107,9 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         .map(Option::unwrap_or_default);
     // Optional as a whole for the same reason.
     let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
+    // Absent = no provider chosen: the stack deploys, the order API and the
+    // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
+    let payment = f.opt_with(d, "payment", payment);
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -154,6 +161,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         tags: tags?,
         analytics: analytics?,
         api: api?,
+        payment: payment?,
     })
 }
 
@@ -206,6 +214,15 @@ fn checked_string(
     check(d, node, path, rule(&value)).map(|()| value)
 }
 
+/// `a`, `b`, `c`
+fn backticked(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One of a fixed set of words, with a did-you-mean hint.
 fn one_of(
     d: &mut Decoder<'_>,
@@ -213,14 +230,7 @@ fn one_of(
     path: &str,
     choices: &[&'static str],
 ) -> Option<&'static str> {
-    let expected = format!(
-        "one of {}",
-        choices
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let expected = format!("one of {}", backticked(choices));
     let Found::Str { text, .. } = Found::of(node) else {
         d.expected(node, path, &expected);
         return None;
@@ -650,4 +660,39 @@ fn analytics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AnalyticsCo
     Some(AnalyticsConfig {
         redshift_serverless: redshift_serverless?,
     })
+}
+
+fn payment(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<PaymentConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let provider = f.req_with(d, "provider", payment_provider);
+    f.finish(d);
+    Some(PaymentConfig {
+        provider: provider?,
+    })
+}
+
+/// `payment.provider`: a provider's name. The hint says what exists, since a
+/// plausible name (`stripe`) is no typo of one.
+fn payment_provider(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<PaymentProvider> {
+    let choices = PaymentProvider::NAMES;
+    let expected = format!("one of {}", backticked(choices));
+    let Found::Str { text, .. } = Found::of(node) else {
+        d.expected(node, path, &expected);
+        return None;
+    };
+    if let Some(provider) = PaymentProvider::from_name(text) {
+        return Some(provider);
+    }
+    let hint = did_you_mean(text, choices.iter().copied())
+        .map(|c| format!("did you mean `{c}`?"))
+        .unwrap_or_else(|| {
+            "no real payment provider is integrated yet: `simulator` runs the county on the simulated gateway (no money moves); without `payment:` the county deploys but its order API and worker do not start".to_owned()
+        });
+    d.error(
+        node.pos,
+        path,
+        format!("`{path}` must be {expected}, found `{text}`"),
+        Some(hint),
+    );
+    None
 }

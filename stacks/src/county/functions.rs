@@ -386,10 +386,11 @@ fn index_arns(table: &LogicalId) -> Expr {
 }
 
 /// Environment every function gets: `order_domain::store::plan` requires all
-/// four order table names, and the rules parser requires the rules.
+/// four order table names, the rules parser requires the rules, and the order
+/// API and the worker require the county's payment provider.
 fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
     let t = d.tables;
-    BTreeMap::from([
+    let mut vars = BTreeMap::from([
         (env::COUNTY_ID, Expr::lit(cx.cfg.id.clone())),
         (env::ORDERS_TABLE, t.orders.r#ref()),
         (env::ORDER_BY_ID_TABLE, t.order_by_id.r#ref()),
@@ -403,7 +404,13 @@ fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
             env::GSI_WRITE_SHARDS,
             Expr::lit(cx.cfg.gsi_write_shards.to_string()),
         ),
-    ])
+    ]);
+    // Unset when the county chose no provider: the order API and the worker
+    // then refuse to start, naming the county file setting.
+    if let Some(payment) = cx.cfg.payment {
+        vars.insert(env::PAYMENT_PROVIDER, Expr::lit(payment.provider.name()));
+    }
+    vars
 }
 
 fn architecture(a: Architecture) -> &'static str {
