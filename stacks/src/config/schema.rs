@@ -4,6 +4,13 @@
 
 use std::collections::BTreeMap;
 
+// The ranges of the values the functions read back in `ACME_COUNTY_RULES`:
+// they refuse what is outside them, so the file must too.
+use acme_contract::rules::{
+    GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, MAX_LINE_ITEMS_RANGE,
+    MAX_UNITS_PER_ORDER_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+};
+
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
@@ -73,18 +80,15 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let sale_hours = f
         .opt_with(d, "sale_hours", sale_hours)
         .map(Option::unwrap_or_default);
-    let max_units_per_order = f.req_in(d, "max_units_per_order", 1..=10_000);
+    let max_units_per_order = f.req_in(d, "max_units_per_order", MAX_UNITS_PER_ORDER_RANGE);
     // Reserving an order writes two transaction items per line plus two, and a
     // DynamoDB transaction takes at most 100: the domain's own limit.
-    let max_line_items = f.req_in(
-        d,
-        "max_line_items",
-        1..=order_domain::rules::MAX_LINE_ITEMS_PER_ORDER,
-    );
+    let max_line_items = f.req_in(d, "max_line_items", MAX_LINE_ITEMS_RANGE);
     let capacity = f.req_with(d, "capacity", capacity);
-    let reservation_ttl_seconds = f.req_in(d, "reservation_ttl_seconds", 60..=86_400);
-    let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", 1..=720);
-    let gsi_write_shards = f.req_in(d, "gsi_write_shards", 1..=64);
+    let reservation_ttl_seconds =
+        f.req_in(d, "reservation_ttl_seconds", RESERVATION_TTL_SECONDS_RANGE);
+    let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", IDEMPOTENCY_TTL_HOURS_RANGE);
+    let gsi_write_shards = f.req_in(d, "gsi_write_shards", GSI_WRITE_SHARDS_RANGE);
     let streams_enabled = f.req::<bool>(d, "streams_enabled");
     let point_in_time_recovery = f.req::<bool>(d, "point_in_time_recovery");
     let dax = f.opt_with(d, "dax", dax);

@@ -7,7 +7,7 @@
 //! the table by itself; granting that takes a key-policy change, which
 //! CloudTrail records.
 
-use order_domain::schema;
+use acme_contract::schema;
 
 use crate::cfn::resources::dynamodb::{
     AttributeDefinition, AttributeType, BillingMode, KeySchema, PointInTimeRecoverySpecification,

@@ -1,14 +1,14 @@
 //! The county's DynamoDB tables: Orders (by customer, carrying the three GSIs),
 //! OrderById (the full record; its stream feeds events), Inventory (stock and
 //! the reservation ledger) and Idempotency. Names and key attributes come from
-//! `order_domain::schema`, the same constants the functions use.
+//! `acme_contract::schema`, the same constants the functions use.
 //!
 //! Every table: encrypted with the county key, point-in-time recovery per the
 //! county's switch, deletion protection on, and `DeletionPolicy` +
 //! `UpdateReplacePolicy` `Retain`, so neither a template edit nor a replacement
 //! can delete order history.
 
-use order_domain::schema;
+use acme_contract::schema;
 
 use crate::cfn::resources::autoscaling::{
     PredefinedMetric, ScalableTarget, ScalingPolicy, TargetTracking,
