@@ -39,6 +39,8 @@ mod memory;
 mod payment;
 pub mod ports;
 mod sqs;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use acme_contract::payment::PaymentProvider;
 pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
