@@ -9,7 +9,13 @@
 //! | [`routes`] | the order API's routes: methods, paths, query parameters, operations |
 //! | [`schema`] | table, attribute and index names, and the functions' environment variables |
 //! | [`payment`] | the payment providers a county file can select |
+//! | [`rules`] | the JSON of `ACME_COUNTY_RULES` and the ranges of its values |
+//! | [`limits`] | DynamoDB quotas the plans obey, and the order limits they imply |
+//! | [`ids`] | id characters and lengths |
 
+pub mod ids;
+pub mod limits;
 pub mod payment;
 pub mod routes;
+pub mod rules;
 pub mod schema;

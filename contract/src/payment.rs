@@ -6,9 +6,12 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A payment provider a county can select. Only the simulator exists so far:
 /// it moves no money, so a county runs on it only when its file says so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentProvider {
     /// The in-process simulated gateway (`order_domain::payment::SimulatedGateway`):
     /// every charge is approved and no money moves.

@@ -222,10 +222,15 @@ impl LocalCounty {
         let env = function_env(&stack, &resources);
         let config = order_aws::Config::from_lookup(|k| env.get(k).cloned())
             .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
-        let gateway = opts
-            .gateway
-            .clone()
-            .unwrap_or_else(|| Arc::new(SimulatedGateway::new()));
+        // The county file chooses the provider, locally as in a deployment.
+        let payment = order_aws::Payment::from_lookup(|k| env.get(k).cloned())
+            .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
+        let gateway = match payment.provider {
+            order_aws::PaymentProvider::Simulator => opts
+                .gateway
+                .clone()
+                .unwrap_or_else(|| Arc::new(SimulatedGateway::new())),
+        };
         let handlers = handlers::build(Wiring {
             sdk: sdk.clone(),
             config,

@@ -61,6 +61,8 @@ fn every_sample_county_loads_clean() {
     for id in &ids {
         let config = envs.load(id).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&config.id, id);
+        // Each sample says so in its own file (defaults.yaml may not).
+        assert!(config.payment.is_some(), "{id} chooses no payment provider");
     }
     // Distinct accounts: two counties in one account would share limits.
     let mut accounts: Vec<&str> = all.iter().map(|c| c.account.as_str()).collect();
@@ -510,4 +512,49 @@ fn windows_line_endings_and_a_byte_order_mark_are_fine() {
         errors.to_string().contains("7 | max_units_per_order: 0\n"),
         "{errors}"
     );
+}
+
+/// The payment provider is the county file's choice: absent, the county has
+/// none and its functions get no `ACME_PAYMENT_PROVIDER` (they refuse to
+/// start); `simulator` is passed to every function. The scaffold of a new
+/// county chooses none.
+#[test]
+fn payment_is_chosen_by_the_county_file_and_reaches_every_function() {
+    use acme_stacks::config::{PaymentConfig, PaymentProvider};
+    use acme_stacks::synth::{Format, synthesize};
+
+    let provider_env = |cfg: &CountyConfig| -> Vec<Option<String>> {
+        let s = synthesize(cfg, Format::Json).expect("synthesizes");
+        let t: serde_json::Value = serde_json::from_str(&s.body).expect("JSON");
+        let functions = t["Resources"].as_object().expect("Resources").values();
+        functions
+            .filter(|r| r["Type"] == "AWS::Lambda::Function")
+            .map(|r| {
+                r["Properties"]["Environment"]["Variables"]["ACME_PAYMENT_PROVIDER"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let none = parse(IDENTITY).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none.payment, None);
+    assert_eq!(provider_env(&none), vec![None; 3]);
+
+    let chosen = parse(&format!("{IDENTITY}payment:\n  provider: simulator\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        chosen.payment,
+        Some(PaymentConfig {
+            provider: PaymentProvider::Simulator
+        })
+    );
+    assert_eq!(provider_env(&chosen), vec![Some("simulator".to_owned()); 3]);
+
+    let scaffold = render_new_county(&new_county()).expect("renders");
+    let scaffolded = parse_county(
+        &real_defaults(),
+        &SourceFile::new("environments/pima-az.yaml", scaffold),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scaffolded.payment, None);
 }

@@ -6,11 +6,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use acme_contract::schema::env;
 use acme_stacks::config::CountyConfig;
 use acme_stacks::county::{api, functions, pii};
 use acme_stacks::synth::{Format, synthesize};
 use order_domain::rules::CountyRules;
-use order_domain::schema::env;
 use serde_json::{Value, json};
 
 /// Each sample county with its generated template.
@@ -450,7 +450,7 @@ fn only_the_order_api_role_may_use_the_customers_key() {
         assert_eq!(p["DeletionProtectionEnabled"], true);
         assert_eq!(
             p["KeySchema"],
-            json!([{"AttributeName": order_domain::schema::customers::PK, "KeyType": "HASH"}])
+            json!([{"AttributeName": acme_contract::schema::customers::PK, "KeyType": "HASH"}])
         );
         // Only the order API knows where the PII is.
         for prefix in FUNCTIONS {

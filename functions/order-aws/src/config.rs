@@ -124,27 +124,8 @@ mod tests {
 
     use super::*;
 
-    const RULES: &str = r#"{"county_id":"travis-tx","sales_enabled":true,"timezone":"America/Chicago","max_units_per_order":24,"max_line_items":5,"gsi_write_shards":4,"reservation_ttl_seconds":900,"idempotency_ttl_hours":24}"#;
-
     fn vars() -> HashMap<&'static str, String> {
-        HashMap::from([
-            (env::COUNTY_ID, "travis-tx".to_owned()),
-            (env::ORDERS_TABLE, "orders".to_owned()),
-            (env::ORDER_BY_ID_TABLE, "order-by-id".to_owned()),
-            (env::INVENTORY_TABLE, "inventory".to_owned()),
-            (env::IDEMPOTENCY_TABLE, "idempotency".to_owned()),
-            (
-                env::ORDER_QUEUE_URL,
-                "https://sqs.us-east-1.amazonaws.com/123456789012/orders".to_owned(),
-            ),
-            (env::EVENT_BUS_NAME, "acme-travis-tx".to_owned()),
-            (
-                env::NOTIFICATIONS_TOPIC_ARN,
-                "arn:aws:sns:us-east-1:123456789012:notify".to_owned(),
-            ),
-            (env::COUNTY_RULES, RULES.to_owned()),
-            (env::GSI_WRITE_SHARDS, "4".to_owned()),
-        ])
+        crate::testing::function_env().into_iter().collect()
     }
 
     fn load(v: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {

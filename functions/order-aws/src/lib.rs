@@ -39,14 +39,17 @@ mod memory;
 mod payment;
 pub mod ports;
 mod sqs;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
+pub use acme_contract::payment::PaymentProvider;
 pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
 pub use clients::{Adapters, load_sdk_config};
 pub use config::{Config, ConfigError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
-pub use payment::{Payment, PaymentConfigError};
 #[cfg(any(test, feature = "test-support"))]
 pub use memory::{MemoryQueue, MemorySink};
+pub use payment::{Payment, PaymentConfigError};
 pub use ports::{CustomerNotification, Enqueuer, EventSink, PublishError, SendError};
 pub use sqs::SqsEnqueuer;

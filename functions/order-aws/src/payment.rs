@@ -42,7 +42,9 @@ impl Payment {
 
     /// Reads through `lookup`. Empty counts as unset (CloudFormation's value
     /// for an unresolved optional reference).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PaymentConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, PaymentConfigError> {
         let value = lookup(env::PAYMENT_PROVIDER)
             .filter(|v| !v.trim().is_empty())
             .ok_or(PaymentConfigError::NotConfigured)?;
@@ -88,8 +90,14 @@ mod tests {
     #[test]
     fn errors_say_what_to_set_where() {
         let missing = PaymentConfigError::NotConfigured.to_string();
-        assert!(missing.contains("ACME_PAYMENT_PROVIDER is not set"), "{missing}");
-        assert!(missing.contains("payment: { provider: simulator }"), "{missing}");
+        assert!(
+            missing.contains("ACME_PAYMENT_PROVIDER is not set"),
+            "{missing}"
+        );
+        assert!(
+            missing.contains("payment: { provider: simulator }"),
+            "{missing}"
+        );
         assert!(missing.contains("county file"), "{missing}");
         let unknown = PaymentConfigError::Unknown {
             value: "stripe".into(),

@@ -17,10 +17,10 @@ use std::error::Error;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use order_capacity::meter::{Layout, MeteredStore, Usage};
 use order_domain::codec::StockRecord;
 use order_domain::payment::SimulatedGateway;
 use order_domain::service::{AcceptService, OrderWorker, ProcessOutcome};
-use order_capacity::meter::{Layout, MeteredStore, Usage};
 use order_domain::store::{Index, MemoryStore, Store, Table};
 use order_domain::{CountyRules, ManualClock, Money, SequentialIds, Sku, StoreId};
 

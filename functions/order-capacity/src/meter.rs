@@ -32,11 +32,11 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use order_domain::store::{item_size, value_size};
 use order_domain::store::{
     AttrValue, Delete, Index, Item, Page, Put, Query, Store, StoreError, Table, Transaction,
     Update, WriteOp,
 };
+pub use order_domain::store::{item_size, value_size};
 
 /// Bytes one write unit covers.
 pub const WRITE_UNIT_BYTES: usize = 1024;

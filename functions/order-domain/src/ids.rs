@@ -8,6 +8,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+// The charset every free-form id shares (`[A-Za-z0-9_.-]`), defined beside
+// the API request model's pattern.
+use acme_contract::ids::{ID_CHARSET, is_id_char};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 use ulid::Ulid;
@@ -31,15 +34,6 @@ pub enum IdError {
     NotUlid(&'static str),
     #[error("{0}")]
     Other(&'static str),
-}
-
-/// The charset every free-form id shares: `[A-Za-z0-9_.-]`. It leaves out `#`
-/// (our key separator), `%` (our escape character), whitespace and anything a
-/// URL path would need to escape.
-const ID_CHARSET: &str = "A-Z a-z 0-9 _ . -";
-
-fn is_id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
 }
 
 fn check_id(s: &str, max: usize) -> Result<(), IdError> {
@@ -127,22 +121,22 @@ macro_rules! string_id {
 string_id!(
     /// The customer placing an order (the Orders table's partition key).
     CustomerId,
-    max = 64
+    max = acme_contract::ids::CUSTOMER_ID_MAX_LEN
 );
 string_id!(
     /// A store (the Inventory table's partition key, and the by-store GSI's).
     StoreId,
-    max = 64
+    max = acme_contract::ids::STORE_ID_MAX_LEN
 );
 string_id!(
     /// A stock-keeping unit, unique within a store.
     Sku,
-    max = 32
+    max = acme_contract::ids::SKU_MAX_LEN
 );
 string_id!(
     /// The client's idempotency token for `POST /orders`, unique per customer.
     ClientRequestId,
-    max = 64
+    max = acme_contract::ids::CLIENT_REQUEST_ID_MAX_LEN
 );
 
 /// A county id as the stack generator validates it: lowercase ASCII letters,
@@ -151,8 +145,8 @@ string_id!(
 pub struct CountyId(String);
 
 impl CountyId {
-    pub const MIN_LEN: usize = 2;
-    pub const MAX_LEN: usize = 32;
+    pub const MIN_LEN: usize = acme_contract::ids::COUNTY_ID_MIN_LEN;
+    pub const MAX_LEN: usize = acme_contract::ids::COUNTY_ID_MAX_LEN;
 
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if s.is_empty() {

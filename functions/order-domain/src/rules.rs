@@ -14,7 +14,12 @@
 //! transition, whatever its UTC offset.
 
 use std::fmt;
+use std::ops::RangeInclusive;
 
+use acme_contract::rules::{
+    CountyRulesJson, GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, MAX_LINE_ITEMS_RANGE,
+    MAX_UNITS_PER_ORDER_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+};
 use jiff::Timestamp;
 use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
@@ -22,100 +27,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 use crate::ids::CountyId;
-use crate::store::Transaction;
 
-/// Ops a line item costs in the worker's reservation (and release)
-/// transaction: the stock update and the ledger entry.
-pub const OPS_PER_LINE_ITEM: usize = 2;
-/// Ops besides line items in those transactions: the OrderById record and the
-/// Orders summary.
-pub const OPS_PER_ORDER: usize = 2;
-/// The most line items an order can have so that reserving it fits in one
-/// DynamoDB transaction (100 ops): (100 - 2) / 2 = 49.
-pub const MAX_LINE_ITEMS_PER_ORDER: u32 =
-    ((Transaction::MAX_OPS - OPS_PER_ORDER) / OPS_PER_LINE_ITEM) as u32;
+pub use acme_contract::limits::{MAX_LINE_ITEMS_PER_ORDER, OPS_PER_LINE_ITEM, OPS_PER_ORDER};
+/// The sale hours' JSON shape, shared with the generator.
+pub use acme_contract::rules::{SaleHours, SaleWindow};
 
-/// A day's sale window in minutes after local midnight: open at
-/// `open_minute`, closed from `close_minute` on. `close_minute = 1440` means
-/// "until midnight" (24:00). A window cannot cross midnight: split it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaleWindow {
-    pub open_minute: u16,
-    pub close_minute: u16,
-}
-
-impl SaleWindow {
-    pub const MINUTES_PER_DAY: u16 = 1440;
-
-    pub fn contains(&self, minute_of_day: u16) -> bool {
-        self.open_minute <= minute_of_day && minute_of_day < self.close_minute
-    }
-}
-
-impl fmt::Display for SaleWindow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-        write!(f, "{}-{}", hm(self.open_minute), hm(self.close_minute))
-    }
-}
-
-/// Sale windows per weekday, Monday first. `None` = closed all day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaleHours {
-    #[serde(default)]
-    pub monday: Option<SaleWindow>,
-    #[serde(default)]
-    pub tuesday: Option<SaleWindow>,
-    #[serde(default)]
-    pub wednesday: Option<SaleWindow>,
-    #[serde(default)]
-    pub thursday: Option<SaleWindow>,
-    #[serde(default)]
-    pub friday: Option<SaleWindow>,
-    #[serde(default)]
-    pub saturday: Option<SaleWindow>,
-    #[serde(default)]
-    pub sunday: Option<SaleWindow>,
-}
-
-impl SaleHours {
-    /// The same window every day.
-    pub fn every_day(w: SaleWindow) -> Self {
-        Self {
-            monday: Some(w),
-            tuesday: Some(w),
-            wednesday: Some(w),
-            thursday: Some(w),
-            friday: Some(w),
-            saturday: Some(w),
-            sunday: Some(w),
-        }
-    }
-
-    pub fn for_weekday(&self, d: Weekday) -> Option<SaleWindow> {
-        match d {
-            Weekday::Monday => self.monday,
-            Weekday::Tuesday => self.tuesday,
-            Weekday::Wednesday => self.wednesday,
-            Weekday::Thursday => self.thursday,
-            Weekday::Friday => self.friday,
-            Weekday::Saturday => self.saturday,
-            Weekday::Sunday => self.sunday,
-        }
-    }
-
-    fn days(&self) -> [(&'static str, Option<SaleWindow>); 7] {
-        [
-            ("monday", self.monday),
-            ("tuesday", self.tuesday),
-            ("wednesday", self.wednesday),
-            ("thursday", self.thursday),
-            ("friday", self.friday),
-            ("saturday", self.saturday),
-            ("sunday", self.sunday),
-        ]
+/// The window of weekday `d`.
+fn window_on(hours: &SaleHours, d: Weekday) -> Option<SaleWindow> {
+    match d {
+        Weekday::Monday => hours.monday,
+        Weekday::Tuesday => hours.tuesday,
+        Weekday::Wednesday => hours.wednesday,
+        Weekday::Thursday => hours.thursday,
+        Weekday::Friday => hours.friday,
+        Weekday::Saturday => hours.saturday,
+        Weekday::Sunday => hours.sunday,
     }
 }
 
@@ -176,24 +102,64 @@ impl<'de> Deserialize<'de> for CountyTimeZone {
 
 /// One county's rules. Build with [`CountyRules::from_json`] or
 /// [`CountyRules::from_env`], which validate; the services rely on that.
+///
+/// (De)serialized through [`CountyRulesJson`], the shape the generator
+/// writes: the id and the time zone are checked on the way in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "CountyRulesJson", into = "CountyRulesJson")]
 pub struct CountyRules {
     pub county_id: CountyId,
     pub sales_enabled: bool,
     pub timezone: CountyTimeZone,
-    #[serde(default)]
     pub sale_hours: SaleHours,
-    /// Maximum total units (sum of quantities) per order, 1..=10_000.
+    /// Maximum total units (sum of quantities) per order, [`MAX_UNITS_PER_ORDER_RANGE`].
     pub max_units_per_order: u32,
     /// Maximum distinct line items per order, 1..=[`MAX_LINE_ITEMS_PER_ORDER`].
     pub max_line_items: u32,
-    /// Write shards for the county and status GSIs, 1..=64.
+    /// Write shards for the county and status GSIs, [`GSI_WRITE_SHARDS_RANGE`].
     pub gsi_write_shards: u32,
-    /// Life of an unpaid reservation, 60..=86_400 seconds.
+    /// Life of an unpaid reservation, seconds, [`RESERVATION_TTL_SECONDS_RANGE`].
     pub reservation_ttl_seconds: u32,
-    /// Life of an idempotency record, 1..=720 hours.
+    /// Life of an idempotency record, hours, [`IDEMPOTENCY_TTL_HOURS_RANGE`].
     pub idempotency_ttl_hours: u32,
+}
+
+impl TryFrom<CountyRulesJson> for CountyRules {
+    type Error = RulesError;
+
+    fn try_from(j: CountyRulesJson) -> Result<Self, RulesError> {
+        let county_id = CountyId::parse(&j.county_id).map_err(|e| RulesError::Invalid {
+            field: "county_id",
+            reason: format!("{:?}: {e}", j.county_id),
+        })?;
+        Ok(Self {
+            county_id,
+            sales_enabled: j.sales_enabled,
+            timezone: CountyTimeZone::get(&j.timezone)?,
+            sale_hours: j.sale_hours,
+            max_units_per_order: j.max_units_per_order,
+            max_line_items: j.max_line_items,
+            gsi_write_shards: j.gsi_write_shards,
+            reservation_ttl_seconds: j.reservation_ttl_seconds,
+            idempotency_ttl_hours: j.idempotency_ttl_hours,
+        })
+    }
+}
+
+impl From<CountyRules> for CountyRulesJson {
+    fn from(r: CountyRules) -> Self {
+        Self {
+            county_id: r.county_id.as_str().to_owned(),
+            sales_enabled: r.sales_enabled,
+            timezone: r.timezone.name().to_owned(),
+            sale_hours: r.sale_hours,
+            max_units_per_order: r.max_units_per_order,
+            max_line_items: r.max_line_items,
+            gsi_write_shards: r.gsi_write_shards,
+            reservation_ttl_seconds: r.reservation_ttl_seconds,
+            idempotency_ttl_hours: r.idempotency_ttl_hours,
+        }
+    }
 }
 
 /// The rules did not load.
@@ -241,31 +207,37 @@ impl CountyRules {
     /// The same ranges the stack generator enforces, plus the transaction
     /// bound on line items.
     pub fn validate(&self) -> Result<(), RulesError> {
-        fn range(field: &'static str, v: u32, lo: u32, hi: u32) -> Result<(), RulesError> {
-            if (lo..=hi).contains(&v) {
+        fn range(field: &'static str, v: u32, r: RangeInclusive<u32>) -> Result<(), RulesError> {
+            if r.contains(&v) {
                 Ok(())
             } else {
                 Err(RulesError::Invalid {
                     field,
-                    reason: format!("is {v}, must be {lo}..={hi}"),
+                    reason: format!("is {v}, must be {}..={}", r.start(), r.end()),
                 })
             }
         }
-        range("max_units_per_order", self.max_units_per_order, 1, 10_000)?;
         range(
-            "max_line_items",
-            self.max_line_items,
-            1,
-            MAX_LINE_ITEMS_PER_ORDER,
+            "max_units_per_order",
+            self.max_units_per_order,
+            MAX_UNITS_PER_ORDER_RANGE,
         )?;
-        range("gsi_write_shards", self.gsi_write_shards, 1, 64)?;
+        range("max_line_items", self.max_line_items, MAX_LINE_ITEMS_RANGE)?;
+        range(
+            "gsi_write_shards",
+            self.gsi_write_shards,
+            GSI_WRITE_SHARDS_RANGE,
+        )?;
         range(
             "reservation_ttl_seconds",
             self.reservation_ttl_seconds,
-            60,
-            86_400,
+            RESERVATION_TTL_SECONDS_RANGE,
         )?;
-        range("idempotency_ttl_hours", self.idempotency_ttl_hours, 1, 720)?;
+        range(
+            "idempotency_ttl_hours",
+            self.idempotency_ttl_hours,
+            IDEMPOTENCY_TTL_HOURS_RANGE,
+        )?;
         for (day, w) in self.sale_hours.days() {
             if let Some(w) = w
                 && !(w.open_minute < w.close_minute
@@ -293,7 +265,7 @@ impl CountyRules {
         let local = now.to_zoned_datetime(self.timezone.tz().clone());
         // hour() is 0..=23 and minute() 0..=59, so this is 0..=1439.
         let minute = (local.hour() as u16) * 60 + local.minute() as u16;
-        let window = self.sale_hours.for_weekday(local.weekday());
+        let window = window_on(&self.sale_hours, local.weekday());
         if window.is_some_and(|w| w.contains(minute)) {
             return Ok(());
         }

@@ -34,7 +34,7 @@ pub use rules::state_timezone;
 pub use scaffold::{AddCountyError, NewCounty, add_county, render_new_county};
 
 use decode::Decoder;
-use schema::IDENTITY_KEYS;
+use schema::{COUNTY_ONLY_KEYS, IDENTITY_KEYS};
 use tree::{Kind, Node};
 
 /// The name of the file holding every county's defaults.
@@ -123,22 +123,25 @@ fn parse_reporting(d: &mut Decoder<'_>, source: usize, text: &str) -> Option<Nod
     }
 }
 
-/// Parses `defaults.yaml`, reporting (and dropping) identity keys.
+/// Parses `defaults.yaml`, reporting (and dropping) identity keys and the
+/// other keys only a county's own file may set.
 fn parse_defaults(d: &mut Decoder<'_>, defaults: &SourceFile) -> Option<Node> {
     let mut node = parse_reporting(d, DEFAULTS, &defaults.text)?;
     if let Kind::Map(entries) = &mut node.kind {
         entries.retain(|entry| {
-            if !IDENTITY_KEYS.contains(&entry.key.as_str()) {
+            let key = entry.key.as_str();
+            let hint = if IDENTITY_KEYS.contains(&key) {
+                "id, name, state, account and region identify one county: set them in its own file"
+            } else if COUNTY_ONLY_KEYS.contains(&key) {
+                "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default"
+            } else {
                 return true;
-            }
+            };
             d.error(
                 entry.key_pos,
                 &entry.key,
                 format!("`{}` must not be set in {DEFAULTS_FILE}", entry.key),
-                Some(
-                    "id, name, state, account and region identify one county: set them in its own file"
-                        .to_owned(),
-                ),
+                Some(hint.to_owned()),
             );
             false
         });

@@ -4,6 +4,12 @@
 //! Every value here has passed validation: ranges are checked and combinations
 //! are consistent, so stack builders can use them without re-checking.
 
+pub use acme_contract::payment::PaymentProvider;
+/// Legal sale hours per weekday (Monday first; `None` = closed all day) and
+/// one day's window in minutes after local midnight, `open < close <= 1440`
+/// (written `"07:00-24:00"` style in YAML; a window may not cross midnight):
+/// the shape the functions read in `ACME_COUNTY_RULES`.
+pub use acme_contract::rules::{SaleHours, SaleWindow};
 use serde::Serialize;
 
 /// One county's environment, validated.
@@ -61,6 +67,18 @@ pub struct CountyConfig {
     pub analytics: AnalyticsConfig,
     /// Order API stage throttling.
     pub api: ApiConfig,
+    /// The payment provider the order API and the worker charge through.
+    /// `None` (no `payment:` in the county file) deploys, but those functions
+    /// refuse to start: no county takes orders on a provider nobody chose.
+    pub payment: Option<PaymentConfig>,
+}
+
+/// `payment:` of a county file. Only in the county's own file, never in
+/// `defaults.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PaymentConfig {
+    /// Passed to the functions as `ACME_PAYMENT_PROVIDER`.
+    pub provider: PaymentProvider,
 }
 
 /// `api:` of a county file: stage-wide throttling of the order API, all
@@ -91,26 +109,6 @@ pub struct AnalyticsConfig {
     /// county key, admin password in Secrets Manager, not publicly
     /// accessible) that reads the order events through Spectrum.
     pub redshift_serverless: bool,
-}
-
-/// Legal sale hours for each weekday (Monday first). `None` = closed all day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct SaleHours {
-    pub monday: Option<SaleWindow>,
-    pub tuesday: Option<SaleWindow>,
-    pub wednesday: Option<SaleWindow>,
-    pub thursday: Option<SaleWindow>,
-    pub friday: Option<SaleWindow>,
-    pub saturday: Option<SaleWindow>,
-    pub sunday: Option<SaleWindow>,
-}
-
-/// One day's window, minutes after local midnight. `open < close`, `close <= 1440`
-/// (written `"07:00-24:00"` style in YAML; a window may not cross midnight — split it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct SaleWindow {
-    pub open_minute: u16,
-    pub close_minute: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -89,12 +89,13 @@ pub(crate) const RESERVED_TAGS: [&str; 3] = ["county", "state", "managed-by"];
 pub(crate) const MAX_USER_TAGS: usize = 50 - RESERVED_TAGS.len();
 
 pub(crate) fn county_id(id: &str) -> Result<(), Problem> {
+    use acme_contract::ids::{COUNTY_ID_MAX_LEN as MAX, COUNTY_ID_MIN_LEN as MIN};
     let len = id.chars().count();
     let ok_chars = id
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let starts_with_letter = id.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-    if (2..=32).contains(&len) && ok_chars && starts_with_letter {
+    if (MIN..=MAX).contains(&len) && ok_chars && starts_with_letter {
         return Ok(());
     }
     let hint = if id.chars().any(|c| c.is_ascii_uppercase()) {
@@ -104,7 +105,7 @@ pub(crate) fn county_id(id: &str) -> Result<(), Problem> {
     };
     Err((
         format!(
-            "`id` must be 2 to 32 lowercase letters, digits or `-`, starting with a letter, found `{id}`"
+            "`id` must be {MIN} to {MAX} lowercase letters, digits or `-`, starting with a letter, found `{id}`"
         ),
         hint,
     ))

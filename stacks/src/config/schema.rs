@@ -4,12 +4,19 @@
 
 use std::collections::BTreeMap;
 
+// The ranges of the values the functions read back in `ACME_COUNTY_RULES`:
+// they refuse what is outside them, so the file must too.
+use acme_contract::rules::{
+    GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, MAX_LINE_ITEMS_RANGE,
+    MAX_UNITS_PER_ORDER_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+};
+
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, DaxConfig,
-    FunctionSettings, FunctionsConfig, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
-    ScalingRange, WafConfig,
+    FunctionSettings, FunctionsConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -18,6 +25,10 @@ use super::tree::{Kind, Node, Pos};
 /// and never in `defaults.yaml`: a default id or account would let a county
 /// file that forgot one deploy into somebody else's account.
 pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "region"];
+
+/// Keys besides the identity that only a county's own file may set: a default
+/// payment provider would run every county that forgot one on the simulator.
+pub(crate) const COUNTY_ONLY_KEYS: [&str; 1] = ["payment"];
 
 /// Lambda's SQS event source: a batch larger than this needs a batching window.
 const SQS_MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
@@ -69,18 +80,15 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let sale_hours = f
         .opt_with(d, "sale_hours", sale_hours)
         .map(Option::unwrap_or_default);
-    let max_units_per_order = f.req_in(d, "max_units_per_order", 1..=10_000);
+    let max_units_per_order = f.req_in(d, "max_units_per_order", MAX_UNITS_PER_ORDER_RANGE);
     // Reserving an order writes two transaction items per line plus two, and a
     // DynamoDB transaction takes at most 100: the domain's own limit.
-    let max_line_items = f.req_in(
-        d,
-        "max_line_items",
-        1..=order_domain::rules::MAX_LINE_ITEMS_PER_ORDER,
-    );
+    let max_line_items = f.req_in(d, "max_line_items", MAX_LINE_ITEMS_RANGE);
     let capacity = f.req_with(d, "capacity", capacity);
-    let reservation_ttl_seconds = f.req_in(d, "reservation_ttl_seconds", 60..=86_400);
-    let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", 1..=720);
-    let gsi_write_shards = f.req_in(d, "gsi_write_shards", 1..=64);
+    let reservation_ttl_seconds =
+        f.req_in(d, "reservation_ttl_seconds", RESERVATION_TTL_SECONDS_RANGE);
+    let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", IDEMPOTENCY_TTL_HOURS_RANGE);
+    let gsi_write_shards = f.req_in(d, "gsi_write_shards", GSI_WRITE_SHARDS_RANGE);
     let streams_enabled = f.req::<bool>(d, "streams_enabled");
     let point_in_time_recovery = f.req::<bool>(d, "point_in_time_recovery");
     let dax = f.opt_with(d, "dax", dax);
@@ -103,6 +111,9 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         .map(Option::unwrap_or_default);
     // Optional as a whole for the same reason.
     let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
+    // Absent = no provider chosen: the stack deploys, the order API and the
+    // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
+    let payment = f.opt_with(d, "payment", payment);
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -154,6 +165,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         tags: tags?,
         analytics: analytics?,
         api: api?,
+        payment: payment?,
     })
 }
 
@@ -206,6 +218,15 @@ fn checked_string(
     check(d, node, path, rule(&value)).map(|()| value)
 }
 
+/// `a`, `b`, `c`
+fn backticked(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// One of a fixed set of words, with a did-you-mean hint.
 fn one_of(
     d: &mut Decoder<'_>,
@@ -213,14 +234,7 @@ fn one_of(
     path: &str,
     choices: &[&'static str],
 ) -> Option<&'static str> {
-    let expected = format!(
-        "one of {}",
-        choices
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let expected = format!("one of {}", backticked(choices));
     let Found::Str { text, .. } = Found::of(node) else {
         d.expected(node, path, &expected);
         return None;
@@ -650,4 +664,39 @@ fn analytics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AnalyticsCo
     Some(AnalyticsConfig {
         redshift_serverless: redshift_serverless?,
     })
+}
+
+fn payment(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<PaymentConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let provider = f.req_with(d, "provider", payment_provider);
+    f.finish(d);
+    Some(PaymentConfig {
+        provider: provider?,
+    })
+}
+
+/// `payment.provider`: a provider's name. The hint says what exists, since a
+/// plausible name (`stripe`) is no typo of one.
+fn payment_provider(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<PaymentProvider> {
+    let choices = PaymentProvider::NAMES;
+    let expected = format!("one of {}", backticked(choices));
+    let Found::Str { text, .. } = Found::of(node) else {
+        d.expected(node, path, &expected);
+        return None;
+    };
+    if let Some(provider) = PaymentProvider::from_name(text) {
+        return Some(provider);
+    }
+    let hint = did_you_mean(text, choices.iter().copied())
+        .map(|c| format!("did you mean `{c}`?"))
+        .unwrap_or_else(|| {
+            "no real payment provider is integrated yet: `simulator` runs the county on the simulated gateway (no money moves); without `payment:` the county deploys but its order API and worker do not start".to_owned()
+        });
+    d.error(
+        node.pos,
+        path,
+        format!("`{path}` must be {expected}, found `{text}`"),
+        Some(hint),
+    );
+    None
 }

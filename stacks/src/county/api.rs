@@ -35,8 +35,10 @@
 
 use std::collections::BTreeMap;
 
+use acme_contract::ids::{
+    CLIENT_REQUEST_ID_MAX_LEN, CUSTOMER_ID_MAX_LEN, ID_PATTERN, SKU_MAX_LEN, STORE_ID_MAX_LEN,
+};
 use acme_contract::routes::{ROUTES, Route, Segment};
-use order_domain::{ClientRequestId, CustomerId, Sku, StoreId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -79,8 +81,6 @@ pub const MANAGED_RULE_GROUPS: &[&str] = &[
 const MAX_INTEGRATION_TIMEOUT_MS: u32 = 29_000;
 /// Compress responses of 1 KB or more (order lists) for clients that accept it.
 const MINIMUM_COMPRESSION_BYTES: u32 = 1024;
-/// Id characters the order domain accepts (`order_domain::ids`).
-const ID_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
 
 /// The routes as `METHOD /path`, for tests and documentation.
 pub fn routes() -> Vec<String> {
@@ -355,9 +355,9 @@ pub fn place_order_schema(max_line_items: u32, max_units: u32) -> Value {
         "additionalProperties": false,
         "required": ["client_request_id", "customer_id", "store_id", "items"],
         "properties": {
-            "client_request_id": id(ClientRequestId::MAX_LEN),
-            "customer_id": id(CustomerId::MAX_LEN),
-            "store_id": id(StoreId::MAX_LEN),
+            "client_request_id": id(CLIENT_REQUEST_ID_MAX_LEN),
+            "customer_id": id(CUSTOMER_ID_MAX_LEN),
+            "store_id": id(STORE_ID_MAX_LEN),
             "items": {
                 "type": "array",
                 "minItems": 1,
@@ -367,7 +367,7 @@ pub fn place_order_schema(max_line_items: u32, max_units: u32) -> Value {
                     "additionalProperties": false,
                     "required": ["sku", "quantity"],
                     "properties": {
-                        "sku": id(Sku::MAX_LEN),
+                        "sku": id(SKU_MAX_LEN),
                         "quantity": {"type": "integer", "minimum": 1, "maximum": max_units}
                     }
                 }
@@ -531,7 +531,7 @@ mod tests {
         );
         assert_eq!(
             s["properties"]["customer_id"]["maxLength"],
-            json!(CustomerId::MAX_LEN)
+            json!(CUSTOMER_ID_MAX_LEN)
         );
         assert_eq!(
             s["required"],

@@ -17,8 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use order_domain::schema::env;
-use serde::Serialize;
+use acme_contract::rules::CountyRulesJson;
+use acme_contract::schema::env;
 use serde_json::json;
 
 use crate::assembly::{AssetMetadata, FunctionBundle};
@@ -33,7 +33,7 @@ use crate::cfn::resources::sqs::{Queue, QueuePolicy};
 use crate::cfn::{
     Expr, LogicalId, Parameter, PolicyDocument, Principal, Res, Statement, TemplateError,
 };
-use crate::config::{Architecture, FunctionSettings, SaleHours};
+use crate::config::{Architecture, FunctionSettings};
 
 use super::events::Events;
 use super::tables::Tables;
@@ -126,28 +126,14 @@ pub fn function_name(county_id: &str, crate_name: &str) -> String {
     format!("acme-{county_id}-{crate_name}")
 }
 
-/// The county rules the functions read from `ACME_COUNTY_RULES`: the shape of
-/// `order_domain::rules::CountyRules`, which rejects unknown fields.
-#[derive(Serialize)]
-struct CountyRulesEnv<'a> {
-    county_id: &'a str,
-    sales_enabled: bool,
-    timezone: &'a str,
-    sale_hours: &'a SaleHours,
-    max_units_per_order: u32,
-    max_line_items: u32,
-    gsi_write_shards: u32,
-    reservation_ttl_seconds: u32,
-    idempotency_ttl_hours: u32,
-}
-
-/// Compact JSON of the county's sale rules (field order fixed by the struct).
+/// Compact JSON of the county's sale rules, for `ACME_COUNTY_RULES`: the
+/// shared shape the functions parse (field order fixed by the struct).
 pub fn county_rules_json(cfg: &crate::config::CountyConfig) -> String {
-    let rules = CountyRulesEnv {
-        county_id: &cfg.id,
+    let rules = CountyRulesJson {
+        county_id: cfg.id.clone(),
         sales_enabled: cfg.sales_enabled,
-        timezone: &cfg.timezone,
-        sale_hours: &cfg.sale_hours,
+        timezone: cfg.timezone.clone(),
+        sale_hours: cfg.sale_hours,
         max_units_per_order: cfg.max_units_per_order,
         max_line_items: cfg.max_line_items,
         gsi_write_shards: cfg.gsi_write_shards,
@@ -387,10 +373,11 @@ fn index_arns(table: &LogicalId) -> Expr {
 }
 
 /// Environment every function gets: `order_domain::store::plan` requires all
-/// four order table names, and the rules parser requires the rules.
+/// four order table names, the rules parser requires the rules, and the order
+/// API and the worker require the county's payment provider.
 fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
     let t = d.tables;
-    BTreeMap::from([
+    let mut vars = BTreeMap::from([
         (env::COUNTY_ID, Expr::lit(cx.cfg.id.clone())),
         (env::ORDERS_TABLE, t.orders.r#ref()),
         (env::ORDER_BY_ID_TABLE, t.order_by_id.r#ref()),
@@ -404,7 +391,13 @@ fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
             env::GSI_WRITE_SHARDS,
             Expr::lit(cx.cfg.gsi_write_shards.to_string()),
         ),
-    ])
+    ]);
+    // Unset when the county chose no provider: the order API and the worker
+    // then refuse to start, naming the county file setting.
+    if let Some(payment) = cx.cfg.payment {
+        vars.insert(env::PAYMENT_PROVIDER, Expr::lit(payment.provider.name()));
+    }
+    vars
 }
 
 fn architecture(a: Architecture) -> &'static str {
@@ -622,7 +615,7 @@ mod tests {
 
     #[test]
     fn function_names_fit_lambdas_limit_for_the_longest_county_id() {
-        let longest = "a".repeat(order_domain::CountyId::MAX_LEN);
+        let longest = "a".repeat(acme_contract::ids::COUNTY_ID_MAX_LEN);
         for spec in [&API, &WORKER, &PUBLISHER] {
             assert!(function_name(&longest, spec.crate_name).len() <= 64);
         }

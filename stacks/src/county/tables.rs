@@ -1,7 +1,7 @@
 //! The county's DynamoDB tables: Orders (by customer, carrying the three GSIs),
 //! OrderById (the full record; its stream feeds events), Inventory (stock and
 //! the reservation ledger) and Idempotency. Names and key attributes come from
-//! `order_domain::schema`, the same constants the functions use. Each table's
+//! `acme_contract::schema`, the same constants the functions use. Each table's
 //! layout is a [`TableSpec`]: the template is built from [`table_specs`], and
 //! the local runner creates its tables on the emulator from the same specs.
 //!
@@ -10,7 +10,7 @@
 //! `UpdateReplacePolicy` `Retain`, so neither a template edit nor a replacement
 //! can delete order history.
 
-use order_domain::schema;
+use acme_contract::schema;
 
 use crate::cfn::resources::autoscaling::{
     PredefinedMetric, ScalableTarget, ScalingPolicy, TargetTracking,

@@ -465,7 +465,7 @@ pub enum PlanError {
 }
 
 /// BatchWriteItem's limit.
-pub const BATCH_WRITE_MAX: usize = 25;
+pub use acme_contract::limits::BATCH_WRITE_MAX;
 
 /// An all-or-nothing group of writes (`TransactWriteItems`).
 ///
@@ -479,7 +479,7 @@ pub struct Transaction {
 
 impl Transaction {
     /// TransactWriteItems' limit (raised from 25 to 100 in 2022).
-    pub const MAX_OPS: usize = 100;
+    pub const MAX_OPS: usize = acme_contract::limits::TRANSACTION_MAX_OPS;
 
     pub fn new(ops: Vec<WriteOp>) -> Result<Self, PlanError> {
         if ops.is_empty() {
