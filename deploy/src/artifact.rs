@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{DeployError, RefusalKind};
 
 /// Template parameter that receives the assets bucket's name (the generator's name for it).
-pub use acme_stacks::county::functions::ASSET_BUCKET_PARAMETER;
+pub use acme_stacks::bootstrap::ASSET_BUCKET_PARAMETER;
 /// Stack tag holding the hash of everything a deploy sends (template,
 /// parameters, tags). Equal hash on the stack ⇒ nothing to deploy.
 pub const DEPLOY_HASH_TAG: &str = "acme:deploy-hash";

@@ -39,8 +39,9 @@ use super::events::Events;
 use super::tables::Tables;
 use super::{Ctx, FunctionIds, Functions, Pii};
 
-/// Template parameter: the bucket holding the function bundles.
-pub const ASSET_BUCKET_PARAMETER: &str = "AssetBucket";
+/// Template parameter: the bucket holding the function bundles (one name,
+/// defined with the bootstrap stack that owns the bucket).
+pub use crate::bootstrap::ASSET_BUCKET_PARAMETER;
 /// Template metadata key listing the bundle each code-key parameter wants.
 pub const ASSETS_METADATA_KEY: &str = "AcmeAssets";
 /// What a code-key parameter must look like: `assets/<sha256 hex>.zip`.
