@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use acme_local::cli as local;
 use clap::{Args, Subcommand, ValueEnum};
+
+use super::EnvironmentsArg;
 use jiff::Timestamp;
 
 /// Run one county's order system on the local AWS emulator.
@@ -40,14 +42,8 @@ pub struct RunArgs {
     /// County id (environments/ID.yaml).
     #[arg(long, value_name = "ID")]
     pub county: Option<String>,
-    /// Directory holding defaults.yaml and the county files.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "environments",
-        env = "ACME_ENVIRONMENTS"
-    )]
-    pub environments: PathBuf,
+    #[command(flatten)]
+    pub env: EnvironmentsArg,
     /// Port of the API on 127.0.0.1.
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
@@ -151,14 +147,8 @@ pub struct InventoryTargetArgs {
     /// Where to read and write.
     #[arg(long, value_enum, default_value_t = TargetArg::Auto)]
     pub target: TargetArg,
-    /// Directory holding defaults.yaml and the county files (for the region).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "environments",
-        env = "ACME_ENVIRONMENTS"
-    )]
-    pub environments: PathBuf,
+    #[command(flatten)]
+    pub env: EnvironmentsArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -201,7 +191,7 @@ impl From<&RunArgs> for local::RunArgs {
     fn from(r: &RunArgs) -> Self {
         local::RunArgs {
             county: r.county.clone(),
-            environments: r.environments.clone(),
+            environments: r.env.environments.clone(),
             port: r.port,
             sale_clock: r.sale_clock,
             visibility_timeout: r.visibility_timeout,
@@ -235,7 +225,7 @@ impl From<&InventoryTargetArgs> for local::InventoryTargetArgs {
                 TargetArg::Local => local::TargetArg::Local,
                 TargetArg::Aws => local::TargetArg::Aws,
             },
-            environments: t.environments.clone(),
+            environments: t.env.environments.clone(),
         }
     }
 }

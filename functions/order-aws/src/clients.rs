@@ -37,3 +37,29 @@ impl Adapters {
         }
     }
 }
+
+/// What a function that moves money reads once at start-up: logs on, the
+/// county's configuration, the payment provider the county file chose, and
+/// the SDK configuration. Each failure is logged and returned, so the
+/// function refuses to start and its first log line says why.
+pub struct Startup {
+    pub config: crate::Config,
+    pub payment: crate::Payment,
+    pub sdk: SdkConfig,
+}
+
+impl Startup {
+    pub async fn read() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        crate::init_json_logs();
+        let config = crate::Config::from_env()
+            .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+        let payment = crate::Payment::from_env()
+            .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+        tracing::warn!(provider = %payment.provider, "payment gateway: simulated, as the county file chose");
+        Ok(Startup {
+            config,
+            payment,
+            sdk: load_sdk_config().await,
+        })
+    }
+}

@@ -44,7 +44,7 @@ pub mod testing;
 
 pub use acme_contract::payment::PaymentProvider;
 pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
-pub use clients::{Adapters, load_sdk_config};
+pub use clients::{Adapters, Startup, load_sdk_config};
 pub use config::{Config, ConfigError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
