@@ -139,6 +139,8 @@ fn status_word(s: OrderStatus) -> &'static str {
         OrderStatus::Confirmed => "confirmed",
         OrderStatus::Failed => "failed",
         OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Fulfilled => "fulfilled",
+        OrderStatus::Refunded => "refunded",
     }
 }
 

@@ -8,10 +8,12 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::ids::{CustomerId, OrderId, Sku, StoreId};
+use crate::ids::{ClientRequestId, CustomerId, OrderId, Sku, StoreId};
 use crate::keys;
 use crate::money::Money;
-use crate::order::{FailureReason, LineItem, Order, OrderStatus, StatusChange};
+use crate::order::{
+    FailureReason, LegacyOwner, LegacyRecord, LineItem, Order, OrderStatus, StatusChange,
+};
 use crate::payment::PaymentId;
 use crate::schema::{inventory as inv, orders};
 use crate::store::{AttrError, AttrValue, Item, ItemExt, Table};
@@ -109,7 +111,6 @@ pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
         .collect();
     let updated_at = ts_reusing(o.updated_at, &created);
     let mut item: Item = [
-        entry("client_request_id", s(o.client_request_id.as_str())),
         entry("county_id", s(o.county_id.as_str())),
         entry("created_at", created.1),
         entry("customer_id", s(o.customer_id.as_str())),
@@ -129,7 +130,62 @@ pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
     if let Some(p) = &o.payment_id {
         item.insert("payment_id".into(), s(p.0.clone()));
     }
+    if let Some(r) = &o.client_request_id {
+        item.insert("client_request_id".into(), s(r.as_str()));
+    }
+    if let Some(l) = &o.legacy {
+        item.insert(LEGACY_ORDER_ID.into(), AttrValue::N(l.number.to_string()));
+        item.insert("legacy".into(), legacy_to_attr(l));
+    }
     item
+}
+
+/// The attribute holding a migrated order's legacy number, on its OrderById
+/// and Orders items.
+pub const LEGACY_ORDER_ID: &str = "legacy_order_id";
+
+fn legacy_to_attr(l: &LegacyRecord) -> AttrValue {
+    let mut m: Item = [
+        entry("owner", s(l.owner.as_str())),
+        entry("placed_at_local", s(l.placed_at_local.clone())),
+        entry("status", s(l.status.clone())),
+        entry("updated_at", ts(l.updated_at)),
+    ]
+    .into();
+    if let Some(p) = &l.payment_ref {
+        m.insert("payment_ref".into(), s(p.clone()));
+    }
+    AttrValue::M(m)
+}
+
+fn legacy_from_attr(item: &Item) -> Result<Option<LegacyRecord>, AttrError> {
+    let Some(v) = item.get("legacy") else {
+        return Ok(None);
+    };
+    let m = as_map(v, "legacy")?;
+    let number = item
+        .get(LEGACY_ORDER_ID)
+        .and_then(AttrValue::as_n)
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| AttrError::new(LEGACY_ORDER_ID, "missing or not an integer"))?;
+    let owner = match m.get_s("owner")? {
+        "LEGACY" => LegacyOwner::Legacy,
+        "NEW" => LegacyOwner::New,
+        other => {
+            return Err(AttrError::new(
+                "legacy.owner",
+                format!("unknown owner {other:?}"),
+            ));
+        }
+    };
+    Ok(Some(LegacyRecord {
+        number,
+        status: m.get_s("status")?.to_owned(),
+        owner,
+        placed_at_local: m.get_s("placed_at_local")?.to_owned(),
+        updated_at: m.parse_s("updated_at")?,
+        payment_ref: m.get_opt_s("payment_ref")?.map(str::to_owned),
+    }))
 }
 
 fn failure_to_attr(r: &FailureReason) -> AttrValue {
@@ -233,7 +289,13 @@ fn decode_order(item: &Item) -> Result<Order, AttrError> {
         customer_id: item.parse_s("customer_id")?,
         store_id: item.parse_s("store_id")?,
         county_id: item.parse_s("county_id")?,
-        client_request_id: item.parse_s("client_request_id")?,
+        client_request_id: item
+            .get_opt_s("client_request_id")?
+            .map(|r| {
+                ClientRequestId::parse(r)
+                    .map_err(|e| AttrError::new("client_request_id", e.to_string()))
+            })
+            .transpose()?,
         items,
         total_cents: money_attr(item, "total_cents")?,
         status: item.parse_s("status")?,
@@ -248,6 +310,7 @@ fn decode_order(item: &Item) -> Result<Order, AttrError> {
             .get_opt_s("payment_id")?
             .map(|p| PaymentId(p.to_owned())),
         history,
+        legacy: legacy_from_attr(item)?,
     })
 }
 
@@ -414,7 +477,7 @@ pub(crate) mod tests_support {
             customer_id: CustomerId::parse("cust-1").unwrap(),
             store_id: StoreId::parse("store-9").unwrap(),
             county_id: CountyId::parse("travis-tx").unwrap(),
-            client_request_id: ClientRequestId::parse("req-1").unwrap(),
+            client_request_id: Some(ClientRequestId::parse("req-1").unwrap()),
             items: vec![LineItem {
                 sku: Sku::parse("WINE-1").unwrap(),
                 quantity: 2,
@@ -433,6 +496,7 @@ pub(crate) mod tests_support {
                 status: OrderStatus::Pending,
                 at: t,
             }],
+            legacy: None,
         }
     }
 }
@@ -455,6 +519,34 @@ mod tests {
         fields_sorted.sort();
         assert_eq!(attrs, fields_sorted);
         assert_eq!(item["created_at"], AttrValue::s("2026-03-09T15:04:05.678Z"));
+    }
+
+    #[test]
+    fn a_migrated_order_round_trips_and_carries_its_legacy_number() {
+        let mut o = sample_order();
+        o.client_request_id = None;
+        o.status = OrderStatus::Refunded;
+        o.legacy = Some(LegacyRecord {
+            number: 1010,
+            status: "REFUNDED".into(),
+            owner: LegacyOwner::New,
+            placed_at_local: "2024-06-18T12:00:00.000000".into(),
+            updated_at: "2024-06-18T17:00:00Z".parse().unwrap(),
+            payment_ref: Some("ch_1010".into()),
+        });
+        let item = order_to_item(&o);
+        assert_eq!(item[LEGACY_ORDER_ID], AttrValue::N("1010".into()));
+        assert!(!item.contains_key("client_request_id"));
+        assert_eq!(order_from_item(&item).unwrap(), o);
+        // The legacy map without its number is corrupt, not a new order.
+        let mut broken = item.clone();
+        broken.remove(LEGACY_ORDER_ID);
+        assert!(
+            order_from_item(&broken)
+                .unwrap_err()
+                .reason
+                .contains(LEGACY_ORDER_ID)
+        );
     }
 
     #[test]

@@ -157,6 +157,14 @@ pub fn derive(old: Option<&Item>, new: Option<&Item>) -> Result<StreamOutput, Ev
     };
     let new = codec::order_from_item(new)?;
     let old = old.map(codec::order_from_item).transpose()?;
+    // Migrated orders the legacy system still owns are its business: no
+    // event, and never work for the new worker.
+    if new.owned_by_legacy() {
+        return Ok(StreamOutput {
+            event: None,
+            outbox: OutboxDecision::Nothing,
+        });
+    }
     let kind = match &old {
         None if new.status == OrderStatus::Pending => Some(OrderEventKind::OrderPlaced),
         None => None,
@@ -165,7 +173,10 @@ pub fn derive(old: Option<&Item>, new: Option<&Item>) -> Result<StreamOutput, Ev
             OrderStatus::Confirmed => Some(OrderEventKind::OrderConfirmed),
             OrderStatus::Failed => Some(OrderEventKind::OrderFailed),
             OrderStatus::Cancelled => Some(OrderEventKind::OrderCancelled),
-            OrderStatus::Pending | OrderStatus::Reserved => None,
+            OrderStatus::Pending
+            | OrderStatus::Reserved
+            | OrderStatus::Fulfilled
+            | OrderStatus::Refunded => None,
         },
     };
     let outbox = if old.is_none() && new.status == OrderStatus::Pending {
@@ -212,6 +223,29 @@ mod tests {
             o.failure_reason = None;
         }
         order_to_item(&o)
+    }
+
+    #[test]
+    fn orders_the_legacy_system_owns_make_no_event_and_no_work() {
+        let mut o = sample_order();
+        o.status = Pending;
+        o.failure_reason = None;
+        o.legacy = Some(crate::order::LegacyRecord {
+            number: 1007,
+            status: "NEW".into(),
+            owner: crate::order::LegacyOwner::Legacy,
+            placed_at_local: "2024-06-16T09:00:00.000000".into(),
+            updated_at: o.updated_at,
+            payment_ref: None,
+        });
+        let out = derive(None, Some(&order_to_item(&o))).unwrap();
+        assert_eq!(out.event, None);
+        assert_eq!(out.outbox, OutboxDecision::Nothing);
+        // The same order owned by the new system is placed work, as usual.
+        o.legacy.as_mut().unwrap().owner = crate::order::LegacyOwner::New;
+        let out = derive(None, Some(&order_to_item(&o))).unwrap();
+        assert!(out.event.is_some());
+        assert_ne!(out.outbox, OutboxDecision::Nothing);
     }
 
     #[test]

@@ -6,8 +6,14 @@
 //!      │   ╲        │   ▼         │
 //!      │    ╲───────┼─▶ FAILED    │
 //!      ▼            ▼             ▼
-//!   CANCELLED ◀─────┴─────────────┘   (stock released)
+//!   CANCELLED ◀─────┴─────────────┤   (stock released)
+//!                                 ▼
+//!                 FULFILLED ──▶ REFUNDED ◀── (from CONFIRMED too)
 //! ```
+//!
+//! FULFILLED (picked up or shipped) and REFUNDED also arrive with history
+//! migrated from the legacy order database, whose orders carry a
+//! [`LegacyRecord`].
 //!
 //! Every change of an [`Order`] goes through [`Order::transitioned`], which checks
 //! the edge, bumps `version` (the optimistic-lock counter every conditional write
@@ -38,15 +44,21 @@ pub enum OrderStatus {
     Failed,
     /// Cancelled by the customer or staff; stock released. Terminal.
     Cancelled,
+    /// Picked up or shipped. Only a refund follows.
+    Fulfilled,
+    /// Money returned after confirmation or fulfilment. Terminal.
+    Refunded,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
+    pub const ALL: [OrderStatus; 7] = [
         OrderStatus::Pending,
         OrderStatus::Reserved,
         OrderStatus::Confirmed,
         OrderStatus::Failed,
         OrderStatus::Cancelled,
+        OrderStatus::Fulfilled,
+        OrderStatus::Refunded,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -56,12 +68,17 @@ impl OrderStatus {
             OrderStatus::Confirmed => "CONFIRMED",
             OrderStatus::Failed => "FAILED",
             OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Fulfilled => "FULFILLED",
+            OrderStatus::Refunded => "REFUNDED",
         }
     }
 
     /// No transition leaves this status.
     pub const fn is_terminal(self) -> bool {
-        matches!(self, OrderStatus::Failed | OrderStatus::Cancelled)
+        matches!(
+            self,
+            OrderStatus::Failed | OrderStatus::Cancelled | OrderStatus::Refunded
+        )
     }
 
     /// Whether the worker has anything left to do (it stops at CONFIRMED).
@@ -90,7 +107,7 @@ impl fmt::Display for OrderStatus {
     }
 }
 
-/// Not one of the five status names.
+/// Not one of the status names.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("unknown order status {0:?}")]
 pub struct UnknownStatus(pub String);
@@ -122,6 +139,8 @@ pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<(), InvalidTrans
             | (Reserved, Confirmed)
             | (Pending | Reserved, Failed)
             | (Pending | Reserved | Confirmed, Cancelled)
+            | (Confirmed, Fulfilled)
+            | (Confirmed | Fulfilled, Refunded)
     );
     if allowed {
         Ok(())
@@ -206,7 +225,9 @@ pub struct Order {
     pub customer_id: CustomerId,
     pub store_id: StoreId,
     pub county_id: CountyId,
-    pub client_request_id: ClientRequestId,
+    /// `None` only for legacy phone and in-store orders, which had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<ClientRequestId>,
     pub items: Vec<LineItem>,
     pub total_cents: Money,
     pub status: OrderStatus,
@@ -220,9 +241,60 @@ pub struct Order {
     pub payment_id: Option<PaymentId>,
     /// Every status the order has been in, oldest first.
     pub history: Vec<StatusChange>,
+    /// Set on orders migrated from the legacy order database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy: Option<LegacyRecord>,
+}
+
+/// What a migrated order keeps of its legacy row, beyond what the order
+/// model holds: enough to find it by its legacy number, to tell who owns
+/// it, and to compare it with the legacy row again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacyRecord {
+    /// `orders.order_id` in the legacy database.
+    pub number: i64,
+    /// The legacy status text, as recorded.
+    pub status: String,
+    /// Who finishes the order: the legacy system for orders it had not
+    /// finished (`NEW`, `PAID`), so the new worker never processes them.
+    pub owner: LegacyOwner,
+    /// The store's wall-clock `placed_at`, as recorded (`created_at` is it in UTC).
+    pub placed_at_local: String,
+    /// `orders.updated_at`: the version the change capture compares against.
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_ref: Option<String>,
+}
+
+/// Which system finishes a migrated order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LegacyOwner {
+    /// Still in flight in the legacy system.
+    Legacy,
+    /// History: nothing left to do, or owned by the new system.
+    New,
+}
+
+impl LegacyOwner {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LegacyOwner::Legacy => "LEGACY",
+            LegacyOwner::New => "NEW",
+        }
+    }
 }
 
 impl Order {
+    /// Whether the legacy system still finishes this order: the new worker,
+    /// sweeper and cancel leave it alone.
+    pub fn owned_by_legacy(&self) -> bool {
+        self.legacy
+            .as_ref()
+            .is_some_and(|l| l.owner == LegacyOwner::Legacy)
+    }
+
     /// Sum of quantities over all lines.
     pub fn total_units(&self) -> u64 {
         self.items.iter().map(|l| u64::from(l.quantity)).sum()
@@ -272,6 +344,9 @@ mod tests {
             (Pending, Cancelled),
             (Reserved, Cancelled),
             (Confirmed, Cancelled),
+            (Confirmed, Fulfilled),
+            (Confirmed, Refunded),
+            (Fulfilled, Refunded),
         ];
         let mut checked = 0;
         for from in OrderStatus::ALL {
@@ -285,7 +360,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 25);
+        assert_eq!(checked, 49);
     }
 
     #[test]

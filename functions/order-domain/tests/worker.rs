@@ -313,3 +313,47 @@ async fn a_cancelled_order_is_left_alone() {
     assert_eq!(f.available("WINE"), 10);
     assert_eq!(f.gateway.attempts(&id), 0);
 }
+
+#[tokio::test]
+async fn an_order_the_legacy_system_owns_is_left_to_it_by_worker_and_cancel() {
+    use order_domain::codec::order_to_item;
+    use order_domain::order::{LegacyOwner, LegacyRecord};
+    use order_domain::service::CancelError;
+    use order_domain::store::{Put, Store};
+
+    let f = Fixture::new();
+    f.stock("WINE", 10, 1999).await;
+    let id = placed(&f, "c1", &[("WINE", 2)]).await;
+    // As the backfill writes an order still in flight in the legacy system.
+    let mut migrated = f.order(&id);
+    migrated.legacy = Some(LegacyRecord {
+        number: 1007,
+        status: "NEW".into(),
+        owner: LegacyOwner::Legacy,
+        placed_at_local: "2024-06-16T09:00:00.000000".into(),
+        updated_at: migrated.updated_at,
+        payment_ref: None,
+    });
+    f.store
+        .put(Put {
+            table: Table::OrderById,
+            item: order_to_item(&migrated),
+            condition: None,
+        })
+        .await
+        .unwrap();
+
+    let out = f.worker.process(&id).await.unwrap();
+    assert!(
+        matches!(out, ProcessOutcome::AlreadyFinal(ref o) if *o == migrated),
+        "{out:?}"
+    );
+    assert_eq!(f.order(&id), migrated, "nothing written");
+    assert_eq!(f.available("WINE"), 10, "no stock reserved");
+    assert_eq!(f.gateway.captures(&id), 0, "nothing charged");
+
+    let err = f.cancel.cancel(&id, None).await.unwrap_err();
+    assert!(matches!(err, CancelError::Migrated(_)), "{err}");
+    assert_eq!(err.http_status(), 409);
+    assert_eq!(f.order(&id), migrated);
+}

@@ -34,6 +34,10 @@ pub enum CancelError {
         order_id: OrderId,
         error: PaymentError,
     },
+    /// A migrated order: its payment and stock live in the legacy system,
+    /// which cancels it (until the county is cut over).
+    #[error("order {0} was migrated from the legacy order system; cancel it there")]
+    Migrated(OrderId),
     #[error("order {0} kept changing; retry")]
     Contention(OrderId),
     #[error("order {order_id} is inconsistent: {detail}")]
@@ -57,7 +61,7 @@ impl DomainError for CancelError {
     fn http_status(&self) -> u16 {
         match self {
             CancelError::NotFound(_) => 404,
-            CancelError::NotCancellable(_) => 409,
+            CancelError::NotCancellable(_) | CancelError::Migrated(_) => 409,
             CancelError::RefundPending { .. } | CancelError::Contention(_) => 503,
             CancelError::Inconsistent { .. } | CancelError::Corrupt(_) => 500,
             CancelError::Store(e) => store_status(e),
@@ -76,6 +80,7 @@ impl DomainError for CancelError {
         match self {
             CancelError::NotFound(_) => "not_found",
             CancelError::NotCancellable(_) => "not_cancellable",
+            CancelError::Migrated(_) => "migrated",
             CancelError::RefundPending { .. } => "refund_pending",
             CancelError::Contention(_) => "contention",
             CancelError::Inconsistent { .. } => "inconsistent",
@@ -115,6 +120,9 @@ impl<S: Store, P: PaymentGateway, C: Clock> CancelService<S, P, C> {
                 .await?
                 .filter(|o| requested_by.is_none_or(|c| *c == o.customer_id))
                 .ok_or(CancelError::NotFound(*order_id))?;
+            if order.legacy.is_some() {
+                return Err(CancelError::Migrated(*order_id));
+            }
             let cancelled = match order.status {
                 OrderStatus::Cancelled => return self.refund(order).await,
                 OrderStatus::Failed => {

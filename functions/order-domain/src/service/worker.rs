@@ -181,8 +181,15 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                     .await?
                     .ok_or(ProcessError::NotFound(*order_id))?,
             };
+            // A migrated order the legacy system still owns is finished there,
+            // never here: the message is done with, and nothing is touched.
+            if order.owned_by_legacy() {
+                return Ok(ProcessOutcome::AlreadyFinal(order));
+            }
             match order.status {
-                OrderStatus::Confirmed => return Ok(ProcessOutcome::AlreadyFinal(order)),
+                OrderStatus::Confirmed | OrderStatus::Fulfilled | OrderStatus::Refunded => {
+                    return Ok(ProcessOutcome::AlreadyFinal(order));
+                }
                 OrderStatus::Failed | OrderStatus::Cancelled => {
                     if charged {
                         self.gateway.refund(order_id).await.map_err(|error| {

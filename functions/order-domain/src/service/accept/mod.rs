@@ -45,7 +45,9 @@ pub struct Accepted {
     pub customer_id: CustomerId,
     pub store_id: StoreId,
     pub county_id: CountyId,
-    pub client_request_id: ClientRequestId,
+    /// Always set on orders the API takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_request_id: Option<ClientRequestId>,
     pub items: Vec<LineItem>,
     pub total_cents: Money,
     pub created_at: Timestamp,
@@ -345,7 +347,7 @@ mod tests {
             customer_id: CustomerId::parse("cust_0001234567").unwrap(),
             store_id: StoreId::parse("store-austin-042").unwrap(),
             county_id: CountyId::parse("travis-tx").unwrap(),
-            client_request_id: ClientRequestId::parse("3f1c9a7e-5b2d-4e8f").unwrap(),
+            client_request_id: Some(ClientRequestId::parse("3f1c9a7e-5b2d-4e8f").unwrap()),
             items: (0..2)
                 .map(|i| LineItem {
                     sku: Sku::parse(&format!("SKU-{i}")).unwrap(),

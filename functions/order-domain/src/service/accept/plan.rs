@@ -85,7 +85,7 @@ pub fn plan_accept(
         customer_id: req.customer_id.clone(),
         store_id: req.store_id.clone(),
         county_id: rules.county_id.clone(),
-        client_request_id: req.client_request_id.clone(),
+        client_request_id: Some(req.client_request_id.clone()),
         items,
         total_cents,
         status: OrderStatus::Pending,
@@ -98,6 +98,7 @@ pub fn plan_accept(
             status: OrderStatus::Pending,
             at: now,
         }],
+        legacy: None,
     };
     let accepted = Accepted::from(&order);
     let writes = writes(req, &order, &accepted, rules)?;
