@@ -17,11 +17,13 @@
 //! [`source`] connects to the legacy database and takes one snapshot for a
 //! run; [`read`] pages through a county's rows in it by primary key;
 //! [`write`] puts mapped items in batches within the [`limit`] budget;
-//! [`checkpoint`] keeps the position durably so a killed run resumes.
+//! [`checkpoint`] keeps the position durably so a killed run resumes;
+//! [`order`] turns a legacy order into the items the API would have written.
 
 pub mod checkpoint;
 pub mod limit;
 pub mod map;
+pub mod order;
 pub mod read;
 pub mod source;
 pub mod write;

@@ -352,11 +352,16 @@ pub(crate) fn summary_item_with(o: &Order, gsi_write_shards: u32, created_at: At
         entry(orders::VERSION, AttrValue::n(o.version)),
     ]
     .into();
-    if o.status.in_status_index() {
+    // The status index lists this system's work in flight: an order the
+    // legacy system still owns is not part of it.
+    if o.status.in_status_index() && !o.owned_by_legacy() {
         item.insert(
             orders::STATUS_SHARD_PK.into(),
             s(keys::status_shard_key(o.status, shard)),
         );
+    }
+    if let Some(l) = &o.legacy {
+        item.insert(LEGACY_ORDER_ID.into(), AttrValue::N(l.number.to_string()));
     }
     item
 }
