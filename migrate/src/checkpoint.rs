@@ -22,7 +22,6 @@ use crate::read::Shard;
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Position {
     Inventory { after: Option<(String, String)> },
-    Customers { after: Option<i64> },
     Orders { after: Option<i64> },
     Done,
 }
@@ -41,7 +40,6 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub inventory: u64,
-    pub customers: u64,
     pub orders: u64,
     pub rejects: u64,
 }

@@ -18,8 +18,10 @@
 //! run; [`read`] pages through a county's rows in it by primary key;
 //! [`write`] puts mapped items in batches within the [`limit`] budget;
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
-//! [`order`] turns a legacy order into the items the API would have written.
+//! [`order`] turns a legacy order into the items the API would have written;
+//! [`backfill`] runs it all for a county.
 
+pub mod backfill;
 pub mod checkpoint;
 pub mod limit;
 pub mod map;

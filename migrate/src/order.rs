@@ -212,20 +212,29 @@ fn mapped_id<T: TryFrom<String, Error = order_domain::IdError>>(
 /// OrderById record and its Orders summary, each priced in write units
 /// (table and index writes) by the project's meter.
 pub fn items(order: &Order, gsi_write_shards: u32) -> Vec<Pending> {
-    let layout = Layout::deployed();
-    let priced = |table: Table, item: Item| {
-        let write_units = price_write(&layout, table, Action::Put, None, Some(&item), false)
-            .iter()
-            .map(|c| c.write_units)
-            .sum();
-        Pending {
-            table,
-            item,
-            write_units,
-        }
-    };
     vec![
         priced(Table::OrderById, order_to_item(order)),
         priced(Table::Orders, summary_item(order, gsi_write_shards)),
     ]
+}
+
+/// A put of `item` into `table` (new, not in a transaction), priced by the
+/// meter: the table write and every index entry it makes.
+pub fn priced(table: Table, item: Item) -> Pending {
+    let write_units = price_write(
+        &Layout::deployed(),
+        table,
+        Action::Put,
+        None,
+        Some(&item),
+        false,
+    )
+    .iter()
+    .map(|c| c.write_units)
+    .sum();
+    Pending {
+        table,
+        item,
+        write_units,
+    }
 }

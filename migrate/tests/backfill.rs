@@ -1,0 +1,255 @@
+//! The backfill end to end: the messy county from a real PostgreSQL into
+//! the county's tables on the emulator (moto), through the same DynamoDB
+//! adapter the functions use. Needs `scripts/with-moto.sh` and
+//! `scripts/with-postgres.sh` (make test runs both).
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use acme_local::provision::{Clients, new_run_id, provision};
+use acme_local::stack::CountyStack;
+use acme_migrate::backfill::{BackfillError, Options, Report, run};
+use acme_migrate::limit::WcuBudget;
+use acme_migrate::map::order_id;
+use acme_migrate::read::Shard;
+use acme_migrate::source::Legacy;
+use acme_migrate::write::{Retry, Writer};
+use order_aws::DynamoStore;
+use order_domain::codec::order_from_item;
+use order_domain::store::{
+    Delete, Item, Page, Put, Query, Store, StoreError, Table, TableNames, Transaction, Update,
+};
+use order_domain::{CountyId, OrderStatus};
+
+struct County {
+    client: aws_sdk_dynamodb::Client,
+    tables: TableNames,
+}
+
+async fn county_tables() -> County {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        panic!("AWS_ENDPOINT_URL is not set: run through scripts/with-moto.sh (make test does)");
+    }
+    let sdk = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let environments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+    let stack = CountyStack::load(&environments, "travis-tx").expect("the sample county");
+    let resources = provision(
+        &stack,
+        &new_run_id(),
+        Clients {
+            dynamodb: &client,
+            sqs: &aws_sdk_sqs::Client::new(&sdk),
+            eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
+            sns: &aws_sdk_sns::Client::new(&sdk),
+        },
+    )
+    .await
+    .expect("provision the county on the emulator");
+    County {
+        client,
+        tables: resources.table_names().expect("tables"),
+    }
+}
+
+async fn scan(c: &County, table: Table) -> Vec<Item> {
+    let out = c
+        .client
+        .scan()
+        .table_name(c.tables.name(table))
+        .send()
+        .await
+        .expect("scan");
+    let mut items: Vec<Item> = out
+        .items()
+        .iter()
+        .map(|i| order_aws::convert::item_from_sdk(i).expect("item"))
+        .collect();
+    items.sort_by_key(|i| format!("{i:?}"));
+    items
+}
+
+fn options(dir: &Path) -> Options {
+    Options {
+        county: CountyId::parse("travis-tx").expect("county"),
+        shard: Shard::WHOLE,
+        page_size: 4,
+        gsi_write_shards: 4,
+        checkpoint: dir.join("checkpoint.json"),
+        resume: false,
+    }
+}
+
+async fn backfill<S: Store>(url: &str, store: S, opts: &Options) -> Result<Report, BackfillError> {
+    let mut legacy = Legacy::connect(&url.parse().expect("url"))
+        .await
+        .expect("connect");
+    let retry = Retry {
+        attempts: 3,
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(2),
+    };
+    let mut writer = Writer::new(store, WcuBudget::new(None), retry);
+    run(&mut legacy, &mut writer, opts, &mut |_| {}).await
+}
+
+async fn messy(db: &str) -> String {
+    let (url, client) = common::legacy_db(db).await;
+    client
+        .batch_execute(include_str!("fixtures/messy-county.sql"))
+        .await
+        .expect("load the messy county");
+    url
+}
+
+#[tokio::test]
+async fn the_messy_county_lands_once_and_a_second_run_changes_nothing() {
+    let url = messy("backfill_whole").await;
+    let county = county_tables().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = DynamoStore::new(county.client.clone(), county.tables.clone());
+    let mut opts = options(dir.path());
+    let report = backfill(&url, store.clone(), &opts)
+        .await
+        .expect("backfill");
+
+    assert_eq!((report.written.orders, report.written.inventory), (11, 5));
+    assert_eq!(report.rejects_total, 8, "{:#?}", report.rejects);
+    let rejected: Vec<&str> = report.rejects.iter().map(|r| r.legacy.as_str()).collect();
+    assert_eq!(
+        rejected,
+        [
+            "inventory AUS-1/GIN-1L",
+            "order 1005",
+            "order 1006",
+            "order 1012",
+            "order 1013",
+            "order 1014",
+            "order 1015",
+            "order 1016"
+        ]
+    );
+    assert!(report.warnings.iter().any(|w| w.legacy == "order 1002"));
+
+    let records = scan(&county, Table::OrderById).await;
+    let mut numbers: Vec<i64> = records
+        .iter()
+        .map(|i| {
+            order_from_item(i)
+                .expect("decodes")
+                .legacy
+                .expect("legacy")
+                .number
+        })
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        [
+            1001, 1002, 1003, 1004, 1007, 1008, 1009, 1010, 1011, 1017, 1018
+        ]
+    );
+    assert_eq!(scan(&county, Table::Orders).await.len(), 11);
+    let stock = scan(&county, Table::Inventory).await;
+    assert_eq!(stock.len(), 5);
+    let big = records
+        .iter()
+        .map(|i| order_from_item(i).expect("decodes"))
+        .find(|o| o.order_id == order_id::from_legacy(1011))
+        .expect("1011");
+    assert_eq!((big.items.len(), big.status), (150, OrderStatus::Confirmed));
+
+    // Finished: a resumed run writes nothing; a fresh one must be asked for.
+    opts.resume = true;
+    let again = backfill(&url, store.clone(), &opts).await.expect("resume");
+    assert_eq!((again.items, again.written.orders), (0, 11));
+    opts.resume = false;
+    let err = backfill(&url, store, &opts)
+        .await
+        .expect_err("checkpoint exists");
+    assert!(err.to_string().contains("pass --resume"), "{err}");
+    assert_eq!(scan(&county, Table::OrderById).await, records);
+}
+
+/// A store that admits `calls` batch writes, then refuses every one.
+struct Failing {
+    inner: DynamoStore,
+    calls: Arc<AtomicU32>,
+}
+
+impl Store for Failing {
+    async fn transact(&self, tx: Transaction) -> Result<(), StoreError> {
+        self.inner.transact(tx).await
+    }
+    async fn get(&self, t: Table, key: Item, c: bool) -> Result<Option<Item>, StoreError> {
+        self.inner.get(t, key, c).await
+    }
+    async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.inner.query(q).await
+    }
+    async fn put(&self, p: Put) -> Result<(), StoreError> {
+        self.inner.put(p).await
+    }
+    async fn update(&self, u: Update) -> Result<Item, StoreError> {
+        self.inner.update(u).await
+    }
+    async fn delete(&self, d: Delete) -> Result<Option<Item>, StoreError> {
+        self.inner.delete(d).await
+    }
+    async fn batch_put(&self, table: Table, items: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let left = self.calls.fetch_sub(1, Ordering::SeqCst);
+        if left == 0 || left > u32::MAX / 2 {
+            self.calls.store(0, Ordering::SeqCst);
+            return Err(StoreError::Throttled(
+                "ProvisionedThroughputExceededException".into(),
+            ));
+        }
+        self.inner.batch_put(table, items).await
+    }
+}
+
+#[tokio::test]
+async fn a_run_stopped_midway_resumes_and_every_order_lands_exactly_once() {
+    let url = messy("backfill_resume").await;
+    let county = county_tables().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = DynamoStore::new(county.client.clone(), county.tables.clone());
+    let mut opts = options(dir.path());
+    opts.page_size = 2;
+    let failing = Failing {
+        inner: store.clone(),
+        calls: Arc::new(AtomicU32::new(6)),
+    };
+    let err = backfill(&url, failing, &opts).await.expect_err("stops");
+    assert!(err.to_string().contains("still throttled"), "{err}");
+    let partial = scan(&county, Table::OrderById).await.len();
+    assert!(partial < 11, "stopped before the end ({partial} orders)");
+
+    opts.resume = true;
+    let report = backfill(&url, store, &opts).await.expect("resume");
+    assert_eq!(report.written.orders, 11);
+    let records = scan(&county, Table::OrderById).await;
+    assert_eq!(records.len(), 11);
+    assert_eq!(scan(&county, Table::Orders).await.len(), 11);
+    assert_eq!(scan(&county, Table::Inventory).await.len(), 5);
+}
+
+#[tokio::test]
+async fn a_county_with_no_stores_writes_nothing_and_says_so() {
+    let url = messy("backfill_nostores").await;
+    let county = county_tables().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = DynamoStore::new(county.client.clone(), county.tables.clone());
+    let mut opts = options(dir.path());
+    opts.county = CountyId::parse("fulton-ga").expect("county");
+    let err = backfill(&url, store, &opts).await.expect_err("no stores");
+    assert_eq!(
+        err.to_string(),
+        "the legacy database has no stores with county_code `fulton-ga`: nothing to copy (is the county id right?)"
+    );
+    assert!(scan(&county, Table::OrderById).await.is_empty());
+}
