@@ -60,6 +60,13 @@ pub enum Error {
     Local(#[from] LocalError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A bad input the command line could not catch itself.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Legacy(#[from] acme_migrate::source::SourceError),
+    #[error(transparent)]
+    Backfill(#[from] acme_migrate::backfill::BackfillError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -88,12 +95,17 @@ impl Error {
                 Exit::Usage
             }
             Error::Deploy(e) => e.exit(),
+            Error::Usage(_) => Exit::Usage,
+            Error::Legacy(e) => legacy_exit(e),
+            Error::Backfill(e) => backfill_exit(e),
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             _ => Exit::Failure,
         }
     }
 
     /// What to do about it, when there is something to say.
+    ///
+    /// (The migration's errors carry their own advice in their message.)
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::ReadAssembly { dir, .. } => Some(format!(
@@ -133,6 +145,30 @@ impl miette::Diagnostic for Error {
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.hint().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+}
+
+fn legacy_exit(e: &acme_migrate::source::SourceError) -> Exit {
+    use acme_migrate::source::SourceError;
+    match e {
+        SourceError::NoUrl | SourceError::BadUrl(_) => Exit::Usage,
+        SourceError::Connect { .. } | SourceError::Schema { .. } | SourceError::Query { .. } => {
+            Exit::LegacyDatabase
+        }
+    }
+}
+
+fn backfill_exit(e: &acme_migrate::backfill::BackfillError) -> Exit {
+    use acme_migrate::backfill::BackfillError;
+    match e {
+        BackfillError::Source(e) => legacy_exit(e),
+        BackfillError::Write(_) => Exit::WritesRefused,
+        BackfillError::NoStores(_) => Exit::Usage,
+        BackfillError::Checkpoint(acme_migrate::checkpoint::CheckpointError::Exists { .. })
+        | BackfillError::Checkpoint(acme_migrate::checkpoint::CheckpointError::Mismatch {
+            ..
+        }) => Exit::Usage,
+        BackfillError::Checkpoint(_) => Exit::Failure,
     }
 }
 

@@ -37,13 +37,18 @@ pub enum Exit {
     AlreadyExists = 9,
     /// An unexpected failure (I/O, a bug); the message says what.
     Failure = 10,
+    /// `migrate`: the legacy database could not be read (unreachable,
+    /// refused, or missing a table or column the migration reads).
+    LegacyDatabase = 11,
+    /// `migrate`: DynamoDB kept refusing writes; `--resume` continues.
+    WritesRefused = 12,
     /// Ctrl-C: stopped at a safe point (128 + SIGINT).
     Interrupted = 130,
 }
 
 impl Exit {
     /// Every exit code, in ascending order.
-    pub const ALL: [Exit; 12] = [
+    pub const ALL: [Exit; 14] = [
         Exit::Ok,
         Exit::DiffFound,
         Exit::Usage,
@@ -55,6 +60,8 @@ impl Exit {
         Exit::LimitExceeded,
         Exit::AlreadyExists,
         Exit::Failure,
+        Exit::LegacyDatabase,
+        Exit::WritesRefused,
         Exit::Interrupted,
     ];
 
@@ -77,6 +84,8 @@ impl Exit {
             Exit::LimitExceeded => "a synthesized stack breaks a CloudFormation limit",
             Exit::AlreadyExists => "`county add`: the county already exists",
             Exit::Failure => "an unexpected failure (I/O, a bug); the message says what",
+            Exit::LegacyDatabase => "`migrate`: the legacy database could not be read",
+            Exit::WritesRefused => "`migrate`: DynamoDB kept refusing writes; --resume continues",
             Exit::Interrupted => "Ctrl-C: stopped at a safe point",
         }
     }
@@ -104,7 +113,7 @@ mod tests {
     #[test]
     fn codes_are_distinct_ascending_and_the_documented_numbers() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 130]);
         assert!(Exit::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Exit::help_table().contains("130  Ctrl-C"));
     }

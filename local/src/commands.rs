@@ -93,8 +93,10 @@ async fn serve(run: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Where the county's tables are for an inventory command.
-async fn inventory_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoStore> {
+/// The county's tables, for a command that reads or writes them
+/// (inventory, migration): the running local runner's, or the deployed
+/// stack's.
+pub async fn county_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoStore> {
     let region = acme_stacks::config::Environments::open(&t.environments)?
         .load(&t.county)?
         .region;
@@ -152,7 +154,7 @@ pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result
                             .join("\n")
                     ))
                 })?;
-                let store = inventory_store(&a.target).await?;
+                let store = county_store(&a.target).await?;
                 let n = crate::inventory::write_stock(&store, &records).await?;
                 writeln!(
                     out,
@@ -164,7 +166,7 @@ pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result
             InventoryCommand::Show(a) => {
                 let store_id = StoreId::parse(&a.store)
                     .map_err(|e| LocalError::Invalid(format!("--store {:?}: {e}", a.store)))?;
-                let store = inventory_store(&a.target).await?;
+                let store = county_store(&a.target).await?;
                 let lines = crate::inventory::show(&store, &store_id).await?;
                 let text = if a.json {
                     serde_json::to_string_pretty(&lines)

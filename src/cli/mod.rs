@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod local;
+pub mod migrate;
 pub mod stacks;
 
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Load and show stock levels and prices (local runner or AWS).
     #[command(subcommand)]
     Inventory(local::InventoryCommand),
+    /// Move a county off the legacy PostgreSQL order database.
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCommand),
 }
 
 /// Where the county files are.

@@ -5,6 +5,7 @@ pub mod county;
 pub mod deploy;
 pub mod list;
 pub mod local;
+pub mod migrate;
 pub mod synth;
 pub mod validate;
 

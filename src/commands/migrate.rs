@@ -1,0 +1,110 @@
+//! `acme-infra migrate backfill`: the county's tables found as inventory
+//! finds them, the legacy database from `--from`, the run in `acme-migrate`.
+
+use std::io::IsTerminal;
+
+use acme_migrate::backfill::{self, Options, Progress, Report};
+use acme_migrate::checkpoint;
+use acme_migrate::limit::WcuBudget;
+use acme_migrate::source::{Legacy, LegacyUrl};
+use acme_migrate::write::{Retry, Writer};
+use acme_stacks::config::Environments;
+use order_domain::CountyId;
+
+use super::CmdResult;
+use crate::cli::migrate::{BackfillArgs, MigrateCommand};
+use crate::error::Error;
+use crate::output::Console;
+
+pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
+    match cmd {
+        MigrateCommand::Backfill(a) => backfill(a, c),
+    }
+}
+
+fn backfill(a: &BackfillArgs, c: &mut Console) -> CmdResult {
+    let config = Environments::open(&a.target.env.environments)?.load(&a.target.county)?;
+    let url = LegacyUrl::from_flag_or_env(a.from.as_deref())?;
+    let opts = Options {
+        county: CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?,
+        shard: a.shard,
+        page_size: a.page_size,
+        gsi_write_shards: config.gsi_write_shards,
+        checkpoint: checkpoint::path_for(&a.checkpoint_dir, &config.id, a.shard),
+        resume: a.resume,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let report = rt.block_on(async {
+        let mut legacy = Legacy::connect(&url).await?;
+        let store = acme_local::commands::county_store(&(&a.target).into()).await?;
+        let budget = WcuBudget::shared(a.max_wcu, a.shard.count);
+        let mut writer = Writer::new(store, budget, Retry::default());
+        let bar = progress_bar();
+        let report = backfill::run(&mut legacy, &mut writer, &opts, &mut |p| show(&bar, p)).await;
+        bar.finish_and_clear();
+        Ok::<_, Error>(report?)
+    })?;
+    if let Some(path) = &a.report {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json)
+            .map_err(|e| Error::Usage(format!("--report {}: {e}", path.display())))?;
+    }
+    c.print(&summary(&report, &url))
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn show(bar: &indicatif::ProgressBar, p: Progress) {
+    let secs = bar.elapsed().as_secs_f64().max(0.001);
+    bar.set_message(format!(
+        "{}: {} rows · {} items written · {:.0} WCU/s · {} retried",
+        p.phase,
+        p.rows,
+        p.stats.items,
+        p.stats.write_units as f64 / secs,
+        p.stats.unprocessed + p.stats.throttled,
+    ));
+}
+
+fn summary(r: &Report, url: &LegacyUrl) -> String {
+    let mut out = format!(
+        "backfill {} (shard {}) from {url}: {} orders and {} stock records written in all, \
+         {} rejected, {} warnings\n\
+         this run: {} items, {} write units, {} calls in {:.1} s ({:.0} WCU/s); \
+         retried {} unprocessed items and {} throttled calls\n",
+        r.county,
+        r.shard,
+        r.written.orders,
+        r.written.inventory,
+        r.written.rejects,
+        r.warnings_total,
+        r.items,
+        r.write_units,
+        r.calls,
+        r.seconds,
+        r.write_units as f64 / r.seconds.max(0.001),
+        r.unprocessed_retried,
+        r.throttled_retried,
+    );
+    for n in r.rejects.iter().take(20) {
+        out.push_str(&format!("  rejected {}: {}\n", n.legacy, n.message));
+    }
+    if r.rejects_total > 20 {
+        out.push_str(&format!(
+            "  … and {} more rejects (--report FILE lists up to {})\n",
+            r.rejects_total - 20,
+            backfill::LISTED_MAX
+        ));
+    }
+    out
+}
