@@ -92,7 +92,7 @@ pub async fn run(args: &LoadArgs) -> Result<()> {
     let result = drive(&county, args, &token, &served).await;
     county.stop().await;
     let report = result?;
-    print_report(&report);
+    print_report(&report)?;
     Ok(())
 }
 
@@ -235,33 +235,42 @@ async fn drive(
     })
 }
 
-fn print_report(r: &Report) {
-    println!(
-        "load: {} clients for {:.1} s (loopback only)",
-        r.clients, r.duration_s
-    );
-    println!(
-        "  sent {}  accepted {}  rejected {}  errors {}",
-        r.sent, r.accepted, r.rejected, r.errors
-    );
-    println!("  accepted   {:8.1} orders/s", r.accepted_per_s);
-    println!(
-        "  confirmed  {:8.1} orders/s  ({} of {} confirmed)",
-        r.confirmed_per_s, r.confirmed, r.accepted
-    );
-    println!(
-        "  accept latency  p50 {:.1} ms  p99 {:.1} ms",
-        r.accept_p50_ms, r.accept_p99_ms
-    );
-    println!(
-        "  per request (server): moto calls p50 {:.1} ms, isolation-lock wait p50 {:.1} ms; our code p50 {:.2} ms, p99 {:.2} ms; emulator share {:.1}%",
+/// The report on stdout. A reader that went away (`| head`) is not an
+/// error; any other failure to write is.
+fn print_report(r: &Report) -> Result<()> {
+    use std::io::Write as _;
+    let text = format!(
+        "load: {} clients for {:.1} s (loopback only)\n\
+         \x20 sent {}  accepted {}  rejected {}  errors {}\n\
+         \x20 accepted   {:8.1} orders/s\n\
+         \x20 confirmed  {:8.1} orders/s  ({} of {} confirmed)\n\
+         \x20 accept latency  p50 {:.1} ms  p99 {:.1} ms\n\
+         \x20 per request (server): moto calls p50 {:.1} ms, isolation-lock wait p50 {:.1} ms; \
+         our code p50 {:.2} ms, p99 {:.2} ms; emulator share {:.1}%\n\
+         \x20 (emulator time is moto's, not DynamoDB's or SQS's)\n",
+        r.clients,
+        r.duration_s,
+        r.sent,
+        r.accepted,
+        r.rejected,
+        r.errors,
+        r.accepted_per_s,
+        r.confirmed_per_s,
+        r.confirmed,
+        r.accepted,
+        r.accept_p50_ms,
+        r.accept_p99_ms,
         r.emulator_p50_ms,
         r.lock_wait_p50_ms,
         r.ours_p50_ms,
         r.ours_p99_ms,
         r.emulator_share * 100.0
     );
-    println!("  (emulator time is moto's, not DynamoDB's or SQS's)");
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(LocalError::Output),
+    }
 }
 
 #[derive(Default)]
