@@ -67,6 +67,10 @@ pub enum Error {
     Legacy(#[from] acme_migrate::source::SourceError),
     #[error(transparent)]
     Backfill(#[from] acme_migrate::backfill::BackfillError),
+    #[error(transparent)]
+    Verify(#[from] acme_migrate::verify::VerifyError),
+    #[error("{0} difference(s) between the legacy database and the tables (listed above)")]
+    VerifyFailed(u64),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -98,6 +102,10 @@ impl Error {
             Error::Usage(_) => Exit::Usage,
             Error::Legacy(e) => legacy_exit(e),
             Error::Backfill(e) => backfill_exit(e),
+            Error::Verify(acme_migrate::verify::VerifyError::Source(e)) => legacy_exit(e),
+            Error::Verify(acme_migrate::verify::VerifyError::NoStores(_)) => Exit::Usage,
+            Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
+            Error::VerifyFailed(_) => Exit::DiffFound,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             _ => Exit::Failure,
         }

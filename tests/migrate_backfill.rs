@@ -217,6 +217,33 @@ async fn killed_midway_then_resumed_every_order_lands_exactly_once() {
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).expect("report"))
             .expect("json");
     assert_eq!(report["written"]["orders"], ORDERS);
+
+    let verified = bin()
+        .args([
+            "migrate",
+            "verify",
+            "--county",
+            "travis-tx",
+            "--target",
+            "local",
+        ])
+        .env(STATE_DIR_ENV, dir.path())
+        .env("ACME_LEGACY_URL", &url)
+        .output()
+        .expect("verify");
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert_eq!(
+        verified.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{ORDERS} legacy orders checked, {ORDERS} match, 0 differences"
+        )),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,8 +16,9 @@ use std::fmt::Write as _;
 pub enum Exit {
     /// Success, or nothing to do.
     Ok = 0,
-    /// `diff --fail`: a stack differs from what is deployed (as `diff(1)` and
-    /// `git diff --exit-code` say it).
+    /// Differences found: `diff --fail` (a stack differs from what is
+    /// deployed, as `diff(1)` and `git diff --exit-code` say it) or
+    /// `migrate verify` (the legacy database and the tables differ).
     DiffFound = 1,
     /// Bad command line or inputs (clap uses 2 for its own usage errors too).
     Usage = 2,
@@ -74,7 +75,9 @@ impl Exit {
     pub const fn meaning(self) -> &'static str {
         match self {
             Exit::Ok => "success, or nothing to do",
-            Exit::DiffFound => "`diff --fail`: a stack differs from what is deployed",
+            Exit::DiffFound => {
+                "differences: `diff --fail` (a stack differs from what is deployed), `migrate verify`"
+            }
             Exit::Usage => "bad command line or inputs",
             Exit::Refused => "a deploy safety check refused the change; nothing was executed",
             Exit::NotApproved => "the change needed approval and did not get it",

@@ -19,7 +19,8 @@
 //! [`write`] puts mapped items in batches within the [`limit`] budget;
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
 //! [`order`] turns a legacy order into the items the API would have written;
-//! [`backfill`] runs it all for a county.
+//! [`backfill`] runs it all for a county; [`verify`] compares the two
+//! sides order by order.
 
 pub mod backfill;
 pub mod checkpoint;
@@ -28,4 +29,5 @@ pub mod map;
 pub mod order;
 pub mod read;
 pub mod source;
+pub mod verify;
 pub mod write;

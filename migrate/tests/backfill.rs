@@ -253,3 +253,121 @@ async fn a_county_with_no_stores_writes_nothing_and_says_so() {
     );
     assert!(scan(&county, Table::OrderById).await.is_empty());
 }
+
+async fn verify(url: &str, store: &DynamoStore) -> acme_migrate::verify::Report {
+    let mut legacy = Legacy::connect(&url.parse().expect("url"))
+        .await
+        .expect("connect");
+    let opts = acme_migrate::verify::Options {
+        county: CountyId::parse("travis-tx").expect("county"),
+        gsi_write_shards: 4,
+        page_size: 5,
+    };
+    acme_migrate::verify::run(&mut legacy, store, &opts)
+        .await
+        .expect("verify")
+}
+
+#[tokio::test]
+async fn verify_is_clean_after_a_backfill_and_catches_a_changed_a_missing_and_an_extra_item() {
+    use acme_migrate::verify::Kind;
+    use order_domain::codec::{order_key, order_to_item, summary_item};
+    use order_domain::store::AttrValue;
+
+    let url = messy("verify_messy").await;
+    let county = county_tables().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = DynamoStore::new(county.client.clone(), county.tables.clone());
+    backfill(&url, store.clone(), &options(dir.path()))
+        .await
+        .expect("backfill");
+
+    let clean = verify(&url, &store).await;
+    assert!(clean.is_clean(), "{:#?}", clean.differences);
+    assert_eq!(
+        (clean.checked, clean.matched, clean.known_rejects_total),
+        (11, 11, 7)
+    );
+    assert_eq!(clean.known_rejects[0].legacy, "order 1005");
+
+    // One attribute of one item changed.
+    let id = order_id::from_legacy(1001);
+    let mut record = store
+        .get(Table::OrderById, order_key(&id), true)
+        .await
+        .expect("get")
+        .expect("1001");
+    record.insert("total_cents".into(), AttrValue::n(9999u64));
+    store
+        .put(Put {
+            table: Table::OrderById,
+            item: record,
+            condition: None,
+        })
+        .await
+        .expect("alter");
+    // One item gone: 1002's summary.
+    let o1002 = order_from_item(
+        &store
+            .get(
+                Table::OrderById,
+                order_key(&order_id::from_legacy(1002)),
+                true,
+            )
+            .await
+            .expect("get")
+            .expect("1002"),
+    )
+    .expect("decodes");
+    let summary = summary_item(&o1002, 4);
+    store
+        .delete(Delete {
+            table: Table::Orders,
+            key: Table::Orders.key_of(&summary).expect("key"),
+            condition: None,
+        })
+        .await
+        .expect("delete");
+    // One order the legacy county never had.
+    let mut extra = o1002.clone();
+    extra.order_id = order_id::from_legacy(777_777);
+    extra.legacy.as_mut().expect("legacy").number = 777_777;
+    for (table, item) in [
+        (Table::OrderById, order_to_item(&extra)),
+        (Table::Orders, summary_item(&extra, 4)),
+    ] {
+        store
+            .put(Put {
+                table,
+                item,
+                condition: None,
+            })
+            .await
+            .expect("extra");
+    }
+
+    let dirty = verify(&url, &store).await;
+    assert!(!dirty.is_clean());
+    assert_eq!(dirty.differences_total, 3, "{:#?}", dirty.differences);
+    let found: Vec<(i64, Kind, &str)> = dirty
+        .differences
+        .iter()
+        .map(|d| (d.legacy_order_id, d.kind, d.table.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (1001, Kind::Different, "OrderById"),
+            (1002, Kind::Missing, "Orders"),
+            (777_777, Kind::Extra, "Orders")
+        ]
+    );
+    let changed = &dirty.differences[0];
+    assert_eq!(changed.order_id, id.to_string());
+    assert_eq!(changed.fields.len(), 1, "{:#?}", changed.fields);
+    assert_eq!(changed.fields[0].attribute, "total_cents");
+    assert_eq!(changed.fields[0].legacy.as_deref(), Some(r#"{"N":"2548"}"#));
+    assert_eq!(changed.fields[0].dynamo.as_deref(), Some(r#"{"N":"9999"}"#));
+    assert_ne!(changed.legacy_hash, changed.dynamo_hash);
+    assert_eq!(dirty.known_rejects_total, 7);
+}

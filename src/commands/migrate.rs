@@ -12,14 +12,70 @@ use acme_stacks::config::Environments;
 use order_domain::CountyId;
 
 use super::CmdResult;
-use crate::cli::migrate::{BackfillArgs, MigrateCommand};
+use crate::cli::migrate::{BackfillArgs, MigrateCommand, VerifyArgs};
 use crate::error::Error;
 use crate::output::Console;
 
 pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
     match cmd {
         MigrateCommand::Backfill(a) => backfill(a, c),
+        MigrateCommand::Verify(a) => verify(a, c),
     }
+}
+
+fn verify(a: &VerifyArgs, c: &mut Console) -> CmdResult {
+    let config = Environments::open(&a.target.env.environments)?.load(&a.target.county)?;
+    let url = LegacyUrl::from_flag_or_env(a.from.as_deref())?;
+    let opts = acme_migrate::verify::Options {
+        county: CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?,
+        gsi_write_shards: config.gsi_write_shards,
+        page_size: 500,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    let report = rt.block_on(async {
+        let mut legacy = Legacy::connect(&url).await?;
+        let store = acme_local::commands::county_store(&(&a.target).into()).await?;
+        Ok::<_, Error>(acme_migrate::verify::run(&mut legacy, &store, &opts).await?)
+    })?;
+    if let Some(path) = &a.report {
+        let json = serde_json::to_vec_pretty(&report)?;
+        std::fs::write(path, json)
+            .map_err(|e| Error::Usage(format!("--report {}: {e}", path.display())))?;
+    }
+    c.print(&verify_summary(&report))?;
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err(Error::VerifyFailed(report.differences_total))
+    }
+}
+
+fn verify_summary(r: &acme_migrate::verify::Report) -> String {
+    let mut out = format!(
+        "verify {}: {} legacy orders checked, {} match, {} differences, {} known rejects\n",
+        r.county, r.checked, r.matched, r.differences_total, r.known_rejects_total
+    );
+    for d in r.differences.iter().take(20) {
+        out.push_str(&format!(
+            "  {:?} legacy order {} ({}) in {}\n",
+            d.kind, d.legacy_order_id, d.order_id, d.table
+        ));
+        for f in &d.fields {
+            out.push_str(&format!(
+                "      {}: legacy {} / dynamodb {}\n",
+                f.attribute,
+                f.legacy.as_deref().unwrap_or("(absent)"),
+                f.dynamo.as_deref().unwrap_or("(absent)")
+            ));
+        }
+    }
+    for n in r.known_rejects.iter().take(20) {
+        out.push_str(&format!("  known reject {}: {}\n", n.legacy, n.message));
+    }
+    out
 }
 
 fn backfill(a: &BackfillArgs, c: &mut Console) -> CmdResult {
