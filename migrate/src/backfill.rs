@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
 use crate::map::{key, money};
-use crate::order::{MappedStore, items, map_order, priced};
+use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
 use crate::read::{LegacyStock, Shard};
 use crate::source::{Legacy, SourceError};
 use crate::write::{Pending, WriteError, WriteStats, Writer};
@@ -122,15 +122,9 @@ pub async fn run<S: Store>(
         opts.resume,
     )?;
     let snap = legacy.snapshot().await?;
-    let stores: Vec<MappedStore> = snap
-        .stores(opts.county.as_str())
+    let stores = county_stores(&snap, &opts.county)
         .await?
-        .iter()
-        .map(MappedStore::new)
-        .collect();
-    if stores.is_empty() {
-        return Err(BackfillError::NoStores(opts.county.to_string()));
-    }
+        .ok_or_else(|| BackfillError::NoStores(opts.county.to_string()))?;
     let mut report = Report {
         county: opts.county.to_string(),
         shard: opts.shard.to_string(),
@@ -182,12 +176,7 @@ pub async fn run<S: Store>(
                         let last = last.order_id;
                         let mut pending = Vec::with_capacity(page.len() * 2);
                         for o in &page {
-                            let store = stores.iter().find(|s| s.legacy_id == o.store_id);
-                            let mapped = store
-                                .ok_or_else(|| {
-                                    format!("store `{}` is not in the county", o.store_id)
-                                })
-                                .and_then(|s| map_order(o, s, &opts.county).map_err(|r| r.reason));
+                            let mapped = map_in_county(o, &stores, &opts.county);
                             let name = format!("order {}", o.order_id);
                             match mapped {
                                 Ok(m) => {

@@ -47,6 +47,34 @@ impl MappedStore {
     }
 }
 
+/// The county's legacy stores, mapped; `None` if it has none.
+pub async fn county_stores(
+    snap: &crate::source::Snapshot<'_>,
+    county: &CountyId,
+) -> Result<Option<Vec<MappedStore>>, crate::source::SourceError> {
+    let stores: Vec<MappedStore> = snap
+        .stores(county.as_str())
+        .await?
+        .iter()
+        .map(MappedStore::new)
+        .collect();
+    Ok((!stores.is_empty()).then_some(stores))
+}
+
+/// [`map_order`] for an order of any of the county's `stores`; the reason
+/// when it cannot be held.
+pub fn map_in_county(
+    o: &LegacyOrder,
+    stores: &[MappedStore],
+    county: &CountyId,
+) -> Result<MappedOrder, String> {
+    let store = stores
+        .iter()
+        .find(|s| s.legacy_id == o.store_id)
+        .ok_or_else(|| format!("store `{}` is not in the county", o.store_id))?;
+    map_order(o, store, county).map_err(|r| r.reason)
+}
+
 /// A legacy order the new model holds, with what had to be decided.
 #[derive(Debug, Clone)]
 pub struct MappedOrder {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::backfill::{LISTED_MAX, Note};
 use crate::map::order_id;
-use crate::order::{MappedStore, items, map_order};
+use crate::order::{county_stores, items, map_in_county};
 use crate::read::Shard;
 use crate::source::{Legacy, SourceError};
 
@@ -110,15 +110,9 @@ pub async fn run<S: Store>(
     opts: &Options,
 ) -> Result<Report, VerifyError> {
     let snap = legacy.snapshot().await?;
-    let stores: Vec<MappedStore> = snap
-        .stores(opts.county.as_str())
+    let stores = county_stores(&snap, &opts.county)
         .await?
-        .iter()
-        .map(MappedStore::new)
-        .collect();
-    if stores.is_empty() {
-        return Err(VerifyError::NoStores(opts.county.to_string()));
-    }
+        .ok_or_else(|| VerifyError::NoStores(opts.county.to_string()))?;
     let mut report = Report {
         county: opts.county.to_string(),
         snapshot: snap.id.clone(),
@@ -139,11 +133,7 @@ pub async fn run<S: Store>(
         after = Some(last.order_id);
         for o in &page {
             in_legacy.insert(o.order_id);
-            let store_of = stores.iter().find(|s| s.legacy_id == o.store_id);
-            let mapped = store_of
-                .ok_or_else(|| format!("store `{}` is not in the county", o.store_id))
-                .and_then(|s| map_order(o, s, &opts.county).map_err(|r| r.reason));
-            match mapped {
+            match map_in_county(o, &stores, &opts.county) {
                 Ok(m) => {
                     report.checked += 1;
                     let before = report.differences_total;

@@ -39,25 +39,9 @@ known rejects and do not fail verify. Exit 0 when clean, 1 on any difference.")]
     Verify(VerifyArgs),
 }
 
+/// The two sides every migration command joins, and where its report goes.
 #[derive(Debug, Clone, Args)]
-pub struct VerifyArgs {
-    #[command(flatten)]
-    pub target: InventoryTargetArgs,
-    /// The legacy database, as for `backfill`.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "ACME_LEGACY_URL",
-        hide_env_values = true
-    )]
-    pub from: Option<String>,
-    /// Write every difference and known reject as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BackfillArgs {
+pub struct Sides {
     #[command(flatten)]
     pub target: InventoryTargetArgs,
     /// The legacy database (`postgres://user:password@host:port/db`,
@@ -69,6 +53,22 @@ pub struct BackfillArgs {
         hide_env_values = true
     )]
     pub from: Option<String>,
+    /// Write the command's report (counts, warnings, rejects, differences)
+    /// as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub sides: Sides,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub sides: Sides,
     /// Write units per second this backfill may spend, shared by all shards
     /// (each of N processes takes 1/N). Unlimited when absent.
     #[arg(long, value_name = "WCU", value_parser = clap::value_parser!(u64).range(1..))]
@@ -82,9 +82,6 @@ pub struct BackfillArgs {
     /// Where checkpoints are kept (one file per county and shard).
     #[arg(long, value_name = "DIR", default_value = ".acme-migrate")]
     pub checkpoint_dir: PathBuf,
-    /// Write the run's report (counts, warnings, rejects) as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub report: Option<PathBuf>,
     /// Legacy rows read per page (and the most held in memory at once).
     #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(i64).range(1..=10_000))]

@@ -12,7 +12,7 @@ use acme_stacks::config::Environments;
 use order_domain::CountyId;
 
 use super::CmdResult;
-use crate::cli::migrate::{BackfillArgs, MigrateCommand, VerifyArgs};
+use crate::cli::migrate::{BackfillArgs, MigrateCommand, Sides, VerifyArgs};
 use crate::error::Error;
 use crate::output::Console;
 
@@ -24,27 +24,18 @@ pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
 }
 
 fn verify(a: &VerifyArgs, c: &mut Console) -> CmdResult {
-    let config = Environments::open(&a.target.env.environments)?.load(&a.target.county)?;
-    let url = LegacyUrl::from_flag_or_env(a.from.as_deref())?;
+    let job = Job::open(&a.sides)?;
     let opts = acme_migrate::verify::Options {
-        county: CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?,
-        gsi_write_shards: config.gsi_write_shards,
+        county: job.county.clone(),
+        gsi_write_shards: job.config.gsi_write_shards,
         page_size: 500,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let report = rt.block_on(async {
-        let mut legacy = Legacy::connect(&url).await?;
-        let store = acme_local::commands::county_store(&(&a.target).into()).await?;
+    let report = job.rt.block_on(async {
+        let mut legacy = Legacy::connect(&job.url).await?;
+        let store = acme_local::commands::county_store(&(&a.sides.target).into()).await?;
         Ok::<_, Error>(acme_migrate::verify::run(&mut legacy, &store, &opts).await?)
     })?;
-    if let Some(path) = &a.report {
-        let json = serde_json::to_vec_pretty(&report)?;
-        std::fs::write(path, json)
-            .map_err(|e| Error::Usage(format!("--report {}: {e}", path.display())))?;
-    }
+    write_report(&a.sides, &report)?;
     c.print(&verify_summary(&report))?;
     if report.is_clean() {
         Ok(())
@@ -79,23 +70,18 @@ fn verify_summary(r: &acme_migrate::verify::Report) -> String {
 }
 
 fn backfill(a: &BackfillArgs, c: &mut Console) -> CmdResult {
-    let config = Environments::open(&a.target.env.environments)?.load(&a.target.county)?;
-    let url = LegacyUrl::from_flag_or_env(a.from.as_deref())?;
+    let job = Job::open(&a.sides)?;
     let opts = Options {
-        county: CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?,
+        county: job.county.clone(),
         shard: a.shard,
         page_size: a.page_size,
-        gsi_write_shards: config.gsi_write_shards,
-        checkpoint: checkpoint::path_for(&a.checkpoint_dir, &config.id, a.shard),
+        gsi_write_shards: job.config.gsi_write_shards,
+        checkpoint: checkpoint::path_for(&a.checkpoint_dir, &job.config.id, a.shard),
         resume: a.resume,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
-    let report = rt.block_on(async {
-        let mut legacy = Legacy::connect(&url).await?;
-        let store = acme_local::commands::county_store(&(&a.target).into()).await?;
+    let report = job.rt.block_on(async {
+        let mut legacy = Legacy::connect(&job.url).await?;
+        let store = acme_local::commands::county_store(&(&a.sides.target).into()).await?;
         let budget = WcuBudget::shared(a.max_wcu, a.shard.count);
         let mut writer = Writer::new(store, budget, Retry::default());
         let bar = progress_bar();
@@ -103,12 +89,46 @@ fn backfill(a: &BackfillArgs, c: &mut Console) -> CmdResult {
         bar.finish_and_clear();
         Ok::<_, Error>(report?)
     })?;
-    if let Some(path) = &a.report {
-        let json = serde_json::to_vec_pretty(&report)?;
-        std::fs::write(path, json)
-            .map_err(|e| Error::Usage(format!("--report {}: {e}", path.display())))?;
+    write_report(&a.sides, &report)?;
+    c.print(&summary(&report, &job.url))
+}
+
+/// What every migration command starts from: the county's file, the legacy
+/// database's URL, a runtime.
+struct Job {
+    config: acme_stacks::config::CountyConfig,
+    county: CountyId,
+    url: LegacyUrl,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Job {
+    fn open(sides: &Sides) -> Result<Self, Error> {
+        let config =
+            Environments::open(&sides.target.env.environments)?.load(&sides.target.county)?;
+        let county =
+            CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?;
+        let url = LegacyUrl::from_flag_or_env(sides.from.as_deref())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        Ok(Job {
+            config,
+            county,
+            url,
+            rt,
+        })
     }
-    c.print(&summary(&report, &url))
+}
+
+fn write_report<R: serde::Serialize>(sides: &Sides, report: &R) -> Result<(), Error> {
+    let Some(path) = &sides.report else {
+        return Ok(());
+    };
+    let json = serde_json::to_vec_pretty(report)?;
+    std::fs::write(path, json)
+        .map_err(|e| Error::Usage(format!("--report {}: {e}", path.display())))
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
