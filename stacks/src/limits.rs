@@ -81,7 +81,7 @@ pub fn check(stack: &str, template: &Template, template_bytes: usize) -> Vec<Fin
         "resources",
         template.resources().len(),
         MAX_RESOURCES,
-        "move optional parts (DAX, analytics) to a nested stack",
+        "move optional parts (analytics) to a nested stack",
     );
     count(
         "outputs",

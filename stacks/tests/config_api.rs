@@ -87,9 +87,6 @@ fn sample_counties_are_what_they_say() {
     let king = load("king-wa");
     assert_eq!(king.capacity, CapacityMode::OnDemand);
     assert_eq!(king.timezone, "America/Los_Angeles");
-    let dax = king.dax.expect("king-wa has DAX");
-    assert_eq!(dax.node_count, 3);
-    assert!(!dax.subnet_ids.is_empty() && !dax.security_group_ids.is_empty());
 
     let fulton = load("fulton-ga");
     assert_eq!(fulton.capacity, CapacityMode::OnDemand);
@@ -135,33 +132,37 @@ fn county_values_override_defaults_at_any_depth() {
 }
 
 #[test]
-fn lists_and_scalars_replace_defaults() {
-    let defaults = SourceFile::new(
-        "environments/defaults.yaml",
-        real_defaults().text.replace(
-            "dax: null",
-            "dax:\n  node_type: dax.t3.small\n  node_count: 1\n  subnet_ids: [subnet-00000001, subnet-00000002]\n  security_group_ids: [sg-00000001]",
-        ),
-    );
+fn a_county_that_still_sets_dax_is_told_it_is_gone() {
     let county = SourceFile::new(
         "environments/travis-tx.yaml",
-        format!("{IDENTITY}dax:\n  subnet_ids: [subnet-0000000a]\n"),
+        format!(
+            "{IDENTITY}dax:\n  node_type: dax.r5.large\n  node_count: 3\n  subnet_ids: [subnet-0000000a]\n  security_group_ids: [sg-00000001]\n"
+        ),
     );
-    let config = parse_county(&defaults, &county).unwrap_or_else(|e| panic!("{e}"));
-    let dax = config.dax.expect("dax from defaults");
-    assert_eq!(
-        dax.subnet_ids,
-        ["subnet-0000000a"],
-        "the list is replaced, not appended to"
+    let err = parse_county(&real_defaults(), &county).expect_err("dax is no setting");
+    assert_eq!(err.diagnostics().len(), 1, "{err}");
+    let d = &err.diagnostics()[0];
+    assert_eq!(d.key_path, "dax");
+    assert_eq!(d.file, std::path::Path::new("environments/travis-tx.yaml"));
+    assert!(
+        d.message.contains("`dax` is no longer a setting"),
+        "{}",
+        d.message
     );
-    assert_eq!(dax.node_count, 1, "a single DAX node is allowed");
+    assert!(
+        d.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("docs/read-bursts.md")),
+        "{:?}",
+        d.hint
+    );
 
+    // `dax: null` always meant "no cluster", so an old file saying so loads.
     let county = SourceFile::new(
         "environments/travis-tx.yaml",
         format!("{IDENTITY}dax: null\n"),
     );
-    let config = parse_county(&defaults, &county).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(config.dax, None, "null replaces a default mapping");
+    parse_county(&real_defaults(), &county).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]

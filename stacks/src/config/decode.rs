@@ -429,6 +429,26 @@ impl<'n> Fields<'n> {
         Some(&self.entries[i])
     }
 
+    /// A key that was once a setting and is no longer one. Any value but null
+    /// is an error with `message` and `hint` at the key; null is accepted,
+    /// since it always meant "none". The key is not offered as a did-you-mean
+    /// suggestion for other unknown keys.
+    pub fn removed(&mut self, d: &mut Decoder<'_>, key: &str, message: &str, hint: &str) {
+        let Some(i) = self.entries.iter().position(|e| e.key == key) else {
+            return;
+        };
+        self.used[i] = true;
+        let entry = &self.entries[i];
+        if Found::of(&entry.value) != Found::Null {
+            d.error(
+                entry.key_pos,
+                &self.child(key),
+                message.to_owned(),
+                Some(hint.to_owned()),
+            );
+        }
+    }
+
     /// Position of `key`'s value, for checks that span several keys.
     pub fn value_pos(&self, key: &str) -> Pos {
         self.entries

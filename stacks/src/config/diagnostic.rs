@@ -18,8 +18,8 @@ pub struct Diagnostic {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
-    /// Dotted path of the setting, e.g. `capacity.read.min`, `sale_hours.monday`,
-    /// `dax.subnet_ids[0]`; empty when the problem is about the whole file.
+    /// Dotted path of the setting, e.g. `capacity.read.min`, `sale_hours.monday`;
+    /// empty when the problem is about the whole file.
     pub key_path: String,
     pub message: String,
     pub hint: Option<String>,

@@ -48,7 +48,6 @@ pub struct CountyConfig {
     pub streams_enabled: bool,
     /// Point-in-time recovery on every table.
     pub point_in_time_recovery: bool,
-    pub dax: Option<DaxConfig>,
     pub waf: WafConfig,
     pub queue: QueueConfig,
     pub functions: FunctionsConfig,
@@ -131,19 +130,6 @@ pub struct ScalingRange {
     pub min: u32,
     pub max: u32,
     pub target_utilization: f64,
-}
-
-/// Optional DAX cluster.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DaxConfig {
-    /// e.g. "dax.t3.small", "dax.r5.large": must start with "dax.".
-    pub node_type: String,
-    /// 1..=10 (a single node has no failover; 3+ recommended for production).
-    pub node_count: u32,
-    /// At least one subnet id ("subnet-" + 8 or 17 hex chars).
-    pub subnet_ids: Vec<String>,
-    /// Security group ids ("sg-" + hex), at least one.
-    pub security_group_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -413,16 +413,6 @@ fn tag_chars(s: &str) -> Result<(), char> {
     }
 }
 
-/// `subnet-` / `sg-` followed by 8 or 17 hex digits (the old and new id formats).
-pub(crate) fn aws_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|hex| {
-        matches!(hex.len(), 8 | 17)
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,9 +491,6 @@ mod tests {
         assert!(tag_key("County").is_err());
         assert!(tag_key("a*b").is_err());
         assert!(tag_value("k", "").is_ok());
-        assert!(aws_id("subnet-0a1b2c3d", "subnet-"));
-        assert!(aws_id("sg-0123456789abcdef0", "sg-"));
-        assert!(!aws_id("sg-0123", "sg-"));
         assert!(county_id("travis-tx").is_ok());
         assert!(county_id("Travis").is_err());
         assert!(county_id("1abc").is_err());

@@ -14,12 +14,12 @@ use acme_contract::rules::{
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
-    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, DaxConfig,
-    FunctionSettings, FunctionsConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
+    FunctionsConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
+    SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
-use super::tree::{Kind, Node, Pos};
+use super::tree::{Node, Pos};
 
 /// Keys that say which county a file is. They belong in the county's own file
 /// and never in `defaults.yaml`: a default id or account would let a county
@@ -91,7 +91,12 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let gsi_write_shards = f.req_in(d, "gsi_write_shards", GSI_WRITE_SHARDS_RANGE);
     let streams_enabled = f.req::<bool>(d, "streams_enabled");
     let point_in_time_recovery = f.req::<bool>(d, "point_in_time_recovery");
-    let dax = f.opt_with(d, "dax", dax);
+    f.removed(
+        d,
+        "dax",
+        "`dax` is no longer a setting: the stack does not create a DAX cluster, since nothing read through one",
+        "delete the `dax:` block; for heavy read bursts see docs/read-bursts.md",
+    );
     let waf = f.req_with(d, "waf", waf);
     let queue = f.req_with(d, "queue", queue);
     let functions = f.req_with(d, "functions", functions);
@@ -155,7 +160,6 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         gsi_write_shards: gsi_write_shards?,
         streams_enabled: streams_enabled?,
         point_in_time_recovery: point_in_time_recovery?,
-        dax: dax?,
         waf: waf?,
         queue: queue?,
         functions: functions?,
@@ -427,83 +431,6 @@ fn scaling_range(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Scaling
         max: max?,
         target_utilization: target_utilization?,
     })
-}
-
-fn dax(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<DaxConfig> {
-    let mut f = Fields::of(d, node, path)?;
-    let node_type = f.req_with(d, "node_type", |d, node, path| {
-        let t = String::decode(d, node, path)?;
-        let ok = t.strip_prefix("dax.").is_some_and(|rest| !rest.is_empty());
-        let message =
-            format!("`{path}` must be a DAX node type such as `dax.r5.large`, found `{t}`");
-        let hint = (!t.starts_with("dax.")).then(|| format!("did you mean `dax.{t}`?"));
-        let problem = (message, hint);
-        check(d, node, path, if ok { Ok(()) } else { Err(problem) }).map(|()| t)
-    });
-    // A single node is allowed (test and small counties) but has no failover.
-    let node_count = f.req_in(d, "node_count", 1..=10);
-    let subnet_ids = f.req_with(d, "subnet_ids", |d, n, p| {
-        id_list(d, n, p, "subnet-", "subnet")
-    });
-    let security_group_ids = f.req_with(d, "security_group_ids", |d, n, p| {
-        id_list(d, n, p, "sg-", "security group")
-    });
-    f.finish(d);
-    Some(DaxConfig {
-        node_type: node_type?,
-        node_count: node_count?,
-        subnet_ids: subnet_ids?,
-        security_group_ids: security_group_ids?,
-    })
-}
-
-/// A non-empty list of distinct AWS ids with the given prefix.
-fn id_list(
-    d: &mut Decoder<'_>,
-    node: &Node,
-    path: &str,
-    prefix: &str,
-    what: &str,
-) -> Option<Vec<String>> {
-    let Kind::Seq(items) = &node.kind else {
-        d.expected(node, path, &format!("a list of {what} ids"));
-        return None;
-    };
-    if items.is_empty() {
-        d.error(
-            node.pos,
-            path,
-            format!("`{path}` must list at least one {what} id"),
-            None,
-        );
-        return None;
-    }
-    let mut ids = Vec::with_capacity(items.len());
-    let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
-        let Some(id) = String::decode(d, item, &item_path) else {
-            ok = false;
-            continue;
-        };
-        if !rules::aws_id(&id, prefix) {
-            let message = format!(
-                "`{item_path}` must be a {what} id (`{prefix}` and 8 or 17 hex digits), found `{id}`"
-            );
-            d.error(item.pos, &item_path, message, None);
-            ok = false;
-        } else if ids.contains(&id) {
-            d.error(
-                item.pos,
-                &item_path,
-                format!("`{id}` is listed twice in `{path}`"),
-                None,
-            );
-            ok = false;
-        }
-        ids.push(id);
-    }
-    ok.then_some(ids)
 }
 
 fn waf(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<WafConfig> {

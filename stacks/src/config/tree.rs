@@ -389,10 +389,10 @@ mod tests {
     #[test]
     fn mapping_replaces_scalar_and_scalar_replaces_mapping() {
         let merged = merge(
-            parse(0, "dax: null\nwaf: {rate_limit: 1}\n").expect("base"),
-            parse(1, "dax: {node_count: 3}\nwaf: 5\n").expect("over"),
+            parse(0, "cache: null\nwaf: {rate_limit: 1}\n").expect("base"),
+            parse(1, "cache: {node_count: 3}\nwaf: 5\n").expect("over"),
         );
-        assert_eq!(scalar(&merged, &["dax", "node_count"]).0, "3");
+        assert_eq!(scalar(&merged, &["cache", "node_count"]).0, "3");
         assert_eq!(scalar(&merged, &["waf"]).0, "5");
     }
 

@@ -559,7 +559,7 @@ fn add_function(
     )?;
 
     let mut skips = vec![
-        json!({"id": "CKV_AWS_117", "comment": "Calls only regional AWS service endpoints (DynamoDB, SQS, SNS, EventBridge, KMS) over TLS with SigV4 and uses no VPC resource (not the DAX cluster)"}),
+        json!({"id": "CKV_AWS_117", "comment": "Calls only regional AWS service endpoints (DynamoDB, SQS, SNS, EventBridge, KMS) over TLS with SigV4 and uses no VPC resource"}),
     ];
     if settings.reserved_concurrency.is_none() {
         skips.push(json!({"id": "CKV_AWS_115", "comment": "No reserved concurrency configured for this county: concurrency is bounded by the event source (SQS MaximumConcurrency, one batch per stream shard)"}));

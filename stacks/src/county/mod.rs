@@ -6,7 +6,6 @@ pub mod alarms;
 pub mod analytics;
 pub mod api;
 pub mod audit;
-mod dax;
 pub mod events;
 pub mod functions;
 mod keys;
@@ -50,7 +49,6 @@ pub struct Refs {
     pub idempotency: crate::cfn::LogicalId,
     pub order_queue: crate::cfn::LogicalId,
     pub order_dlq: crate::cfn::LogicalId,
-    pub dax: Option<crate::cfn::LogicalId>,
     pub events: events::Events,
     /// Customer PII: its own key and table.
     pub pii: Pii,
@@ -140,10 +138,6 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
     let key = keys::add(&mut cx)?;
     let tables = tables::add(&mut cx, &key)?;
     let (order_queue, order_dlq) = queues::add(&mut cx, &key)?;
-    let dax = match &cfg.dax {
-        Some(d) => Some(dax::add(&mut cx, d, &tables)?),
-        None => None,
-    };
     let events = events::add(&mut cx, &key)?;
     let function_ids = functions::ids(cfg);
     let pii = pii::add(&mut cx, &function_ids.api.role)?;
@@ -182,7 +176,6 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
         idempotency: tables.idempotency,
         order_queue,
         order_dlq,
-        dax,
         events,
         pii,
         functions,

@@ -6,9 +6,7 @@ use super::{Ctx, Refs};
 
 // Outputs use `Fn::GetAtt` only on types the local emulator creates: an ARN
 // that follows from a name we set (the trail's) is spelled out, and the web
-// ACL's ARN, which does not, is left to `aws wafv2 list-web-acls`. The DAX
-// outputs are the exception (the endpoint cannot be derived), so a county with
-// DAX does not deploy to the emulator.
+// ACL's ARN, which does not, is left to `aws wafv2 list-web-acls`.
 pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<(), TemplateError> {
     let county = cx.cfg.id.clone();
     let mut out = |name: &str, description: &str, value: Expr| {
@@ -54,14 +52,6 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<(), TemplateError> {
         "OrderDeadLetterQueue",
         "order dead-letter queue",
     )?;
-    if let Some(dax) = &r.dax {
-        out("DaxClusterArn", "ARN of the DAX cluster", dax.arn())?;
-        out(
-            "DaxEndpoint",
-            "DAX cluster discovery endpoint (TLS)",
-            dax.att("ClusterDiscoveryEndpointURL"),
-        )?;
-    }
     let a = &r.analytics;
     out(
         "AnalyticsBucketName",

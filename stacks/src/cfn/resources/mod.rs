@@ -7,7 +7,6 @@ pub mod athena;
 pub mod autoscaling;
 pub mod cloudtrail;
 pub mod cloudwatch;
-pub mod dax;
 pub mod dynamodb;
 pub mod events;
 pub mod firehose;
