@@ -57,6 +57,22 @@ pub fn dashboard_name(county: &str) -> String {
     format!("acme-orders-{county}")
 }
 
+/// Name of one of a county's alarms: `acme-<county>-<what>`. Every alarm of
+/// the county is named so, which is what [`alarm_arn_pattern`] relies on.
+pub fn alarm_name(county: &str, what: &str) -> String {
+    format!("acme-{county}-{what}")
+}
+
+/// `arn:<partition>:cloudwatch:<region>:<account>:alarm:acme-<county>-*`:
+/// the `aws:SourceArn` of every alarm of the county, for the key and topic
+/// policies that let CloudWatch notify through the encrypted topic.
+pub(crate) fn alarm_arn_pattern(county: &str) -> Expr {
+    Expr::sub(format!(
+        "arn:${{AWS::Partition}}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{}",
+        alarm_name(county, "*")
+    ))
+}
+
 struct AlarmSpec {
     id: String,
     name: String,
@@ -77,7 +93,7 @@ enum Source {
 
 pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateError> {
     let county = cx.cfg.id.clone();
-    let alarm_name = |what: &str| format!("acme-{county}-{what}");
+    let alarm_name = |what: &str| alarm_name(&county, what);
     let mut specs = Vec::new();
 
     // Dead-letter queues: each message is an order (or an event, or a failed

@@ -21,6 +21,18 @@ pub fn bus_name(county: &str) -> String {
     format!("acme-orders-{county}")
 }
 
+/// The county bus's ARN and the pattern of its rules' ARNs
+/// (`arn:<partition>:events:<region>:<account>:rule/<bus>/*`): what
+/// EventBridge puts in `aws:SourceArn` when it uses the county key.
+pub(crate) fn bus_and_rule_arns(county: &str) -> Vec<Expr> {
+    let bus = bus_name(county);
+    let base = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}";
+    vec![
+        Expr::sub(format!("{base}:event-bus/{bus}")),
+        Expr::sub(format!("{base}:rule/{bus}/*")),
+    ]
+}
+
 /// Logical ids of the event resources.
 #[derive(Debug, Clone)]
 pub struct Events {
@@ -82,10 +94,15 @@ pub(crate) fn add(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<Events, TemplateE
                     vec![notifications.r#ref(), operations.r#ref()],
                 ),
                 // CloudWatch alarms publish to the operations topic, but only
-                // alarms of this account.
+                // this county's alarms, in this account.
                 Statement::allow(&["sns:Publish"], vec![operations.r#ref()])
                     .sid("CloudWatchAlarmsPublish")
                     .principal(Principal::service("cloudwatch.amazonaws.com"))
+                    .when(
+                        "ArnLike",
+                        "aws:SourceArn",
+                        super::alarms::alarm_arn_pattern(&cx.cfg.id),
+                    )
                     .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
             ]),
         },

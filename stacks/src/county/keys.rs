@@ -39,23 +39,37 @@ pub(crate) fn add(cx: &mut Ctx<'_>) -> Result<LogicalId, crate::cfn::TemplateErr
             "kms:EncryptionContext:aws:logs:arn",
             Expr::sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"),
         ),
-        // Services that write to the county's encrypted resources on the
-        // account's behalf: CloudWatch alarms publishing to the encrypted
-        // operations topic, EventBridge encrypting events on the county bus.
-        // Without this grant an alarm fires but its notification is silently
-        // dropped. Limited to requests made for this account.
+        // CloudWatch alarms publish to the encrypted operations topic:
+        // without this grant an alarm fires but its notification is silently
+        // dropped. Only this county's alarms (`aws:SourceArn`, by their name
+        // prefix) in this account: any other alarm in the account would
+        // otherwise be able to use the key through the service.
         Statement::allow(
             &["kms:Decrypt", "kms:GenerateDataKey*"],
             vec![Expr::lit("*")],
         )
-        .sid("AwsServicesEncryptForThisAccount")
-        .principal(Principal::Typed(std::collections::BTreeMap::from([(
-            "Service",
-            vec![
-                Expr::lit("cloudwatch.amazonaws.com"),
-                Expr::lit("events.amazonaws.com"),
-            ],
-        )])))
+        .sid("CloudWatchAlarmsUseKey")
+        .principal(Principal::service("cloudwatch.amazonaws.com"))
+        .when(
+            "ArnLike",
+            "aws:SourceArn",
+            super::alarms::alarm_arn_pattern(&cx.cfg.id),
+        )
+        .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
+        // EventBridge encrypts events on the county bus and decrypts them to
+        // match and deliver them for the bus's rules: the bus and its rules
+        // only (a rule on a custom bus is `rule/<bus>/<rule>`).
+        Statement::allow(
+            &["kms:Decrypt", "kms:GenerateDataKey*"],
+            vec![Expr::lit("*")],
+        )
+        .sid("EventBridgeUseKey")
+        .principal(Principal::service("events.amazonaws.com"))
+        .when(
+            "ArnLike",
+            "aws:SourceArn",
+            super::events::bus_and_rule_arns(&cx.cfg.id),
+        )
         .when("StringEquals", "aws:SourceAccount", Expr::account_id()),
         // The county's trail encrypts its log files with this key. CloudTrail
         // checks this grant when the trail is created; it is limited to that
@@ -109,4 +123,136 @@ pub(crate) fn add(cx: &mut Ctx<'_>) -> Result<LogicalId, crate::cfn::TemplateErr
         },
     )?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::config::Environments;
+
+    /// `*` in `pattern` matches any run of characters (IAM's `ArnLike`).
+    fn arn_like(pattern: &str, arn: &str) -> bool {
+        let parts: Vec<&str> = pattern.split('*').collect();
+        let (first, rest) = parts.split_first().expect("split yields one part");
+        let Some(mut tail) = arn.strip_prefix(first) else {
+            return false;
+        };
+        for (i, part) in rest.iter().enumerate() {
+            if i + 1 == rest.len() {
+                return tail.ends_with(part);
+            }
+            match tail.find(part) {
+                Some(at) => tail = &tail[at + part.len()..],
+                None => return false,
+            }
+        }
+        tail.is_empty()
+    }
+
+    fn subs(v: &Value) -> Vec<String> {
+        let one = |v: &Value| v["Fn::Sub"].as_str().expect("Fn::Sub").to_owned();
+        match v {
+            Value::Array(items) => items.iter().map(one).collect(),
+            v => vec![one(v)],
+        }
+    }
+
+    fn statement<'a>(statements: &'a [Value], service: &str) -> Vec<&'a Value> {
+        statements
+            .iter()
+            .filter(|s| {
+                let p = &s["Principal"]["Service"];
+                p == service || p.as_array().is_some_and(|a| a.iter().any(|x| x == service))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn alarms_and_eventbridge_use_the_key_only_for_this_countys_alarms_bus_and_rules() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let envs = Environments::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let base = "arn:${AWS::Partition}";
+        for id in envs.county_ids() {
+            let cfg = envs.load(&id).unwrap_or_else(|e| panic!("{e}"));
+            let t = super::super::build(&cfg).expect("builds").to_value();
+            let resources = t["Resources"].as_object().expect("resources");
+            let of_type = |ty: &'static str| {
+                resources
+                    .values()
+                    .filter(move |r| r["Type"] == ty)
+                    .map(|r| &r["Properties"])
+            };
+            let key = resources["CountyKey"]["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .expect("statements");
+
+            let alarms = statement(key, "cloudwatch.amazonaws.com");
+            assert_eq!(alarms.len(), 1, "{id}");
+            assert_eq!(
+                alarms[0]["Condition"]["StringEquals"]["aws:SourceAccount"]["Ref"],
+                "AWS::AccountId"
+            );
+            let patterns = subs(&alarms[0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+            assert_eq!(patterns.len(), 1, "{id}");
+            let names: Vec<&str> = of_type("AWS::CloudWatch::Alarm")
+                .map(|p| p["AlarmName"].as_str().expect("alarm name"))
+                .collect();
+            assert!(names.len() > 10, "{id}: {names:?}");
+            for name in &names {
+                let arn =
+                    format!("{base}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:{name}");
+                assert!(
+                    arn_like(&patterns[0], &arn),
+                    "{id}: {arn} not in {patterns:?}"
+                );
+            }
+            let other = format!(
+                "{base}:cloudwatch:${{AWS::Region}}:${{AWS::AccountId}}:alarm:someone-elses"
+            );
+            assert!(!arn_like(&patterns[0], &other), "{id}: {other}");
+
+            let events = statement(key, "events.amazonaws.com");
+            assert_eq!(events.len(), 1, "{id}");
+            assert_eq!(
+                events[0]["Condition"]["StringEquals"]["aws:SourceAccount"]["Ref"],
+                "AWS::AccountId"
+            );
+            let patterns = subs(&events[0]["Condition"]["ArnLike"]["aws:SourceArn"]);
+            let allowed = |arn: &str| patterns.iter().any(|p| arn_like(p, arn));
+            let events_base = format!("{base}:events:${{AWS::Region}}:${{AWS::AccountId}}");
+            for bus in of_type("AWS::Events::EventBus") {
+                let arn = format!(
+                    "{events_base}:event-bus/{}",
+                    bus["Name"].as_str().expect("bus")
+                );
+                assert!(allowed(&arn), "{id}: {arn} not in {patterns:?}");
+            }
+            let rules: Vec<_> = of_type("AWS::Events::Rule").collect();
+            assert!(!rules.is_empty(), "{id}");
+            for rule in rules {
+                let bus = rule["EventBusName"].as_str().expect("rules name their bus");
+                let arn = format!("{events_base}:rule/{bus}/GeneratedRuleName");
+                assert!(allowed(&arn), "{id}: {arn} not in {patterns:?}");
+            }
+            for foreign in [
+                format!("{events_base}:event-bus/default"),
+                format!("{events_base}:rule/default/x"),
+            ] {
+                assert!(!allowed(&foreign), "{id}: {foreign}");
+            }
+
+            // The operations topic takes alarms from the same alarms only.
+            let topics = &resources["TopicsPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+            let publish = statement(
+                topics.as_array().expect("statements"),
+                "cloudwatch.amazonaws.com",
+            );
+            assert_eq!(
+                subs(&publish[0]["Condition"]["ArnLike"]["aws:SourceArn"]),
+                subs(&alarms[0]["Condition"]["ArnLike"]["aws:SourceArn"]),
+                "{id}"
+            );
+        }
+    }
 }
