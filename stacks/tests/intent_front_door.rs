@@ -370,12 +370,15 @@ fn function_log_groups_keep_the_county_retention_on_the_county_key() {
             assert_eq!(g["Properties"]["RetentionInDays"], cfg.log_retention_days);
             assert_eq!(g["Properties"]["KmsKeyId"], get_att("CountyKey", "Arn"));
         }
-        // So do the API's and WAF's groups: every log group of the stack.
+        // So do the API's and WAF's groups: every log group of the stack but
+        // the trail's copy, which is kept as long as the audit log itself.
         for (id, g) in resources(&t, "AWS::Logs::LogGroup") {
-            assert_eq!(
-                g["Properties"]["RetentionInDays"], cfg.log_retention_days,
-                "{id}"
-            );
+            let days = if id == "AuditTrailLogGroup" {
+                acme_stacks::county::audit_alarms::retention_days(cfg.audit_retention_days)
+            } else {
+                cfg.log_retention_days
+            };
+            assert_eq!(g["Properties"]["RetentionInDays"], days, "{id}");
             assert!(
                 g["Properties"]["KmsKeyId"].is_object(),
                 "{id} is KMS-encrypted"

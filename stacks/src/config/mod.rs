@@ -20,7 +20,7 @@
 mod decode;
 mod diagnostic;
 mod model;
-mod rules;
+pub(crate) mod rules;
 mod scaffold;
 mod schema;
 mod tree;

@@ -338,6 +338,31 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
         missing: "notBreaching",
     });
 
+    // Dangerous events in the county's trail (`audit_alarms.rs`): one
+    // matching event in five minutes pages.
+    for m in super::audit_alarms::monitors() {
+        specs.push(AlarmSpec {
+            id: format!("Audit{}Alarm", m.id),
+            name: alarm_name(&format!("audit-{}", m.what)),
+            description: m.description.into(),
+            metric: Source::Single(SingleMetric {
+                namespace: super::audit_alarms::METRIC_NAMESPACE,
+                metric_name: m.metric,
+                dimensions: vec![],
+                statistic: Some("Sum"),
+                extended_statistic: None,
+                period: 300,
+            }),
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            threshold: 1.0,
+            comparison: "GreaterThanOrEqualToThreshold",
+            // The metric exists only once an event matched: no data is
+            // nothing dangerous happened.
+            missing: "notBreaching",
+        });
+    }
+
     let topic = r.events.operations.r#ref();
     let mut alarms = Vec::with_capacity(specs.len());
     let mut alarm_names = Vec::with_capacity(specs.len());

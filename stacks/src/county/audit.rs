@@ -37,6 +37,8 @@ pub struct Audit {
     pub trail: LogicalId,
     /// `AccessLogsBucket`: S3 server access logs of the analytics and audit buckets.
     pub access_logs: LogicalId,
+    /// The trail's CloudWatch Logs copy, which the audit alarms watch.
+    pub logs: super::audit_alarms::TrailLogs,
 }
 
 /// The trail's name. Fixed before deploy because the bucket policy and the key
@@ -226,6 +228,7 @@ pub(crate) fn add(
         },
     )?;
 
+    let logs = super::audit_alarms::add_log_group(cx, key)?;
     let trail = LogicalId::new("AuditTrail");
     cx.t.add(
         Res::new(
@@ -239,16 +242,20 @@ pub(crate) fn add(
                 enable_log_file_validation: true,
                 kms_key_id: key.arn(),
                 advanced_event_selectors: event_selectors(data_tables, analytics_bucket),
+                cloud_watch_logs_log_group_arn: Some(logs.log_group.arn()),
+                cloud_watch_logs_role_arn: Some(logs.role.arn()),
                 tags: cx.tags.clone(),
             },
         )?
         // CloudTrail checks at creation that it may write to the bucket.
         .depends_on(&policy),
     )?;
+    super::audit_alarms::add_metric_filters(cx, &logs)?;
     Ok(Audit {
         bucket,
         trail,
         access_logs: access_logs.clone(),
+        logs,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod alarms;
 pub mod analytics;
 pub mod api;
 pub mod audit;
+pub mod audit_alarms;
 pub mod events;
 pub mod functions;
 mod keys;

@@ -21,6 +21,12 @@ pub struct Trail {
     #[serde(rename = "KMSKeyId")]
     pub kms_key_id: Expr,
     pub advanced_event_selectors: Vec<AdvancedEventSelector>,
+    /// The log group's `Arn` attribute (it ends in `:*`, as CloudTrail wants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_logs_log_group_arn: Option<Expr>,
+    /// A role CloudTrail assumes to write to that log group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_watch_logs_role_arn: Option<Expr>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }

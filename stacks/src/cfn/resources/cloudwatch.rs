@@ -33,6 +33,7 @@ resource!(Alarm, "AWS::CloudWatch::Alarm");
 pub struct SingleMetric {
     pub namespace: &'static str,
     pub metric_name: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<Dimension>,
     /// `Sum`, `Average`, `Maximum`, ...; `None` with `extended_statistic`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,4 @@
-//! `AWS::Logs::LogGroup`.
+//! `AWS::Logs::LogGroup` and `AWS::Logs::MetricFilter`.
 
 use serde::Serialize;
 
@@ -17,3 +17,23 @@ pub struct LogGroup {
     pub tags: Vec<Tag>,
 }
 resource!(LogGroup, "AWS::Logs::LogGroup");
+
+/// Counts log events matching a filter pattern as a CloudWatch metric.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricFilter {
+    pub filter_name: String,
+    pub log_group_name: Expr,
+    pub filter_pattern: String,
+    pub metric_transformations: Vec<MetricTransformation>,
+}
+resource!(MetricFilter, "AWS::Logs::MetricFilter");
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MetricTransformation {
+    pub metric_namespace: &'static str,
+    pub metric_name: &'static str,
+    /// Added per matching event: `"1"` counts them.
+    pub metric_value: &'static str,
+}
