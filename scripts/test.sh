@@ -11,11 +11,12 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "installing test tools: moto, cfn-lint, checkov (.venv); the AWS CDK CLI (tools/node)"
+step "installing test tools: moto, cfn-lint, checkov (.venv); the AWS CDK CLI (tools/node); cfn-guard (tools/guard)"
 bin=$(scripts/py-tools.sh)
 node_bin=$(scripts/node-tools.sh)
-echo "cfn-lint $("$bin/cfn-lint" --version 2>&1 | tail -1), checkov $("$bin/checkov" --version 2>&1 | tail -1), cdk $("$node_bin/cdk" --version 2>/dev/null | head -1)" >&2
-export ACME_CFN_LINT="$bin/cfn-lint" ACME_CHECKOV="$bin/checkov" ACME_CDK="$node_bin/cdk"
+guard=$(scripts/guard-tools.sh)
+echo "cfn-lint $("$bin/cfn-lint" --version 2>&1 | tail -1), checkov $("$bin/checkov" --version 2>&1 | tail -1), cdk $("$node_bin/cdk" --version 2>/dev/null | head -1), $("$guard" --version)" >&2
+export ACME_CFN_LINT="$bin/cfn-lint" ACME_CHECKOV="$bin/checkov" ACME_CDK="$node_bin/cdk" ACME_CFN_GUARD="$guard"
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings

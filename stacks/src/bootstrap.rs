@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use crate::cfn::guard::{self, Suppression};
 use crate::cfn::resources::apigateway::Account;
 use crate::cfn::resources::iam::Role;
 use crate::cfn::resources::kms::{Alias, Key};
@@ -110,7 +111,17 @@ pub fn template() -> Result<Template, TemplateError> {
         .metadata(
             "checkov",
             json!({"skip": [{"id": "CKV_AWS_18", "comment": "Assets are content-addressed build outputs; uploads are audited by CloudTrail, not access logs"}]}),
-        ),
+        )
+        .guard_suppress(&guard::S3_NO_ACL)
+        .guard_suppress(&guard::S3_NO_REPLICA)
+        .guard_suppress(&Suppression {
+            rule: "S3_BUCKET_LOGGING_ENABLED",
+            reason: "Assets are content-addressed build outputs; uploads are audited by CloudTrail, not access logs",
+        })
+        .guard_suppress(&Suppression {
+            rule: "S3_BUCKET_DEFAULT_LOCK_ENABLED",
+            reason: "Bundles are build outputs, replaced on every release and their old versions expired: Object Lock would keep each for its retention with nothing to protect",
+        }),
     )?;
     t.add_resource(
         &LogicalId::new("AssetsBucketPolicy"),

@@ -3,6 +3,7 @@
 //! values serialized with serde — never text assembled from strings.
 
 mod expr;
+pub mod guard;
 mod iam;
 pub mod resources;
 mod template;

@@ -167,6 +167,15 @@ impl Res {
         self
     }
 
+    /// Suppresses an AWS Guard Rules Registry rule on this resource
+    /// (`Metadata.guard.SuppressedRules`, which the registry's rules read),
+    /// with the reason beside it in `Metadata.guard.Reasons` (which the guard
+    /// test requires and docs/guard.md summarizes).
+    pub fn guard_suppress(mut self, s: &super::guard::Suppression) -> Self {
+        add_guard_suppression(&mut self.entry.metadata, s);
+        self
+    }
+
     /// The logical id.
     pub fn id(&self) -> &LogicalId {
         &self.id
@@ -286,6 +295,22 @@ impl Template {
         if self.resources.contains_key(name) || self.parameters.contains_key(name) {
             return Err(TemplateError::DuplicateId(name.to_owned()));
         }
+        Ok(())
+    }
+
+    /// [`Res::guard_suppress`] for a resource already in the template.
+    pub fn guard_suppress(
+        &mut self,
+        id: &LogicalId,
+        s: &super::guard::Suppression,
+    ) -> Result<(), TemplateError> {
+        let entry = self.resources.get_mut(id.as_str()).ok_or_else(|| {
+            TemplateError::DanglingReferences(vec![format!(
+                "guard suppression {} on missing resource {id}",
+                s.rule
+            )])
+        })?;
+        add_guard_suppression(&mut entry.metadata, s);
         Ok(())
     }
 
@@ -454,5 +479,20 @@ fn sub_names(t: &str, vars: &[&str], out: &mut Vec<Reference>) {
             }
         }
         rest = &after[end + 1..];
+    }
+}
+
+fn add_guard_suppression(metadata: &mut Option<Value>, s: &super::guard::Suppression) {
+    let meta = metadata.get_or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(m) = meta {
+        let guard = m
+            .entry("guard")
+            .or_insert_with(|| serde_json::json!({"SuppressedRules": [], "Reasons": {}}));
+        if let Some(rules) = guard["SuppressedRules"].as_array_mut() {
+            rules.push(Value::String(s.rule.to_owned()));
+        }
+        if let Some(reasons) = guard["Reasons"].as_object_mut() {
+            reasons.insert(s.rule.to_owned(), Value::String(s.reason.to_owned()));
+        }
     }
 }

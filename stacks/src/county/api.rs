@@ -270,6 +270,13 @@ pub(crate) fn add(
             ]}),
         ),
     )?;
+    cx.t.guard_suppress(
+        &stage,
+        &crate::cfn::guard::Suppression {
+            rule: "API_GW_CACHE_ENABLED_AND_ENCRYPTED",
+            reason: "No response cache: order status changes within seconds and every response is per caller (docs/read-bursts.md says when a county would want one)",
+        },
+    )?;
 
     cx.t.add_resource(
         &LogicalId::new("OrderApiInvokePermission"),

@@ -10,6 +10,7 @@
 //! [`monitors`] is the one list: the filters here and the alarms in
 //! `alarms.rs` are both made from it.
 
+use crate::cfn::guard;
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::logs::{LogGroup, MetricFilter, MetricTransformation};
 use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Statement, TemplateError};
@@ -293,6 +294,7 @@ pub(crate) fn add_log_group(cx: &mut Ctx<'_>, key: &LogicalId) -> Result<TrailLo
             tags: cx.tags.clone(),
         },
     )?;
+    cx.t.guard_suppress(&role, &guard::IAM_INLINE_POLICY)?;
     Ok(TrailLogs { log_group, role })
 }
 

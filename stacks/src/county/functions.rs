@@ -22,6 +22,7 @@ use acme_contract::schema::env;
 use serde_json::json;
 
 use crate::assembly::{AssetMetadata, FunctionBundle};
+use crate::cfn::guard::{self, Suppression};
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
 use crate::cfn::resources::lambda::{
@@ -557,12 +558,12 @@ fn add_function(
             tags: cx.tags.clone(),
         },
     )?;
+    cx.t.guard_suppress(&ids.role, &guard::IAM_INLINE_POLICY)?;
+    cx.t.guard_suppress(&ids.role, &guard::IAM_STAR_FOR_UNSCOPED_ACTIONS)?;
 
-    let mut skips = vec![
-        json!({"id": "CKV_AWS_117", "comment": "Calls only regional AWS service endpoints (DynamoDB, SQS, SNS, EventBridge, KMS) over TLS with SigV4 and uses no VPC resource"}),
-    ];
+    let mut skips = vec![json!({"id": "CKV_AWS_117", "comment": NOT_IN_VPC})];
     if settings.reserved_concurrency.is_none() {
-        skips.push(json!({"id": "CKV_AWS_115", "comment": "No reserved concurrency configured for this county: concurrency is bounded by the event source (SQS MaximumConcurrency, one batch per stream shard)"}));
+        skips.push(json!({"id": "CKV_AWS_115", "comment": NO_RESERVED_CONCURRENCY}));
     }
     Res::new(
         &ids.function,
@@ -595,8 +596,27 @@ fn add_function(
             tags: cx.tags.clone(),
         },
     )
-    .map(|r| r.metadata("checkov", json!({ "skip": skips })))
+    .map(|r| {
+        let r = r
+            .metadata("checkov", json!({ "skip": skips }))
+            .guard_suppress(&Suppression {
+                rule: "LAMBDA_INSIDE_VPC",
+                reason: NOT_IN_VPC,
+            });
+        match settings.reserved_concurrency {
+            Some(_) => r,
+            None => r.guard_suppress(&Suppression {
+                rule: "LAMBDA_CONCURRENCY_CHECK",
+                reason: NO_RESERVED_CONCURRENCY,
+            }),
+        }
+    })
 }
+
+/// Why the functions run outside a VPC (checkov CKV_AWS_117, guard LAMBDA_INSIDE_VPC).
+const NOT_IN_VPC: &str = "Calls only regional AWS service endpoints (DynamoDB, SQS, SNS, EventBridge, KMS) over TLS with SigV4 and uses no VPC resource";
+/// Why a function may have no reserved concurrency (CKV_AWS_115, LAMBDA_CONCURRENCY_CHECK).
+const NO_RESERVED_CONCURRENCY: &str = "No reserved concurrency configured for this county: concurrency is bounded by the event source (SQS MaximumConcurrency, one batch per stream shard)";
 
 #[cfg(test)]
 mod tests {
