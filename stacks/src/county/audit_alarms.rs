@@ -565,6 +565,26 @@ mod tests {
             );
             let days = group["RetentionInDays"].as_u64().expect("retention");
             assert!(days >= u64::from(cfg.audit_retention_days), "{id}");
+            // CloudWatch Logs may use the county key for this group: the key
+            // policy's grant to the service admits its ARN in the encryption
+            // context.
+            let logs_grant = r["CountyKey"]["Properties"]["KeyPolicy"]["Statement"]
+                .as_array()
+                .expect("key policy")
+                .iter()
+                .find(|st| {
+                    st["Principal"]["Service"][0]["Fn::Sub"] == "logs.${AWS::Region}.amazonaws.com"
+                })
+                .expect("a grant to CloudWatch Logs");
+            let pattern = logs_grant["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+                ["Fn::Sub"]
+                .as_str()
+                .expect("encryption context condition");
+            let arn = format!(
+                "arn:${{AWS::Partition}}:logs:${{AWS::Region}}:${{AWS::AccountId}}:log-group:{}",
+                log_group_name(&id)
+            );
+            assert!(glob(pattern, &arn), "{id}: {arn} not admitted by {pattern}");
 
             let role = &r["AuditTrailLogsRole"]["Properties"];
             let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
