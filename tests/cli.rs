@@ -326,3 +326,40 @@ fn synth_with_stderr_on_a_full_disk_exits_10_without_panicking() {
         "--quiet writes nothing to stderr"
     );
 }
+
+#[test]
+fn inventory_load_of_bad_rows_is_bad_input_listing_twenty_and_counting_the_rest() {
+    let dir = scratch_environments();
+    let mut csv = String::from("store_id,sku,quantity,price_cents\n");
+    for _ in 0..5000 {
+        csv.push_str("store-1,SKU-A,ten,2299\n");
+    }
+    std::fs::write(dir.path().join("stock.csv"), csv).expect("write");
+    let out = run(
+        &["inventory", "load", "--county", "travis-tx", "stock.csv"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("5000 bad row(s); nothing was written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("... and 4980 more"), "{stderr}");
+    assert!(stderr.len() < 4096, "{} bytes of errors", stderr.len());
+}
+
+#[test]
+fn inventory_load_of_an_endless_file_stops_at_the_first_line() {
+    let dir = scratch_environments();
+    let out = run(
+        &["inventory", "load", "--county", "travis-tx", "/dev/zero"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/dev/zero:1: column row: longer than 4096 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
