@@ -363,3 +363,63 @@ fn inventory_load_of_an_endless_file_stops_at_the_first_line() {
         text(&out.stderr)
     );
 }
+
+/// A checkout whose `scripts/build-functions.sh` is `script` (the county
+/// files are the samples).
+fn checkout_with_build_script(script: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_environments();
+    std::fs::create_dir(dir.path().join("scripts")).expect("mkdir");
+    let path = dir.path().join("scripts/build-functions.sh");
+    std::fs::write(&path, script).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+#[test]
+fn deploy_builds_bundles_as_make_functions_does_and_names_its_failure() {
+    let dir = checkout_with_build_script(
+        "#!/bin/sh\n\
+         echo \"ARCH=$ARCH fallback=${ALLOW_ARCH_FALLBACK:-unset}\" > build.log\n\
+         echo 'bundles (arm64):'\n\
+         echo 'error: cannot install cargo-lambda into .venv: no network' >&2\n\
+         exit 1\n",
+    );
+    let out = bin()
+        .args(["deploy", "--county", "travis-tx", "--json"])
+        .env("ALLOW_ARCH_FALLBACK", "1")
+        // From a directory inside the checkout, as cargo finds its workspace.
+        .env("ACME_ENVIRONMENTS", dir.path().join("environments"))
+        .current_dir(dir.path().join("environments"))
+        .output()
+        .expect("acme-infra runs");
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(dir.path().join("build.log")).expect("the script ran");
+    assert_eq!(log.trim(), "ARCH=arm64 fallback=unset");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout is for --json: {}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot install cargo-lambda"), "{stderr}");
+    assert!(
+        stderr.contains("`ARCH=arm64 scripts/build-functions.sh` (what `make functions` runs)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`ARCH=arm64 make functions`"), "{stderr}");
+    assert!(!stderr.contains("target cannot be installed"), "{stderr}");
+}
+
+#[test]
+fn deploy_outside_a_checkout_says_how_to_build_the_bundles() {
+    let dir = scratch_environments();
+    let out = run(&["deploy", "--county", "travis-tx"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("not in one"), "{stderr}");
+    assert!(
+        stderr.contains("`ARCH=arm64 make functions` and pass --assets-dir"),
+        "{stderr}"
+    );
+}

@@ -25,8 +25,11 @@ carries that hash, stop (no upload, no change set). Otherwise upload missing fun
 resource replaced or deleted, more than one GSI change per table), ask for approval when
 access may widen, execute, and stream events until the stack settles.
 
-Function bundles: built with cargo-lambda (`make functions`) unless --assets-dir names a
-directory of prebuilt zips (<dir>/<function>/bootstrap.zip or <dir>/<function>.zip).
+Function bundles: built exactly as `make functions` builds them (scripts/build-functions.sh:
+cargo-lambda and zig installed into the checkout's .venv on first use, the `lambda` profile,
+the architecture the county names), so deploy runs from the acme-infra checkout; or
+--assets-dir names a directory of prebuilt zips (<dir>/<function>/bootstrap.zip or
+<dir>/<function>.zip).
 
 Ctrl-C stops at the next safe point: counties not started are not started, change sets not
 yet executed are deleted, and a stack CloudFormation is already changing is left to finish
@@ -100,7 +103,7 @@ pub struct DeployArgs {
     pub env: EnvironmentsArg,
     /// Directory of prebuilt function zips (`<dir>/<function>/bootstrap.zip` as
     /// cargo-lambda writes them, or `<dir>/<function>.zip`). Default: build them
-    /// with cargo-lambda into target/lambda/<arch>/.
+    /// as `make functions` does, into the checkout's target/lambda/<arch>/.
     #[arg(long, value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
     /// Deploy the templates `acme-infra synth` wrote into DIR (e.g. cdk.out)
