@@ -423,3 +423,76 @@ fn deploy_outside_a_checkout_says_how_to_build_the_bundles() {
         "{stderr}"
     );
 }
+
+/// The `acme-infra` commands in `text` (continuation lines joined, `# …`
+/// comments dropped, quotes honoured), as a reader would copy them.
+fn commands_in(text: &str) -> Vec<Vec<String>> {
+    let joined = text.replace("\\\n", " ");
+    let mut out = Vec::new();
+    for line in joined.lines() {
+        let line = line.split(" # ").next().unwrap_or_default().trim();
+        if !line.starts_with("acme-infra ") {
+            continue;
+        }
+        let (mut words, mut word, mut quote) = (Vec::new(), String::new(), None);
+        for ch in line.chars() {
+            match (quote, ch) {
+                (None, '\'' | '"') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') if !word.is_empty() => words.push(std::mem::take(&mut word)),
+                (None, ' ') => {}
+                (_, c) => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        out.push(words.into_iter().skip(1).collect());
+    }
+    out
+}
+
+/// Runs the county add, validate and synth steps of a pipeline recipe in a
+/// scratch copy of the samples: each must succeed as written.
+fn recipe_runs_as_written(recipe: &str) {
+    let dir = scratch_environments();
+    let steps = commands_in(recipe);
+    assert!(steps.len() >= 2, "a recipe: {recipe}");
+    for step in steps
+        .iter()
+        .filter(|s| ["county", "validate", "synth"].contains(&s[0].as_str()))
+    {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let out = run(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "`acme-infra {}` exits {:?}: {}",
+            args.join(" "),
+            out.status.code(),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_pipeline_recipes_of_help_and_readme_run_as_written() {
+    let help = text(&run(&["--help"], &root()).stdout);
+    let help_recipe = help
+        .split("Typical pipeline for a new county:")
+        .nth(1)
+        .and_then(|r| r.split("\n\n").next())
+        .expect("a pipeline in --help");
+    recipe_runs_as_written(help_recipe);
+    let add_help = text(&run(&["county", "add", "--help"], &root()).stdout);
+    recipe_runs_as_written(&format!(
+        "{}\nacme-infra validate",
+        add_help.split("Example:").nth(1).expect("an example")
+    ));
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let readme_recipe = readme
+        .split("What a pipeline\nruns when ACME enters a new county:")
+        .nth(1)
+        .and_then(|r| r.split("```").nth(1))
+        .expect("the pipeline recipe in README.md");
+    recipe_runs_as_written(readme_recipe);
+}

@@ -93,10 +93,11 @@ fn after_help() -> String {
     format!(
         "\
 Typical pipeline for a new county:
-  acme-infra county add travis-tx --name 'Travis County' --state TX \\
+  acme-infra county add harris-tx --name 'Harris County' --state TX \\
       --account 111111111111 --region us-east-2
-  acme-infra validate
-  acme-infra synth --county travis-tx
+  acme-infra validate --county harris-tx
+  acme-infra synth --county harris-tx --out cdk.out
+  acme-infra deploy --county harris-tx --assembly cdk.out
 
 {}",
         Exit::help_table()

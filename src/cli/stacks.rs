@@ -56,7 +56,7 @@ pub enum CountyCommand {
     /// Create environments/<id>.yaml for a new county from the template, validated.
     #[command(after_help = "\
 Example:
-  acme-infra county add travis-tx --name 'Travis County' --state TX \\
+  acme-infra county add harris-tx --name 'Harris County' --state TX \\
       --account 111111111111 --region us-east-2 --timezone America/Chicago
 
 The new file holds the identity you give and, commented out, every setting
