@@ -17,6 +17,9 @@ pub enum Error {
     /// County files that do not validate (rendered with file, line and caret).
     #[error(transparent)]
     Config(#[from] ConfigErrors),
+    /// `--county` names a county with no file (rendered as county-file errors are).
+    #[error(transparent)]
+    UnknownCounty(ConfigErrors),
     #[error("no county files in {}; add one with `acme-infra county add`", .0.display())]
     NoCounties(PathBuf),
     #[error(transparent)]
@@ -101,6 +104,7 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Config(_) | Error::NoCounties(_) => Exit::ConfigInvalid,
+            Error::UnknownCounty(_) => Exit::Usage,
             Error::AddCounty(AddCountyError::AlreadyExists { .. }) => Exit::AlreadyExists,
             Error::AddCounty(AddCountyError::Invalid(_)) => Exit::ConfigInvalid,
             Error::Synth(SynthError::LimitsExceeded { .. }) => Exit::LimitExceeded,
@@ -152,7 +156,7 @@ impl Error {
     /// failures carry their own layout; the rest is `error: ...` and a hint.
     pub fn render(&self) -> String {
         match self {
-            Error::Config(e) => e.to_string(),
+            Error::Config(e) | Error::UnknownCounty(e) => e.to_string(),
             Error::AddCounty(e) => e.to_string(),
             Error::Deploy(e) => e.report().trim_end().to_owned(),
             other => match other.hint() {

@@ -116,10 +116,10 @@ fn an_invalid_county_file_fails_validate_and_synth_with_its_position_a_hint_and_
 }
 
 #[test]
-fn an_unknown_county_is_a_config_error_naming_it_and_a_suggestion() {
+fn an_unknown_county_is_a_usage_error_naming_it_and_a_suggestion() {
     let dir = scratch_environments();
     let out = run(&["synth", "--county", "travis-tz"], dir.path());
-    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("travis-tz"), "{stderr}");
     assert!(stderr.contains("travis-tx"), "{stderr}");
@@ -495,4 +495,34 @@ fn the_pipeline_recipes_of_help_and_readme_run_as_written() {
         .and_then(|r| r.split("```").nth(1))
         .expect("the pipeline recipe in README.md");
     recipe_runs_as_written(readme_recipe);
+}
+
+#[test]
+fn deploy_of_an_unknown_county_exits_2_from_county_files_and_from_an_assembly() {
+    let dir = scratch_environments();
+    let synth = run(&["synth", "--out", "asm", "--quiet"], dir.path());
+    assert!(synth.status.success(), "{}", text(&synth.stderr));
+    for args in [
+        &["deploy", "--county", "nosuch"][..],
+        &["deploy", "--county", "nosuch", "--assembly", "asm"][..],
+        &["diff", "--county", "nosuch"][..],
+    ] {
+        let out = run(args, dir.path());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("nosuch"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("travis-tx"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }

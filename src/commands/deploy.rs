@@ -52,6 +52,26 @@ fn assembled(dir: &Path) -> Result<Vec<StackTemplate>, Error> {
     Ok(stacks)
 }
 
+/// The stacks of the counties asked for (all when none are), before any
+/// bundle is built for them; an unknown county is a usage error, as it is
+/// when the county files are read.
+fn chosen(stacks: Vec<StackTemplate>, ids: &[String]) -> Result<Vec<StackTemplate>, Error> {
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !stacks.iter().any(|s| &s.county_id == *id))
+    {
+        let known: Vec<&str> = stacks.iter().map(|s| s.county_id.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "unknown county `{missing}`: the assembly holds {}",
+            known.join(", ")
+        )));
+    }
+    Ok(stacks
+        .into_iter()
+        .filter(|s| ids.is_empty() || ids.contains(&s.county_id))
+        .collect())
+}
+
 /// Where function zips come from.
 enum Bundles {
     /// Prebuilt zips in a directory.
@@ -158,8 +178,7 @@ fn build_functions(wanted: &[&FunctionBundle], c: &mut Console) -> Result<PathBu
 
 pub fn deploy(a: &DeployArgs, c: &mut Console) -> CmdResult {
     let templates = match &a.assembly {
-        // `run_deploy` keeps the counties asked for (and names unknown ones).
-        Some(dir) => assembled(dir)?,
+        Some(dir) => chosen(assembled(dir)?, a.county_ids())?,
         None => synthesized(&a.env, a.county_ids(), c)?,
     };
     let stacks = templates
