@@ -526,3 +526,31 @@ fn deploy_of_an_unknown_county_exits_2_from_county_files_and_from_an_assembly() 
         );
     }
 }
+
+#[test]
+fn docs_county_stack_names_every_resource_type_the_sample_counties_create() {
+    let dir = scratch_environments();
+    let out = run(&["synth", "--out", "asm", "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = std::fs::read_to_string(root().join("docs/county-stack.md")).expect("doc");
+    let mut missing = std::collections::BTreeSet::new();
+    for county in ["fulton-ga", "king-wa", "travis-tx"] {
+        let path = dir.path().join(format!("asm/acme-{county}.template.json"));
+        let template: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("template")).expect("json");
+        for resource in template["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+        {
+            let ty = resource["Type"].as_str().expect("type");
+            if !doc.contains(&format!("`{ty}`")) {
+                missing.insert(ty.to_owned());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/county-stack.md does not name: {missing:?}"
+    );
+}
