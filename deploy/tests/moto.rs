@@ -527,6 +527,25 @@ async fn destroy_asks_then_deletes_and_lists_what_was_retained() {
 }
 
 #[tokio::test]
+async fn status_of_a_stack_in_another_account_says_it_cannot_be_seen() {
+    let d = deployer().await;
+    let mut elsewhere = artifact(&unique("elsewhere"), &data_template("pk", 30, &[]));
+    elsewhere.account = "222222222222".into();
+    let (out, text) = Output::capture(Format::Human);
+    let rows = d
+        .status(std::slice::from_ref(&elsewhere), &out)
+        .await
+        .expect("status");
+    assert_eq!(rows[0].status, "NOT_VISIBLE", "{}", text.text());
+    let reason = rows[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("222222222222") && reason.contains(ACCOUNT),
+        "{reason}"
+    );
+    assert!(!text.text().contains("NOT_DEPLOYED"), "{}", text.text());
+}
+
+#[tokio::test]
 async fn a_fleet_keeps_going_past_a_refusal_and_reports_every_county() {
     let d = deployer().await;
     ensure_bootstrapped().await;
