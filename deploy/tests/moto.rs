@@ -378,6 +378,12 @@ async fn broadening_changes_need_approval_and_a_pipeline_cannot_give_it() {
         "{e}"
     );
     assert_eq!(d.counter().count("CloudFormation.ExecuteChangeSet"), 0);
+    let said = text.text();
+    assert!(
+        said.contains("deleted the change set (it was not approved)"),
+        "{said}"
+    );
+    assert!(!said.contains("safety check"), "{said}");
     // The refused CREATE leaves neither a change set nor an empty stack behind.
     assert_eq!(
         stack_status(&d, &a.stack_name).await,
