@@ -20,7 +20,8 @@ Examples:
                                                CI: JSON lines, no prompts, outputs keyed by county
 
 What a deploy does, per county: hash the template, parameters and tags; if the stack already
-carries that hash, stop (no upload, no change set). Otherwise upload missing function zips
+carries that hash and its deployed template and parameters are the same, stop (no upload, no
+change set). Otherwise upload missing function zips
 (assets/<sha256>.zip), create a change set, print it, refuse unsafe changes (a stateful
 resource replaced or deleted, more than one GSI change per table), ask for approval when
 access may widen, execute, and stream events until the stack settles.
