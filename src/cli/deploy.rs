@@ -66,7 +66,11 @@ Turns termination protection off, deletes the stack, and lists the resources tha
 const STATUS_EXAMPLES: &str = "\
 Examples:
   acme-infra status              every county's stack status, one table
-  acme-infra status --json | jq '.stacks[] | select(.status | test(\"FAILED|ROLLBACK\"))'";
+  acme-infra status --json | jq '.stacks[] | select(.status | test(\"FAILED|ROLLBACK\"))'
+
+STATUS is CloudFormation's, NOT_DEPLOYED when the credentials' account has no such stack, or
+NOT_VISIBLE when the county belongs in another account or region than the credentials (which
+cannot see it, so whether it is deployed is unknown).";
 
 /// `acme-infra deploy`.
 #[derive(Debug, Clone, Args)]
