@@ -1,9 +1,13 @@
 # Thin wrappers: each target is one command you could type yourself.
-.PHONY: synth test check lint fmt clippy bench bench-synth clean functions
+.PHONY: synth install test check lint fmt clippy bench bench-synth clean functions
 
 # The main job: synthesize every sample county into cdk.out/.
 synth:
 	cargo run --release --quiet -- synth
+
+# The acme-infra binary on PATH (~/.cargo/bin), as README's examples call it.
+install:
+	cargo install --path . --locked
 
 # Everything CI runs: formatting, clippy, and the whole test suite against a
 # moto server that the script starts (installs moto and cfn-lint into .venv).

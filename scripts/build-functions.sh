@@ -20,11 +20,21 @@ stamp="$venv/.requirements-lambda.sha256"
 want=$(sha256sum requirements-lambda.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "installing cargo-lambda (and zig) into .venv..." >&2
-    "$bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-lambda.txt >&2
+    if ! "$bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-lambda.txt >&2; then
+        echo "error: cannot install the bundler (cargo-lambda and zig, requirements-lambda.txt) into .venv: pip failed above" >&2
+        echo "  fix: where PyPI is reachable, run '$bin/python -m pip install -r requirements-lambda.txt'," >&2
+        echo "       then 'make functions' again (or pass --assets-dir to deploy with zips built elsewhere)." >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
 # cargo-lambda finds zig through `python3 -m ziglang`: the venv's python.
 export PATH="$bin:$PATH"
+if ! cargo lambda --version >/dev/null 2>&1; then
+    echo "error: the bundler is missing: 'cargo lambda' does not run with $bin first on PATH" >&2
+    echo "  fix: rm '$stamp' and run 'make functions' again (it reinstalls cargo-lambda into .venv)" >&2
+    exit 1
+fi
 
 case "$arch" in
     arm64 | aarch64)

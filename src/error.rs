@@ -17,6 +17,9 @@ pub enum Error {
     /// County files that do not validate (rendered with file, line and caret).
     #[error(transparent)]
     Config(#[from] ConfigErrors),
+    /// `--county` names a county with no file (rendered as county-file errors are).
+    #[error(transparent)]
+    UnknownCounty(ConfigErrors),
     #[error("no county files in {}; add one with `acme-infra county add`", .0.display())]
     NoCounties(PathBuf),
     #[error(transparent)]
@@ -46,11 +49,20 @@ pub enum Error {
     },
     #[error("unknown function architecture `{0}`")]
     UnknownArchitecture(String),
-    #[error("cannot run `cargo lambda`: {0}")]
-    CargoLambda(#[source] std::io::Error),
-    #[error("`cargo lambda build {flag}` failed ({status}); see its output above")]
+    #[error(
+        "deploy builds the function bundles from an acme-infra checkout, and the current directory is not in one"
+    )]
+    NoCheckout { architecture: String },
+    #[error("cannot run {}: {source}", .script.display())]
+    BuildScript {
+        script: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "building the {architecture} function bundles failed: `ARCH={architecture} scripts/build-functions.sh` (what `make functions` runs) ended with {status}; its output above names the cause"
+    )]
     BuildFailed {
-        flag: &'static str,
         architecture: String,
         status: ExitStatus,
     },
@@ -92,12 +104,14 @@ impl Error {
     pub fn exit(&self) -> Exit {
         match self {
             Error::Config(_) | Error::NoCounties(_) => Exit::ConfigInvalid,
+            Error::UnknownCounty(_) => Exit::Usage,
             Error::AddCounty(AddCountyError::AlreadyExists { .. }) => Exit::AlreadyExists,
             Error::AddCounty(AddCountyError::Invalid(_)) => Exit::ConfigInvalid,
             Error::Synth(SynthError::LimitsExceeded { .. }) => Exit::LimitExceeded,
-            Error::ReadAssembly { .. } | Error::EmptyAssembly(_) | Error::MissingBundle { .. } => {
-                Exit::Usage
-            }
+            Error::ReadAssembly { .. }
+            | Error::EmptyAssembly(_)
+            | Error::MissingBundle { .. }
+            | Error::NoCheckout { .. } => Exit::Usage,
             Error::Deploy(e) => e.exit(),
             Error::Usage(_) => Exit::Usage,
             Error::Legacy(e) => legacy_exit(e),
@@ -107,6 +121,7 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
             Error::VerifyFailed(_) => Exit::DiffFound,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
+            Error::Local(LocalError::BadInput(_)) => Exit::Usage,
             _ => Exit::Failure,
         }
     }
@@ -123,9 +138,15 @@ impl Error {
             Error::MissingBundle { .. } => {
                 Some("run `make functions`, or pass --assets-dir with prebuilt zips".into())
             }
-            Error::CargoLambda(_) => Some("`make functions` installs cargo-lambda".into()),
+            Error::NoCheckout { architecture } => Some(format!(
+                "run deploy from the checkout, or build there with `ARCH={architecture} make functions` and pass --assets-dir <checkout>/target/lambda/{architecture}"
+            )),
+            Error::BuildScript { .. } => Some(
+                "run deploy from a complete acme-infra checkout (git status shows what is missing)"
+                    .into(),
+            ),
             Error::BuildFailed { architecture, .. } => Some(format!(
-                "if the {architecture} target cannot be installed here, build on a machine that can and pass --assets-dir"
+                "fix what it reports and run `ARCH={architecture} make functions` until it succeeds, or pass --assets-dir with prebuilt zips"
             )),
             _ => None,
         }
@@ -135,7 +156,7 @@ impl Error {
     /// failures carry their own layout; the rest is `error: ...` and a hint.
     pub fn render(&self) -> String {
         match self {
-            Error::Config(e) => e.to_string(),
+            Error::Config(e) | Error::UnknownCounty(e) => e.to_string(),
             Error::AddCounty(e) => e.to_string(),
             Error::Deploy(e) => e.report().trim_end().to_owned(),
             other => match other.hint() {

@@ -116,10 +116,10 @@ fn an_invalid_county_file_fails_validate_and_synth_with_its_position_a_hint_and_
 }
 
 #[test]
-fn an_unknown_county_is_a_config_error_naming_it_and_a_suggestion() {
+fn an_unknown_county_is_a_usage_error_naming_it_and_a_suggestion() {
     let dir = scratch_environments();
     let out = run(&["synth", "--county", "travis-tz"], dir.path());
-    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("travis-tz"), "{stderr}");
     assert!(stderr.contains("travis-tx"), "{stderr}");
@@ -324,5 +324,233 @@ fn synth_with_stderr_on_a_full_disk_exits_10_without_panicking() {
         quiet.status.code(),
         Some(0),
         "--quiet writes nothing to stderr"
+    );
+}
+
+#[test]
+fn inventory_load_of_bad_rows_is_bad_input_listing_twenty_and_counting_the_rest() {
+    let dir = scratch_environments();
+    let mut csv = String::from("store_id,sku,quantity,price_cents\n");
+    for _ in 0..5000 {
+        csv.push_str("store-1,SKU-A,ten,2299\n");
+    }
+    std::fs::write(dir.path().join("stock.csv"), csv).expect("write");
+    let out = run(
+        &["inventory", "load", "--county", "travis-tx", "stock.csv"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("5000 bad row(s); nothing was written"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("... and 4980 more"), "{stderr}");
+    assert!(stderr.len() < 4096, "{} bytes of errors", stderr.len());
+}
+
+#[test]
+fn inventory_load_of_an_endless_file_stops_at_the_first_line() {
+    let dir = scratch_environments();
+    let out = run(
+        &["inventory", "load", "--county", "travis-tx", "/dev/zero"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/dev/zero:1: column row: longer than 4096 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A checkout whose `scripts/build-functions.sh` is `script` (the county
+/// files are the samples).
+fn checkout_with_build_script(script: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch_environments();
+    std::fs::create_dir(dir.path().join("scripts")).expect("mkdir");
+    let path = dir.path().join("scripts/build-functions.sh");
+    std::fs::write(&path, script).expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+#[test]
+fn deploy_builds_bundles_as_make_functions_does_and_names_its_failure() {
+    let dir = checkout_with_build_script(
+        "#!/bin/sh\n\
+         echo \"ARCH=$ARCH fallback=${ALLOW_ARCH_FALLBACK:-unset}\" > build.log\n\
+         echo 'bundles (arm64):'\n\
+         echo 'error: cannot install cargo-lambda into .venv: no network' >&2\n\
+         exit 1\n",
+    );
+    let out = bin()
+        .args(["deploy", "--county", "travis-tx", "--json"])
+        .env("ALLOW_ARCH_FALLBACK", "1")
+        // From a directory inside the checkout, as cargo finds its workspace.
+        .env("ACME_ENVIRONMENTS", dir.path().join("environments"))
+        .current_dir(dir.path().join("environments"))
+        .output()
+        .expect("acme-infra runs");
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+    let log = std::fs::read_to_string(dir.path().join("build.log")).expect("the script ran");
+    assert_eq!(log.trim(), "ARCH=arm64 fallback=unset");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout is for --json: {}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("cannot install cargo-lambda"), "{stderr}");
+    assert!(
+        stderr.contains("`ARCH=arm64 scripts/build-functions.sh` (what `make functions` runs)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`ARCH=arm64 make functions`"), "{stderr}");
+    assert!(!stderr.contains("target cannot be installed"), "{stderr}");
+}
+
+#[test]
+fn deploy_outside_a_checkout_says_how_to_build_the_bundles() {
+    let dir = scratch_environments();
+    let out = run(&["deploy", "--county", "travis-tx"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("not in one"), "{stderr}");
+    assert!(
+        stderr.contains("`ARCH=arm64 make functions` and pass --assets-dir"),
+        "{stderr}"
+    );
+}
+
+/// The `acme-infra` commands in `text` (continuation lines joined, `# …`
+/// comments dropped, quotes honoured), as a reader would copy them.
+fn commands_in(text: &str) -> Vec<Vec<String>> {
+    let joined = text.replace("\\\n", " ");
+    let mut out = Vec::new();
+    for line in joined.lines() {
+        let line = line.split(" # ").next().unwrap_or_default().trim();
+        if !line.starts_with("acme-infra ") {
+            continue;
+        }
+        let (mut words, mut word, mut quote) = (Vec::new(), String::new(), None);
+        for ch in line.chars() {
+            match (quote, ch) {
+                (None, '\'' | '"') => quote = Some(ch),
+                (Some(q), c) if c == q => quote = None,
+                (None, ' ') if !word.is_empty() => words.push(std::mem::take(&mut word)),
+                (None, ' ') => {}
+                (_, c) => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        out.push(words.into_iter().skip(1).collect());
+    }
+    out
+}
+
+/// Runs the county add, validate and synth steps of a pipeline recipe in a
+/// scratch copy of the samples: each must succeed as written.
+fn recipe_runs_as_written(recipe: &str) {
+    let dir = scratch_environments();
+    let steps = commands_in(recipe);
+    assert!(steps.len() >= 2, "a recipe: {recipe}");
+    for step in steps
+        .iter()
+        .filter(|s| ["county", "validate", "synth"].contains(&s[0].as_str()))
+    {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let out = run(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "`acme-infra {}` exits {:?}: {}",
+            args.join(" "),
+            out.status.code(),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn the_pipeline_recipes_of_help_and_readme_run_as_written() {
+    let help = text(&run(&["--help"], &root()).stdout);
+    let help_recipe = help
+        .split("Typical pipeline for a new county:")
+        .nth(1)
+        .and_then(|r| r.split("\n\n").next())
+        .expect("a pipeline in --help");
+    recipe_runs_as_written(help_recipe);
+    let add_help = text(&run(&["county", "add", "--help"], &root()).stdout);
+    recipe_runs_as_written(&format!(
+        "{}\nacme-infra validate",
+        add_help.split("Example:").nth(1).expect("an example")
+    ));
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let readme_recipe = readme
+        .split("What a pipeline\nruns when ACME enters a new county:")
+        .nth(1)
+        .and_then(|r| r.split("```").nth(1))
+        .expect("the pipeline recipe in README.md");
+    recipe_runs_as_written(readme_recipe);
+}
+
+#[test]
+fn deploy_of_an_unknown_county_exits_2_from_county_files_and_from_an_assembly() {
+    let dir = scratch_environments();
+    let synth = run(&["synth", "--out", "asm", "--quiet"], dir.path());
+    assert!(synth.status.success(), "{}", text(&synth.stderr));
+    for args in [
+        &["deploy", "--county", "nosuch"][..],
+        &["deploy", "--county", "nosuch", "--assembly", "asm"][..],
+        &["diff", "--county", "nosuch"][..],
+    ] {
+        let out = run(args, dir.path());
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("nosuch"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("travis-tx"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn docs_county_stack_names_every_resource_type_the_sample_counties_create() {
+    let dir = scratch_environments();
+    let out = run(&["synth", "--out", "asm", "--quiet"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc = std::fs::read_to_string(root().join("docs/county-stack.md")).expect("doc");
+    let mut missing = std::collections::BTreeSet::new();
+    for county in ["fulton-ga", "king-wa", "travis-tx"] {
+        let path = dir.path().join(format!("asm/acme-{county}.template.json"));
+        let template: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).expect("template")).expect("json");
+        for resource in template["Resources"]
+            .as_object()
+            .expect("resources")
+            .values()
+        {
+            let ty = resource["Type"].as_str().expect("type");
+            if !doc.contains(&format!("`{ty}`")) {
+                missing.insert(ty.to_owned());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/county-stack.md does not name: {missing:?}"
     );
 }

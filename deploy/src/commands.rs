@@ -33,7 +33,8 @@ pub struct StackStatusRow {
     pub county: String,
     /// Stack name.
     pub stack: String,
-    /// CloudFormation status, or `NOT_DEPLOYED`.
+    /// CloudFormation status, `NOT_DEPLOYED`, or [`NOT_VISIBLE`] when the
+    /// stack belongs in another account or region than the credentials'.
     pub status: String,
     /// Status reason, when CloudFormation gives one.
     pub reason: Option<String>,
@@ -44,6 +45,10 @@ pub struct StackStatusRow {
     /// The deploy hash recorded on the stack (first 12 hex digits).
     pub deploy_hash: Option<String>,
 }
+
+/// `status` of a stack in another account or region than the credentials':
+/// they cannot see it, so whether it exists is unknown.
+pub const NOT_VISIBLE: &str = "NOT_VISIBLE";
 
 /// A resource that outlives its stack (`DeletionPolicy: Retain`).
 #[derive(Debug, Clone, Serialize)]
@@ -154,12 +159,19 @@ impl Deployer {
         out: &Output,
     ) -> Result<Vec<StackStatusRow>, DeployError> {
         preflight_usage(artifacts)?;
+        let me = self.identity().await?;
         // One paginated DescribeStacks for the whole account instead of one
         // call per county: status of 3,000 counties is ~30 calls, not 3,000.
         let by_name = self.list_stacks().await?;
         let rows: Vec<StackStatusRow> = artifacts
             .iter()
-            .map(|a| status_row(a, by_name.get(&a.stack_name)))
+            .map(|a| {
+                if a.account == me.account && a.region == me.region {
+                    status_row(a, by_name.get(&a.stack_name))
+                } else {
+                    not_visible_row(a, &me)
+                }
+            })
             .collect();
         out.block("status", &status_table(&rows), json!({"stacks": rows}));
         Ok(rows)
@@ -273,6 +285,22 @@ fn destroyed_text(retained: &[Retained]) -> String {
     msg
 }
 
+/// A stack these credentials cannot see: never reported as absent.
+fn not_visible_row(a: &StackArtifact, me: &crate::deployer::Identity) -> StackStatusRow {
+    StackStatusRow {
+        county: a.county_id.clone(),
+        stack: a.stack_name.clone(),
+        status: NOT_VISIBLE.into(),
+        reason: Some(format!(
+            "it belongs in account {} ({}); these credentials are for account {} ({}) and cannot see it",
+            a.account, a.region, me.account, me.region
+        )),
+        updated: None,
+        termination_protection: false,
+        deploy_hash: None,
+    }
+}
+
 fn status_row(a: &StackArtifact, stack: Option<&Stack>) -> StackStatusRow {
     let Some(s) = stack else {
         return StackStatusRow {
@@ -299,19 +327,29 @@ fn status_row(a: &StackArtifact, stack: Option<&Stack>) -> StackStatusRow {
     }
 }
 
+/// A whole timestamp to the second, `2026-05-06T17:03:09Z`: the SDK's text
+/// may carry fractions of a second, which the column has no room for, and
+/// cutting it at a fixed width would cut a timestamp without them mid-way.
+fn updated_column(rfc3339: &str) -> String {
+    match rfc3339.split_once('.') {
+        Some((whole, _)) if rfc3339.ends_with('Z') => format!("{whole}Z"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
 fn status_table(rows: &[StackStatusRow]) -> String {
     let mut table = format!(
-        "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+        "{:<10} {:<18} {:<26} {:<20} {:<4} {}\n",
         "COUNTY", "STACK", "STATUS", "UPDATED", "TP", "HASH"
     );
     for r in rows {
         let updated = r
             .updated
             .as_deref()
-            .map(|u| u.chars().take(20).collect::<String>())
+            .map(updated_column)
             .unwrap_or_else(|| "-".into());
         table.push_str(&format!(
-            "{:<10} {:<18} {:<26} {:<21} {:<4} {}\n",
+            "{:<10} {:<18} {:<26} {:<20} {:<4} {}\n",
             r.county,
             r.stack,
             r.status,
@@ -323,10 +361,43 @@ fn status_table(rows: &[StackStatusRow]) -> String {
             },
             r.deploy_hash.as_deref().unwrap_or("-"),
         ));
-        let troubled = is_failed_or_rolled_back(&StackStatus::from(r.status.as_str()));
+        let troubled = r.status == NOT_VISIBLE
+            || is_failed_or_rolled_back(&StackStatus::from(r.status.as_str()));
         if let Some(reason) = r.reason.as_deref().filter(|_| troubled) {
             table.push_str(&format!("           └ {reason}\n"));
         }
     }
     table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_updated_column_holds_whole_timestamps_and_unseen_stacks_say_why() {
+        assert_eq!(
+            updated_column("2026-05-06T17:03:09.52Z"),
+            "2026-05-06T17:03:09Z"
+        );
+        assert_eq!(
+            updated_column("2026-05-06T17:03:09Z"),
+            "2026-05-06T17:03:09Z"
+        );
+        let row = StackStatusRow {
+            county: "king-wa".into(),
+            stack: "acme-king-wa".into(),
+            status: NOT_VISIBLE.into(),
+            reason: Some("it belongs in account 222222222222".into()),
+            updated: Some("2026-05-06T17:03:09.123Z".into()),
+            termination_protection: true,
+            deploy_hash: None,
+        };
+        let table = status_table(&[row]);
+        assert!(table.contains("2026-05-06T17:03:09Z "), "{table}");
+        assert!(
+            table.contains("└ it belongs in account 222222222222"),
+            "{table}"
+        );
+    }
 }

@@ -147,6 +147,15 @@ impl Deployer {
         &self,
         artifacts: &[StackArtifact],
     ) -> Result<Identity, DeployError> {
+        let identity = self.identity().await?;
+        match elsewhere(&identity, artifacts) {
+            None => Ok(identity),
+            Some(e) => Err(e),
+        }
+    }
+
+    /// Who the credentials are: account (`sts:GetCallerIdentity`) and region.
+    pub async fn identity(&self) -> Result<Identity, DeployError> {
         let region = self
             .inner
             .clients
@@ -163,15 +172,11 @@ impl Deployer {
                 fix: "refresh your credentials (e.g. `aws sso login --profile <profile>`) or set AWS_PROFILE".into(),
             }
         })?;
-        let identity = Identity {
+        Ok(Identity {
             account: who.account().unwrap_or_default().to_string(),
             region,
             arn: who.arn().unwrap_or_default().to_string(),
-        };
-        match elsewhere(&identity, artifacts) {
-            None => Ok(identity),
-            Some(e) => Err(e),
-        }
+        })
     }
 }
 

@@ -274,6 +274,15 @@ pub fn check_gsi_limit(stack: &str, old: &Value, new: &Value) -> Result<(), Depl
     Ok(())
 }
 
+/// Types named like policies that grant no one anything: a scaling policy
+/// says how capacity follows load. Everything else named `*Policy` is
+/// treated as access (fail closed).
+const GRANTS_NOTHING: &[&str] = &[
+    "AWS::ApplicationAutoScaling::ScalingPolicy",
+    "AWS::ApplicationAutoScaling::ScalableTarget",
+    "AWS::AutoScaling::ScalingPolicy",
+];
+
 /// Why a change set needs approval under `broadening` (empty: it does not).
 /// Broadening = anything that can widen access: IAM resources, security
 /// groups and their rules, resource policies and Lambda permissions, added or
@@ -287,6 +296,7 @@ pub fn broadening_changes(changes: &[ResourceChange]) -> Vec<String> {
                 ChangeKind::Add | ChangeKind::Modify | ChangeKind::Replace | ChangeKind::Other
             )
         })
+        .filter(|c| !GRANTS_NOTHING.contains(&c.resource_type.as_str()))
         .filter(|c| {
             let t = c.resource_type.as_str();
             t.starts_with("AWS::IAM::")
@@ -398,6 +408,13 @@ mod tests {
             1
         );
         assert!(broadening_changes(&[add("AWS::SQS::Queue")]).is_empty());
+        let scaling = ResourceChange {
+            kind: ChangeKind::Modify,
+            causes: vec!["Properties.TargetTrackingScalingPolicyConfiguration".into()],
+            ..add("AWS::ApplicationAutoScaling::ScalingPolicy")
+        };
+        assert!(broadening_changes(&[scaling]).is_empty(), "grants nothing");
+        assert_eq!(broadening_changes(&[add("AWS::S3::BucketPolicy")]).len(), 1);
         let rm = ResourceChange {
             kind: ChangeKind::Remove,
             ..add("AWS::IAM::Role")

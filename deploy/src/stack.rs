@@ -304,13 +304,25 @@ fn warn_protection_unset(name: &str, want: bool, e: &DeployError, out: &Output) 
             "warning: the stack is deployed, but termination protection could not be turned {on_off}: {e}\n  \
              fix: aws cloudformation update-termination-protection {flag}-termination-protection --stack-name {name}"
         ),
-        json!({"termination_protection": want, "error": e.to_string()}),
+        // The state the stack is left in, not the one asked for.
+        json!({"termination_protection": !want, "wanted": want, "error": e.to_string()}),
     );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_protection_that_could_not_be_set_is_reported_as_the_state_left() {
+        let (out, text) = Output::capture(crate::output::Format::Json);
+        let e = DeployError::usage("UpdateTerminationProtection: not implemented");
+        warn_protection_unset("acme-x", true, &e, &out);
+        let line: Value = serde_json::from_str(text.text().trim()).expect("one JSON line");
+        let said = line.to_string();
+        assert!(said.contains(r#""termination_protection":false"#), "{said}");
+        assert!(said.contains(r#""wanted":true"#), "{said}");
+    }
 
     #[test]
     fn settled_is_decided_for_every_status() {

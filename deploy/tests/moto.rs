@@ -226,6 +226,42 @@ async fn a_modified_template_produces_an_update_change_set_and_a_diff() {
             .count(),
         1
     );
+
+    // Back to v1. The emulator's update left v1's hash in the stack's tags,
+    // so the tag alone would call this "no changes"; the template says no.
+    let (out3, text3) = Output::capture(Format::Human);
+    let back = DeployOptions {
+        allow_replace: vec!["DeadLetters".into()],
+        ..never_ask()
+    };
+    let report = d
+        .deploy(vec![v1.clone()], &back, &out3)
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", e.report(), text3.text()));
+    assert!(
+        matches!(report.stacks[0].outcome, Outcome::Updated { .. }),
+        "{:?}\n{}",
+        report.stacks[0].outcome,
+        text3.text()
+    );
+    let (dout, dtext) = Output::capture(Format::Human);
+    assert!(
+        d.diff(std::slice::from_ref(&v1), true, &dout).await.is_ok(),
+        "deployed is what was asked: {}",
+        dtext.text()
+    );
+    // And now the same again is a no-op, confirmed by the template.
+    let (out4, text4) = Output::capture(Format::Human);
+    let report = d
+        .deploy(vec![v1], &back, &out4)
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", e.report(), text4.text()));
+    assert!(
+        matches!(report.stacks[0].outcome, Outcome::Unchanged { .. }),
+        "{:?}\n{}",
+        report.stacks[0].outcome,
+        text4.text()
+    );
 }
 
 #[tokio::test]
@@ -378,6 +414,12 @@ async fn broadening_changes_need_approval_and_a_pipeline_cannot_give_it() {
         "{e}"
     );
     assert_eq!(d.counter().count("CloudFormation.ExecuteChangeSet"), 0);
+    let said = text.text();
+    assert!(
+        said.contains("deleted the change set (it was not approved)"),
+        "{said}"
+    );
+    assert!(!said.contains("safety check"), "{said}");
     // The refused CREATE leaves neither a change set nor an empty stack behind.
     assert_eq!(
         stack_status(&d, &a.stack_name).await,
@@ -524,6 +566,25 @@ async fn destroy_asks_then_deletes_and_lists_what_was_retained() {
         .await
         .expect("status");
     assert_eq!(rows[0].status, "NOT_DEPLOYED", "{}", text.text());
+}
+
+#[tokio::test]
+async fn status_of_a_stack_in_another_account_says_it_cannot_be_seen() {
+    let d = deployer().await;
+    let mut elsewhere = artifact(&unique("elsewhere"), &data_template("pk", 30, &[]));
+    elsewhere.account = "222222222222".into();
+    let (out, text) = Output::capture(Format::Human);
+    let rows = d
+        .status(std::slice::from_ref(&elsewhere), &out)
+        .await
+        .expect("status");
+    assert_eq!(rows[0].status, "NOT_VISIBLE", "{}", text.text());
+    let reason = rows[0].reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("222222222222") && reason.contains(ACCOUNT),
+        "{reason}"
+    );
+    assert!(!text.text().contains("NOT_DEPLOYED"), "{}", text.text());
 }
 
 #[tokio::test]

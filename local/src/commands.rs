@@ -33,7 +33,7 @@ pub(crate) fn options(run: &RunArgs, token: BearerToken) -> Result<RunOptions> {
     let county = run
         .county
         .clone()
-        .ok_or_else(|| LocalError::Invalid("--county <ID> is required".into()))?;
+        .ok_or_else(|| LocalError::BadInput("--county <ID> is required".into()))?;
     let mut o = RunOptions::new(county, token);
     o.environments = run.environments.clone();
     o.port = run.port;
@@ -140,32 +140,22 @@ pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result
     rt.block_on(async {
         match cmd {
             InventoryCommand::Load(a) => {
-                let text = std::fs::read_to_string(&a.file).map_err(|e| LocalError::File {
-                    path: a.file.clone(),
-                    message: e.to_string(),
-                })?;
-                let records = crate::inventory::parse_csv(&a.file, &text).map_err(|errs| {
-                    LocalError::Invalid(format!(
-                        "{} bad row(s); nothing was written:\n{}",
-                        errs.len(),
-                        errs.iter()
-                            .map(|e| format!("  {e}"))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    ))
-                })?;
+                let records = read_stock_file(&a.file)?;
                 let store = county_store(&a.target).await?;
-                let n = crate::inventory::write_stock(&store, &records).await?;
+                let done = crate::inventory::load_stock(&store, &records).await?;
                 writeln!(
                     out,
-                    "loaded {n} stock records into {}",
-                    store.tables().inventory
+                    "loaded {} stock records into {} ({} already there, set to the file's quantity less {} units held by orders)",
+                    done.written,
+                    store.tables().inventory,
+                    done.reconciled,
+                    done.held
                 )
                 .map_err(LocalError::Output)
             }
             InventoryCommand::Show(a) => {
                 let store_id = StoreId::parse(&a.store)
-                    .map_err(|e| LocalError::Invalid(format!("--store {:?}: {e}", a.store)))?;
+                    .map_err(|e| LocalError::BadInput(format!("--store {:?}: {e}", a.store)))?;
                 let store = county_store(&a.target).await?;
                 let lines = crate::inventory::show(&store, &store_id).await?;
                 let text = if a.json {
@@ -181,4 +171,22 @@ pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result
             }
         }
     })
+}
+
+/// A stock file, read as it streams and validated in full before anything
+/// is written; `-` reads stdin.
+fn read_stock_file(path: &std::path::Path) -> Result<Vec<order_domain::codec::StockRecord>> {
+    let parse = |input: &mut dyn std::io::BufRead| {
+        crate::inventory::parse_csv(path, input).map_err(|e| LocalError::BadInput(e.to_string()))
+    };
+    if path == std::path::Path::new("-") {
+        return parse(&mut std::io::stdin().lock());
+    }
+    let file = std::fs::File::open(path).map_err(|e| {
+        LocalError::BadInput(format!(
+            "{}: cannot open the stock file: {e}",
+            path.display()
+        ))
+    })?;
+    parse(&mut std::io::BufReader::new(file))
 }

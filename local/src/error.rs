@@ -26,6 +26,10 @@ pub enum LocalError {
     },
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    /// Bad input from the person running the command (a malformed stock
+    /// file, a bad flag value): the documented bad-input exit code, not a failure.
+    #[error("{0}")]
+    BadInput(String),
     #[error("{0}")]
     Invalid(String),
     #[error("I/O: {0}")]

@@ -10,7 +10,8 @@
 //! store-001,SKU-TITOS-750,24,2299
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,7 +19,10 @@ use order_domain::codec::{RESERVATION_CONFIRMED, RESERVATION_RESERVED, StockReco
 use order_domain::ids::{Sku, StoreId};
 use order_domain::money::Money;
 use order_domain::schema::inventory as inv;
-use order_domain::store::{BATCH_WRITE_MAX, Item, ItemExt, Query, Store, Table};
+use order_domain::store::{
+    AttrValue, BATCH_WRITE_MAX, Condition, Item, ItemExt, Put, Query, SortCondition, Store,
+    StoreError, Table,
+};
 
 use crate::error::{LocalError, Result};
 
@@ -29,6 +33,15 @@ pub const COLUMNS: [&str; 4] = ["store_id", "sku", "quantity", "price_cents"];
 pub const MAX_QUANTITY: i64 = 1_000_000;
 /// Unprocessed items are retried this many times, backing off, before giving up.
 const MAX_BATCH_ATTEMPTS: u32 = 8;
+
+/// Longest line read from a stock file, in bytes: a real row is under 200;
+/// a longer one means the input is not a stock file (a binary, `/dev/zero`),
+/// and reading stops there instead of filling memory.
+pub const MAX_LINE_BYTES: usize = 4096;
+/// Most rows one stock file may hold (held in memory until validated in full).
+pub const MAX_ROWS: usize = 1_000_000;
+/// Bad rows listed in the error message; the rest are counted.
+pub const MAX_ERRORS_SHOWN: usize = 20;
 
 /// A row that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,42 +65,151 @@ impl std::fmt::Display for RowError {
     }
 }
 
-/// Parses and validates a stock CSV. Returns every bad row (not just the
-/// first), so one edit fixes the file.
-pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<StockRecord>, Vec<RowError>> {
+/// Why a stock file was refused: its first [`MAX_ERRORS_SHOWN`] bad rows and
+/// how many there were in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvErrors {
+    pub shown: Vec<RowError>,
+    pub total: usize,
+}
+
+impl CsvErrors {
+    fn push(&mut self, e: RowError) {
+        self.total += 1;
+        if self.shown.len() < MAX_ERRORS_SHOWN {
+            self.shown.push(e);
+        }
+    }
+}
+
+impl std::fmt::Display for CsvErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bad row(s); nothing was written:", self.total)?;
+        for e in &self.shown {
+            write!(f, "\n  {e}")?;
+        }
+        let rest = self.total - self.shown.len();
+        if rest > 0 {
+            write!(f, "\n  ... and {rest} more")?;
+        }
+        Ok(())
+    }
+}
+
+/// One line of the input, at most [`MAX_LINE_BYTES`]; `None` at the end.
+fn next_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<usize>> {
+    buf.clear();
+    let limit = MAX_LINE_BYTES as u64 + 1;
+    let n = input.by_ref().take(limit).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    }
+    Ok(Some(n))
+}
+
+/// Parses and validates a stock CSV as it is read. Returns every bad row
+/// (the first [`MAX_ERRORS_SHOWN`] listed, the rest counted), so one edit
+/// fixes the file; stops at a line over [`MAX_LINE_BYTES`] or past
+/// [`MAX_ROWS`] rows.
+pub fn parse_csv(path: &Path, mut input: impl BufRead) -> Result<Vec<StockRecord>, CsvErrors> {
     let err = |line: usize, column: &'static str, reason: String| RowError {
         path: path.to_owned(),
         line,
         column,
         reason,
     };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let mut errors = Vec::new();
-    match lines.find(|(_, l)| !l.trim().is_empty()) {
-        Some((n, header)) => {
-            let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-            if cols != COLUMNS {
-                return Err(vec![err(
-                    n,
-                    "header",
-                    format!("expected {:?}, found {:?}", COLUMNS.join(","), header),
-                )]);
+    let mut errors = CsvErrors {
+        shown: Vec::new(),
+        total: 0,
+    };
+    let mut rows = Rows::default();
+    let mut buf = Vec::new();
+    let mut n = 0;
+    let mut header_seen = false;
+    loop {
+        n += 1;
+        let read = match next_line(&mut input, &mut buf) {
+            Ok(Some(read)) => read,
+            Ok(None) => break,
+            Err(e) => {
+                errors.push(err(n, "row", format!("cannot read the file: {e}")));
+                break;
             }
+        };
+        if read > MAX_LINE_BYTES {
+            errors.push(err(
+                n,
+                "row",
+                format!(
+                    "longer than {MAX_LINE_BYTES} bytes: not a stock file? (reading stopped here)"
+                ),
+            ));
+            break;
         }
-        None => return Err(vec![err(1, "header", "the file is empty".into())]),
-    }
-    let mut out = Vec::new();
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    for (n, line) in lines {
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            errors.push(err(n, "row", "is not UTF-8 text".into()));
+            continue;
+        };
+        let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
             continue;
         }
+        if !header_seen {
+            header_seen = true;
+            let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+            if cols != COLUMNS {
+                errors.push(err(
+                    n,
+                    "header",
+                    format!("expected {:?}, found {:?}", COLUMNS.join(","), line),
+                ));
+                break;
+            }
+            continue;
+        }
+        if rows.out.len() >= MAX_ROWS {
+            errors.push(err(
+                n,
+                "row",
+                format!("more than {MAX_ROWS} rows: split the file (each part loads on its own)"),
+            ));
+            break;
+        }
+        if let Err(e) = rows.parse(line, n, &err) {
+            e.into_iter().for_each(|e| errors.push(e));
+        }
+    }
+    if !header_seen && errors.total == 0 {
+        errors.push(err(1, "header", "the file is empty".into()));
+    }
+    if errors.total == 0 {
+        Ok(rows.out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The rows parsed so far, and where each (store, SKU) was first seen.
+#[derive(Default)]
+struct Rows {
+    out: Vec<StockRecord>,
+    seen: HashMap<(String, String), usize>,
+}
+
+impl Rows {
+    /// Parses one data row, returning every bad cell of it.
+    fn parse(
+        &mut self,
+        line: &str,
+        n: usize,
+        err: &impl Fn(usize, &'static str, String) -> RowError,
+    ) -> Result<(), Vec<RowError>> {
         let cells: Vec<&str> = line.split(',').map(str::trim).collect();
         if cells.len() != COLUMNS.len() {
-            errors.push(err(
+            return Err(vec![err(
                 n,
                 "row",
                 format!(
@@ -96,8 +218,7 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<StockRecord>, Vec<RowErr
                     COLUMNS.len(),
                     COLUMNS.join(",")
                 ),
-            ));
-            continue;
+            )]);
         }
         let store = StoreId::parse(cells[0])
             .map_err(|e| err(n, "store_id", format!("{:?}: {e}", cells[0])));
@@ -131,33 +252,26 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Vec<StockRecord>, Vec<RowErr
         match (store, sku, qty, price) {
             (Ok(store_id), Ok(sku), Ok(available), Ok(price_cents)) => {
                 let key = (store_id.as_str().to_owned(), sku.as_str().to_owned());
-                if let Some(first) = seen.insert(key, n) {
-                    errors.push(err(
+                if let Some(first) = self.seen.insert(key, n) {
+                    return Err(vec![err(
                         n,
                         "sku",
                         format!("{sku} at {store_id} is already on line {first}"),
-                    ));
-                    continue;
+                    )]);
                 }
-                out.push(StockRecord {
+                self.out.push(StockRecord {
                     store_id,
                     sku,
                     available,
                     price_cents,
                 });
+                Ok(())
             }
-            (a, b, c, d) => {
-                errors.extend(a.err());
-                errors.extend(b.err());
-                errors.extend(c.err());
-                errors.extend(d.err());
-            }
+            (a, b, c, d) => Err([a.err(), b.err(), c.err(), d.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
         }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
     }
 }
 
@@ -198,6 +312,160 @@ pub async fn write_stock<S: Store>(store: &S, records: &[StockRecord]) -> Result
         }
     }
     Ok(written)
+}
+
+/// Attempts at setting one stock record while orders keep changing it.
+const MAX_RECONCILE_ATTEMPTS: u32 = 20;
+
+/// What `inventory load` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// Stock records written.
+    pub written: usize,
+    /// Of those, records that already existed and were set to the file's
+    /// quantity less what orders hold.
+    pub reconciled: usize,
+    /// Units the reconciled records hold back for reserved and sold orders.
+    pub held: i64,
+}
+
+/// Loads a stock file: each row says how many units are on the shelf, so
+/// the record's `available` becomes that quantity less the units the
+/// reservation ledger holds (reserved, or sold and not yet collected).
+/// Loading the same file twice therefore changes nothing, and a reload never
+/// hands out units that orders already took.
+///
+/// SKUs the store has no record of yet are written in batches
+/// ([`write_stock`]); existing records are set one at a time, conditionally
+/// on `available` being what was read before the ledger, so an order
+/// reserving or releasing in between makes the load read again rather than
+/// overwrite it.
+pub async fn load_stock<S: Store>(store: &S, records: &[StockRecord]) -> Result<LoadSummary> {
+    let existing = existing_skus(store, records).await?;
+    let (known, fresh): (Vec<StockRecord>, Vec<StockRecord>) = records
+        .iter()
+        .cloned()
+        .partition(|r| existing.contains(&(r.store_id.clone(), r.sku.clone())));
+    let mut summary = LoadSummary {
+        written: write_stock(store, &fresh).await?,
+        ..LoadSummary::default()
+    };
+    for rec in &known {
+        summary.held += reconcile(store, rec).await?;
+        summary.written += 1;
+        summary.reconciled += 1;
+    }
+    Ok(summary)
+}
+
+/// The (store, SKU) pairs among `records` that already have a stock record.
+async fn existing_skus<S: Store>(
+    store: &S,
+    records: &[StockRecord],
+) -> Result<BTreeSet<(StoreId, Sku)>> {
+    let stores: BTreeSet<&StoreId> = records.iter().map(|r| &r.store_id).collect();
+    let mut out = BTreeSet::new();
+    for store_id in stores {
+        let mut q = Query::table(Table::Inventory, store_id.as_str());
+        q.sort = Some(SortCondition::BeginsWith(format!(
+            "{}{}",
+            inv::STOCK_PREFIX,
+            order_domain::keys::SEP
+        )));
+        q.consistent = true;
+        for item in query_all(store, q).await? {
+            let sku = item.parse_s(inv::SKU).map_err(|e| corrupt(&item, e))?;
+            out.insert((store_id.clone(), sku));
+        }
+    }
+    Ok(out)
+}
+
+/// Sets one existing stock record to the file's quantity less what the
+/// ledger holds; returns the units held.
+async fn reconcile<S: Store>(store: &S, rec: &StockRecord) -> Result<i64> {
+    let key = order_domain::codec::stock_key(&rec.store_id, &rec.sku);
+    for _ in 0..MAX_RECONCILE_ATTEMPTS {
+        // `available` first, the ledger second: a reservation after the first
+        // read changes `available`, so the conditional put below fails.
+        let current = store
+            .get(Table::Inventory, key.clone(), true)
+            .await
+            .map_err(|e| store_failed("GetItem", e))?;
+        let condition = match &current {
+            Some(item) => Condition::equals(
+                inv::AVAILABLE,
+                AttrValue::n(item.get_i64(inv::AVAILABLE).map_err(|e| corrupt(item, e))?),
+            ),
+            None => Condition::not_exists(inv::SK),
+        };
+        let held = held_units(store, &rec.store_id, &rec.sku).await?;
+        let target = StockRecord {
+            available: (rec.available - held).max(0),
+            ..rec.clone()
+        };
+        let put = Put {
+            table: Table::Inventory,
+            item: target.to_item(),
+            condition: Some(condition),
+        };
+        match store.put(put).await {
+            Ok(()) => return Ok(held),
+            Err(StoreError::ConditionFailed { .. }) => {
+                tracing::debug!(sku = %rec.sku, "an order changed the stock meanwhile; reading again");
+            }
+            Err(e) => return Err(store_failed("PutItem", e)),
+        }
+    }
+    Err(LocalError::Invalid(format!(
+        "{} at {}: orders kept changing the stock record during {MAX_RECONCILE_ATTEMPTS} attempts; load again when the store is quieter (it is idempotent)",
+        rec.sku, rec.store_id
+    )))
+}
+
+/// Units of `sku` the reservation ledger holds: reserved, or sold (the
+/// units stay on the shelf until the order is collected).
+async fn held_units<S: Store>(store: &S, store_id: &StoreId, sku: &Sku) -> Result<i64> {
+    let mut q = Query::table(Table::Inventory, store_id.as_str());
+    q.sort = Some(SortCondition::BeginsWith(
+        order_domain::keys::reservation_prefix(sku),
+    ));
+    q.consistent = true;
+    let mut held = 0;
+    for item in query_all(store, q).await? {
+        let state = item.get_s(inv::STATE).map_err(|e| corrupt(&item, e))?;
+        if matches!(state, RESERVATION_RESERVED | RESERVATION_CONFIRMED) {
+            held += item.get_i64(inv::QUANTITY).map_err(|e| corrupt(&item, e))?;
+        }
+    }
+    Ok(held)
+}
+
+/// Every page of a query.
+async fn query_all<S: Store>(store: &S, mut q: Query) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    loop {
+        let page = store
+            .query(q.clone())
+            .await
+            .map_err(|e| store_failed("Query", e))?;
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(k) => q.start_key = Some(k),
+            None => return Ok(items),
+        }
+    }
+}
+
+fn store_failed(operation: &str, e: StoreError) -> LocalError {
+    LocalError::Invalid(format!("{operation} on the Inventory table: {e}"))
+}
+
+fn corrupt(item: &Item, e: impl std::fmt::Display) -> LocalError {
+    LocalError::Invalid(format!(
+        "an Inventory item ({:?}) cannot be read: {e}",
+        item.get_s(inv::SK).unwrap_or_default()
+    ))
 }
 
 /// One SKU's line in `inventory show`.
@@ -287,8 +555,8 @@ mod tests {
                     store-1,SKU-C,5,12.99\n\
                     store-1,SKU-A,3,100\n\
                     store-1,SKU-D,1\n";
-        let errs = parse_csv(Path::new("stock.csv"), text).unwrap_err();
-        let got: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        let errs = parse_csv(Path::new("stock.csv"), text.as_bytes()).unwrap_err();
+        let got: Vec<String> = errs.shown.iter().map(ToString::to_string).collect();
         assert_eq!(got.len(), 4, "{got:#?}");
         assert!(
             got[0].starts_with("stock.csv:3: column quantity:"),
@@ -307,10 +575,41 @@ mod tests {
     #[test]
     fn good_file_parses() {
         let text = "store_id,sku,quantity,price_cents\r\nstore-1,SKU-A,10,2299\r\n\r\n";
-        let recs = parse_csv(Path::new("s.csv"), text).unwrap();
+        let recs = parse_csv(Path::new("s.csv"), text.as_bytes()).unwrap();
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].available, 10);
         assert_eq!(recs[0].price_cents.cents(), 2299);
-        assert!(parse_csv(Path::new("s.csv"), "sku,store_id\n").is_err());
+        assert!(parse_csv(Path::new("s.csv"), "sku,store_id\n".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_endless_line_stops_the_read_at_the_line_bound() {
+        // `/dev/zero` as a stock file: no newline, ever.
+        let mut zeros = std::io::repeat(0).take(1 << 30);
+        let errs =
+            parse_csv(Path::new("/dev/zero"), std::io::BufReader::new(&mut zeros)).unwrap_err();
+        let read = (1u64 << 30) - zeros.limit();
+        assert!(read <= 64 * 1024, "read {read} bytes");
+        assert_eq!(errs.total, 1);
+        assert!(
+            errs.to_string()
+                .contains("/dev/zero:1: column row: longer than 4096 bytes"),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn a_million_bad_rows_list_twenty_and_count_the_rest() {
+        let mut text = String::from("store_id,sku,quantity,price_cents\n");
+        for _ in 0..100_000 {
+            text.push_str("store-1,SKU-A,ten,2299\n");
+        }
+        let errs = parse_csv(Path::new("s.csv"), text.as_bytes()).unwrap_err();
+        assert_eq!(errs.total, 100_000);
+        assert_eq!(errs.shown.len(), MAX_ERRORS_SHOWN);
+        let message = errs.to_string();
+        assert!(message.starts_with("100000 bad row(s); nothing was written:"));
+        assert!(message.ends_with("\n  ... and 99980 more"), "{message}");
+        assert!(message.len() < 4096, "{} bytes", message.len());
     }
 }

@@ -20,13 +20,17 @@ Examples:
                                                CI: JSON lines, no prompts, outputs keyed by county
 
 What a deploy does, per county: hash the template, parameters and tags; if the stack already
-carries that hash, stop (no upload, no change set). Otherwise upload missing function zips
+carries that hash and its deployed template and parameters are the same, stop (no upload, no
+change set). Otherwise upload missing function zips
 (assets/<sha256>.zip), create a change set, print it, refuse unsafe changes (a stateful
 resource replaced or deleted, more than one GSI change per table), ask for approval when
 access may widen, execute, and stream events until the stack settles.
 
-Function bundles: built with cargo-lambda (`make functions`) unless --assets-dir names a
-directory of prebuilt zips (<dir>/<function>/bootstrap.zip or <dir>/<function>.zip).
+Function bundles: built exactly as `make functions` builds them (scripts/build-functions.sh:
+cargo-lambda and zig installed into the checkout's .venv on first use, the `lambda` profile,
+the architecture the county names), so deploy runs from the acme-infra checkout; or
+--assets-dir names a directory of prebuilt zips (<dir>/<function>/bootstrap.zip or
+<dir>/<function>.zip).
 
 Ctrl-C stops at the next safe point: counties not started are not started, change sets not
 yet executed are deleted, and a stack CloudFormation is already changing is left to finish
@@ -62,7 +66,11 @@ Turns termination protection off, deletes the stack, and lists the resources tha
 const STATUS_EXAMPLES: &str = "\
 Examples:
   acme-infra status              every county's stack status, one table
-  acme-infra status --json | jq '.stacks[] | select(.status | test(\"FAILED|ROLLBACK\"))'";
+  acme-infra status --json | jq '.stacks[] | select(.status | test(\"FAILED|ROLLBACK\"))'
+
+STATUS is CloudFormation's, NOT_DEPLOYED when the credentials' account has no such stack, or
+NOT_VISIBLE when the county belongs in another account or region than the credentials (which
+cannot see it, so whether it is deployed is unknown).";
 
 /// `acme-infra deploy`.
 #[derive(Debug, Clone, Args)]
@@ -100,7 +108,7 @@ pub struct DeployArgs {
     pub env: EnvironmentsArg,
     /// Directory of prebuilt function zips (`<dir>/<function>/bootstrap.zip` as
     /// cargo-lambda writes them, or `<dir>/<function>.zip`). Default: build them
-    /// with cargo-lambda into target/lambda/<arch>/.
+    /// as `make functions` does, into the checkout's target/lambda/<arch>/.
     #[arg(long, value_name = "DIR")]
     pub assets_dir: Option<PathBuf>,
     /// Deploy the templates `acme-infra synth` wrote into DIR (e.g. cdk.out)

@@ -114,11 +114,18 @@ pub enum InventoryCommand {
     #[command(after_help = "\
 Example:
   acme-infra inventory load --county travis-tx stock.csv
+  acme-infra inventory load --county travis-tx --target aws - < stock.csv
 
-Every row is checked first; one bad row (reported with file, line, column
-and reason) means nothing is written. Rows are written 25 at a time
-(BatchWriteItem's limit), retrying throttled items with backoff. Loading sets
-`available` and the price; loading the same file twice is harmless.")]
+Each row says how many units are on the shelf. A SKU the store already
+stocks gets that quantity less what its orders hold (reserved, or sold and
+not yet collected), so loading the same file twice is harmless and a reload
+never sells a unit twice; a new SKU gets the quantity as it is.
+
+The file is read as it streams and every row is checked first; any bad row
+means nothing is written (the first 20 are listed with file, line, column
+and reason, the rest counted; exit code 2). Lines over 4096 bytes or files
+over 1,000,000 rows are refused. New SKUs are written 25 at a time
+(BatchWriteItem's limit), existing ones one at a time.")]
     Load(InventoryLoadArgs),
     /// Show a store's stock: available, reserved, sold and price per SKU.
     #[command(after_help = "\
@@ -155,7 +162,7 @@ pub struct InventoryTargetArgs {
 pub struct InventoryLoadArgs {
     #[command(flatten)]
     pub target: InventoryTargetArgs,
-    /// CSV file with columns store_id,sku,quantity,price_cents.
+    /// CSV file with columns store_id,sku,quantity,price_cents (`-`: stdin).
     pub file: PathBuf,
 }
 

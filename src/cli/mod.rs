@@ -35,6 +35,10 @@ pub enum Command {
     List(stacks::ListArgs),
     /// Manage county environment files.
     #[command(subcommand)]
+    #[command(after_help = "\
+Example:
+  acme-infra county add harris-tx --name 'Harris County' --state TX \\
+      --account 111111111111 --region us-east-2")]
     County(stacks::CountyCommand),
     /// Deploy county stacks through CloudFormation change sets (assets, diff, safety checks).
     Deploy(deploy::DeployArgs),
@@ -50,9 +54,18 @@ pub enum Command {
     Local(local::LocalArgs),
     /// Load and show stock levels and prices (local runner or AWS).
     #[command(subcommand)]
+    #[command(after_help = "\
+Examples:
+  acme-infra inventory load --county travis-tx stock.csv
+  acme-infra inventory show --county travis-tx --store store-001
+  acme-infra inventory show --county travis-tx --store store-001 --target aws --json")]
     Inventory(local::InventoryCommand),
     /// Move a county off the legacy PostgreSQL order database.
     #[command(subcommand)]
+    #[command(after_help = "\
+Examples:
+  acme-infra migrate backfill --county travis-tx --from postgres://legacy-host/orders
+  acme-infra migrate verify --county travis-tx --from postgres://legacy-host/orders")]
     Migrate(migrate::MigrateCommand),
 }
 
@@ -93,10 +106,11 @@ fn after_help() -> String {
     format!(
         "\
 Typical pipeline for a new county:
-  acme-infra county add travis-tx --name 'Travis County' --state TX \\
+  acme-infra county add harris-tx --name 'Harris County' --state TX \\
       --account 111111111111 --region us-east-2
-  acme-infra validate
-  acme-infra synth --county travis-tx
+  acme-infra validate --county harris-tx
+  acme-infra synth --county harris-tx --out cdk.out
+  acme-infra deploy --county harris-tx --assembly cdk.out
 
 {}",
         Exit::help_table()
@@ -106,6 +120,25 @@ Typical pipeline for a new county:
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+
+    #[test]
+    fn every_command_and_command_group_has_an_example_in_its_help() {
+        fn check(cmd: &mut clap::Command, path: &str) {
+            let help = cmd.render_long_help().to_string();
+            let example = help.contains("Example") || help.contains("Typical pipeline");
+            assert!(example, "`{path} --help` has no example:\n{help}");
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .filter(|n| n != "help")
+                .collect();
+            for name in names {
+                let sub = cmd.find_subcommand_mut(&name).expect("subcommand");
+                check(sub, &format!("{path} {name}"));
+            }
+        }
+        check(&mut super::Cli::command(), "acme-infra");
+    }
 
     #[test]
     fn the_command_line_is_consistent_and_help_lists_every_exit_code() {

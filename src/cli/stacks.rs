@@ -34,6 +34,14 @@ pub struct SynthArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  acme-infra validate                       # every county file and defaults.yaml
+  acme-infra validate --county travis-tx    # one county
+  acme-infra validate --environments /path/to/environments
+
+Reports every problem of every file at once (file, line, column, key and a
+hint) and exits 7 if there is one; nothing is synthesized or written.")]
 pub struct ValidateArgs {
     /// County to validate (repeatable). Default: every county.
     #[arg(long = "county", value_name = "ID")]
@@ -43,6 +51,10 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  acme-infra list                           # a table: county, name, account, region, sales
+  acme-infra list --json | jq -r '.[].id'   # the county ids, for a script")]
 pub struct ListArgs {
     #[command(flatten)]
     pub env: EnvironmentsArg,
@@ -56,7 +68,7 @@ pub enum CountyCommand {
     /// Create environments/<id>.yaml for a new county from the template, validated.
     #[command(after_help = "\
 Example:
-  acme-infra county add travis-tx --name 'Travis County' --state TX \\
+  acme-infra county add harris-tx --name 'Harris County' --state TX \\
       --account 111111111111 --region us-east-2 --timezone America/Chicago
 
 The new file holds the identity you give and, commented out, every setting

@@ -52,11 +52,31 @@ fn assembled(dir: &Path) -> Result<Vec<StackTemplate>, Error> {
     Ok(stacks)
 }
 
+/// The stacks of the counties asked for (all when none are), before any
+/// bundle is built for them; an unknown county is a usage error, as it is
+/// when the county files are read.
+fn chosen(stacks: Vec<StackTemplate>, ids: &[String]) -> Result<Vec<StackTemplate>, Error> {
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !stacks.iter().any(|s| &s.county_id == *id))
+    {
+        let known: Vec<&str> = stacks.iter().map(|s| s.county_id.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "unknown county `{missing}`: the assembly holds {}",
+            known.join(", ")
+        )));
+    }
+    Ok(stacks
+        .into_iter()
+        .filter(|s| ids.is_empty() || ids.contains(&s.county_id))
+        .collect())
+}
+
 /// Where function zips come from.
 enum Bundles {
     /// Prebuilt zips in a directory.
     Dir(PathBuf),
-    /// Built by cargo-lambda into `target/lambda/<arch>/<function>/bootstrap.zip`.
+    /// Built by [`BUILD_SCRIPT`] into `target/lambda/<arch>/<function>/bootstrap.zip`.
     Built(PathBuf),
 }
 
@@ -104,51 +124,61 @@ fn artifact(t: StackTemplate, wanted: &AssetMetadata, b: &Bundles) -> Result<Sta
     Ok(StackArtifact::new(t, assets))
 }
 
-/// Builds every bundle the stacks want with cargo-lambda, once per architecture.
-fn build_functions(wanted: &[&FunctionBundle], root: &Path, c: &mut Console) -> CmdResult {
+/// The one build path of the function bundles, `make functions`' script: it
+/// installs cargo-lambda and zig into the checkout's `.venv` on first use and
+/// builds with the workspace's `lambda` profile.
+const BUILD_SCRIPT: &str = "scripts/build-functions.sh";
+
+/// The acme-infra checkout the current directory is in (the bundles are
+/// built from its sources, into its `target/lambda/`).
+fn checkout() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .find(|dir| dir.join(BUILD_SCRIPT).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Builds every bundle the stacks want, once per architecture, exactly as
+/// `ARCH=<arch> make functions` does; returns where the bundles are.
+fn build_functions(wanted: &[&FunctionBundle], c: &mut Console) -> Result<PathBuf, Error> {
     let mut archs: Vec<&str> = wanted.iter().map(|w| w.architecture.as_str()).collect();
     archs.sort_unstable();
     archs.dedup();
+    let root = checkout().ok_or_else(|| Error::NoCheckout {
+        architecture: archs.first().map_or("arm64", |a| a).to_owned(),
+    })?;
     for arch in archs {
-        let mut functions: Vec<&str> = wanted
-            .iter()
-            .filter(|w| w.architecture == arch)
-            .map(|w| w.function.as_str())
-            .collect();
-        functions.sort_unstable();
-        functions.dedup();
-        let flag = match arch {
-            "arm64" => "--arm64",
-            "x86_64" => "--x86-64",
-            other => return Err(Error::UnknownArchitecture(other.to_owned())),
-        };
-        c.say(format_args!(
-            "building {} for {arch} with cargo-lambda...",
-            functions.join(", ")
-        ))?;
-        let mut cmd = Command::new("cargo");
-        cmd.args(["lambda", "build", "--release", flag])
-            .args(["--output-format", "zip", "--lambda-dir"])
-            .arg(root.join(arch));
-        for f in &functions {
-            cmd.args(["--package", f]);
+        if !matches!(arch, "arm64" | "x86_64") {
+            return Err(Error::UnknownArchitecture(arch.to_owned()));
         }
-        let status = cmd.status().map_err(Error::CargoLambda)?;
+        c.say(format_args!(
+            "building the {arch} function bundles: ARCH={arch} {BUILD_SCRIPT} (as `make functions`)..."
+        ))?;
+        // Its report goes to stderr with ours: stdout stays for --json.
+        let status = Command::new(root.join(BUILD_SCRIPT))
+            .current_dir(&root)
+            .env("ARCH", arch)
+            // A deploy must get the architecture the template names, never a fallback.
+            .env_remove("ALLOW_ARCH_FALLBACK")
+            .stdout(std::io::stderr())
+            .status()
+            .map_err(|source| Error::BuildScript {
+                script: root.join(BUILD_SCRIPT),
+                source,
+            })?;
         if !status.success() {
             return Err(Error::BuildFailed {
-                flag,
                 architecture: arch.to_owned(),
                 status,
             });
         }
     }
-    Ok(())
+    Ok(root.join("target/lambda"))
 }
 
 pub fn deploy(a: &DeployArgs, c: &mut Console) -> CmdResult {
     let templates = match &a.assembly {
-        // `run_deploy` keeps the counties asked for (and names unknown ones).
-        Some(dir) => assembled(dir)?,
+        Some(dir) => chosen(assembled(dir)?, a.county_ids())?,
         None => synthesized(&a.env, a.county_ids(), c)?,
     };
     let stacks = templates
@@ -158,13 +188,13 @@ pub fn deploy(a: &DeployArgs, c: &mut Console) -> CmdResult {
     let bundles = match &a.assets_dir {
         Some(d) => Bundles::Dir(d.clone()),
         None => {
-            let root = PathBuf::from("target/lambda");
             let wanted: Vec<&FunctionBundle> =
                 stacks.iter().flat_map(|(_, w)| w.0.values()).collect();
-            if !wanted.is_empty() {
-                build_functions(&wanted, &root, c)?;
+            if wanted.is_empty() {
+                Bundles::Built(PathBuf::from("target/lambda"))
+            } else {
+                Bundles::Built(build_functions(&wanted, c)?)
             }
-            Bundles::Built(root)
         }
     };
     let artifacts = stacks

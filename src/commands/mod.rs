@@ -29,6 +29,19 @@ pub fn load_counties(env: &EnvironmentsArg, ids: &[String]) -> Result<Vec<County
     let mut ids: Vec<&String> = ids.iter().collect();
     ids.sort();
     ids.dedup();
+    // A county nobody has a file for is a bad command line, not a bad file.
+    let known = envs.county_ids();
+    let unknown = ids
+        .iter()
+        .filter(|id| !known.contains(id))
+        .filter_map(|id| envs.load(id).err())
+        .reduce(|mut all, e| {
+            all.extend(e);
+            all
+        });
+    if let Some(e) = unknown {
+        return Err(Error::UnknownCounty(e));
+    }
     let mut out = Vec::with_capacity(ids.len());
     let mut errors: Option<ConfigErrors> = None;
     for id in ids {

@@ -325,6 +325,26 @@ fn template_comments_show_every_default_correctly() {
     assert_eq!(from_comments, from_defaults);
 }
 
+/// The new file lists every setting the defaults have, commented out.
+#[test]
+fn template_lists_every_top_level_setting_of_the_defaults() {
+    let text = render_new_county(&new_county()).expect("renders");
+    let defaults = real_defaults().text;
+    let keys = defaults
+        .lines()
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+        .filter_map(|l| l.split(':').next());
+    for key in keys {
+        let listed = text
+            .lines()
+            .any(|l| l.starts_with(&format!("#{key}:")) || l.starts_with(&format!("{key}:")));
+        assert!(
+            listed,
+            "`{key}` of defaults.yaml is not in the new county file:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn names_with_quotes_colons_and_line_breaks_survive() {
     for name in [

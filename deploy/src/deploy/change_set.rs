@@ -343,9 +343,9 @@ impl ChangeSet {
 
 /// Why a change set is being deleted: the interrupt, or `otherwise`.
 pub(crate) fn discard_reason(e: &DeployError, otherwise: &'static str) -> &'static str {
-    if matches!(e, DeployError::Interrupted { .. }) {
-        "the deploy was interrupted"
-    } else {
-        otherwise
+    match e {
+        DeployError::Interrupted { .. } => "the deploy was interrupted",
+        DeployError::NotApproved { .. } => "it was not approved",
+        _ => otherwise,
     }
 }

@@ -87,12 +87,26 @@ impl Deployer {
             out,
         };
         let existing = self.describe_stack(job.name()).await?;
-        let state = existing.as_ref().map(StackState::of);
-        let kind = match plan(state.as_ref(), &job.wanted.hash, opts.force) {
+        let mut state = existing.as_ref().map(StackState::of);
+        let mut decided = plan(state.as_ref(), &job.wanted.hash, opts.force);
+        if let (Plan::Confirm, Some(stack), Some(s)) = (&decided, &existing, &mut state) {
+            let matches = self.deployed_matches(stack, &job.wanted).await?;
+            if !matches {
+                out.note(
+                    job.name(),
+                    "carries this deploy's hash, but its template or parameters differ (its tags were not updated by the last change): updating it",
+                );
+            }
+            s.deployed_matches = Some(matches);
+            decided = plan(state.as_ref(), &job.wanted.hash, opts.force);
+        }
+        let kind = match decided {
             Plan::Skip => {
-                let reason = "deploy hash matches the deployed stack";
+                let reason = "deploy hash, template and parameters match the deployed stack";
                 return self.unchanged(&job, existing.as_ref(), reason).await;
             }
+            // Only when the stack vanished between the two looks: CloudFormation decides.
+            Plan::Confirm => ChangeSetType::Update,
             Plan::Refuse(refusal) => return Err(refusal.into_error(job.name())),
             Plan::Recreate => {
                 self.delete_failed_create(job.name(), existing.as_ref(), out)
@@ -179,6 +193,22 @@ impl Deployer {
             ),
         );
         self.delete_and_wait(stack, 0, out).await
+    }
+
+    /// Whether the deployed stack has the wanted template and parameters.
+    async fn deployed_matches(&self, stack: &Stack, wanted: &Wanted) -> Result<bool, DeployError> {
+        let id = stack.stack_id().or(stack.stack_name()).unwrap_or_default();
+        let template = self.deployed_template(id).await?;
+        let deployed: BTreeMap<&str, &str> = stack
+            .parameters()
+            .iter()
+            .filter_map(|p| Some((p.parameter_key()?, p.parameter_value()?)))
+            .collect();
+        let params_match = wanted
+            .params
+            .iter()
+            .all(|(k, v)| deployed.get(k.as_str()) == Some(&v.as_str()));
+        Ok(params_match && template.as_ref() == Some(&wanted.template))
     }
 
     /// The deployed template (none for a create) and its diff to the wanted one.

@@ -15,6 +15,11 @@ pub struct StackState<'a> {
     pub status: StackStatus,
     /// The `acme:deploy-hash` tag, if the stack carries one.
     pub deploy_hash: Option<&'a str>,
+    /// Whether the deployed template and parameters are the wanted ones, once
+    /// read (`None`: not read yet). A tag alone is not proof: an update that
+    /// does not rewrite the stack's tags (the local emulator's change sets)
+    /// leaves the previous deploy's hash on a stack that has changed since.
+    pub deployed_matches: Option<bool>,
 }
 
 impl<'a> StackState<'a> {
@@ -23,6 +28,7 @@ impl<'a> StackState<'a> {
         Self {
             status: status_of(stack),
             deploy_hash: tag(stack, DEPLOY_HASH_TAG),
+            deployed_matches: None,
         }
     }
 }
@@ -30,8 +36,12 @@ impl<'a> StackState<'a> {
 /// What to do with one stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
-    /// The stack is settled and already carries the wanted deploy hash.
+    /// The stack is settled and already carries the wanted deploy hash, and
+    /// its template and parameters were found to be the wanted ones.
     Skip,
+    /// The hash matches: read the deployed template and parameters, then
+    /// plan again with [`StackState::deployed_matches`] set.
+    Confirm,
     /// A CREATE change set: no stack, or an empty one a CREATE change set
     /// that was never executed left in `REVIEW_IN_PROGRESS`.
     Create,
@@ -91,13 +101,11 @@ pub fn plan(existing: Option<&StackState<'_>>, wanted_hash: &str, force: bool) -
         | StackStatus::UpdateComplete
         | StackStatus::UpdateRollbackComplete
         | StackStatus::ImportComplete
-        | StackStatus::ImportRollbackComplete => {
-            if same {
-                Plan::Skip
-            } else {
-                Plan::Update
-            }
-        }
+        | StackStatus::ImportRollbackComplete => match (same, state.deployed_matches) {
+            (true, None) => Plan::Confirm,
+            (true, Some(true)) => Plan::Skip,
+            (true, Some(false)) | (false, _) => Plan::Update,
+        },
         StackStatus::RollbackComplete | StackStatus::RollbackFailed => Plan::Recreate,
         StackStatus::ReviewInProgress => Plan::Create,
         StackStatus::UpdateRollbackFailed => Plan::Refuse(Refusal::UpdateRollbackFailed),
@@ -143,7 +151,7 @@ mod tests {
             | "UPDATE_COMPLETE"
             | "UPDATE_ROLLBACK_COMPLETE"
             | "IMPORT_COMPLETE"
-            | "IMPORT_ROLLBACK_COMPLETE" => (Plan::Skip, Plan::Update),
+            | "IMPORT_ROLLBACK_COMPLETE" => (Plan::Confirm, Plan::Update),
             "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" => both(Plan::Recreate),
             "REVIEW_IN_PROGRESS" => both(Plan::Create),
             "UPDATE_ROLLBACK_FAILED" => both(Plan::Refuse(Refusal::UpdateRollbackFailed)),
@@ -168,7 +176,23 @@ mod tests {
         StackState {
             status: StackStatus::from(status),
             deploy_hash: hash,
+            deployed_matches: None,
         }
+    }
+
+    #[test]
+    fn a_matching_hash_is_skipped_only_once_the_deployed_template_matches_too() {
+        let mut s = state("UPDATE_COMPLETE", Some(HASH));
+        assert_eq!(plan(Some(&s), HASH, false), Plan::Confirm);
+        s.deployed_matches = Some(true);
+        assert_eq!(plan(Some(&s), HASH, false), Plan::Skip);
+        assert_eq!(plan(Some(&s), HASH, true), Plan::Update, "--force");
+        // The tag says deployed, the template says otherwise: the template wins.
+        s.deployed_matches = Some(false);
+        assert_eq!(plan(Some(&s), HASH, false), Plan::Update);
+        let mut other = state("UPDATE_COMPLETE", Some("other"));
+        other.deployed_matches = Some(true);
+        assert_eq!(plan(Some(&other), HASH, false), Plan::Update);
     }
 
     #[test]

@@ -235,6 +235,14 @@ pub fn reservation_key(sku: &Sku, order_id: &OrderId) -> String {
     ])
 }
 
+/// The sort-key prefix of every reservation of `sku`: `RES#<sku>#` (the
+/// trailing separator keeps `SKU-1` from matching `SKU-10`'s entries).
+pub fn reservation_prefix(sku: &Sku) -> String {
+    let mut key = compose(&[schema::inventory::RESERVATION_PREFIX, sku.as_str()]);
+    key.push(SEP);
+    key
+}
+
 /// Idempotency table key: `<customer_id>#<client_request_id>`. Scoped by
 /// customer so one customer's token can never replay another's order.
 pub fn idempotency_key(customer: &CustomerId, request: &ClientRequestId) -> String {

@@ -56,8 +56,14 @@ impl<'a> Decoder<'a> {
     /// Reports `` `path` must be {expected}, found {what node is} `` with a hint
     /// chosen for the usual mistakes (quoted numbers, `yes`/`no`, floats).
     pub fn expected(&mut self, node: &Node, path: &str, expected: &str) {
+        self.expected_or(node, path, expected, None);
+    }
+
+    /// [`Self::expected`], with `why` as the hint when the value itself
+    /// suggests none (a quoted number does: "remove the quotes").
+    pub fn expected_or(&mut self, node: &Node, path: &str, expected: &str, why: Option<&str>) {
         let found = Found::of(node);
-        let hint = found.hint_towards(expected);
+        let hint = found.hint_towards(expected).or(why.map(str::to_owned));
         self.error(
             node.pos,
             path,
@@ -313,13 +319,24 @@ pub(crate) fn decode_u32_in(
     path: &str,
     range: RangeInclusive<u32>,
 ) -> Option<u32> {
+    decode_u32_in_or(d, node, path, range, None)
+}
+
+/// [`decode_u32_in`] with a hint saying where the range comes from.
+pub(crate) fn decode_u32_in_or(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    range: RangeInclusive<u32>,
+    why: Option<&str>,
+) -> Option<u32> {
     let expected = describe_range(&range);
     match Found::of(node) {
         Found::Int { value: Some(v), .. } if u32::try_from(v).is_ok_and(|v| range.contains(&v)) => {
             u32::try_from(v).ok()
         }
         _ => {
-            d.expected(node, path, &expected);
+            d.expected_or(node, path, &expected, why);
             None
         }
     }
@@ -504,6 +521,20 @@ impl<'n> Fields<'n> {
         range: RangeInclusive<u32>,
     ) -> Option<u32> {
         self.req_with(d, key, |d, node, path| decode_u32_in(d, node, path, range))
+    }
+
+    /// A required integer within `range`; `why` (the limit's source) is the
+    /// hint when the value is out of it.
+    pub fn req_in_or(
+        &mut self,
+        d: &mut Decoder<'_>,
+        key: &'static str,
+        range: RangeInclusive<u32>,
+        why: &'static str,
+    ) -> Option<u32> {
+        self.req_with(d, key, |d, node, path| {
+            decode_u32_in_or(d, node, path, range, Some(why))
+        })
     }
 
     /// An optional integer within `range`.

@@ -114,8 +114,13 @@ pub fn parse_county(
 }
 
 fn parse_reporting(d: &mut Decoder<'_>, source: usize, text: &str) -> Option<Node> {
-    match tree::parse(source, text) {
-        Ok(node) => Some(node),
+    match tree::parse_past_duplicates(source, text) {
+        Ok((node, duplicate)) => {
+            if let Some(e) = duplicate {
+                d.error(e.pos, "", e.message, e.hint);
+            }
+            Some(node)
+        }
         Err(e) => {
             d.error(e.pos, "", e.message, e.hint);
             None

@@ -98,10 +98,9 @@ pub(crate) fn county_id(id: &str) -> Result<(), Problem> {
     if (MIN..=MAX).contains(&len) && ok_chars && starts_with_letter {
         return Ok(());
     }
-    let hint = if id.chars().any(|c| c.is_ascii_uppercase()) {
-        Some(format!("use lower case: `{}`", id.to_ascii_lowercase()))
-    } else {
-        Some("the id names stacks and resources, e.g. `travis-tx`".to_owned())
+    let hint = match county_id_suggestion(id) {
+        Some(fixed) if fixed != id => Some(format!("did you mean `{fixed}`?")),
+        _ => Some("the id names stacks and resources, e.g. `travis-tx`".to_owned()),
     };
     Err((
         format!(
@@ -109,6 +108,35 @@ pub(crate) fn county_id(id: &str) -> Result<(), Problem> {
         ),
         hint,
     ))
+}
+
+/// The id `id` was probably meant to be (`Bad_ID` → `bad-id`), if that one
+/// is valid: lower case, `-` for every other separator, no leading non-letter.
+fn county_id_suggestion(id: &str) -> Option<String> {
+    let mut fixed = String::with_capacity(id.len());
+    for c in id.trim().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            fixed.push(c);
+        } else if !fixed.is_empty() && !fixed.ends_with('-') {
+            fixed.push('-');
+        }
+    }
+    let fixed = fixed
+        .trim_matches('-')
+        .trim_start_matches(|c: char| !c.is_ascii_lowercase());
+    let fixed = fixed.trim_end_matches('-').to_owned();
+    let usable = !fixed.is_empty() && county_id_shape(&fixed);
+    usable.then_some(fixed)
+}
+
+fn county_id_shape(id: &str) -> bool {
+    use acme_contract::ids::{COUNTY_ID_MAX_LEN as MAX, COUNTY_ID_MIN_LEN as MIN};
+    (MIN..=MAX).contains(&id.chars().count())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 pub(crate) fn county_name(name: &str) -> Result<(), Problem> {
@@ -145,11 +173,14 @@ pub(crate) fn account(account: &str) -> Result<(), Problem> {
         return Ok(());
     }
     let digits = account.chars().filter(char::is_ascii_digit).count();
-    let hint = (digits == 12 && account.len() != 12)
-        .then(|| "write the 12 digits only, without dashes or spaces".to_owned());
+    let hint = if digits == 12 && account.len() != 12 {
+        "write the 12 digits only, without dashes or spaces"
+    } else {
+        "an AWS account id has 12 digits, as `aws sts get-caller-identity --query Account` prints it"
+    };
     Err((
         format!("`account` must be a 12-digit AWS account id, found `{account}`"),
-        hint,
+        Some(hint.to_owned()),
     ))
 }
 
@@ -495,6 +526,18 @@ mod tests {
         assert!(county_id("Travis").is_err());
         assert!(county_id("1abc").is_err());
         assert!(account("011111111111").is_ok());
+        for (bad, meant) in [
+            ("Bad_ID", "bad-id"),
+            ("Travis TX", "travis-tx"),
+            ("9king_WA", "king-wa"),
+        ] {
+            let (_, hint) = county_id(bad).expect_err(bad);
+            assert_eq!(
+                hint.as_deref(),
+                Some(format!("did you mean `{meant}`?").as_str())
+            );
+            assert!(county_id(meant).is_ok(), "{meant} is valid");
+        }
         assert!(account("1111-1111-1111").is_err());
         assert!(
             log_retention(100).is_err_and(

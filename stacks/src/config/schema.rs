@@ -448,7 +448,12 @@ fn queue(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<QueueConfig> {
     let max_receive_count = f.req_in(d, "max_receive_count", 1..=1000);
     // SQS keeps a message at most 14 days.
     let dlq_retention_days = f.req_in(d, "dlq_retention_days", 1..=14);
-    let batch_size = f.req_in(d, "batch_size", 1..=10_000);
+    let batch_size = f.req_in_or(
+        d,
+        "batch_size",
+        1..=10_000,
+        "Lambda's SQS event source takes 1 to 10,000 messages per batch (over 10 only with a batching window)",
+    );
     let batching_window_seconds = f.req_in(d, "batching_window_seconds", 0..=300);
     // Lambda's SQS maximum concurrency setting accepts 2..=1000.
     let max_concurrency = f.req_in(d, "max_concurrency", 2..=1000);
@@ -507,7 +512,12 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
 fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSettings> {
     let mut f = Fields::of(d, node, path)?;
     // Lambda's limits: 128 MB to 10 GB of memory, at most 15 minutes.
-    let memory_mb = f.req_in(d, "memory_mb", 128..=10_240);
+    let memory_mb = f.req_in_or(
+        d,
+        "memory_mb",
+        128..=10_240,
+        "Lambda gives a function 128 to 10,240 MB; CPU grows with memory (1,769 MB is one full vCPU)",
+    );
     let timeout_seconds = f.req_in(d, "timeout_seconds", 1..=900);
     let reserved_concurrency = f.opt_in(d, "reserved_concurrency", 0..=1000);
     f.finish(d);

@@ -74,6 +74,8 @@ pub(crate) struct SyntaxError {
     pub pos: Pos,
     pub message: String,
     pub hint: Option<String>,
+    /// A duplicate key: the file still parses if later values win.
+    pub duplicate: bool,
 }
 
 /// Parses one YAML file whose top level must be a mapping (an empty file is an
@@ -91,6 +93,27 @@ pub(crate) fn parse(source: usize, text: &str) -> Result<Node, SyntaxError> {
     let root = marked_yaml::parse_yaml_with_options(source, text, options)
         .map_err(|e| load_error(source, e))?;
     Ok(convert(&root, Pos::file(source)))
+}
+
+/// [`parse`], except that a duplicate key does not hide the rest of the
+/// file: it comes back beside the tree (read again with the later value
+/// kept), so the file's other problems are reported with it.
+pub(crate) fn parse_past_duplicates(
+    source: usize,
+    text: &str,
+) -> Result<(Node, Option<SyntaxError>), SyntaxError> {
+    let duplicate = match parse(source, text) {
+        Ok(node) => return Ok((node, None)),
+        Err(e) if e.duplicate => e,
+        Err(e) => return Err(e),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let options = LoaderOptions::default()
+        .error_on_duplicate_keys(false)
+        .prevent_coercion(true);
+    let root = marked_yaml::parse_yaml_with_options(source, text, options)
+        .map_err(|e| load_error(source, e))?;
+    Ok((convert(&root, Pos::file(source)), Some(duplicate)))
 }
 
 fn convert(node: &MNode, fallback: Pos) -> Node {
@@ -207,7 +230,13 @@ fn load_error(source: usize, e: marked_yaml::LoadError) -> SyntaxError {
             )
         }
     };
-    SyntaxError { pos, message, hint }
+    let duplicate = matches!(e, E::DuplicateKey(_));
+    SyntaxError {
+        pos,
+        message,
+        hint,
+        duplicate,
+    }
 }
 
 /// `marked-yaml` reads only the first document of a stream and drops the rest
@@ -229,6 +258,7 @@ fn check_single_document(source: usize, text: &str) -> Result<(), SyntaxError> {
             pos,
             message: "a county file must hold exactly one YAML document".to_owned(),
             hint: Some("remove the `---` / `...` document markers".to_owned()),
+            duplicate: false,
         };
         if is_marker("---") {
             if seen_content || ended {
