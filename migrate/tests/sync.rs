@@ -117,7 +117,7 @@ fn sync_options(db: &str) -> Options {
     }
 }
 
-/// What the writer did: committed transactions and rows they changed.
+/// What the writer did: committed transactions that changed rows, and the rows.
 #[derive(Default)]
 struct Written {
     transactions: AtomicU64,
@@ -182,6 +182,27 @@ async fn change(client: &mut Client, n: i64, w: &Written) {
                 .await
                 .expect("bump total");
         }
+        4 if n % 20 == 4 => {
+            // A seeded (so backfilled) order deleted with its lines; and a
+            // stock row.
+            let gone = 100 + n / 20;
+            rows += tx
+                .execute("DELETE FROM order_lines WHERE order_id = $1", &[&gone])
+                .await
+                .expect("delete lines");
+            rows += tx
+                .execute("DELETE FROM orders WHERE order_id = $1", &[&gone])
+                .await
+                .expect("delete order");
+            let sku = format!("SKU-{}", 1 + (n / 20) % 20);
+            rows += tx
+                .execute(
+                    "DELETE FROM inventory WHERE store_id = 'AUS-1' AND sku = $1",
+                    &[&sku],
+                )
+                .await
+                .expect("delete stock");
+        }
         _ => {
             let sku = format!("SKU-{}", 1 + n % 20);
             rows += tx
@@ -195,7 +216,10 @@ async fn change(client: &mut Client, n: i64, w: &Written) {
         }
     }
     tx.commit().await.expect("commit");
-    w.transactions.fetch_add(1, Ordering::Relaxed);
+    // One that changed nothing (a deleted row's update) is not decoded.
+    if rows > 0 {
+        w.transactions.fetch_add(1, Ordering::Relaxed);
+    }
     w.rows.fetch_add(rows, Ordering::Relaxed);
 }
 
@@ -425,6 +449,8 @@ async fn changes_during_backfill_and_sync_land_once_and_verify_is_clean() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     let items = scan(&client, &tables, Table::Inventory).await;
+    assert_eq!(items.len(), stock.len(), "deleted stock rows are gone");
+    assert!(totals.deleted > 0);
     for (sku, available) in stock {
         let record = items
             .iter()

@@ -10,12 +10,14 @@
 
 use std::time::Duration;
 
-use order_domain::CountyId;
-use order_domain::store::{Put, Store, StoreError, Table};
+use order_domain::codec::{LEGACY_UPDATED_US, order_from_item, order_key, stock_key, summary_key};
+use order_domain::store::{Condition, Delete, Item, Put, Store, StoreError, Table};
+use order_domain::{CountyId, Sku};
 use tokio::task::JoinSet;
 
 use crate::backfill::{Note, stock_record};
 use crate::guard;
+use crate::map::{key, order_id};
 use crate::order::{MappedStore, items, map_in_county};
 use crate::read::{LegacyOrder, LegacyStock};
 use crate::source::{Legacy, Snapshot, SourceError};
@@ -26,6 +28,8 @@ use super::decode::Batch;
 pub struct Rows {
     pub orders: Vec<LegacyOrder>,
     pub stock: Vec<LegacyStock>,
+    /// Orders the batch names that no longer exist in any county.
+    pub deleted_orders: Vec<i64>,
     /// Read again when the batch changed a store (or none were read yet).
     pub stores: Option<Vec<MappedStore>>,
 }
@@ -88,6 +92,7 @@ async fn read_in(
     } else {
         snap.orders_by_id(county.as_str(), &ids).await?
     };
+    let deleted_orders = deleted(snap, &ids, &orders).await?;
     let keys: Vec<(String, String)> = batch.stock.iter().cloned().collect();
     let stock = if keys.is_empty() {
         Vec::new()
@@ -97,8 +102,38 @@ async fn read_in(
     Ok(Rows {
         orders,
         stock,
+        deleted_orders,
         stores,
     })
+}
+
+/// Of `ids`, those neither in `found` (the county's) nor in any other county.
+async fn deleted(
+    snap: &Snapshot<'_>,
+    ids: &[i64],
+    found: &[LegacyOrder],
+) -> Result<Vec<i64>, SourceError> {
+    let missing: Vec<i64> = ids
+        .iter()
+        .copied()
+        .filter(|id| !found.iter().any(|o| o.order_id == *id))
+        .collect();
+    if missing.is_empty() {
+        return Ok(missing);
+    }
+    let elsewhere = snap
+        .tx
+        .query(
+            "SELECT order_id FROM orders WHERE order_id = ANY($1)",
+            &[&missing],
+        )
+        .await
+        .map_err(SourceError::query("orders"))?;
+    let elsewhere: Vec<i64> = elsewhere.iter().map(|r| r.get(0)).collect();
+    Ok(missing
+        .into_iter()
+        .filter(|id| !elsewhere.contains(id))
+        .collect())
 }
 
 /// `pg_current_snapshot()` text, `xmin:xmax:xip,...`, with 64-bit ids.
@@ -144,6 +179,10 @@ impl Visibility {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub puts: Vec<Put>,
+    /// Migrated orders whose legacy row was deleted: their items go too.
+    pub delete_orders: Vec<i64>,
+    /// Migrated stock records whose legacy row was deleted.
+    pub delete_stock: Vec<Item>,
     pub orders: u64,
     pub stock: u64,
     pub rejects: Vec<Note>,
@@ -162,10 +201,25 @@ pub fn plan(
     gsi_write_shards: u32,
 ) -> Plan {
     let mut plan = Plan {
-        absent: (batch.orders.len().saturating_sub(rows.orders.len())
-            + batch.stock.len().saturating_sub(rows.stock.len())) as u64,
+        delete_orders: rows.deleted_orders.clone(),
         ..Plan::default()
     };
+    plan.absent = (batch.orders.len() - rows.orders.len() - rows.deleted_orders.len()) as u64;
+    for (store_id, sku) in &batch.stock {
+        if rows
+            .stock
+            .iter()
+            .any(|r| &r.store_id == store_id && &r.sku == sku)
+        {
+            continue;
+        }
+        // The re-read joins the county's stores: a key of one of them that
+        // was not read is a deleted row; any other is another county's.
+        match stock_key_of(store_id, sku, stores) {
+            Some(key) => plan.delete_stock.push(key),
+            None => plan.absent += 1,
+        }
+    }
     for o in &rows.orders {
         match map_in_county(o, stores, county) {
             Ok(m) => {
@@ -203,10 +257,22 @@ pub fn plan(
     plan
 }
 
+/// The key a legacy stock row was written under, if it is the county's and
+/// the rules could hold it.
+fn stock_key_of(store_id: &str, sku: &str, stores: &[MappedStore]) -> Option<Item> {
+    let store = stores.iter().find(|s| s.legacy_id == store_id)?;
+    let (store, _) = store.mapped.as_ref().ok()?;
+    let sku = key::encode(sku, Sku::MAX_LEN).ok()?;
+    let sku = Sku::parse(&sku.value).ok()?;
+    Some(stock_key(store, &sku))
+}
+
 /// What the writes did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
     pub items: u64,
+    /// Items removed because their legacy row was deleted.
+    pub deleted: u64,
     /// Refused by the guard: the table holds a newer version.
     pub stale: u64,
     /// Throttled or unavailable, then retried.
@@ -246,35 +312,98 @@ pub async fn write<S: Store + Clone + 'static>(
             source: StoreError::Unavailable(format!("a write task failed: {e}")),
         })??;
         total.items += w.items;
+        total.deleted += w.deleted;
         total.stale += w.stale;
         total.retried += w.retried;
     }
 }
 
 async fn put_one<S: Store>(store: S, put: Put) -> Result<Written, WriteRefused> {
+    let table = put.table;
+    retrying(table, || {
+        let put = put.clone();
+        let store = &store;
+        async move { store.put(put).await }
+    })
+    .await
+    .map(|(done, retried)| Written {
+        items: u64::from(done.is_some()),
+        stale: u64::from(done.is_none()),
+        retried,
+        ..Written::default()
+    })
+}
+
+/// Removes the items of migrated stock and orders whose legacy rows were
+/// deleted. Only migrated items (they carry the legacy version) are
+/// removed; the summary goes first, so a replay still finds the record.
+pub async fn delete<S: Store>(
+    store: &S,
+    orders: &[i64],
+    stock: Vec<Item>,
+) -> Result<Written, WriteRefused> {
     let mut w = Written::default();
+    let migrated = || Some(Condition::exists(LEGACY_UPDATED_US));
+    let mut deletes = Vec::new();
+    for n in orders {
+        let key = order_key(&order_id::from_legacy(*n));
+        let (record, retried) = retrying(Table::OrderById, || {
+            let key = key.clone();
+            async move { store.get(Table::OrderById, key, true).await }
+        })
+        .await?;
+        w.retried += retried;
+        let Some(order) = record.flatten().and_then(|i| order_from_item(&i).ok()) else {
+            continue;
+        };
+        deletes.push(Delete {
+            table: Table::Orders,
+            key: summary_key(&order.customer_id, order.created_at, &order.order_id),
+            condition: migrated(),
+        });
+        deletes.push(Delete {
+            table: Table::OrderById,
+            key,
+            condition: migrated(),
+        });
+    }
+    deletes.extend(stock.into_iter().map(|key| Delete {
+        table: Table::Inventory,
+        key,
+        condition: migrated(),
+    }));
+    for d in deletes {
+        let (done, retried) = retrying(d.table, || {
+            let d = d.clone();
+            async move { store.delete(d).await.map(|_| ()) }
+        })
+        .await?;
+        w.deleted += u64::from(done.is_some());
+        w.retried += retried;
+    }
+    Ok(w)
+}
+
+/// Runs `call` until it passes, retrying throttling with capped backoff:
+/// `(Some(value), retries)` when it passed, `(None, retries)` when its
+/// condition failed, an error when DynamoDB refused it for good.
+async fn retrying<T, F, Fut>(table: Table, mut call: F) -> Result<(Option<T>, u64), WriteRefused>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut retried = 0;
     let mut wait = Duration::from_millis(50);
     loop {
-        match store.put(put.clone()).await {
-            Ok(()) => {
-                w.items = 1;
-                return Ok(w);
-            }
-            Err(StoreError::ConditionFailed { .. }) => {
-                w.stale = 1;
-                return Ok(w);
-            }
+        match call().await {
+            Ok(v) => return Ok((Some(v), retried)),
+            Err(StoreError::ConditionFailed { .. }) => return Ok((None, retried)),
             Err(e) if e.is_retryable() => {
-                w.retried += 1;
+                retried += 1;
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            Err(source) => {
-                return Err(WriteRefused {
-                    table: put.table,
-                    source,
-                });
-            }
+            Err(source) => return Err(WriteRefused { table, source }),
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct Totals {
     pub items: u64,
     /// Writes the guard refused: the table already held a newer version.
     pub stale: u64,
+    /// Items removed because their legacy row was deleted.
+    pub deleted: u64,
     /// Writes throttled, then retried.
     pub retried: u64,
     /// Changed keys the county does not have (another county's, or deleted).
@@ -436,9 +438,14 @@ async fn apply_batch<S: Store + Clone + 'static>(
             totals.rejects.push(r.clone());
         }
     }
-    let written = apply::write(store, plan.puts, opts.concurrency)
+    let mut written = apply::write(store, plan.puts, opts.concurrency)
         .await
         .map_err(|e| End::Fatal(e.into()))?;
+    let removed = apply::delete(store, &plan.delete_orders, plan.delete_stock)
+        .await
+        .map_err(|e| End::Fatal(e.into()))?;
+    written.deleted = removed.deleted;
+    written.retried += removed.retried;
     let written_at = Timestamp::now();
     if let Some(end) = batch.end {
         slot::advance(conn.legacy.client(), slot, end)
@@ -453,6 +460,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
     totals.stock += plan.stock;
     totals.absent += plan.absent;
     totals.items += written.items;
+    totals.deleted += written.deleted;
     totals.stale += written.stale;
     totals.retried += written.retried;
     on(Event::Applied {
