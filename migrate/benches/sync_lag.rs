@@ -23,7 +23,15 @@ use order_domain::{Money, Sku, StoreId};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
-const RATE: u64 = 200;
+/// Legacy changes per second (`ACME_BENCH_RATE`, default 200).
+fn rate() -> u64 {
+    std::env::var("ACME_BENCH_RATE")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(200)
+}
+
 const SECONDS: u64 = 20;
 
 fn var(name: &str) -> String {
@@ -101,9 +109,9 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 /// One legacy change a tick: an order's status or total, or a stock row.
 async fn writer(url: String) -> u64 {
     let c = connect(&url).await;
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate()));
     let mut n = 0u64;
-    while n < RATE * SECONDS {
+    while n < rate() * SECONDS {
         tick.tick().await;
         let sql = match n % 3 {
             0 => format!(
@@ -125,27 +133,40 @@ async fn writer(url: String) -> u64 {
     n
 }
 
+fn raw_put(prefix: &str, i: usize) -> Put {
+    let record = StockRecord {
+        store_id: StoreId::parse("AUS-9").expect("id"),
+        sku: Sku::parse(&format!("{prefix}-{i}")).expect("sku"),
+        available: 1,
+        price_cents: Money::from_cents(100).expect("price"),
+    };
+    Put {
+        table: Table::Inventory,
+        item: guard::stock_item(&record, 1),
+        condition: Some(guard::condition(Table::Inventory, 1)),
+    }
+}
+
 /// moto's time per conditional PutItem, alone, one at a time.
 async fn moto_put_times(store: &DynamoStore) -> Vec<Duration> {
     let mut times = Vec::new();
     for i in 0..300 {
-        let record = StockRecord {
-            store_id: StoreId::parse("AUS-9").expect("id"),
-            sku: Sku::parse(&format!("RAW-{i}")).expect("sku"),
-            available: 1,
-            price_cents: Money::from_cents(100).expect("price"),
-        };
-        let put = Put {
-            table: Table::Inventory,
-            item: guard::stock_item(&record, 1),
-            condition: Some(guard::condition(Table::Inventory, 1)),
-        };
         let t = Instant::now();
-        store.put(put).await.expect("put");
+        store.put(raw_put("RAW", i)).await.expect("put");
         times.push(t.elapsed());
     }
     times.sort();
     times
+}
+
+/// moto's ceiling: conditional puts per second, 16 in flight, as the sync writes.
+async fn moto_ceiling(store: &DynamoStore) -> f64 {
+    let puts: Vec<Put> = (0..600).map(|i| raw_put("CEIL", i)).collect();
+    let t = Instant::now();
+    let w = acme_migrate::sync::apply::write(store, puts, 16)
+        .await
+        .expect("write");
+    w.items as f64 / t.elapsed().as_secs_f64()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +232,7 @@ async fn main() {
     let (mut lags, totals) = runner.await.expect("task");
     lags.sort();
     let moto = moto_put_times(&store).await;
+    let ceiling = moto_ceiling(&store).await;
     println!(
         "legacy changes: {written} in {:.1} s ({:.0}/s); sync read {} changes in {} transactions, {} batches, {} items written",
         elapsed.as_secs_f64(),
@@ -232,5 +254,9 @@ async fn main() {
         percentile(&moto, 0.5),
         percentile(&moto, 0.99),
         16
+    );
+    println!(
+        "moto's ceiling, 16 conditional puts in flight: {ceiling:.0} puts/s; the sync wrote {:.0} items per legacy change",
+        totals.items as f64 / totals.changes.max(1) as f64
     );
 }

@@ -533,3 +533,109 @@ async fn a_county_without_stores_is_refused() {
         "the legacy database has no stores with county_code `fulton-ga`: nothing to sync (is the county id right?)"
     );
 }
+
+/// A throwaway server of its own with `wal_level=replica` (the default the
+/// test server overrides), stopped when dropped.
+struct ReplicaServer {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+fn as_postgres(program: &str) -> std::process::Command {
+    // As root, the server must run as `postgres` (see scripts/with-postgres.sh).
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if root {
+        let mut c = std::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--", program]);
+        c
+    } else {
+        std::process::Command::new(program)
+    }
+}
+
+impl ReplicaServer {
+    fn start() -> Self {
+        let bindir = std::env::var("ACME_TEST_PG_BINDIR")
+            .expect("ACME_TEST_PG_BINDIR: run through scripts/with-postgres.sh");
+        let dir = tempfile::tempdir().expect("tmp");
+        let _ = std::process::Command::new("chown")
+            .args(["postgres"])
+            .arg(dir.path())
+            .status();
+        let data = dir.path().join("data");
+        let ok = as_postgres(&format!("{bindir}/initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["--no-sync", "-A", "trust", "-U", "postgres"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(ok.success(), "initdb");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let opts = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c wal_level=replica",
+            dir.path().display()
+        );
+        let ok = as_postgres(&format!("{bindir}/pg_ctl"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.path().join("log"))
+            .args(["-w", "-o", &opts, "start"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("pg_ctl");
+        assert!(ok.success(), "pg_ctl start");
+        ReplicaServer {
+            dir,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        }
+    }
+}
+
+impl Drop for ReplicaServer {
+    fn drop(&mut self) {
+        let bindir = std::env::var("ACME_TEST_PG_BINDIR").unwrap_or_default();
+        let _ = as_postgres(&format!("{bindir}/pg_ctl"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_source_without_logical_wal_is_refused_naming_the_setting() {
+    let server = ReplicaServer::start();
+    let client = common::connect(&server.url).await;
+    client
+        .batch_execute(include_str!("../sql/legacy-schema.sql"))
+        .await
+        .expect("schema");
+    client
+        .batch_execute(
+            "INSERT INTO stores VALUES ('AUS-1', 'travis-tx', 'Austin', 'America/Chicago')",
+        )
+        .await
+        .expect("store");
+    let err = sync::prepare(
+        &server.url.parse().expect("url"),
+        &county(),
+        &SlotName::for_county(&county()),
+    )
+    .await
+    .expect_err("wal_level=replica");
+    let text = err.to_string();
+    assert!(matches!(err, SyncError::WalLevel { .. }), "{text}");
+    assert!(
+        text.contains("runs with wal_level=replica; the change capture reads a logical replication slot, which needs wal_level=logical (on RDS: the parameter rds.logical_replication=1)"),
+        "{text}"
+    );
+}
