@@ -182,6 +182,17 @@ async fn change(client: &mut Client, n: i64, w: &Written) {
                 .await
                 .expect("bump total");
         }
+        4 if n % 20 == 9 => {
+            // A customer corrected: the summary is keyed by customer.
+            rows += tx
+                .execute(
+                    "UPDATE orders SET customer_id = 1 + customer_id % 50, updated_at = now()
+                     WHERE order_id = $1",
+                    &[&(50 + n / 20)],
+                )
+                .await
+                .expect("move");
+        }
         4 if n % 20 == 4 => {
             // A seeded (so backfilled) order deleted with its lines; and a
             // stock row.

@@ -179,6 +179,8 @@ impl Visibility {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub puts: Vec<Put>,
+    /// Each order written: where its summary will be, to find one that moved.
+    pub summaries: Vec<Summary>,
     /// Migrated orders whose legacy row was deleted: their items go too.
     pub delete_orders: Vec<i64>,
     /// Migrated stock records whose legacy row was deleted.
@@ -224,6 +226,11 @@ pub fn plan(
         match map_in_county(o, stores, county) {
             Ok(m) => {
                 plan.orders += 1;
+                plan.summaries.push(Summary {
+                    record: order_key(&m.order.order_id),
+                    key: summary_key(&m.order.customer_id, m.order.created_at, &m.order.order_id),
+                    version: o.updated_at_us,
+                });
                 for p in items(&m.order, gsi_write_shards) {
                     plan.puts.push(Put {
                         table: p.table,
@@ -255,6 +262,83 @@ pub fn plan(
         }
     }
     plan
+}
+
+/// An order's record and the key its summary is written under.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub record: Item,
+    pub key: Item,
+    pub version: i64,
+}
+
+/// Removes the summaries of orders whose summary key changed (the legacy
+/// row's customer or `placed_at` was corrected): the summary is keyed by
+/// customer and creation time, so a put of the new one leaves the old one
+/// behind. It runs before the puts, so a sync killed in between finds the
+/// old record, and with it the old key, again.
+pub async fn unlink_moved<S: Store + Clone + 'static>(
+    store: &S,
+    summaries: Vec<Summary>,
+    concurrency: usize,
+) -> Result<Written, WriteRefused> {
+    let mut total = Written::default();
+    let mut pending = summaries.into_iter();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < concurrency.max(1) {
+            let Some(s) = pending.next() else { break };
+            running.spawn(unlink_one(store.clone(), s));
+        }
+        let Some(done) = running.join_next().await else {
+            return Ok(total);
+        };
+        let w = done.map_err(|e| WriteRefused {
+            table: Table::Orders,
+            source: StoreError::Unavailable(format!("a write task failed: {e}")),
+        })??;
+        total.deleted += w.deleted;
+        total.retried += w.retried;
+    }
+}
+
+async fn unlink_one<S: Store>(store: S, s: Summary) -> Result<Written, WriteRefused> {
+    let mut w = Written::default();
+    let (record, retried) = retrying(Table::OrderById, || {
+        let key = s.record.clone();
+        let store = &store;
+        async move { store.get(Table::OrderById, key, true).await }
+    })
+    .await?;
+    w.retried += retried;
+    let Some(old) = record.flatten() else {
+        return Ok(w);
+    };
+    // A newer version in the table keeps its own summary.
+    if guard::version_of(&old).is_none_or(|v| v > s.version) {
+        return Ok(w);
+    }
+    let Ok(order) = order_from_item(&old) else {
+        return Ok(w);
+    };
+    let old_key = summary_key(&order.customer_id, order.created_at, &order.order_id);
+    if old_key == s.key {
+        return Ok(w);
+    }
+    let delete = Delete {
+        table: Table::Orders,
+        key: old_key,
+        condition: Some(Condition::exists(LEGACY_UPDATED_US)),
+    };
+    let (done, retried) = retrying(Table::Orders, || {
+        let d = delete.clone();
+        let store = &store;
+        async move { store.delete(d).await.map(|_| ()) }
+    })
+    .await?;
+    w.deleted += u64::from(done.is_some());
+    w.retried += retried;
+    Ok(w)
 }
 
 /// The key a legacy stock row was written under, if it is the county's and
