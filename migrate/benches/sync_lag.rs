@@ -163,7 +163,7 @@ async fn moto_put_times(store: &DynamoStore) -> Vec<Duration> {
 async fn moto_ceiling(store: &DynamoStore) -> f64 {
     let puts: Vec<Put> = (0..600).map(|i| raw_put("CEIL", i)).collect();
     let t = Instant::now();
-    let w = acme_migrate::sync::apply::write(store, puts, 16)
+    let w = acme_migrate::sync::apply::write(store, puts, Vec::new(), 16)
         .await
         .expect("write");
     w.items as f64 / t.elapsed().as_secs_f64()

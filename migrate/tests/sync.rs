@@ -370,8 +370,11 @@ async fn changes_during_backfill_and_sync_land_once_and_verify_is_clean() {
     .await;
     stop_writer.store(true, Ordering::Relaxed);
     writing.await.expect("writer");
-    until("the sync to catch up", Duration::from_secs(60), || {
-        caught_up(&admin, db)
+    // A sync that stopped on an error ends the wait; its error is shown below.
+    until("the sync to catch up", Duration::from_secs(180), || {
+        let ended = sync.is_finished();
+        let admin = &admin;
+        async move { ended || caught_up(admin, db).await }
     })
     .await;
     stop.send(true).expect("stop");

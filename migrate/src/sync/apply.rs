@@ -178,9 +178,11 @@ impl Visibility {
 /// What mapping a batch's rows came to.
 #[derive(Debug, Default)]
 pub struct Plan {
+    /// Summaries and stock records.
     pub puts: Vec<Put>,
-    /// Each order written: where its summary will be, to find one that moved.
-    pub summaries: Vec<Summary>,
+    /// Each order's record, and where its summary is written (to find a
+    /// summary that moved).
+    pub records: Vec<(Put, Summary)>,
     /// Migrated orders whose legacy row was deleted: their items go too.
     pub delete_orders: Vec<i64>,
     /// Migrated stock records whose legacy row was deleted.
@@ -226,17 +228,28 @@ pub fn plan(
         match map_in_county(o, stores, county) {
             Ok(m) => {
                 plan.orders += 1;
-                plan.summaries.push(Summary {
+                let summary = Summary {
                     record: order_key(&m.order.order_id),
                     key: summary_key(&m.order.customer_id, m.order.created_at, &m.order.order_id),
                     version: o.updated_at_us,
-                });
+                };
                 for p in items(&m.order, gsi_write_shards) {
-                    plan.puts.push(Put {
-                        table: p.table,
-                        item: p.item,
-                        condition: Some(guard::condition(p.table, o.updated_at_us)),
-                    });
+                    let guard = guard::condition(p.table, o.updated_at_us);
+                    if p.table == Table::OrderById {
+                        let condition = same_summary_key(guard, &p.item);
+                        let put = Put {
+                            table: p.table,
+                            item: p.item,
+                            condition: Some(condition),
+                        };
+                        plan.records.push((put, summary.clone()));
+                    } else {
+                        plan.puts.push(Put {
+                            table: p.table,
+                            item: p.item,
+                            condition: Some(guard),
+                        });
+                    }
                 }
             }
             Err(reason) => plan.rejects.push(Note {
@@ -272,41 +285,35 @@ pub struct Summary {
     pub version: i64,
 }
 
-/// Removes the summaries of orders whose summary key changed (the legacy
-/// row's customer or `placed_at` was corrected): the summary is keyed by
-/// customer and creation time, so a put of the new one leaves the old one
-/// behind. It runs before the puts, so a sync killed in between finds the
-/// old record, and with it the old key, again.
-pub async fn unlink_moved<S: Store + Clone + 'static>(
-    store: &S,
-    summaries: Vec<Summary>,
-    concurrency: usize,
-) -> Result<Written, WriteRefused> {
-    let mut total = Written::default();
-    let mut pending = summaries.into_iter();
-    let mut running = JoinSet::new();
-    loop {
-        while running.len() < concurrency.max(1) {
-            let Some(s) = pending.next() else { break };
-            running.spawn(unlink_one(store.clone(), s));
-        }
-        let Some(done) = running.join_next().await else {
-            return Ok(total);
-        };
-        let w = done.map_err(|e| WriteRefused {
-            table: Table::Orders,
-            source: StoreError::Unavailable(format!("a write task failed: {e}")),
-        })??;
-        total.deleted += w.deleted;
-        total.retried += w.retried;
-    }
+/// The record's attributes its summary's key is made of.
+const SUMMARY_KEY_PARTS: [&str; 2] = ["customer_id", "created_at"];
+
+/// `guard`, and over an existing record only if the summary's key stays:
+/// the summary is keyed by customer and creation time, so a legacy
+/// correction of either moves it, and the old one must go (see
+/// [`unlink_one`]). Should the names drift, the condition fails and the
+/// slower path runs: still correct.
+fn same_summary_key(guard: Condition, record: &Item) -> Condition {
+    let new = Condition::not_exists(Table::OrderById.partition_key());
+    let same: Vec<Condition> = SUMMARY_KEY_PARTS
+        .iter()
+        .filter_map(|a| record.get(*a).map(|v| Condition::equals(a, v.clone())))
+        .collect();
+    let unmoved = if same.len() == SUMMARY_KEY_PARTS.len() {
+        Condition::Or(vec![new, Condition::And(same)])
+    } else {
+        new
+    };
+    Condition::And(vec![guard, unmoved])
 }
 
-async fn unlink_one<S: Store>(store: S, s: Summary) -> Result<Written, WriteRefused> {
+/// Removes the summary under the record's old key, if the record is not
+/// newer. It runs before the record is replaced, so a sync killed in between
+/// finds the old record, and with it the old key, again.
+async fn unlink_one<S: Store>(store: &S, s: &Summary) -> Result<Written, WriteRefused> {
     let mut w = Written::default();
     let (record, retried) = retrying(Table::OrderById, || {
         let key = s.record.clone();
-        let store = &store;
         async move { store.get(Table::OrderById, key, true).await }
     })
     .await?;
@@ -332,13 +339,32 @@ async fn unlink_one<S: Store>(store: S, s: Summary) -> Result<Written, WriteRefu
     };
     let (done, retried) = retrying(Table::Orders, || {
         let d = delete.clone();
-        let store = &store;
         async move { store.delete(d).await.map(|_| ()) }
     })
     .await?;
     w.deleted += u64::from(done.is_some());
     w.retried += retried;
     Ok(w)
+}
+
+/// An order's record: put if its summary's key stays; otherwise the old
+/// summary is removed first and the record put under the guard alone.
+async fn record_one<S: Store>(store: S, put: Put, s: Summary) -> Result<Written, WriteRefused> {
+    let first = put_one(&store, put.clone()).await?;
+    if first.stale == 0 {
+        return Ok(first);
+    }
+    let unlinked = unlink_one(&store, &s).await?;
+    let plain = Put {
+        condition: Some(guard::condition(Table::OrderById, s.version)),
+        ..put
+    };
+    let second = put_one(&store, plain).await?;
+    Ok(Written {
+        deleted: unlinked.deleted,
+        retried: first.retried + unlinked.retried + second.retried,
+        ..second
+    })
 }
 
 /// The key a legacy stock row was written under, if it is the county's and
@@ -378,15 +404,22 @@ pub struct WriteRefused {
 pub async fn write<S: Store + Clone + 'static>(
     store: &S,
     puts: Vec<Put>,
+    records: Vec<(Put, Summary)>,
     concurrency: usize,
 ) -> Result<Written, WriteRefused> {
     let mut total = Written::default();
     let mut pending = puts.into_iter();
+    let mut records = records.into_iter();
     let mut running = JoinSet::new();
     loop {
         while running.len() < concurrency.max(1) {
+            if let Some((put, summary)) = records.next() {
+                running.spawn(record_one(store.clone(), put, summary));
+                continue;
+            }
             let Some(put) = pending.next() else { break };
-            running.spawn(put_one(store.clone(), put));
+            let store = store.clone();
+            running.spawn(async move { put_one(&store, put).await });
         }
         let Some(done) = running.join_next().await else {
             return Ok(total);
@@ -402,11 +435,10 @@ pub async fn write<S: Store + Clone + 'static>(
     }
 }
 
-async fn put_one<S: Store>(store: S, put: Put) -> Result<Written, WriteRefused> {
+async fn put_one<S: Store>(store: &S, put: Put) -> Result<Written, WriteRefused> {
     let table = put.table;
     retrying(table, || {
         let put = put.clone();
-        let store = &store;
         async move { store.put(put).await }
     })
     .await

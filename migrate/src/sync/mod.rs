@@ -438,17 +438,14 @@ async fn apply_batch<S: Store + Clone + 'static>(
             totals.rejects.push(r.clone());
         }
     }
-    let moved = apply::unlink_moved(store, plan.summaries, opts.concurrency)
-        .await
-        .map_err(|e| End::Fatal(e.into()))?;
-    let mut written = apply::write(store, plan.puts, opts.concurrency)
+    let mut written = apply::write(store, plan.puts, plan.records, opts.concurrency)
         .await
         .map_err(|e| End::Fatal(e.into()))?;
     let removed = apply::delete(store, &plan.delete_orders, plan.delete_stock)
         .await
         .map_err(|e| End::Fatal(e.into()))?;
-    written.deleted = removed.deleted + moved.deleted;
-    written.retried += removed.retried + moved.retried;
+    written.deleted += removed.deleted;
+    written.retried += removed.retried;
     let written_at = Timestamp::now();
     if let Some(end) = batch.end {
         slot::advance(conn.legacy.client(), slot, end)
