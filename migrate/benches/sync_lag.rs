@@ -256,7 +256,7 @@ async fn main() {
         16
     );
     println!(
-        "moto's ceiling, 16 conditional puts in flight: {ceiling:.0} puts/s; the sync wrote {:.0} items per legacy change",
+        "moto's ceiling, 16 conditional puts in flight: {ceiling:.0} puts/s; the sync wrote {:.2} items per legacy change",
         totals.items as f64 / totals.changes.max(1) as f64
     );
 }
