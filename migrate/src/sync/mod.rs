@@ -374,6 +374,14 @@ async fn stream<S: Store + Clone + 'static>(
         if *stop.borrow() {
             return End::Stopped;
         }
+        // Read before the peek, which decodes at least this far: an empty
+        // peek means nothing of this database committed before it, so the
+        // slot may move there (WAL of other databases and the server's own
+        // records would otherwise hold it back, and its lag never reach 0).
+        let horizon = match slot::flushed(conn.legacy.client()).await {
+            Ok(lsn) => lsn,
+            Err(e) => return lost(&e),
+        };
         let rows = match slot::peek(conn.legacy.client(), slot, opts.batch_changes).await {
             Ok(rows) => rows,
             Err(e) if e.in_use() => {
@@ -382,6 +390,13 @@ async fn stream<S: Store + Clone + 'static>(
             Err(e) => return lost(&e),
         };
         if rows.is_empty() {
+            if horizon > conn.info.confirmed {
+                if let Err(e) = slot::advance(conn.legacy.client(), slot, horizon).await {
+                    return lost(&e);
+                }
+                conn.info.confirmed = horizon;
+                totals.position = horizon.to_string();
+            }
             match slot::behind(conn.legacy.client(), slot).await {
                 Ok(behind) => on(Event::Idle { totals, behind }),
                 Err(e) => return lost(&e),
@@ -451,6 +466,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
         slot::advance(conn.legacy.client(), slot, end)
             .await
             .map_err(|e| End::Lost(e.to_string()))?;
+        conn.info.confirmed = conn.info.confirmed.max(end);
         totals.position = end.to_string();
     }
     totals.batches += 1;

@@ -248,6 +248,19 @@ pub async fn advance(client: &Client, slot: &SlotName, to: Lsn) -> Result<(), Sl
     Ok(())
 }
 
+/// How far the server's WAL is flushed (as far as a peek can decode).
+pub async fn flushed(client: &Client) -> Result<Lsn, SlotError> {
+    let row = client
+        .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+        .await
+        .map_err(SlotError::from("reading the WAL position"))?;
+    row.get::<_, String>(0).parse().map_err(|e| SlotError {
+        action: "reading the WAL position",
+        message: e,
+        code: None,
+    })
+}
+
 /// Bytes of WAL written since the slot's position: how far behind it is.
 pub async fn behind(client: &Client, slot: &SlotName) -> Result<i64, SlotError> {
     let row = client
