@@ -83,6 +83,8 @@ pub enum Error {
     Verify(#[from] acme_migrate::verify::VerifyError),
     #[error("{0} difference(s) between the legacy database and the tables (listed above)")]
     VerifyFailed(u64),
+    #[error(transparent)]
+    Sync(#[from] acme_migrate::sync::SyncError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -120,6 +122,7 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::NoStores(_)) => Exit::Usage,
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
             Error::VerifyFailed(_) => Exit::DiffFound,
+            Error::Sync(e) => sync_exit(e),
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(LocalError::BadInput(_)) => Exit::Usage,
             _ => Exit::Failure,
@@ -184,6 +187,24 @@ fn legacy_exit(e: &acme_migrate::source::SourceError) -> Exit {
         SourceError::Connect { .. } | SourceError::Schema { .. } | SourceError::Query { .. } => {
             Exit::LegacyDatabase
         }
+    }
+}
+
+/// A sync that cannot start or go on: the legacy side's refusals are 11
+/// (including a slot another process reads), what the operator must fix
+/// first is 2.
+fn sync_exit(e: &acme_migrate::sync::SyncError) -> Exit {
+    use acme_migrate::sync::SyncError;
+    match e {
+        SyncError::Source(e) => legacy_exit(e),
+        SyncError::NoSlot { .. } | SyncError::NoStores(_) => Exit::Usage,
+        SyncError::Write(_) => Exit::WritesRefused,
+        SyncError::WalLevel { .. }
+        | SyncError::WrongPlugin { .. }
+        | SyncError::OtherDatabase { .. }
+        | SyncError::SlotInUse { .. }
+        | SyncError::Slot { .. }
+        | SyncError::Decode(_) => Exit::LegacyDatabase,
     }
 }
 

@@ -12,6 +12,7 @@ use order_domain::{CountyId, Money, Sku, StoreId};
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
+use crate::guard;
 use crate::map::{key, money};
 use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
 use crate::read::{LegacyStock, Shard};
@@ -244,7 +245,10 @@ fn stock_items(page: &[LegacyStock], stores: &[MappedStore], report: &mut Report
                         format!("SKU `{}` stored as `{}`", row.sku, record.sku),
                     );
                 }
-                out.push(priced(Table::Inventory, record.to_item()));
+                out.push(priced(
+                    Table::Inventory,
+                    guard::stock_item(&record, row.updated_at_us),
+                ));
             }
             Err(reason) => report.reject(name, reason),
         }
@@ -252,7 +256,10 @@ fn stock_items(page: &[LegacyStock], stores: &[MappedStore], report: &mut Report
     out
 }
 
-fn stock_record(row: &LegacyStock, stores: &[MappedStore]) -> Result<(StockRecord, bool), String> {
+pub(crate) fn stock_record(
+    row: &LegacyStock,
+    stores: &[MappedStore],
+) -> Result<(StockRecord, bool), String> {
     let store = stores
         .iter()
         .find(|s| s.legacy_id == row.store_id)

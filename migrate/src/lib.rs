@@ -20,14 +20,17 @@
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
 //! [`order`] turns a legacy order into the items the API would have written;
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
-//! sides order by order.
+//! sides order by order; [`sync`] keeps the tables in step with the legacy
+//! database afterwards (change data capture), under the [`guard`].
 
 pub mod backfill;
 pub mod checkpoint;
+pub mod guard;
 pub mod limit;
 pub mod map;
 pub mod order;
 pub mod read;
 pub mod source;
+pub mod sync;
 pub mod verify;
 pub mod write;

@@ -180,13 +180,10 @@ impl Snapshot<'_> {
         limit: i64,
     ) -> Result<Vec<LegacyOrder>, SourceError> {
         let sql = format!(
-            "SELECT o.order_id, o.client_request_id::text, o.customer_id, o.store_id::text, \
-                 o.status::text, o.total::text, o.currency::text, o.payment_ref::text, \
-                 to_char(o.placed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), {} \
-             FROM orders o JOIN stores s ON s.store_id = o.store_id \
+            "SELECT {} FROM orders o JOIN stores s ON s.store_id = o.store_id \
              WHERE s.county_code = $1 AND o.order_id > $2 AND mod(mod(o.order_id, $3) + $3, $3) = $4 \
              ORDER BY o.order_id LIMIT $5",
-            epoch_us("o.updated_at")
+            order_columns()
         );
         let (n, k) = shard_args(shard);
         let rows = self
@@ -194,22 +191,29 @@ impl Snapshot<'_> {
             .query(&sql, &[&county, &after.unwrap_or(i64::MIN), &n, &k, &limit])
             .await
             .map_err(SourceError::query("orders"))?;
-        let mut orders: Vec<LegacyOrder> = rows
-            .iter()
-            .map(|r| LegacyOrder {
-                order_id: r.get(0),
-                client_request_id: r.get(1),
-                customer_id: r.get(2),
-                store_id: r.get(3),
-                status: r.get(4),
-                total: r.get(5),
-                currency: r.get(6),
-                payment_ref: r.get(7),
-                placed_at: r.get(8),
-                updated_at_us: r.get(9),
-                lines: Vec::new(),
-            })
-            .collect();
+        let mut orders: Vec<LegacyOrder> = rows.iter().map(order_from_row).collect();
+        self.attach_lines(&mut orders).await?;
+        Ok(orders)
+    }
+
+    /// The county's orders among `ids`, each with its lines, by id. Ids of
+    /// another county's orders (or of deleted ones) are not returned.
+    pub async fn orders_by_id(
+        &self,
+        county: &str,
+        ids: &[i64],
+    ) -> Result<Vec<LegacyOrder>, SourceError> {
+        let sql = format!(
+            "SELECT {} FROM orders o JOIN stores s ON s.store_id = o.store_id \
+             WHERE s.county_code = $1 AND o.order_id = ANY($2) ORDER BY o.order_id",
+            order_columns()
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&county, &ids])
+            .await
+            .map_err(SourceError::query("orders"))?;
+        let mut orders: Vec<LegacyOrder> = rows.iter().map(order_from_row).collect();
         self.attach_lines(&mut orders).await?;
         Ok(orders)
     }
@@ -253,28 +257,83 @@ impl Snapshot<'_> {
     ) -> Result<Vec<LegacyStock>, SourceError> {
         let (store, sku) = after.unwrap_or(("", ""));
         let sql = format!(
-            "SELECT i.store_id::text, i.sku::text, i.on_hand, i.reserved, i.price::text, {} \
-             FROM inventory i JOIN stores s ON s.store_id = i.store_id \
+            "SELECT {} FROM inventory i JOIN stores s ON s.store_id = i.store_id \
              WHERE s.county_code = $1 AND (i.store_id, i.sku) > ($2, $3) \
              ORDER BY i.store_id, i.sku LIMIT $4",
-            epoch_us("i.updated_at")
+            stock_columns()
         );
         let rows = self
             .tx
             .query(&sql, &[&county, &store, &sku, &limit])
             .await
             .map_err(SourceError::query("inventory"))?;
-        Ok(rows
-            .iter()
-            .map(|r| LegacyStock {
-                store_id: r.get(0),
-                sku: r.get(1),
-                on_hand: r.get(2),
-                reserved: r.get(3),
-                price: r.get(4),
-                updated_at_us: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(stock_from_row).collect())
+    }
+
+    /// The county's inventory rows among `keys` (store id, SKU).
+    pub async fn inventory_by_key(
+        &self,
+        county: &str,
+        keys: &[(String, String)],
+    ) -> Result<Vec<LegacyStock>, SourceError> {
+        let (stores, skus): (Vec<&str>, Vec<&str>) =
+            keys.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
+        let sql = format!(
+            "SELECT {} FROM inventory i JOIN stores s ON s.store_id = i.store_id \
+             JOIN unnest($2::text[], $3::text[]) AS k(store_id, sku) \
+               ON k.store_id = i.store_id AND k.sku = i.sku \
+             WHERE s.county_code = $1 ORDER BY i.store_id, i.sku",
+            stock_columns()
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&county, &stores, &skus])
+            .await
+            .map_err(SourceError::query("inventory"))?;
+        Ok(rows.iter().map(stock_from_row).collect())
+    }
+}
+
+fn order_columns() -> String {
+    format!(
+        "o.order_id, o.client_request_id::text, o.customer_id, o.store_id::text, \
+         o.status::text, o.total::text, o.currency::text, o.payment_ref::text, \
+         to_char(o.placed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), {}",
+        epoch_us("o.updated_at")
+    )
+}
+
+fn order_from_row(r: &tokio_postgres::Row) -> LegacyOrder {
+    LegacyOrder {
+        order_id: r.get(0),
+        client_request_id: r.get(1),
+        customer_id: r.get(2),
+        store_id: r.get(3),
+        status: r.get(4),
+        total: r.get(5),
+        currency: r.get(6),
+        payment_ref: r.get(7),
+        placed_at: r.get(8),
+        updated_at_us: r.get(9),
+        lines: Vec::new(),
+    }
+}
+
+fn stock_columns() -> String {
+    format!(
+        "i.store_id::text, i.sku::text, i.on_hand, i.reserved, i.price::text, {}",
+        epoch_us("i.updated_at")
+    )
+}
+
+fn stock_from_row(r: &tokio_postgres::Row) -> LegacyStock {
+    LegacyStock {
+        store_id: r.get(0),
+        sku: r.get(1),
+        on_hand: r.get(2),
+        reserved: r.get(3),
+        price: r.get(4),
+        updated_at_us: r.get(5),
     }
 }
 

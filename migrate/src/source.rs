@@ -210,6 +210,11 @@ impl Legacy {
         &self.url
     }
 
+    /// The connection itself, for the change capture's slot functions.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Every table and column in [`EXPECTED_COLUMNS`] exists, or one error
     /// listing every one that does not.
     async fn check_schema(&self) -> Result<(), SourceError> {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use acme_migrate::read::Shard;
+use acme_migrate::sync::slot::SlotName;
 use clap::{Args, Subcommand};
 
 use super::local::InventoryTargetArgs;
@@ -37,6 +38,31 @@ attribute by attribute when they differ). Migrated orders in the tables that
 the legacy county lacks are extra. Orders the mapping rejects are listed as
 known rejects and do not fail verify. Exit 0 when clean, 1 on any difference.")]
     Verify(VerifyArgs),
+    /// Keep a county's tables in step with the legacy database (change data
+    /// capture) until it is cut over.
+    #[command(after_help = "\
+Examples:
+  export ACME_LEGACY_URL='postgres://migrator@legacy-db:5432/orders?sslmode=require'
+  acme-infra migrate sync --county travis-tx --prepare     # 1. the slot, before the backfill
+  acme-infra migrate backfill --county travis-tx           # 2. history
+  acme-infra migrate sync --county travis-tx               # 3. runs until SIGTERM or Ctrl-C
+  acme-infra migrate sync --county travis-tx --drop-slot   # once the county is retired
+
+Reads the county's logical replication slot (plugin test_decoding; the
+database needs wal_level=logical, on RDS rds.logical_replication=1, and the
+user the REPLICATION attribute, on RDS the rds_replication role). Each batch
+of changes is read again from the database, mapped by the backfill's rules and
+written with one conditional put per item, guarded by the legacy updated_at;
+only then does the slot move. Killed at any moment, it replays at most the
+batch in hand, which writes the same items. A lost connection is retried with
+backoff. A row the rules refuse is reported and skipped. SIGTERM or Ctrl-C:
+the batch in hand is finished, the slot moved, exit 0. A status line (changes/s,
+lag from commit to write, WAL not yet read) every --status-every seconds.
+
+Exit codes: 2 no slot (run --prepare) or no stores in the county; 11 the
+legacy database refused (unreachable, wal_level not logical, the slot in use by
+another process, no REPLICATION privilege); 12 DynamoDB refused a write.")]
+    Sync(SyncArgs),
 }
 
 /// The two sides every migration command joins, and where its report goes.
@@ -63,6 +89,39 @@ pub struct Sides {
 pub struct VerifyArgs {
     #[command(flatten)]
     pub sides: Sides,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub sides: Sides,
+    /// Create the county's replication slot and exit: run it before the
+    /// backfill, so the stream starts before the backfill's snapshot.
+    #[arg(long, conflicts_with = "drop_slot")]
+    pub prepare: bool,
+    /// Drop the county's replication slot and exit (the county is retired,
+    /// or starts over with a new backfill). The server then frees its WAL.
+    #[arg(long)]
+    pub drop_slot: bool,
+    /// The slot's name, if not `acme_cdc_<county>` (`-` as `_`).
+    #[arg(long, value_name = "NAME", value_parser = SlotName::parse)]
+    pub slot: Option<SlotName>,
+    /// Row changes read from the slot at a time (whole transactions).
+    #[arg(long, value_name = "N", default_value_t = 500,
+          value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    pub batch: i32,
+    /// Milliseconds to wait when the slot holds nothing new.
+    #[arg(long, value_name = "MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub poll_ms: u64,
+    /// Item writes in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: u64,
+    /// Seconds between two status lines.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub status_every: u64,
 }
 
 #[derive(Debug, Clone, Args)]

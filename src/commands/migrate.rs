@@ -20,6 +20,7 @@ pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
     match cmd {
         MigrateCommand::Backfill(a) => backfill(a, c),
         MigrateCommand::Verify(a) => verify(a, c),
+        MigrateCommand::Sync(a) => super::migrate_sync::run(a, c),
     }
 }
 
@@ -95,15 +96,15 @@ fn backfill(a: &BackfillArgs, c: &mut Console) -> CmdResult {
 
 /// What every migration command starts from: the county's file, the legacy
 /// database's URL, a runtime.
-struct Job {
-    config: acme_stacks::config::CountyConfig,
-    county: CountyId,
-    url: LegacyUrl,
-    rt: tokio::runtime::Runtime,
+pub(super) struct Job {
+    pub(super) config: acme_stacks::config::CountyConfig,
+    pub(super) county: CountyId,
+    pub(super) url: LegacyUrl,
+    pub(super) rt: tokio::runtime::Runtime,
 }
 
 impl Job {
-    fn open(sides: &Sides) -> Result<Self, Error> {
+    pub(super) fn open(sides: &Sides) -> Result<Self, Error> {
         let config =
             Environments::open(&sides.target.env.environments)?.load(&sides.target.county)?;
         let county =
@@ -122,7 +123,7 @@ impl Job {
     }
 }
 
-fn write_report<R: serde::Serialize>(sides: &Sides, report: &R) -> Result<(), Error> {
+pub(super) fn write_report<R: serde::Serialize>(sides: &Sides, report: &R) -> Result<(), Error> {
     let Some(path) = &sides.report else {
         return Ok(());
     };

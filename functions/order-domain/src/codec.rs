@@ -135,6 +135,7 @@ pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
     }
     if let Some(l) = &o.legacy {
         item.insert(LEGACY_ORDER_ID.into(), AttrValue::N(l.number.to_string()));
+        item.insert(LEGACY_UPDATED_US.into(), legacy_updated_us(l));
         item.insert("legacy".into(), legacy_to_attr(l));
     }
     item
@@ -143,6 +144,17 @@ pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
 /// The attribute holding a migrated order's legacy number, on its OrderById
 /// and Orders items.
 pub const LEGACY_ORDER_ID: &str = "legacy_order_id";
+
+/// The legacy row's `updated_at` in microseconds, on a migrated order's
+/// OrderById and Orders items (and a migrated stock record): the version the
+/// change capture's conditional writes compare against. A number at the top
+/// level, because a condition can compare only that (`legacy.updated_at` is
+/// text of varying width).
+pub const LEGACY_UPDATED_US: &str = "legacy_updated_us";
+
+fn legacy_updated_us(l: &LegacyRecord) -> AttrValue {
+    AttrValue::N(l.updated_at.as_microsecond().to_string())
+}
 
 fn legacy_to_attr(l: &LegacyRecord) -> AttrValue {
     let mut m: Item = [
@@ -362,6 +374,7 @@ pub(crate) fn summary_item_with(o: &Order, gsi_write_shards: u32, created_at: At
     }
     if let Some(l) = &o.legacy {
         item.insert(LEGACY_ORDER_ID.into(), AttrValue::N(l.number.to_string()));
+        item.insert(LEGACY_UPDATED_US.into(), legacy_updated_us(l));
     }
     item
 }
@@ -541,6 +554,14 @@ mod tests {
         });
         let item = order_to_item(&o);
         assert_eq!(item[LEGACY_ORDER_ID], AttrValue::N("1010".into()));
+        assert_eq!(
+            item[LEGACY_UPDATED_US],
+            AttrValue::N("1718730000000000".into())
+        );
+        assert_eq!(
+            summary_item(&o, 4)[LEGACY_UPDATED_US],
+            item[LEGACY_UPDATED_US]
+        );
         assert!(!item.contains_key("client_request_id"));
         assert_eq!(order_from_item(&item).unwrap(), o);
         // The legacy map without its number is corrupt, not a new order.

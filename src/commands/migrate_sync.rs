@@ -1,0 +1,196 @@
+//! `acme-infra migrate sync`: the county's slot prepared or dropped, or the
+//! change capture run until SIGTERM / Ctrl-C, with a status line every few
+//! seconds on stderr.
+
+use std::time::{Duration, Instant};
+
+use acme_migrate::sync::slot::SlotName;
+use acme_migrate::sync::{self, Event, Options, Prepared, Totals};
+use tokio::sync::watch;
+
+use super::CmdResult;
+use super::migrate::{Job, write_report};
+use crate::cli::migrate::SyncArgs;
+use crate::error::Error;
+use crate::output::Console;
+
+pub fn run(a: &SyncArgs, c: &mut Console) -> CmdResult {
+    let job = Job::open(&a.sides)?;
+    let slot = a
+        .slot
+        .clone()
+        .unwrap_or_else(|| SlotName::for_county(&job.county));
+    if a.prepare {
+        let prepared = job
+            .rt
+            .block_on(sync::prepare(&job.url, &job.county, &slot))?;
+        return c.print(&match prepared {
+            Prepared::Created(at) => format!(
+                "slot {slot} created at {at} in {}: run the backfill now, then \
+                 `acme-infra migrate sync --county {}`\n",
+                job.url, job.county
+            ),
+            Prepared::Existing(info) => format!(
+                "slot {slot} exists in {} at {} ({} bytes of WAL retained): kept\n",
+                job.url, info.confirmed, info.retained_bytes
+            ),
+        });
+    }
+    if a.drop_slot {
+        let dropped = job.rt.block_on(sync::drop_slot(&job.url, &slot))?;
+        return c.print(&if dropped {
+            format!("slot {slot} dropped from {}\n", job.url)
+        } else {
+            format!("no slot {slot} in {}: nothing to drop\n", job.url)
+        });
+    }
+    let opts = Options {
+        county: job.county.clone(),
+        slot,
+        gsi_write_shards: job.config.gsi_write_shards,
+        batch_changes: a.batch,
+        poll: Duration::from_millis(a.poll_ms),
+        concurrency: usize::try_from(a.concurrency).unwrap_or(16),
+        reconnect_max: Duration::from_secs(30),
+    };
+    let mut status = Status::new(job.county.to_string(), a.status_every);
+    let totals = job.rt.block_on(async {
+        let store = acme_local::commands::county_store(&(&a.sides.target).into()).await?;
+        let (stop_tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            signalled().await;
+            let _ = stop_tx.send(true);
+        });
+        let mut on = |e: Event<'_>| status.event(e);
+        Ok::<_, Error>(sync::run(&job.url, store, &opts, stop, &mut on).await?)
+    })?;
+    write_report(&a.sides, &totals)?;
+    c.print(&summary(&totals))
+}
+
+/// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C).
+async fn signalled() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The status lines: at start, on every reconnect and reject at once, and
+/// otherwise one every `every` seconds.
+struct Status {
+    county: String,
+    every: Duration,
+    last: Instant,
+    changes_at_last: u64,
+    /// Commit to write, of the last batch's oldest transaction.
+    lag: Duration,
+}
+
+impl Status {
+    fn new(county: String, every: u64) -> Self {
+        Status {
+            county,
+            every: Duration::from_secs(every),
+            last: Instant::now(),
+            changes_at_last: 0,
+            lag: Duration::ZERO,
+        }
+    }
+
+    fn event(&mut self, e: Event<'_>) {
+        match e {
+            Event::Started { slot, info } => {
+                self.last = Instant::now();
+                eprintln!(
+                    "sync {}: streaming from slot {slot} at {} ({} bytes of WAL retained)",
+                    self.county, info.confirmed, info.retained_bytes
+                );
+            }
+            Event::Applied {
+                batch,
+                written_at,
+                totals,
+            } => {
+                self.lag = batch
+                    .commits
+                    .iter()
+                    .filter_map(|(_, at)| written_at.duration_since(*at).try_into().ok())
+                    .max()
+                    .unwrap_or_default();
+                self.maybe_line(totals, None);
+            }
+            Event::Idle { totals, behind } => {
+                self.lag = Duration::ZERO;
+                self.maybe_line(totals, Some(behind));
+            }
+            Event::Reject(n) => {
+                eprintln!("sync {}: rejected {}: {}", self.county, n.legacy, n.message)
+            }
+            Event::Note(n) => eprintln!("sync {}: {n}", self.county),
+            Event::Reconnecting { cause, wait } => eprintln!(
+                "sync {}: lost the legacy database ({cause}); reconnecting in {:.1} s",
+                self.county,
+                wait.as_secs_f64()
+            ),
+        }
+    }
+
+    fn maybe_line(&mut self, t: &Totals, behind: Option<i64>) {
+        let elapsed = self.last.elapsed();
+        if elapsed < self.every {
+            return;
+        }
+        let rate = (t.changes - self.changes_at_last) as f64 / elapsed.as_secs_f64();
+        let behind = behind.map_or(String::new(), |b| {
+            format!(", caught up ({b} bytes of WAL unread)")
+        });
+        eprintln!(
+            "sync {}: {} changes ({rate:.1}/s) in {} transactions; {} items written, {} stale, \
+             {} rejects; lag {:.2} s{behind}; position {}",
+            self.county,
+            t.changes,
+            t.transactions,
+            t.items,
+            t.stale,
+            t.rejects_total,
+            self.lag.as_secs_f64(),
+            t.position
+        );
+        self.last = Instant::now();
+        self.changes_at_last = t.changes;
+    }
+}
+
+fn summary(t: &Totals) -> String {
+    format!(
+        "sync {} stopped at {} (slot {}): {} changes in {} transactions, {} orders and {} stock \
+         records written ({} items, {} stale), {} rejects, {} reconnects\n",
+        t.county,
+        t.position,
+        t.slot,
+        t.changes,
+        t.transactions,
+        t.orders,
+        t.stock,
+        t.items,
+        t.stale,
+        t.rejects_total,
+        t.reconnects
+    )
+}
