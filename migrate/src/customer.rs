@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn values_are_copied_exactly_and_nulls_stay_absent() {
-        let c = map_customer(&row()).unwrap();
+        let c = map_customer(&row()).expect("maps");
         assert_eq!(c.customer_id.as_str(), "3");
         assert_eq!(c.full_name.as_deref(), Some("Zoë Ñúñez 山田"));
         assert_eq!(c.phone, None);
@@ -85,7 +85,7 @@ mod tests {
     fn a_date_the_profile_cannot_hold_is_a_reject_that_does_not_quote_it() {
         let mut r = row();
         r.birth_date = Some("0044-03-15 BC".into());
-        let e = map_customer(&r).unwrap_err();
+        let e = map_customer(&r).expect_err("a reject");
         assert!(e.starts_with("birth_date"), "{e}");
         assert!(!e.contains("0044"), "{e}");
     }

@@ -215,11 +215,9 @@ mod tests {
         .unwrap()
     }
 
-    fn service() -> (
-        CustomerService<Arc<MemoryStore>, Arc<ManualClock>>,
-        Arc<MemoryStore>,
-        Arc<ManualClock>,
-    ) {
+    type Service = CustomerService<Arc<MemoryStore>, Arc<ManualClock>>;
+
+    fn service() -> (Service, Arc<MemoryStore>, Arc<ManualClock>) {
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(ManualClock::new("2026-03-09T15:00:00Z".parse().unwrap()));
         (
