@@ -230,6 +230,70 @@ async fn profiles_and_legacy_lookup_in_memory() {
     profiles_and_legacy_lookup(Arc::new(MemoryStore::new())).await;
 }
 
+/// Everything the API logs, as the Lambda's JSON log lines would hold it.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn profile_requests_log_no_pii_whatever_the_outcome() {
+    use order_domain::store::{Fault, FaultOp, StoreError};
+
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let store = Arc::new(MemoryStore::new());
+    let api = api(Arc::clone(&store));
+    let path = "/customers/cust-7";
+    let bad = r#"{"email":"jane.doe@example","full_name":"Jane 'Robert'); DROP TABLE--' Doe","phone":"+1 (512) 555-0142","birth_date":"1990-02-30"}"#;
+    let mut statuses = Vec::new();
+    for (method, body) in [
+        ("PUT", Some(PROFILE)),
+        ("GET", None),
+        ("PUT", Some(bad)),
+        ("PUT", Some("{\"email\": jane.doe@example.com")),
+    ] {
+        statuses.push(api.handle(request(method, path, body)).await.status_code);
+    }
+    // A store failure: the error path logs the answer it sends.
+    store.inject(Fault {
+        op: FaultOp::Get,
+        skip: 0,
+        error: StoreError::Validation("boom".into()),
+    });
+    statuses.push(
+        api.handle(request("PUT", path, Some(PROFILE)))
+            .await
+            .status_code,
+    );
+    assert_eq!(statuses, [201, 200, 400, 400, 500]);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(logs.lines().count(), 5, "one line a request:\n{logs}");
+    assert!(logs.contains("request failed"), "{logs}");
+    for pii in ["jane.doe", "Jane", "Robert", "555-0142", "0142", "1990-02"] {
+        assert!(!logs.contains(pii), "{pii:?} logged:\n{logs}");
+    }
+}
+
 /// A table keyed by one string attribute.
 async fn create_table(client: &aws_sdk_dynamodb::Client, name: &str, pk: &str) {
     client
