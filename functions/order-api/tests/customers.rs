@@ -230,6 +230,33 @@ async fn profiles_and_legacy_lookup_in_memory() {
     profiles_and_legacy_lookup(Arc::new(MemoryStore::new())).await;
 }
 
+#[tokio::test]
+async fn a_customer_the_authorizer_names_reaches_only_their_own_profile() {
+    let api = api(Arc::new(MemoryStore::new()));
+    let as_customer = |method: &str, path: &str, body: Option<&str>| {
+        let mut req = request(method, path, body);
+        req.request_context
+            .authorizer
+            .fields
+            .insert("customer_id".into(), json!("cust-7"));
+        req
+    };
+    let r = api
+        .handle(as_customer("PUT", "/customers/cust-7", Some(PROFILE)))
+        .await;
+    assert_eq!(r.status_code, 201, "{}", text(&r));
+    for (method, body) in [("PUT", Some(PROFILE)), ("GET", None)] {
+        let r = api
+            .handle(as_customer(method, "/customers/cust-8", body))
+            .await;
+        assert_eq!(r.status_code, 403, "{method}: {}", text(&r));
+    }
+    let r = api
+        .handle(as_customer("GET", "/customers/cust-7", None))
+        .await;
+    assert_eq!(r.status_code, 200, "{}", text(&r));
+}
+
 /// Everything the API logs, as the Lambda's JSON log lines would hold it.
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
