@@ -14,6 +14,7 @@ use std::fmt;
 pub enum Method {
     Get,
     Post,
+    Put,
 }
 
 impl Method {
@@ -22,6 +23,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
         }
     }
 }
@@ -43,6 +45,9 @@ pub enum Operation {
     ListCustomerOrders,
     ListStoreOrders,
     ListCountyOrders,
+    GetLegacyOrder,
+    PutCustomer,
+    GetCustomer,
 }
 
 impl Operation {
@@ -56,6 +61,9 @@ impl Operation {
             Operation::ListCustomerOrders => "ListCustomerOrders",
             Operation::ListStoreOrders => "ListStoreOrders",
             Operation::ListCountyOrders => "ListCountyOrders",
+            Operation::GetLegacyOrder => "GetLegacyOrder",
+            Operation::PutCustomer => "PutCustomer",
+            Operation::GetCustomer => "GetCustomer",
         }
     }
 }
@@ -269,6 +277,30 @@ pub const ROUTES: &[Route] = &[
         query: &[query::SINCE.required(), PAGE[0], PAGE[1]],
         body_model: false,
     },
+    // A migrated order by its number in the legacy database. `legacy` is a
+    // literal beside `{order_id}`: no order id is `legacy` (ids are 26
+    // characters), and API Gateway prefers the literal anyway.
+    Route {
+        operation: Operation::GetLegacyOrder,
+        method: Method::Get,
+        path: "/orders/legacy/{legacy_order_id}",
+        query: &[],
+        body_model: false,
+    },
+    Route {
+        operation: Operation::PutCustomer,
+        method: Method::Put,
+        path: "/customers/{customer_id}",
+        query: &[],
+        body_model: false,
+    },
+    Route {
+        operation: Operation::GetCustomer,
+        method: Method::Get,
+        path: "/customers/{customer_id}",
+        query: &[],
+        body_model: false,
+    },
 ];
 
 /// Why no route answers a request.
@@ -347,6 +379,9 @@ mod tests {
             Operation::ListCustomerOrders,
             Operation::ListStoreOrders,
             Operation::ListCountyOrders,
+            Operation::GetLegacyOrder,
+            Operation::PutCustomer,
+            Operation::GetCustomer,
         ];
         assert_eq!(ROUTES.len(), all.len());
         for op in all {
@@ -387,6 +422,24 @@ mod tests {
         let (r, p) = find("GET", "/customers/c-1/orders/").expect("trailing slash");
         assert_eq!(r.operation, Operation::ListCustomerOrders);
         assert_eq!(p.get("customer_id"), Some("c-1"));
+    }
+
+    #[test]
+    fn the_legacy_lookup_and_profiles_sit_beside_their_neighbours() {
+        let (r, p) = find("GET", "/orders/legacy/1011").expect("legacy");
+        assert_eq!(r.operation, Operation::GetLegacyOrder);
+        assert_eq!(p.get("legacy_order_id"), Some("1011"));
+        let (r, p) = find("GET", "/orders/01HZY3M4T7X8Q9R0S1T2V3W4X5").expect("order");
+        assert_eq!(r.operation, Operation::GetOrder);
+        assert_eq!(p.get("order_id"), Some("01HZY3M4T7X8Q9R0S1T2V3W4X5"));
+        let (r, _) = find("PUT", "/customers/c-1").expect("put");
+        assert_eq!(r.operation, Operation::PutCustomer);
+        let (r, _) = find("GET", "/customers/c-1").expect("get");
+        assert_eq!(r.operation, Operation::GetCustomer);
+        let miss = find("DELETE", "/customers/c-1").expect_err("405");
+        assert_eq!(miss.allow_header().as_deref(), Some("GET, PUT"));
+        let miss = find("PUT", "/orders/legacy/1011").expect_err("405");
+        assert_eq!(miss.allow_header().as_deref(), Some("GET"));
     }
 
     #[test]

@@ -92,10 +92,23 @@ pub mod idempotency {
     pub const CREATED_AT: &str = "created_at";
 }
 
-/// Customer PII (name, address, date of birth), on its own KMS key.
+/// Customer PII (e-mail, name, phone, date of birth), on its own KMS key.
+/// One item per customer, keyed by the same customer id the Orders table uses;
+/// no other table holds any of these attributes.
 pub mod customers {
     pub const LOGICAL: &str = "Customers";
     pub const PK: &str = "customer_id";
+    /// PII attributes; each absent when unknown (a migrated customer's NULLs).
+    pub const EMAIL: &str = "email";
+    pub const FULL_NAME: &str = "full_name";
+    pub const PHONE: &str = "phone";
+    /// `YYYY-MM-DD`, a calendar date (no time zone).
+    pub const BIRTH_DATE: &str = "birth_date";
+    /// RFC 3339 UTC; `updated_at` also guards concurrent profile writes.
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    /// A migrated customer's number in the legacy database (`N`).
+    pub const LEGACY_CUSTOMER_ID: &str = "legacy_customer_id";
 }
 
 /// Environment variables the stack sets on every function.

@@ -405,6 +405,13 @@ mod tests {
         assert_eq!(match_route(&Method::GET, "/nope").err(), Some(false));
         let (_, p) = match_route(&Method::GET, "/stores/s%201/orders").unwrap();
         assert_eq!(p["store_id"], "s 1");
+        // The literal `legacy` wins over `{order_id}`, as in API Gateway.
+        let (r, p) = match_route(&Method::GET, "/orders/legacy/1011").unwrap();
+        assert_eq!(r.path, "/orders/legacy/{legacy_order_id}");
+        assert_eq!(p["legacy_order_id"], "1011");
+        let (r, p) = match_route(&Method::PUT, "/customers/c-1").unwrap();
+        assert_eq!(r.path, "/customers/{customer_id}");
+        assert_eq!(p["customer_id"], "c-1");
     }
 
     #[test]

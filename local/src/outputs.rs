@@ -41,5 +41,6 @@ pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> 
         order_by_id: get("OrderByIdTableName")?,
         inventory: get("InventoryTableName")?,
         idempotency: get("IdempotencyTableName")?,
+        customers: Some(get("CustomersTableName")?),
     })
 }

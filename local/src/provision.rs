@@ -79,13 +79,14 @@ impl Resources {
             .ok_or_else(|| LocalError::Invalid(format!("no queue {logical} was provisioned")))
     }
 
-    /// The four order tables, as the domain names them.
+    /// The county's tables, as the domain names them.
     pub fn table_names(&self) -> Result<order_domain::store::TableNames> {
         Ok(order_domain::store::TableNames {
             orders: self.table(logical::ORDERS_TABLE)?.to_owned(),
             order_by_id: self.table(logical::ORDER_BY_ID_TABLE)?.to_owned(),
             inventory: self.table(logical::INVENTORY_TABLE)?.to_owned(),
             idempotency: self.table(logical::IDEMPOTENCY_TABLE)?.to_owned(),
+            customers: Some(self.table(logical::CUSTOMERS_TABLE)?.to_owned()),
         })
     }
 }
@@ -137,11 +138,12 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
         logical::ORDER_BY_ID_TABLE,
         logical::INVENTORY_TABLE,
         logical::IDEMPOTENCY_TABLE,
+        logical::CUSTOMERS_TABLE,
     ] {
         if !res.tables.contains_key(l) {
             return Err(LocalError::MissingInTemplate {
                 what: format!("AWS::DynamoDB::Table {l}"),
-                why: "store orders",
+                why: "store orders and customer profiles",
             });
         }
     }

@@ -134,12 +134,15 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
         renamed.insert(name, physical);
     }
     let mut env = BTreeMap::new();
+    // The runner builds every function from one configuration: the order
+    // API's, the only one with the Customers table (the worker ignores it).
     let vars = crate::stack::resources_of_type(&stack.template, "AWS::Lambda::Function")
         .filter_map(|(_, p)| {
             p.pointer("/Environment/Variables")
                 .and_then(Value::as_object)
         })
-        .find(|v| v.contains_key(order_domain::schema::env::COUNTY_RULES));
+        .filter(|v| v.contains_key(order_domain::schema::env::COUNTY_RULES))
+        .max_by_key(|v| v.contains_key(order_domain::schema::env::CUSTOMERS_TABLE));
     for (k, v) in vars.into_iter().flatten() {
         let resolved = match v {
             Value::String(s) => Some(
@@ -403,5 +406,10 @@ mod tests {
         );
         let config = order_aws::Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
         assert_eq!(config.event_bus_name, run(logical::EVENT_BUS));
+        // The order API's variables, so profiles work locally too.
+        assert_eq!(
+            config.tables.customers.as_deref(),
+            Some(run(logical::CUSTOMERS_TABLE).as_str())
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The backfill: a county's inventory and order history, read from one
-//! snapshot of the legacy database page by page, mapped, and written with
+//! The backfill: a county's inventory, order history and the profiles of the
+//! customers with orders in it, read from one snapshot of the legacy
+//! database page by page, mapped, and written with
 //! `BatchWriteItem` within the write budget, the checkpoint saved after each
 //! page is written.
 
@@ -12,10 +13,11 @@ use order_domain::{CountyId, Money, Sku, StoreId};
 use serde::Serialize;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
+use crate::customer;
 use crate::guard;
 use crate::map::{key, money};
 use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
-use crate::read::{LegacyStock, Shard};
+use crate::read::{LegacyCustomer, LegacyStock, Shard};
 use crate::source::{Legacy, SourceError};
 use crate::write::{Pending, WriteError, WriteStats, Writer};
 
@@ -172,7 +174,7 @@ pub async fn run<S: Store>(
                     .orders(opts.county.as_str(), opts.shard, after, opts.page_size)
                     .await?;
                 match page.last() {
-                    None => Position::Done,
+                    None => Position::Customers { after: None },
                     Some(last) => {
                         let last = last.order_id;
                         let mut pending = Vec::with_capacity(page.len() * 2);
@@ -196,6 +198,21 @@ pub async fn run<S: Store>(
                         rows += page.len() as u64;
                         writer.write_all(pending).await?;
                         Position::Orders { after: Some(last) }
+                    }
+                }
+            }
+            Position::Customers { after } => {
+                let page = snap
+                    .customers(opts.county.as_str(), opts.shard, after, opts.page_size)
+                    .await?;
+                match page.last() {
+                    None => Position::Done,
+                    Some(last) => {
+                        let last = last.customer_id;
+                        let pending = customer_items(&page, &mut cp.written, &mut report);
+                        rows += page.len() as u64;
+                        writer.write_all(pending).await?;
+                        Position::Customers { after: Some(last) }
                     }
                 }
             }
@@ -228,8 +245,31 @@ fn phase_name(p: &Position) -> &'static str {
     match p {
         Position::Inventory { .. } => "inventory",
         Position::Orders { .. } => "orders",
+        Position::Customers { .. } => "customers",
         Position::Done => "done",
     }
+}
+
+/// Customer rows → their profiles' Customers items, counted in `written`.
+fn customer_items(
+    page: &[LegacyCustomer],
+    written: &mut Counts,
+    report: &mut Report,
+) -> Vec<Pending> {
+    let mut out = Vec::with_capacity(page.len());
+    for row in page {
+        match customer::map_customer(row) {
+            Ok(profile) => {
+                out.push(customer::item(&profile));
+                written.customers += 1;
+            }
+            Err(reason) => {
+                report.reject(format!("customer {}", row.customer_id), reason);
+                written.rejects += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Stock rows → stock records: on hand minus reserved is what can be sold.

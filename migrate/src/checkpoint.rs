@@ -21,8 +21,16 @@ use crate::read::Shard;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Position {
-    Inventory { after: Option<(String, String)> },
-    Orders { after: Option<i64> },
+    Inventory {
+        after: Option<(String, String)>,
+    },
+    Orders {
+        after: Option<i64>,
+    },
+    /// Profiles of the customers with orders in the county, by legacy id.
+    Customers {
+        after: Option<i64>,
+    },
     Done,
 }
 
@@ -41,6 +49,9 @@ pub struct Checkpoint {
 pub struct Counts {
     pub inventory: u64,
     pub orders: u64,
+    /// Absent from checkpoints saved before profiles were copied.
+    #[serde(default)]
+    pub customers: u64,
     pub rejects: u64,
 }
 

@@ -12,7 +12,8 @@
 //! | [`map::time`] | a store's local wall clock to UTC: the earlier instant in a fold, shifted forward by the gap in a gap (RFC 9557 "compatible") |
 //! | [`map::key`] | a legacy SKU or request id the new id alphabet cannot hold: a reversible, collision-free escape, or a reject |
 //! | [`map::status`] | legacy statuses, each mapped explicitly; unknown ones are rejects |
-//! | [`map::order_id`] | the new order id, derived from the legacy number and reversible |
+//! | [`map::order_id`] | the new order id, derived from the legacy number and reversible (the rule is `order_domain::legacy`, shared with the API) |
+//! | [`customer`] | a legacy customer to its profile in the Customers table, values copied exactly, on the customer id its orders carry |
 //!
 //! [`source`] connects to the legacy database and takes one snapshot for a
 //! run; [`read`] pages through a county's rows in it by primary key;
@@ -25,6 +26,7 @@
 
 pub mod backfill;
 pub mod checkpoint;
+pub mod customer;
 pub mod guard;
 pub mod limit;
 pub mod map;

@@ -13,9 +13,7 @@ use order_capacity::meter::{Action, Layout, price_write};
 use order_domain::codec::{order_to_item, summary_item};
 use order_domain::order::{LegacyOwner, LegacyRecord, StatusChange};
 use order_domain::store::{Item, Table};
-use order_domain::{
-    ClientRequestId, CountyId, CustomerId, LineItem, Money, Order, OrderStatus, Sku, StoreId,
-};
+use order_domain::{ClientRequestId, CountyId, LineItem, Money, Order, OrderStatus, Sku, StoreId};
 
 use crate::map::status::{FinalStatus, Target};
 use crate::map::time::StoreZone;
@@ -144,8 +142,8 @@ pub fn map_order(
             at: updated_at,
         });
     }
-    let customer_id =
-        CustomerId::parse(&o.customer_id.to_string()).map_err(|e| reject(e.to_string()))?;
+    // The profile's key too (`crate::customer`): orders and profile meet.
+    let customer_id = order_domain::legacy::customer_id(o.customer_id);
     let order = Order {
         order_id: order_id::from_legacy(o.order_id),
         customer_id,

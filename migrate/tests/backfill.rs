@@ -60,7 +60,7 @@ async fn scan(c: &County, table: Table) -> Vec<Item> {
     let out = c
         .client
         .scan()
-        .table_name(c.tables.name(table))
+        .table_name(c.tables.name(table).expect("the table is configured"))
         .send()
         .await
         .expect("scan");

@@ -63,7 +63,7 @@ async fn scan(client: &aws_sdk_dynamodb::Client, tables: &TableNames, table: Tab
     loop {
         let out = client
             .scan()
-            .table_name(tables.name(table))
+            .table_name(tables.name(table).expect("table name"))
             .set_exclusive_start_key(start)
             .send()
             .await

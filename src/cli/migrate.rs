@@ -10,7 +10,7 @@ use super::local::InventoryTargetArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
-    /// Copy a county's inventory and order history from the legacy database.
+    /// Copy a county's inventory, order history and customer profiles from the legacy database.
     #[command(after_help = "\
 Examples:
   export ACME_LEGACY_URL='postgres://migrator@legacy-db:5432/orders?sslmode=require'
@@ -24,8 +24,10 @@ written with BatchWriteItem within --max-wcu, and only then recorded in the
 checkpoint. A run killed at any moment resumes with --resume and writes no
 order twice (ids are derived from legacy numbers). Orders the rules cannot
 hold are rejected with their reason in the report, never altered; they do not
-stop the run. Writes go to the county's tables: a running `acme-infra local`,
-or the deployed stack acme-<county> (see --target).")]
+stop the run. The profiles of the customers with orders in the county go to
+its Customers table only, values exactly as the legacy rows hold them. Writes
+go to the county's tables: a running `acme-infra local`, or the deployed stack
+acme-<county> (see --target).")]
     Backfill(BackfillArgs),
     /// Compare every legacy order of a county with its items, both ways.
     #[command(after_help = "\
@@ -36,7 +38,9 @@ Each legacy order is mapped as the backfill maps it and compared with its
 OrderById record and Orders summary (SHA-256 of each item's canonical form;
 attribute by attribute when they differ). Migrated orders in the tables that
 the legacy county lacks are extra. Orders the mapping rejects are listed as
-known rejects and do not fail verify. Exit 0 when clean, 1 on any difference.")]
+known rejects and do not fail verify. Customers with orders in the county are
+compared with their profiles (missing or different, by attribute name only:
+the values are PII). Exit 0 when clean, 1 on any difference.")]
     Verify(VerifyArgs),
     /// Keep a county's tables in step with the legacy database (change data
     /// capture) until it is cut over.

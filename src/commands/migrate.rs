@@ -41,7 +41,9 @@ fn verify(a: &VerifyArgs, c: &mut Console) -> CmdResult {
     if report.is_clean() {
         Ok(())
     } else {
-        Err(Error::VerifyFailed(report.differences_total))
+        Err(Error::VerifyFailed(
+            report.differences_total + report.customer_differences_total,
+        ))
     }
 }
 
@@ -63,6 +65,20 @@ fn verify_summary(r: &acme_migrate::verify::Report) -> String {
                 f.dynamo.as_deref().unwrap_or("(absent)")
             ));
         }
+    }
+    out.push_str(&format!(
+        "verify {}: {} customer profiles checked, {} match, {} differences\n",
+        r.county, r.customers_checked, r.customers_matched, r.customer_differences_total
+    ));
+    // Attribute names only: profile values are PII.
+    for d in r.customer_differences.iter().take(20) {
+        out.push_str(&format!(
+            "  {:?} legacy customer {} ({}) in Customers: {}\n",
+            d.kind,
+            d.legacy_customer_id,
+            d.customer_id,
+            d.attributes.join(", ")
+        ));
     }
     for n in r.known_rejects.iter().take(20) {
         out.push_str(&format!("  known reject {}: {}\n", n.legacy, n.message));
@@ -156,7 +172,7 @@ fn show(bar: &indicatif::ProgressBar, p: Progress) {
 fn summary(r: &Report, url: &LegacyUrl) -> String {
     let mut out = format!(
         "backfill {} (shard {}) from {url}: {} orders and {} stock records written in all, \
-         {} rejected, {} warnings\n\
+         {} rejected, {} warnings; {} customer profiles written in all\n\
          this run: {} items, {} write units, {} calls in {:.1} s ({:.0} WCU/s); \
          retried {} unprocessed items and {} throttled calls\n",
         r.county,
@@ -165,6 +181,7 @@ fn summary(r: &Report, url: &LegacyUrl) -> String {
         r.written.inventory,
         r.written.rejects,
         r.warnings_total,
+        r.written.customers,
         r.items,
         r.write_units,
         r.calls,

@@ -178,6 +178,9 @@ fn every_method_is_signed_with_sigv4_and_every_route_exists() {
             "GET /customers/{customer_id}/orders",
             "GET /stores/{store_id}/orders",
             "GET /county/orders",
+            "GET /orders/legacy/{legacy_order_id}",
+            "PUT /customers/{customer_id}",
+            "GET /customers/{customer_id}",
         ]
         .into_iter()
         .map(str::to_owned)

@@ -32,6 +32,9 @@
 //! | `GET` | `/orders?status=&since=&limit=&cursor=` | in-flight orders by status | 200 |
 //! | `GET` | `/county/orders?since=&limit=&cursor=` | the county's orders | 200 |
 //! | `POST` | `/orders/{order_id}/cancel` | cancel (and refund) | 200 |
+//! | `GET` | `/orders/legacy/{legacy_order_id}` | a migrated order by its legacy number, as `GET /orders/{order_id}` | 200 |
+//! | `PUT` | `/customers/{customer_id}` | create or replace the profile (idempotent) | 201 created, 200 otherwise; masked |
+//! | `GET` | `/customers/{customer_id}` | the profile, e-mail and phone masked | 200 |
 //!
 //! The routes, and the query parameters each requires, are
 //! `acme_contract::routes::ROUTES`, the table the county stack's API Gateway
@@ -54,6 +57,9 @@
 //! `customer_id` in the request context (Lambda authorizer context, a Cognito
 //! claim or an HTTP API JWT claim of that name), reads and cancels are
 //! limited to that customer's orders and the staff listings are refused.
+//!
+//! **PII:** profile bodies are never logged, and their validation errors
+//! name the field and the rule, never the value sent.
 
 use acme_contract::routes::{self, Miss, Operation, PathParams, QueryParam, query};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
@@ -67,11 +73,13 @@ use order_domain::clock::{Clock, IdGenerator};
 use order_domain::error::DomainError;
 use order_domain::events::WorkMessage;
 use order_domain::ids::{CustomerId, OrderId, StoreId};
+use order_domain::legacy;
 use order_domain::order::OrderStatus;
 use order_domain::payment::PaymentGateway;
 use order_domain::rules::CountyRules;
 use order_domain::service::{
-    AcceptService, CancelService, MAX_BODY_BYTES, OrderQueries, OrdersPage, QueryError,
+    AcceptService, CancelService, CustomerService, MAX_BODY_BYTES, OrderQueries, OrdersPage,
+    QueryError, Upsert,
 };
 use order_domain::store::Store;
 use serde::Serialize;
@@ -88,6 +96,7 @@ pub struct Api<S, Q, P, C, G> {
     accept: AcceptService<S, C, G>,
     queries: OrderQueries<S>,
     cancel: CancelService<S, P, C>,
+    customers: CustomerService<S, C>,
     enqueuer: Q,
 }
 
@@ -397,6 +406,7 @@ where
         Self {
             accept: AcceptService::new(store.clone(), rules.clone(), clock.clone(), ids),
             queries: OrderQueries::new(store.clone(), rules.clone()),
+            customers: CustomerService::new(store.clone(), rules.clone(), clock.clone()),
             cancel: CancelService::new(store, gateway, rules, clock),
             enqueuer,
         }
@@ -437,6 +447,9 @@ where
         Ok(match operation {
             Operation::PlaceOrder => self.place_order(req, caller).await?,
             Operation::GetOrder => self.get_order(&params, caller).await?,
+            Operation::GetLegacyOrder => self.get_legacy_order(&params, caller).await?,
+            Operation::PutCustomer => self.put_customer(req, &params, caller).await?,
+            Operation::GetCustomer => self.get_customer(&params, caller).await?,
             Operation::CancelOrder => self.cancel_order(&params, caller).await?,
             Operation::ListCustomerOrders => self.customer_orders(req, &params, caller).await?,
             Operation::ListStoreOrders => {
@@ -471,6 +484,79 @@ where
         };
         Ok(match r {
             Ok(order) => Reply::json(200, order),
+            Err(e) => Reply::domain(&e),
+        })
+    }
+
+    async fn get_legacy_order(
+        &self,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        const FIELD: &str = "legacy_order_id";
+        let raw = path_param(params, FIELD)?;
+        let number = legacy::parse_number(raw)
+            .map_err(|e| Reply::error(400, "validation_failed", Some(FIELD), e.to_string()))?;
+        let id = legacy::order_id(number);
+        let r = match caller {
+            Some(c) => self.queries.get_customer_order(c, &id).await,
+            None => self.queries.get_order(&id).await,
+        };
+        Ok(match r {
+            Ok(order) => Reply::json(200, order),
+            Err(QueryError::NotFound(_)) => Reply::error(
+                404,
+                "not_found",
+                None,
+                format!("no migrated order has legacy number {number}"),
+            ),
+            Err(e) => Reply::domain(&e),
+        })
+    }
+
+    /// The path's customer, who must be the caller when the authorizer
+    /// names one.
+    fn profile_owner(
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<CustomerId, Reply> {
+        let raw = path_param(params, "customer_id")?;
+        let customer = id_param(raw, "customer_id", CustomerId::parse)?;
+        if caller.is_some_and(|c| *c != customer) {
+            return Err(Reply::error(
+                403,
+                "forbidden",
+                None,
+                "customers may read and write only their own profile",
+            ));
+        }
+        Ok(customer)
+    }
+
+    async fn put_customer(
+        &self,
+        req: &ApiGatewayProxyRequest,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let customer = Self::profile_owner(params, caller)?;
+        let body = body_bytes(req)?;
+        Ok(match self.customers.put(&customer, &body).await {
+            Ok((profile, Upsert::Created)) => Reply::json(201, profile.masked())
+                .header("location", format!("/customers/{customer}")),
+            Ok((profile, _)) => Reply::json(200, profile.masked()),
+            Err(e) => Reply::domain(&e),
+        })
+    }
+
+    async fn get_customer(
+        &self,
+        params: &PathParams<'_>,
+        caller: Option<&CustomerId>,
+    ) -> Result<Reply, Reply> {
+        let customer = Self::profile_owner(params, caller)?;
+        Ok(match self.customers.get(&customer).await {
+            Ok(profile) => Reply::json(200, profile.masked()),
             Err(e) => Reply::domain(&e),
         })
     }

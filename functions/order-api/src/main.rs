@@ -17,6 +17,16 @@ use order_domain::clock::{SystemClock, UlidGenerator};
 async fn main() -> Result<(), Error> {
     // Cancel refunds through the county's chosen provider; none chosen, no start.
     let startup = Startup::read().await?;
+    // Profiles live in the Customers table, which the stack gives this
+    // function alone; without it every profile request would fail.
+    if startup.config.tables.customers.is_none() {
+        let e = format!(
+            "environment variable {} is not set (the county stack sets it on the order API)",
+            order_domain::schema::env::CUSTOMERS_TABLE
+        );
+        tracing::error!(error = %e, "bad configuration");
+        return Err(e.into());
+    }
     let adapters = Adapters::new(&startup.sdk, &startup.config);
     let api = Arc::new(Api::new(
         adapters.store,

@@ -24,7 +24,9 @@ pub struct Config {
     /// `ACME_COUNTY_ID`; must equal the rules' `county_id`.
     pub county_id: CountyId,
     /// `ACME_ORDERS_TABLE`, `ACME_ORDER_BY_ID_TABLE`, `ACME_INVENTORY_TABLE`,
-    /// `ACME_IDEMPOTENCY_TABLE`.
+    /// `ACME_IDEMPOTENCY_TABLE`, and `ACME_CUSTOMERS_TABLE` where the stack
+    /// sets it (the order API only: the worker and the publisher start
+    /// without it).
     pub tables: TableNames,
     /// `ACME_ORDER_QUEUE_URL`.
     pub order_queue_url: String,
@@ -138,6 +140,21 @@ mod tests {
         assert_eq!(c.tables.order_by_id, "order-by-id");
         assert_eq!(c.rules.gsi_write_shards, 4);
         assert_eq!(c.event_bus_name, "acme-travis-tx");
+    }
+
+    #[test]
+    fn the_customers_table_is_optional_as_only_the_api_has_it() {
+        // The worker's and the publisher's environment: no Customers table.
+        let c = load(&vars()).unwrap();
+        assert_eq!(c.tables.customers, None);
+        let mut v = vars();
+        v.insert(env::CUSTOMERS_TABLE, "customers".to_owned());
+        assert_eq!(
+            load(&v).unwrap().tables.customers.as_deref(),
+            Some("customers")
+        );
+        v.insert(env::CUSTOMERS_TABLE, " ".to_owned());
+        assert_eq!(load(&v).unwrap().tables.customers, None);
     }
 
     #[test]

@@ -184,28 +184,30 @@ impl DynamoStore {
         &self.tables
     }
 
-    fn name(&self, table: Table) -> String {
-        self.tables.name(table).to_owned()
+    /// The physical name; for the Customers table in a function the stack
+    /// did not give it to, an error naming the missing variable.
+    fn name(&self, table: Table) -> Result<String, StoreError> {
+        Ok(self.tables.name(table)?.to_owned())
     }
 
-    fn sdk_write(&self, op: &WriteOp) -> SdkWrite {
+    fn sdk_write(&self, op: &WriteOp) -> Result<SdkWrite, StoreError> {
         let r = op.render();
-        SdkWrite {
+        Ok(SdkWrite {
             kind: r.kind,
             table: r.table,
-            table_name: self.name(r.table),
+            table_name: self.name(r.table)?,
             item: r.item.as_ref().map(item_to_sdk),
             key: r.key.as_ref().map(item_to_sdk),
             update_expression: r.update_expression,
             condition_expression: r.condition_expression,
             names: non_empty(&r.expression_attribute_names, Clone::clone),
             values: non_empty(&r.expression_attribute_values, to_sdk),
-        }
+        })
     }
 
     /// One op as a `TransactWriteItem`.
     fn transact_item(&self, op: &WriteOp) -> Result<TransactWriteItem, StoreError> {
-        let w = self.sdk_write(op);
+        let w = self.sdk_write(op)?;
         let b = TransactWriteItem::builder();
         Ok(match w.kind {
             WriteKind::Put => b.put(
@@ -297,7 +299,7 @@ impl Store for DynamoStore {
         let out = self
             .client
             .get_item()
-            .table_name(self.name(table))
+            .table_name(self.name(table)?)
             .set_key(Some(item_to_sdk(&key)))
             .consistent_read(consistent)
             .send()
@@ -311,7 +313,7 @@ impl Store for DynamoStore {
         let out = self
             .client
             .query()
-            .table_name(self.name(r.table))
+            .table_name(self.name(r.table)?)
             .set_index_name(r.index_name.map(str::to_owned))
             .key_condition_expression(r.key_condition_expression)
             .set_expression_attribute_names(non_empty(&r.expression_attribute_names, Clone::clone))
@@ -335,7 +337,7 @@ impl Store for DynamoStore {
     }
 
     async fn put(&self, put: Put) -> Result<(), StoreError> {
-        let w = self.sdk_write(&WriteOp::Put(put));
+        let w = self.sdk_write(&WriteOp::Put(put))?;
         let table = w.table;
         conditional_write!(self.client.put_item().set_item(w.item), w)
             .send()
@@ -345,7 +347,7 @@ impl Store for DynamoStore {
     }
 
     async fn update(&self, update: Update) -> Result<Item, StoreError> {
-        let w = self.sdk_write(&WriteOp::Update(update));
+        let w = self.sdk_write(&WriteOp::Update(update))?;
         let table = w.table;
         let out = conditional_write!(
             self.client
@@ -362,7 +364,7 @@ impl Store for DynamoStore {
     }
 
     async fn delete(&self, delete: Delete) -> Result<Option<Item>, StoreError> {
-        let w = self.sdk_write(&WriteOp::Delete(delete));
+        let w = self.sdk_write(&WriteOp::Delete(delete))?;
         let table = w.table;
         let out = conditional_write!(self.client.delete_item().set_key(w.key), w)
             .return_values(ReturnValue::AllOld)
@@ -380,7 +382,7 @@ impl Store for DynamoStore {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let name = self.name(table);
+        let name = self.name(table)?;
         let requests = items
             .iter()
             .map(|i| {

@@ -444,3 +444,46 @@ async fn accept_then_process_on_dynamodb() {
     assert_eq!(page.orders[0].order_id, id);
     assert_eq!(page.orders[0].status, OrderStatus::Confirmed);
 }
+
+#[tokio::test]
+async fn customer_profiles_on_dynamodb_and_a_clear_error_without_the_table() {
+    use order_domain::customer::Customer;
+    use order_domain::ids::CustomerId;
+    use order_domain::service::{CustomerService, Upsert};
+
+    let store = common::store("profiles").await;
+    let clock = Arc::new(ManualClock::new("2026-03-09T15:00:00Z".parse().unwrap()));
+    let profiles = CustomerService::new(store.clone(), open_rules(), Arc::clone(&clock));
+    let id = CustomerId::parse("c-42").unwrap();
+    let body = r#"{"email":"zoë@example.com","full_name":"Zoë 'Robert'); --","phone":"+1 512 555 0142","birth_date":"1990-02-28"}"#.as_bytes();
+    let (written, outcome) = profiles.put(&id, body).await.unwrap();
+    assert_eq!(outcome, Upsert::Created);
+    let (_, outcome) = profiles.put(&id, body).await.unwrap();
+    assert_eq!(outcome, Upsert::Unchanged);
+    let read = profiles.get(&id).await.unwrap();
+    assert_eq!(read, written);
+    assert_eq!(read.full_name.as_deref(), Some("Zoë 'Robert'); --"));
+    let raw = store
+        .get(
+            Table::Customers,
+            order_domain::customer::customer_key(&id),
+            true,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Customer::from_item(&raw).unwrap(), written);
+
+    // The worker's and publisher's store: no Customers table name.
+    let mut tables = store.tables().clone();
+    tables.customers = None;
+    let order_only = order_aws::DynamoStore::new(store.client().clone(), tables);
+    let profiles = CustomerService::new(order_only, open_rules(), clock);
+    let e = profiles.get(&id).await.unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "ACME_CUSTOMERS_TABLE is not set (the county stack sets it on the order API only)"
+        ),
+        "{e}"
+    );
+}

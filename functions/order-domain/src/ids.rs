@@ -123,6 +123,14 @@ string_id!(
     CustomerId,
     max = acme_contract::ids::CUSTOMER_ID_MAX_LEN
 );
+impl CustomerId {
+    /// A legacy customer's id: the decimal text of its number (see
+    /// [`crate::legacy`]). At most 20 characters of `[0-9-]`: always valid.
+    pub(crate) fn from_legacy(number: i64) -> Self {
+        Self(number.to_string())
+    }
+}
+
 string_id!(
     /// A store (the Inventory table's partition key, and the by-store GSI's).
     StoreId,

@@ -12,6 +12,8 @@
 //! | [`keys`], [`cursor`] | injection-proof composite keys, opaque page cursors |
 //! | [`store`] | DynamoDB-shaped values, plans, the `Store` trait (and, with `test-support`, the in-memory store) |
 //! | [`codec`] | items of each table |
+//! | [`customer`] | customer profiles (PII): the Customers item, validation of `PUT /customers/{id}`, masking for display |
+//! | [`legacy`] | ids of records migrated from the legacy database |
 //! | [`service`] | accept, worker, cancel, queries, sweeper |
 //! | [`events`] | events and outbox decisions from stream images |
 //! | [`payment`] | the payment port and the simulated gateway a county selects explicitly |
@@ -27,10 +29,12 @@
 pub mod clock;
 pub mod codec;
 pub mod cursor;
+pub mod customer;
 pub mod error;
 pub mod events;
 pub mod ids;
 pub mod keys;
+pub mod legacy;
 pub mod money;
 pub mod order;
 pub mod payment;

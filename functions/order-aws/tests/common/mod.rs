@@ -73,8 +73,9 @@ fn key_schema(v: &Value) -> Vec<KeySchemaElement> {
         .collect()
 }
 
-/// Creates the four order tables as the stack defines them (on-demand
-/// billing whatever the county's capacity mode: moto does not meter).
+/// Creates the county's tables (the four order tables, then Customers) as the
+/// stack defines them (on-demand billing whatever the county's capacity mode:
+/// moto does not meter).
 pub async fn create_tables(client: &aws_sdk_dynamodb::Client, prefix: &str) -> TableNames {
     let template = template();
     let resources = template["Resources"].as_object().expect("Resources");
@@ -144,13 +145,14 @@ pub async fn create_tables(client: &aws_sdk_dynamodb::Client, prefix: &str) -> T
         names.push(name);
     }
     let mut names = names.into_iter();
-    let mut next = || names.next().expect("four tables");
+    let mut next = || names.next().expect("one name per table");
     // Same order as Table::ALL.
     TableNames {
         orders: next(),
         order_by_id: next(),
         inventory: next(),
         idempotency: next(),
+        customers: Some(next()),
     }
 }
 

@@ -6,6 +6,7 @@
 //! | API `POST /orders` | [`AcceptService`] | [`AcceptService::accept`] |
 //! | API `GET /orders/{id}`, lists | [`OrderQueries`] | `get_order`, `customer_orders`, ... |
 //! | API `POST /orders/{id}/cancel` | [`CancelService`] | [`CancelService::cancel`] |
+//! | API `PUT`/`GET /customers/{id}` | [`CustomerService`] | `put`, `get` |
 //! | worker (SQS) | [`OrderWorker`] | [`OrderWorker::process`] per message |
 //! | stream publisher | [`crate::events`] | `derive_event`, `outbox_decision` |
 //! | scheduled sweeper | [`Sweeper`] | [`Sweeper::stale_orders`] |
@@ -21,6 +22,7 @@
 
 mod accept;
 mod cancel;
+mod customers;
 mod queries;
 mod sweeper;
 mod worker;
@@ -30,6 +32,7 @@ pub use accept::{
     RequestedLine, ValidatedRequest, parse_request, plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
+pub use customers::{CustomerError, CustomerService, Upsert};
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
 pub use sweeper::Sweeper;
 pub use worker::{OrderWorker, ProcessError, ProcessOutcome};

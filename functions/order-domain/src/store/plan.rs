@@ -20,14 +20,27 @@ pub enum Table {
     OrderById,
     Inventory,
     Idempotency,
+    /// Customer PII: only the order API's role may use it (its own KMS key),
+    /// so its name is optional in [`TableNames`].
+    Customers,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    /// The four order tables every function uses.
+    pub const ORDER_TABLES: [Table; 4] = [
         Table::Orders,
         Table::OrderById,
         Table::Inventory,
         Table::Idempotency,
+    ];
+
+    /// Every table of a county: the order tables, then Customers.
+    pub const ALL: [Table; 5] = [
+        Table::Orders,
+        Table::OrderById,
+        Table::Inventory,
+        Table::Idempotency,
+        Table::Customers,
     ];
 
     /// The logical name the stack generator uses for this table.
@@ -37,6 +50,7 @@ impl Table {
             Table::OrderById => schema::order_by_id::LOGICAL,
             Table::Inventory => schema::inventory::LOGICAL,
             Table::Idempotency => schema::idempotency::LOGICAL,
+            Table::Customers => schema::customers::LOGICAL,
         }
     }
 
@@ -47,6 +61,7 @@ impl Table {
             Table::OrderById => schema::order_by_id::PK,
             Table::Inventory => schema::inventory::PK,
             Table::Idempotency => schema::idempotency::PK,
+            Table::Customers => schema::customers::PK,
         }
     }
 
@@ -55,7 +70,7 @@ impl Table {
         match self {
             Table::Orders => Some(schema::orders::SK),
             Table::Inventory => Some(schema::inventory::SK),
-            Table::OrderById | Table::Idempotency => None,
+            Table::OrderById | Table::Idempotency | Table::Customers => None,
         }
     }
 
@@ -190,6 +205,9 @@ pub struct TableNames {
     pub order_by_id: String,
     pub inventory: String,
     pub idempotency: String,
+    /// `None` in the worker and the stream publisher: the stack gives the
+    /// Customers table (and its key) to the order API's role only.
+    pub customers: Option<String>,
 }
 
 /// A required environment variable is not set.
@@ -198,16 +216,26 @@ pub struct TableNames {
 pub struct MissingEnv(pub &'static str);
 
 impl TableNames {
-    pub fn name(&self, table: Table) -> &str {
+    /// The physical name of `table`; an error naming the variable for the
+    /// Customers table in a function that was not given it.
+    pub fn name(&self, table: Table) -> Result<&str, PlanError> {
         match table {
-            Table::Orders => &self.orders,
-            Table::OrderById => &self.order_by_id,
-            Table::Inventory => &self.inventory,
-            Table::Idempotency => &self.idempotency,
+            Table::Orders => Ok(&self.orders),
+            Table::OrderById => Ok(&self.order_by_id),
+            Table::Inventory => Ok(&self.inventory),
+            Table::Idempotency => Ok(&self.idempotency),
+            Table::Customers => self
+                .customers
+                .as_deref()
+                .ok_or(PlanError::TableNotConfigured {
+                    table,
+                    var: schema::env::CUSTOMERS_TABLE,
+                }),
         }
     }
 
     /// Reads `ACME_*_TABLE` through `lookup` (pass `|k| std::env::var(k).ok()`).
+    /// `ACME_CUSTOMERS_TABLE` is optional: only the order API has it.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, MissingEnv> {
         let get = |k: &'static str| lookup(k).filter(|v| !v.is_empty()).ok_or(MissingEnv(k));
         Ok(Self {
@@ -215,6 +243,7 @@ impl TableNames {
             order_by_id: get(schema::env::ORDER_BY_ID_TABLE)?,
             inventory: get(schema::env::INVENTORY_TABLE)?,
             idempotency: get(schema::env::IDEMPOTENCY_TABLE)?,
+            customers: get(schema::env::CUSTOMERS_TABLE).ok(),
         })
     }
 
@@ -225,7 +254,9 @@ impl TableNames {
 
     /// Which logical table a physical name belongs to.
     pub fn table_for(&self, physical: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| self.name(*t) == physical)
+        Table::ALL
+            .into_iter()
+            .find(|t| self.name(*t).is_ok_and(|n| n == physical))
     }
 }
 
@@ -462,6 +493,12 @@ pub enum PlanError {
     BadUpdate(String),
     #[error("batch write takes at most {max} items, got {got}", max = BATCH_WRITE_MAX)]
     BatchTooLarge { got: usize },
+    /// A function without the table's name used it: the Customers table is
+    /// only given to the order API (the stack sets its variable there alone).
+    #[error(
+        "the {table:?} table is not configured for this function: {var} is not set (the county stack sets it on the order API only)"
+    )]
+    TableNotConfigured { table: Table, var: &'static str },
 }
 
 /// BatchWriteItem's limit.
@@ -784,10 +821,29 @@ mod tests {
     fn table_names_from_lookup() {
         let env = |k: &str| Some(format!("{k}-phys"));
         let names = TableNames::from_lookup(env).unwrap();
-        assert_eq!(names.name(Table::Orders), "ACME_ORDERS_TABLE-phys");
+        assert_eq!(names.name(Table::Orders), Ok("ACME_ORDERS_TABLE-phys"));
+        assert_eq!(
+            names.name(Table::Customers),
+            Ok("ACME_CUSTOMERS_TABLE-phys")
+        );
         assert_eq!(
             names.table_for("ACME_INVENTORY_TABLE-phys"),
             Some(Table::Inventory)
+        );
+        // The worker and the publisher start without the Customers table,
+        // and a customer operation there says which variable is missing.
+        let order_only =
+            |k: &str| (k != crate::schema::env::CUSTOMERS_TABLE).then(|| format!("{k}-phys"));
+        let names = TableNames::from_lookup(order_only).unwrap();
+        assert_eq!(names.customers, None);
+        let e = names.name(Table::Customers).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the Customers table is not configured for this function: ACME_CUSTOMERS_TABLE is not set (the county stack sets it on the order API only)"
+        );
+        assert_eq!(
+            names.table_for("ACME_ORDERS_TABLE-phys"),
+            Some(Table::Orders)
         );
         assert_eq!(
             TableNames::from_lookup(|_| None),
