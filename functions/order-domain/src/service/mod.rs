@@ -27,7 +27,7 @@ mod worker;
 
 pub use accept::{
     AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
-    RequestedLine, ValidatedRequest, parse_request, plan_accept,
+    MAX_LISTED_PROBLEMS, RequestedLine, ValidatedRequest, parse_request, plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
