@@ -444,6 +444,8 @@ pub async fn serve_with_timeout<F: ApiFunction>(
             }
         });
     }
+    // Refuse new connections while the open ones finish.
+    drop(listener);
     connections.shutdown().await;
     Ok(())
 }
