@@ -16,7 +16,7 @@
 //! | outcome | reported as failure? | why |
 //! |---|---|---|
 //! | confirmed, failed, already final | no | done |
-//! | lost a write race (`TransactionConflict`, a write that met a transaction, the order's lock lost repeatedly) | no, unless it still loses after [`ConflictRetry::attempts`] calls | the worker calls the service again itself after a jittered pause ([`retry`]) |
+//! | lost a write race (`TransactionConflict`, a write that met a transaction, the order's lock lost repeatedly) | no, unless it still loses when [`ConflictRetry::budget`] (2 s) is spent | the worker calls the service again itself after a jittered pause ([`retry`]) |
 //! | retryable error (throttling, outage, payment timeout, contention that outlasted the retries) | yes | a later delivery can succeed |
 //! | malformed body | yes | after `maxReceiveCount` deliveries SQS moves it to the DLQ, where a person sees it |
 //! | order not found, inconsistent or corrupt order | no (logged at error) | redelivery cannot fix it |
@@ -27,6 +27,8 @@
 pub mod retry;
 
 pub use retry::ConflictRetry;
+
+use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use order_domain::clock::Clock;
@@ -104,20 +106,27 @@ impl<S: Store, P: PaymentGateway, C: Clock> Worker<S, P, C> {
             Ok(w) => w,
             Err(e) => return MessageOutcome::Malformed(e.to_string()),
         };
+        let started = Instant::now();
         let mut retry = 0;
         loop {
-            match self.service.process(&work.order_id).await {
+            let e = match self.service.process(&work.order_id).await {
                 Ok(outcome) => return MessageOutcome::Processed(Box::new(outcome)),
+                Err(e) => e,
+            };
+            if e.is_conflict() {
+                retry += 1;
                 // `process` resumes from whatever state the order is in, so
                 // calling it again is safe at any point.
-                Err(e) if e.is_conflict() && retry + 1 < self.retry.attempts => {
-                    retry += 1;
+                if self.retry.pause(retry, started).await {
                     tracing::debug!(order_id = %work.order_id, retry, error = %e, "write conflict; retrying");
-                    self.retry.pause(retry).await;
+                    continue;
                 }
-                Err(e) if e.is_retryable() => return MessageOutcome::Retry(e),
-                Err(e) => return MessageOutcome::Dropped(e),
             }
+            return if e.is_retryable() {
+                MessageOutcome::Retry(e)
+            } else {
+                MessageOutcome::Dropped(e)
+            };
         }
     }
 }

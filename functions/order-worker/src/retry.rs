@@ -15,12 +15,17 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
-/// How often and how long to retry an order that lost to another writer.
+/// How long to keep retrying an order that loses to other writers, and how
+/// to space the tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConflictRetry {
-    /// Calls in all, the first included; after the last, the message goes
-    /// back to SQS as a retryable failure.
-    pub attempts: u32,
+    /// Time a message may spend retrying, first call included; a retry whose
+    /// pause would end past it is not made, and the message goes back to SQS
+    /// as a retryable failure. A time bound rather than a count: one order
+    /// may lose several races in a row (its reservation, then its
+    /// confirmation), and what must stay bounded is the batch's run time
+    /// against the function's timeout.
+    pub budget: Duration,
     /// The ceiling of the first pause; it doubles each retry.
     pub base: Duration,
     /// The largest ceiling.
@@ -28,14 +33,14 @@ pub struct ConflictRetry {
 }
 
 impl Default for ConflictRetry {
-    /// Six calls, pauses of at most 50, 100, 200, 400 and 500 ms: 1.25 s at
-    /// worst per message, well inside the worker's 30 s timeout for a
-    /// typical batch.
+    /// Up to 2 s per message, pauses of at most 20, 40, 80, 160, then 250 ms:
+    /// ten messages that all contend still finish well inside the worker's
+    /// 30 s timeout.
     fn default() -> Self {
         Self {
-            attempts: 6,
-            base: Duration::from_millis(25),
-            cap: Duration::from_millis(500),
+            budget: Duration::from_secs(2),
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(250),
         }
     }
 }
@@ -52,9 +57,22 @@ impl ConflictRetry {
         Duration::from_nanos(random % nanos.saturating_add(1))
     }
 
-    /// Sleeps before retry `retry`.
-    pub(crate) async fn pause(&self, retry: u32) {
-        tokio::time::sleep(self.delay(retry, random())).await;
+    /// The pause before retry `retry` when `spent` has gone by since the
+    /// first call, or `None` when the retry would end past the budget.
+    pub fn next_pause(&self, retry: u32, spent: Duration, random: u64) -> Option<Duration> {
+        let pause = self.delay(retry, random);
+        (spent.saturating_add(pause) < self.budget).then_some(pause)
+    }
+
+    /// Sleeps before retry `retry` if the budget allows it; false if not.
+    pub(crate) async fn pause(&self, retry: u32, started: Instant) -> bool {
+        match self.next_pause(retry, started.elapsed(), random()) {
+            Some(pause) => {
+                tokio::time::sleep(pause).await;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -72,10 +90,10 @@ mod tests {
     fn pauses_grow_to_the_cap_and_stay_within_it() {
         let r = ConflictRetry::default();
         let ms = Duration::from_millis;
-        assert_eq!(r.delay(1, 50_000_000), ms(50));
+        assert_eq!(r.delay(1, 20_000_000), ms(20));
         assert_eq!(r.delay(1, 0), Duration::ZERO);
         for retry in 1..40 {
-            let ceiling = ms(25 * 2_u64.pow(retry.min(10))).min(ms(500));
+            let ceiling = ms(10 * 2_u64.pow(retry.min(10))).min(ms(250));
             for random in [0, 1, 12_345_678_901, u64::MAX / 3, u64::MAX] {
                 assert!(r.delay(retry, random) <= ceiling, "{retry} {random}");
             }
@@ -84,5 +102,15 @@ mod tests {
         let pauses: std::collections::HashSet<Duration> =
             (0..32).map(|_| r.delay(3, random())).collect();
         assert!(pauses.len() > 16, "{pauses:?}");
+    }
+
+    #[test]
+    fn no_retry_ends_past_the_budget() {
+        let r = ConflictRetry::default();
+        let ms = Duration::from_millis;
+        assert_eq!(r.next_pause(1, ms(0), 20_000_000), Some(ms(20)));
+        assert_eq!(r.next_pause(9, ms(1_700), 250_000_000), Some(ms(250)));
+        assert_eq!(r.next_pause(9, ms(1_800), 250_000_000), None);
+        assert_eq!(r.next_pause(2, ms(2_000), 0), None);
     }
 }

@@ -233,9 +233,9 @@ async fn a_conflicting_transaction_is_retried_by_the_worker_not_by_sqs() {
 async fn a_conflict_that_outlasts_the_retries_goes_back_to_sqs() {
     let s = setup().await;
     let retry = ConflictRetry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(2),
+        budget: Duration::from_millis(100),
+        base: Duration::from_millis(2),
+        cap: Duration::from_millis(10),
     };
     let worker = Worker::new(
         Arc::clone(&s.store),
@@ -244,19 +244,28 @@ async fn a_conflict_that_outlasts_the_retries_goes_back_to_sqs() {
         Arc::clone(&s.clock),
     )
     .with_conflict_retry(retry);
-    for _ in 0..3 {
+    // Every transaction conflicts, for longer than the budget.
+    const FAULTS: usize = 10_000;
+    for _ in 0..FAULTS {
         s.store.inject(Fault {
             op: FaultOp::Transact,
             skip: 0,
             error: conflict(),
         });
     }
+    let started = std::time::Instant::now();
     let outcome = worker.process_message(&event(&s).records[0]).await;
+    let spent = started.elapsed();
     assert!(
         matches!(&outcome, MessageOutcome::Retry(e) if e.is_conflict()),
         "{outcome:?}"
     );
-    assert_eq!(s.store.faults_left(), 0, "three calls, then SQS");
+    let tries = FAULTS - s.store.faults_left();
+    assert!(tries >= 5, "retried {tries} times");
+    assert!(
+        spent < Duration::from_secs(1),
+        "retried for {spent:?}, the budget is 100 ms"
+    );
 }
 
 /// A flash sale: 50 orders for one unit each of a SKU with 30 in stock,
@@ -316,12 +325,22 @@ async fn a_flash_sale_with_conflicting_commits_sells_exactly_the_stock() {
         });
     }
     let before = store.stats();
-    let worker = Arc::new(Worker::new(
-        Arc::clone(&store),
-        Arc::new(SimulatedGateway::new()),
-        rules(),
-        Arc::clone(&clock),
-    ));
+    // Pauses short enough that a test on two busy cores never runs out of
+    // budget; the default policy is the same loop with longer pauses.
+    let retry = ConflictRetry {
+        budget: Duration::from_secs(20),
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+    };
+    let worker = Arc::new(
+        Worker::new(
+            Arc::clone(&store),
+            Arc::new(SimulatedGateway::new()),
+            rules(),
+            Arc::clone(&clock),
+        )
+        .with_conflict_retry(retry),
+    );
     let tasks: Vec<_> = ids
         .iter()
         .map(|id| {
