@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use acme_contract::routes::{self, Miss, Route};
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
@@ -18,6 +18,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::Response;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::{Value, json};
 
 use crate::auth::BearerToken;
@@ -368,6 +371,14 @@ async fn handle<F: ApiFunction>(
     response
 }
 
+/// How long a client may take to send a request's line and headers. Past
+/// it the connection is closed: a client that opens connections and never
+/// finishes a request (slowloris) would otherwise hold each one for as long
+/// as it likes (300 such connections were held for 35 s). API Gateway itself
+/// closes idle connections after a few seconds; ten is ample on loopback. It
+/// also bounds how long an idle keep-alive connection stays open.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves the API function on `listener` until `shutdown` resolves.
 pub async fn serve<F: ApiFunction>(
     listener: tokio::net::TcpListener,
@@ -376,23 +387,146 @@ pub async fn serve<F: ApiFunction>(
     served: Option<ServedSink>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_timeout(
+        listener,
+        function,
+        token,
+        served,
+        HEADER_READ_TIMEOUT,
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with another header-read timeout. Connections accepted before
+/// `shutdown` resolves are served to the end of their current request.
+pub async fn serve_with_timeout<F: ApiFunction>(
+    listener: tokio::net::TcpListener,
+    function: Arc<F>,
+    token: BearerToken,
+    served: Option<ServedSink>,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let state = Arc::new(AppState {
         function,
         token,
         served,
     });
     let app = axum::Router::new().fallback(handle::<F>).with_state(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // hyper enforces the timeout only with a timer to measure it by.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection closed");
+            }
+        });
+    }
+    // Refuse new connections while the open ones finish.
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An API function that answers 200 to everything.
+    struct Ok200;
+
+    impl ApiFunction for Ok200 {
+        async fn call(
+            &self,
+            _request: ApiGatewayProxyRequest,
+        ) -> Result<ApiGatewayProxyResponse, crate::functions::FunctionError> {
+            let mut r = ApiGatewayProxyResponse::default();
+            r.status_code = 200;
+            Ok(r)
+        }
+    }
+
+    /// Reads until the server closes the connection (a reset counts).
+    async fn until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf).await;
+        buf
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let timeout = Duration::from_millis(400);
+        let server = tokio::spawn(serve_with_timeout(
+            listener,
+            Arc::new(Ok200),
+            BearerToken::new("local-test-token"),
+            None,
+            timeout,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+
+        // Half a request line, then nothing.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /orders/01HZY3M4T7X8").await.unwrap();
+        let started = Instant::now();
+        let closed = tokio::time::timeout(Duration::from_secs(5), until_closed(&mut slow)).await;
+        let held = started.elapsed();
+        assert!(closed.is_ok(), "the connection was still open after 5 s");
+        assert!(
+            held >= timeout - Duration::from_millis(100) && held < timeout * 4,
+            "disconnected after {held:?}, the timeout is {timeout:?}"
+        );
+
+        // A whole request on a new connection is still served.
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(
+                b"GET /orders/01HZY3M4T7X8Q9R0S1T2V3W4X5 HTTP/1.1\r\nHost: local\r\n\
+                  Authorization: Bearer local-test-token\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let answer = until_closed(&mut client).await;
+        assert!(
+            answer.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
 
     #[test]
     fn routes_match_with_path_parameters() {

@@ -31,7 +31,8 @@ pub const COLUMNS: [&str; 4] = ["store_id", "sku", "quantity", "price_cents"];
 /// Most units one stock record may hold: a sanity bound against typos
 /// (a price pasted into the quantity column).
 pub const MAX_QUANTITY: i64 = 1_000_000;
-/// Unprocessed items are retried this many times, backing off, before giving up.
+/// Unprocessed items, or a whole call throttled, are retried this many times,
+/// backing off (about 6 s in all), before giving up.
 const MAX_BATCH_ATTEMPTS: u32 = 8;
 
 /// Longest line read from a stock file, in bytes: a real row is under 200;
@@ -285,12 +286,23 @@ pub async fn write_stock<S: Store>(store: &S, records: &[StockRecord]) -> Result
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=MAX_BATCH_ATTEMPTS {
             let n = pending.len();
-            let unprocessed = store
-                .batch_put(Table::Inventory, pending)
-                .await
-                .map_err(|e| {
-                    LocalError::Invalid(format!("BatchWriteItem on the Inventory table: {e}"))
-                })?;
+            let sent = pending.clone();
+            let unprocessed = match store.batch_put(Table::Inventory, pending).await {
+                Ok(unprocessed) => unprocessed,
+                // A provisioned table out of write capacity refuses the whole
+                // call (ProvisionedThroughputExceeded, after the SDK's own
+                // retries): nothing was written, so back off and send it all
+                // again, as for unprocessed items.
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(error = %e, "BatchWriteItem refused as a whole");
+                    sent
+                }
+                Err(e) => {
+                    return Err(LocalError::Invalid(format!(
+                        "BatchWriteItem on the Inventory table: {e}"
+                    )));
+                }
+            };
             written += n - unprocessed.len();
             pending = unprocessed;
             if pending.is_empty() {
@@ -546,6 +558,44 @@ pub fn render_table(lines: &[StockLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn records(n: usize) -> Vec<StockRecord> {
+        (0..n)
+            .map(|i| StockRecord {
+                store_id: StoreId::parse("store-1").unwrap(),
+                sku: Sku::parse(&format!("SKU-{i}")).unwrap(),
+                available: 5,
+                price_cents: Money::from_cents(100).unwrap(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_throttled_batch_is_sent_again_after_a_pause() {
+        use order_domain::store::{Fault, FaultOp, MemoryStore, StoreError};
+        let store = MemoryStore::new();
+        // The whole first call and two more are refused, as a provisioned
+        // table out of write capacity refuses them.
+        for skip in [0, 0, 1] {
+            store.inject(Fault {
+                op: FaultOp::Write,
+                skip,
+                error: StoreError::Throttled("ProvisionedThroughputExceededException".into()),
+            });
+        }
+        assert_eq!(write_stock(&store, &records(40)).await.unwrap(), 40);
+        assert_eq!(store.faults_left(), 0);
+        assert_eq!(store.items(Table::Inventory).len(), 40);
+
+        // A request the table refuses for what it is fails at once.
+        store.inject(Fault {
+            op: FaultOp::Write,
+            skip: 0,
+            error: StoreError::Validation("ValidationException".into()),
+        });
+        let e = write_stock(&store, &records(1)).await.unwrap_err();
+        assert!(e.to_string().contains("ValidationException"), "{e}");
+    }
 
     #[test]
     fn every_bad_row_is_reported_with_line_and_column() {

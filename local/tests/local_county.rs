@@ -414,7 +414,7 @@ async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(20_000));
     let cases: Vec<(&str, reqwest::Method, &str, Option<String>, u16)> = vec![
         ("not JSON", reqwest::Method::POST, "/orders", Some("{nope".into()), 400),
-        ("empty body", reqwest::Method::POST, "/orders", None, 400),
+        ("empty body, no Content-Type", reqwest::Method::POST, "/orders", None, 415),
         ("missing fields", reqwest::Method::POST, "/orders", Some(json!({"customer_id": "c"}).to_string()), 400),
         ("unknown field", reqwest::Method::POST, "/orders", Some(json!({"client_request_id": "r", "customer_id": "c", "store_id": "s-bad", "items": [{"sku": "SKU-A", "quantity": 1}], "price_cents": 1}).to_string()), 400),
         ("zero quantity", reqwest::Method::POST, "/orders", Some(order_body("r", "c", "s-bad", "SKU-A", 0).to_string()), 400),
@@ -434,6 +434,21 @@ async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
                 "{name}: want {want} with a JSON body, got {} {}",
                 a.status, a.body
             ));
+        }
+    }
+    // A valid order sent as text or as a form is refused all the same.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let r = h
+            .http
+            .post(h.url("/orders"))
+            .bearer_auth(&h.token)
+            .header("content-type", content_type)
+            .body(order_body("r-ct", "c", "s-bad", "SKU-A", 1).to_string())
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() != 415 {
+            wrong.push(format!("{content_type}: want 415, got {}", r.status()));
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");

@@ -25,7 +25,7 @@
 //!
 //! | method | path | service | success |
 //! |---|---|---|---|
-//! | `POST` | `/orders` | accept, then enqueue the order id | 202 (replay of an accepted request: 202 again, `idempotent-replayed: true`) |
+//! | `POST` | `/orders` | accept, then enqueue the order id (the body must be `Content-Type: application/json`, else 415) | 202 (replay of an accepted request: 202 again, `idempotent-replayed: true`) |
 //! | `GET` | `/orders/{order_id}` | full order | 200 |
 //! | `GET` | `/customers/{customer_id}/orders?limit=&cursor=` | newest first | 200 |
 //! | `GET` | `/stores/{store_id}/orders?since=&limit=&cursor=` | oldest first | 200 |
@@ -348,6 +348,42 @@ fn id_param<T>(
     parse(raw).map_err(|e| Reply::error(400, "validation_failed", Some(field), e.to_string()))
 }
 
+/// 415 unless the request says its body is JSON: `application/json`, with
+/// no parameter but `charset=utf-8` (JSON is UTF-8, RFC 8259). Checked before
+/// the body is read, so a form post or a text body never becomes an order
+/// by accident of also parsing as JSON.
+fn require_json(req: &ApiGatewayProxyRequest) -> Result<(), Reply> {
+    let raw = req.headers.get("content-type").map(HeaderValue::to_str);
+    let refuse = |got: &str| {
+        Reply::error(
+            415,
+            "unsupported_media_type",
+            Some("content-type"),
+            format!(
+                "POST /orders takes a JSON body: send `Content-Type: application/json` ({got})"
+            ),
+        )
+    };
+    let value = match raw {
+        None => return Err(refuse("the request has no Content-Type")),
+        Some(Err(_)) => return Err(refuse("the Content-Type is not readable text")),
+        Some(Ok(v)) => v,
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let media_type = parts.next().unwrap_or_default();
+    let params_ok = parts.filter(|p| !p.is_empty()).all(|p| {
+        p.split_once('=').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("charset")
+                && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        })
+    });
+    if media_type.eq_ignore_ascii_case("application/json") && params_ok {
+        Ok(())
+    } else {
+        Err(refuse(&format!("got `{}`", value.escape_debug())))
+    }
+}
+
 /// The raw body bytes, refusing oversized bodies before decoding them.
 fn body_bytes(req: &ApiGatewayProxyRequest) -> Result<Vec<u8>, Reply> {
     let raw = req.body.as_deref().unwrap_or_default();
@@ -634,6 +670,7 @@ where
         req: &ApiGatewayProxyRequest,
         caller: Option<&CustomerId>,
     ) -> Result<Reply, Reply> {
+        require_json(req)?;
         let body = body_bytes(req)?;
         if let Some(c) = caller {
             // A customer may only order for themselves. An unreadable body is

@@ -353,6 +353,91 @@ async fn errors_are_json_with_the_domain_status() {
 }
 
 #[tokio::test]
+async fn a_body_full_of_mistakes_gets_a_short_answer() {
+    let h = harness().await;
+    let line = r#"{"x":1},"#;
+    let n = 16_000 / line.len();
+    let long_key = "k".repeat(15_000);
+    for bad in [
+        format!(r#"{{"items":[{}{{"x":1}}]}}"#, line.repeat(n - 1)),
+        format!(r#"{{"{long_key}":1}}"#),
+    ] {
+        assert!(bad.len() <= 16 * 1024);
+        let mut req = fixture("post-order.json", "");
+        req.body = Some(bad);
+        let r = h.api.handle(req).await;
+        assert_eq!(r.status_code, 400);
+        let text = match &r.body {
+            Some(Body::Text(t)) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        // It was 690 KB for such a body.
+        assert!(text.len() < 8 * 1024, "{} bytes", text.len());
+        let b = body(&r);
+        assert!(
+            b["errors"].as_array().unwrap().len() <= order_domain::service::MAX_LISTED_PROBLEMS + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn post_orders_takes_json_only() {
+    let h = harness().await;
+    let with = |content_type: Option<&str>| {
+        let mut req = fixture("post-order.json", "");
+        req.headers.remove("content-type");
+        req.multi_value_headers.remove("content-type");
+        if let Some(ct) = content_type {
+            req.headers.insert("content-type", ct.parse().unwrap());
+        }
+        req
+    };
+    for refused in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+        Some("application/json; charset=latin-1"),
+    ] {
+        let r = h.api.handle(with(refused)).await;
+        assert_eq!(r.status_code, 415, "{refused:?}: {:?}", r.body);
+        let b = body(&r);
+        assert_eq!(b["error"], "unsupported_media_type", "{refused:?}");
+        assert_eq!(b["field"], "content-type");
+        assert!(
+            b["reason"].as_str().unwrap().contains("application/json"),
+            "{b}"
+        );
+    }
+    assert!(
+        h.queue.messages().is_empty(),
+        "nothing refused was enqueued"
+    );
+    let r = h
+        .api
+        .handle(fixture("get-order.json", "01HZY3M4T7X8Q9R0S1T2V3W4X5"))
+        .await;
+    assert_eq!(r.status_code, 404, "nothing refused was written");
+
+    for (n, accepted) in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=\"UTF-8\"",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut req = with(Some(accepted));
+        req.body = req
+            .body
+            .map(|b| b.replace("7d0c6d2e-req-1", &format!("7d0c6d2e-ct-{n}")));
+        let r = h.api.handle(req).await;
+        assert_eq!(r.status_code, 202, "{accepted}: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
 async fn authorized_customers_see_only_their_own_orders() {
     let h = harness().await;
     let r = h

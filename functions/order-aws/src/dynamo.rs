@@ -56,6 +56,12 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// A single-item write met a transaction under way on the same item: nothing
+/// was written, and the same write may go through a moment later (DynamoDB's
+/// advice is to retry). Transactions report their conflicts as cancellation
+/// reasons instead ([`CancelReason::TransactionConflict`]).
+const CONFLICT_CODES: &[&str] = &["TransactionConflictException"];
+
 /// Maps any SDK failure onto the domain's retryable / not-retryable split.
 fn classify<E>(op: &str, err: &SdkError<E, HttpResponse>) -> StoreError
 where
@@ -74,6 +80,8 @@ where
             let status = se.raw().status().as_u16();
             if THROTTLING_CODES.contains(&code) || status == 429 {
                 StoreError::Throttled(text)
+            } else if CONFLICT_CODES.contains(&code) {
+                StoreError::Conflict(text)
             } else if UNAVAILABLE_CODES.contains(&code) || status >= 500 {
                 StoreError::Unavailable(text)
             } else {
@@ -415,5 +423,47 @@ impl Store for DynamoStore {
             .transpose()?
             .unwrap_or_default();
         Ok(unprocessed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+    use aws_sdk_dynamodb::types::error::TransactionConflictException;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn service_error(err: PutItemError) -> SdkError<PutItemError, HttpResponse> {
+        let status = StatusCode::try_from(400).unwrap_or_else(|e| panic!("{e}"));
+        SdkError::service_error(err, Response::new(status, SdkBody::empty()))
+    }
+
+    fn coded(code: &str) -> PutItemError {
+        PutItemError::generic(ErrorMetadata::builder().code(code).build())
+    }
+
+    #[test]
+    fn a_single_item_write_that_meets_a_transaction_is_a_retryable_conflict() {
+        let modeled = PutItemError::TransactionConflictException(
+            TransactionConflictException::builder()
+                .message("Transaction is ongoing for the item")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("TransactionConflictException")
+                        .build(),
+                )
+                .build(),
+        );
+        for err in [modeled, coded("TransactionConflictException")] {
+            let e = write_error("PutItem", Table::Inventory, service_error(err));
+            assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+            assert!(e.is_retryable() && e.is_conflict());
+        }
+        let e = classify("PutItem", &service_error(coded("ValidationException")));
+        assert!(matches!(e, StoreError::Validation(_)), "{e:?}");
+        assert!(!e.is_retryable());
     }
 }

@@ -7,9 +7,10 @@
 //! Cursors are not secret and not signed: a client can forge one, so decoding
 //! is strict and never panics (length cap, base64, version, JSON, then the
 //! caller checks the key's shape with [`expect_page_key`], including that its
-//! partition is the one being queried). The worst a forged but well-formed
-//! cursor can do is start a page of the caller's own partition at another
-//! position, which the caller could do anyway.
+//! partition is the one being queried and its sort key within the query's
+//! range). The worst a forged but well-formed cursor can do is start a page
+//! of the caller's own range at another position, which the caller could do
+//! anyway.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,6 +39,13 @@ pub enum CursorError {
     Payload,
     #[error("cursor does not belong to this query")]
     Mismatch,
+    /// The position lies outside the query's key range (e.g. before
+    /// `since`): DynamoDB refuses such an `ExclusiveStartKey` with a
+    /// `ValidationException`.
+    #[error(
+        "cursor points outside this listing's range (before `since`?): request the first page again without it"
+    )]
+    OutOfRange,
 }
 
 /// Encodes a page key (or any small item) as an opaque cursor.
@@ -87,6 +95,17 @@ pub fn expect_page_key(key: &Item, query: &Query) -> Result<(), CursorError> {
         != Some(&query.partition)
     {
         return Err(CursorError::Mismatch);
+    }
+    // DynamoDB answers "The provided starting key is outside query
+    // boundaries based on provided conditions" for a start key its sort
+    // condition excludes: refuse it here, as a bad request.
+    if let (Some(sort), Some(attr)) = (&query.sort, query.sort_key_attr())
+        && !key
+            .get(attr)
+            .and_then(AttrValue::as_s)
+            .is_some_and(|sk| sort.matches(sk))
+    {
+        return Err(CursorError::OutOfRange);
     }
     Ok(())
 }
@@ -153,6 +172,18 @@ mod tests {
             expect_page_key(&item, &Query::table(Table::Orders, "c-1")),
             Err(CursorError::Mismatch)
         );
+    }
+
+    #[test]
+    fn a_cursor_outside_the_sort_range_is_refused() {
+        use crate::store::SortCondition;
+        let mut q = Query::table(Table::Orders, "c-1");
+        q.sort = Some(SortCondition::Ge("001772956740123".into()));
+        assert_eq!(expect_page_key(&key(), &q), Ok(()));
+        q.sort = Some(SortCondition::Ge("001772956740124".into()));
+        assert_eq!(expect_page_key(&key(), &q), Err(CursorError::OutOfRange));
+        q.sort = Some(SortCondition::Between("0".into(), "001".into()));
+        assert_eq!(expect_page_key(&key(), &q), Err(CursorError::OutOfRange));
     }
 
     #[test]

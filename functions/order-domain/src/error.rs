@@ -101,7 +101,8 @@ pub trait DomainError: std::error::Error {
     }
 }
 
-/// HTTP status for a store failure: throttling 429, transient 503, a
+/// HTTP status for a store failure: throttling 429, transient (conflicts
+/// with another writer included) 503, a
 /// malformed request (a bug) 500.
 pub fn store_status(e: &StoreError) -> u16 {
     match e {
@@ -115,6 +116,7 @@ pub fn store_status(e: &StoreError) -> u16 {
 pub fn store_code(e: &StoreError) -> &'static str {
     match e {
         StoreError::Throttled(_) => "throttled",
+        e if e.is_conflict() => "conflict",
         e if e.is_retryable() => "unavailable",
         _ => "internal",
     }

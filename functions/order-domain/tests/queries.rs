@@ -118,6 +118,27 @@ async fn store_orders_since() {
     })
     .await;
     assert_eq!(got, ids[3..]);
+
+    // A cursor positioned before `since` (one from an earlier listing, or
+    // forged) is a 400 naming the cursor, not a store error.
+    let early = f.order(&ids[0]).created_at;
+    let page = f
+        .queries
+        .store_orders_since(&store, early, 1, None)
+        .await
+        .unwrap();
+    let err = f
+        .queries
+        .store_orders_since(&store, since, 2, page.next_cursor.as_deref())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.http_status(), err.code()),
+        (400, "bad_cursor"),
+        "{err}"
+    );
+    assert_eq!(err.field_errors()[0].field, "cursor");
+    assert!(err.to_string().contains("since"), "{err}");
 }
 
 #[tokio::test]
@@ -180,6 +201,31 @@ async fn status_and_county_lists_merge_every_shard_in_time_order() {
         .await
         .unwrap_err();
     assert_eq!(err.http_status(), 400);
+    // A cursor from a listing that started earlier points before a later
+    // `since` on some shard: refused, on both merged listings.
+    let first = f.queries.county_orders_since(since, 1, None).await.unwrap();
+    let later = f.order(&ids[20]).created_at;
+    let err = f
+        .queries
+        .county_orders_since(later, 5, first.next_cursor.as_deref())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.http_status(), err.code()),
+        (400, "bad_cursor"),
+        "{err}"
+    );
+    let first = f
+        .queries
+        .status_orders_since(OrderStatus::Pending, since, 1, None)
+        .await
+        .unwrap();
+    let err = f
+        .queries
+        .status_orders_since(OrderStatus::Pending, later, 5, first.next_cursor.as_deref())
+        .await
+        .unwrap_err();
+    assert_eq!(err.field_errors()[0].field, "cursor", "{err}");
     // A single-partition cursor is refused by a merged query.
     let c0 = CustomerId::parse("c0").unwrap();
     let single = f.queries.customer_orders(&c0, 1, None).await.unwrap();

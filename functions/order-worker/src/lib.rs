@@ -16,12 +16,19 @@
 //! | outcome | reported as failure? | why |
 //! |---|---|---|
 //! | confirmed, failed, already final | no | done |
-//! | retryable error (throttling, outage, payment timeout, contention) | yes | a later delivery can succeed |
+//! | lost a write race (`TransactionConflict`, a write that met a transaction, the order's lock lost repeatedly) | no, unless it still loses when [`ConflictRetry::budget`] (2 s) is spent | the worker calls the service again itself after a jittered pause ([`retry`]) |
+//! | retryable error (throttling, outage, payment timeout, contention that outlasted the retries) | yes | a later delivery can succeed |
 //! | malformed body | yes | after `maxReceiveCount` deliveries SQS moves it to the DLQ, where a person sees it |
 //! | order not found, inconsistent or corrupt order | no (logged at error) | redelivery cannot fix it |
 //!
 //! Messages are processed one after another: a batch may hold the same
 //! order twice (at-least-once delivery), and the second then finds it done.
+
+pub mod retry;
+
+pub use retry::ConflictRetry;
+
+use std::time::Instant;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use order_domain::clock::Clock;
@@ -56,13 +63,22 @@ impl MessageOutcome {
 /// The worker over one county's store and payment gateway.
 pub struct Worker<S, P, C> {
     service: OrderWorker<S, P, C>,
+    retry: ConflictRetry,
 }
 
 impl<S: Store, P: PaymentGateway, C: Clock> Worker<S, P, C> {
     pub fn new(store: S, gateway: P, rules: CountyRules, clock: C) -> Self {
         Self {
             service: OrderWorker::new(store, gateway, rules, clock),
+            retry: ConflictRetry::default(),
         }
+    }
+
+    /// Retries lost write races with this policy instead of the default.
+    #[must_use]
+    pub fn with_conflict_retry(mut self, retry: ConflictRetry) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Processes a batch; the response names the messages to redeliver.
@@ -90,10 +106,27 @@ impl<S: Store, P: PaymentGateway, C: Clock> Worker<S, P, C> {
             Ok(w) => w,
             Err(e) => return MessageOutcome::Malformed(e.to_string()),
         };
-        match self.service.process(&work.order_id).await {
-            Ok(outcome) => MessageOutcome::Processed(Box::new(outcome)),
-            Err(e) if e.is_retryable() => MessageOutcome::Retry(e),
-            Err(e) => MessageOutcome::Dropped(e),
+        let started = Instant::now();
+        let mut retry = 0;
+        loop {
+            let e = match self.service.process(&work.order_id).await {
+                Ok(outcome) => return MessageOutcome::Processed(Box::new(outcome)),
+                Err(e) => e,
+            };
+            if e.is_conflict() {
+                retry += 1;
+                // `process` resumes from whatever state the order is in, so
+                // calling it again is safe at any point.
+                if self.retry.pause(retry, started).await {
+                    tracing::debug!(order_id = %work.order_id, retry, error = %e, "write conflict; retrying");
+                    continue;
+                }
+            }
+            return if e.is_retryable() {
+                MessageOutcome::Retry(e)
+            } else {
+                MessageOutcome::Dropped(e)
+            };
         }
     }
 }

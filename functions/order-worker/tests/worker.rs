@@ -6,19 +6,22 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use jiff::Timestamp;
 use order_domain::clock::{ManualClock, SequentialIds};
-use order_domain::codec::StockRecord;
+use order_domain::codec::{self, StockRecord};
 use order_domain::ids::{OrderId, Sku, StoreId};
 use order_domain::money::Money;
-use order_domain::order::OrderStatus;
+use order_domain::order::{FailureReason, OrderStatus};
 use order_domain::payment::{Behavior, SimulatedGateway};
 use order_domain::rules::CountyRules;
-use order_domain::service::{AcceptService, OrderQueries};
-use order_domain::store::{MemoryStore, Put, Store, Table};
-use order_worker::{MessageOutcome, Worker};
+use order_domain::service::{AcceptService, OrderQueries, ProcessOutcome};
+use order_domain::store::{
+    CancelReason, Fault, FaultOp, MemoryStore, Put, Store, StoreError, Table, TxCanceled,
+};
+use order_worker::{ConflictRetry, MessageOutcome, Worker};
 
 fn rules() -> CountyRules {
     let day = r#"{"open_minute": 0, "close_minute": 1440}"#;
@@ -189,4 +192,208 @@ async fn message_outcomes() {
     let unknown = worker.process_message(&e.records[3]).await;
     assert!(matches!(unknown, MessageOutcome::Dropped(_)), "{unknown:?}");
     assert!(!unknown.is_failure());
+}
+
+/// A conflict as DynamoDB reports it when another transaction touches the
+/// same item: the whole transaction is cancelled, nothing written.
+fn conflict() -> StoreError {
+    StoreError::TransactionCanceled(TxCanceled {
+        reasons: vec![Some(CancelReason::TransactionConflict)],
+    })
+}
+
+#[tokio::test]
+async fn a_conflicting_transaction_is_retried_by_the_worker_not_by_sqs() {
+    let s = setup().await;
+    let worker = Worker::new(
+        Arc::clone(&s.store),
+        Arc::clone(&s.gateway),
+        rules(),
+        Arc::clone(&s.clock),
+    );
+    // The reservation loses to another transaction, then the confirmation.
+    for skip in [0, 0] {
+        s.store.inject(Fault {
+            op: FaultOp::Transact,
+            skip,
+            error: conflict(),
+        });
+    }
+    let message = &event(&s).records[0];
+    let outcome = worker.process_message(message).await;
+    assert!(
+        matches!(&outcome, MessageOutcome::Processed(o) if matches!(**o, ProcessOutcome::Confirmed(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(s.store.faults_left(), 0, "both conflicts were met");
+    assert_eq!(s.gateway.captures(&s.a), 1);
+}
+
+#[tokio::test]
+async fn a_conflict_that_outlasts_the_retries_goes_back_to_sqs() {
+    let s = setup().await;
+    let retry = ConflictRetry {
+        budget: Duration::from_millis(100),
+        base: Duration::from_millis(2),
+        cap: Duration::from_millis(10),
+    };
+    let worker = Worker::new(
+        Arc::clone(&s.store),
+        Arc::clone(&s.gateway),
+        rules(),
+        Arc::clone(&s.clock),
+    )
+    .with_conflict_retry(retry);
+    // Every transaction conflicts, for longer than the budget.
+    const FAULTS: usize = 10_000;
+    for _ in 0..FAULTS {
+        s.store.inject(Fault {
+            op: FaultOp::Transact,
+            skip: 0,
+            error: conflict(),
+        });
+    }
+    let started = std::time::Instant::now();
+    let outcome = worker.process_message(&event(&s).records[0]).await;
+    let spent = started.elapsed();
+    assert!(
+        matches!(&outcome, MessageOutcome::Retry(e) if e.is_conflict()),
+        "{outcome:?}"
+    );
+    let tries = FAULTS - s.store.faults_left();
+    assert!(tries >= 5, "retried {tries} times");
+    assert!(
+        spent < Duration::from_secs(1),
+        "retried for {spent:?}, the budget is 100 ms"
+    );
+}
+
+/// A flash sale: 50 orders for one unit each of a SKU with 30 in stock,
+/// processed at once while every third transaction is cancelled by a
+/// conflict. Each order must end CONFIRMED or FAILED (out of stock) within
+/// its delivery: none goes back to SQS (and from there to the DLQ, PENDING).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flash_sale_with_conflicting_commits_sells_exactly_the_stock() {
+    const ORDERS: usize = 50;
+    const STOCK: i64 = 30;
+    let store = Arc::new(MemoryStore::new());
+    let store_id = StoreId::parse("store-9").unwrap();
+    let sku = Sku::parse("HOT-1").unwrap();
+    let stock = StockRecord {
+        store_id: store_id.clone(),
+        sku: sku.clone(),
+        available: STOCK,
+        price_cents: Money::from_cents(4999).unwrap(),
+    };
+    store
+        .put(Put {
+            table: Table::Inventory,
+            item: stock.to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-27T23:00:00Z".parse().unwrap()));
+    let accept = AcceptService::new(
+        Arc::clone(&store),
+        rules(),
+        Arc::clone(&clock),
+        SequentialIds::new(),
+    );
+    let mut ids = Vec::new();
+    for n in 0..ORDERS {
+        let body = format!(
+            r#"{{"client_request_id":"r{n}","customer_id":"cust-{n}","store_id":"store-9",
+                 "items":[{{"sku":"HOT-1","quantity":1}}]}}"#
+        );
+        ids.push(
+            accept
+                .accept(body.as_bytes())
+                .await
+                .unwrap()
+                .accepted
+                .order_id,
+        );
+    }
+    // From here on, every third transaction conflicts.
+    const FAULTS: usize = 200;
+    for _ in 0..FAULTS {
+        store.inject(Fault {
+            op: FaultOp::Transact,
+            skip: 2,
+            error: conflict(),
+        });
+    }
+    let before = store.stats();
+    // Pauses short enough that a test on two busy cores never runs out of
+    // budget; the default policy is the same loop with longer pauses.
+    let retry = ConflictRetry {
+        budget: Duration::from_secs(20),
+        base: Duration::from_millis(1),
+        cap: Duration::from_millis(5),
+    };
+    let worker = Arc::new(
+        Worker::new(
+            Arc::clone(&store),
+            Arc::new(SimulatedGateway::new()),
+            rules(),
+            Arc::clone(&clock),
+        )
+        .with_conflict_retry(retry),
+    );
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let worker = Arc::clone(&worker);
+            let message: SqsMessage = serde_json::from_value(serde_json::json!({
+                "messageId": format!("m-{id}"),
+                "body": format!(r#"{{"order_id":"{id}"}}"#),
+            }))
+            .unwrap();
+            tokio::spawn(async move { worker.process_message(&message).await })
+        })
+        .collect();
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        assert!(!outcome.is_failure(), "sent back to SQS: {outcome:?}");
+        assert!(
+            matches!(outcome, MessageOutcome::Processed(_)),
+            "{outcome:?}"
+        );
+    }
+
+    let after = store.stats();
+    let committed = after.transactions_committed - before.transactions_committed;
+    let canceled = after.transactions_canceled - before.transactions_canceled;
+    let conflicts = (FAULTS - store.faults_left()) as u64;
+    assert!(
+        conflicts * 3 + 2 >= committed + canceled && conflicts >= 30,
+        "a third of {} commits should have conflicted, {conflicts} did",
+        committed + canceled
+    );
+
+    let queries = OrderQueries::new(Arc::clone(&store), rules());
+    let mut sold = 0;
+    for id in &ids {
+        let order = queries.get_order(id).await.unwrap();
+        match order.status {
+            OrderStatus::Confirmed => sold += i64::from(order.items[0].quantity),
+            OrderStatus::Failed => assert!(
+                matches!(order.failure_reason, Some(FailureReason::OutOfStock { .. })),
+                "{id}: {:?}",
+                order.failure_reason
+            ),
+            other => panic!("{id} ended {other}"),
+        }
+    }
+    let left = StockRecord::from_item(
+        &store
+            .peek(Table::Inventory, &codec::stock_key(&store_id, &sku))
+            .unwrap(),
+    )
+    .unwrap()
+    .available;
+    assert!(left >= 0, "stock went negative: {left}");
+    assert_eq!(sold, STOCK, "every unit sold, none twice");
+    assert_eq!(sold + left, STOCK);
 }

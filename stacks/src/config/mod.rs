@@ -86,7 +86,9 @@ pub fn parse_county(
         (Some(base), Some(over)) => {
             let merged = tree::merge(base, over);
             let stem = county.path.file_stem().and_then(|s| s.to_str());
-            schema::county(&mut d, &merged, stem)
+            let config = schema::county(&mut d, &merged, stem);
+            d.diagnostics.extend(defaults_alone(defaults, &county.path));
+            config
         }
         // A file that does not parse has no tree to merge; its syntax error
         // (and the other file's, if any) is what there is to report.
@@ -126,6 +128,41 @@ fn parse_reporting(d: &mut Decoder<'_>, source: usize, text: &str) -> Option<Nod
             None
         }
     }
+}
+
+/// What a county file always sets itself (the identity keys and its
+/// `timezone`, which has no default), standing in for one while
+/// `defaults.yaml` is checked on its own.
+const STAND_IN_COUNTY: &str = "id: stand-in
+name: Stand-in County
+state: TX
+account: \"123456789012\"
+region: us-east-2
+timezone: America/Chicago
+";
+
+/// The problems `defaults.yaml` has on its own, under a county file that
+/// sets nothing but its identity. A default every existing county overrides
+/// is still what the next county gets (`county add` writes few overrides),
+/// so it must be valid by itself; merged under a county that overrides it,
+/// it is never looked at. Only diagnostics inside `defaults.yaml` are kept:
+/// the merged check reports the county file's own (duplicates of a defaults
+/// problem both checks see are dropped by [`ConfigErrors`]).
+fn defaults_alone(defaults: &SourceFile, county_path: &Path) -> Vec<Diagnostic> {
+    let stand_in = SourceFile::new(county_path, STAND_IN_COUNTY);
+    let files = [defaults, &stand_in];
+    let mut d = Decoder::new(&files);
+    let (Some(base), Ok(over)) = (
+        parse_defaults(&mut d, defaults),
+        tree::parse(COUNTY, STAND_IN_COUNTY),
+    ) else {
+        return Vec::new();
+    };
+    schema::county(&mut d, &tree::merge(base, over), None);
+    d.diagnostics
+        .into_iter()
+        .filter(|diagnostic| diagnostic.file == defaults.path)
+        .collect()
 }
 
 /// Parses `defaults.yaml`, reporting (and dropping) identity keys and the

@@ -170,6 +170,15 @@ pub(crate) fn state(code: &str) -> Result<(), Problem> {
 
 pub(crate) fn account(account: &str) -> Result<(), Problem> {
     if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) {
+        if account.bytes().all(|b| b == b'0') {
+            return Err((
+                format!("`account` `{account}` is not an AWS account id (all zeros)"),
+                Some(
+                    "set the 12-digit id of the county's account (`aws sts get-caller-identity` prints it)"
+                        .to_owned(),
+                ),
+            ));
+        }
         return Ok(());
     }
     let digits = account.chars().filter(char::is_ascii_digit).count();
@@ -184,45 +193,55 @@ pub(crate) fn account(account: &str) -> Result<(), Problem> {
     ))
 }
 
-/// `us-east-2`, `eu-central-1`, `us-gov-west-1`, `ap-southeast-4`, ...
+/// The regions a county may name: `aws-regions.txt`, one code per line.
+fn known_regions() -> &'static [&'static str] {
+    static REGIONS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    REGIONS.get_or_init(|| {
+        include_str!("aws-regions.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect()
+    })
+}
+
+/// A region AWS has: `us-east-2`, `eu-central-1`, `us-gov-west-1`, ...
+/// (the list in `aws-regions.txt`; `us-east-9` has the shape of one and is
+/// not).
 pub(crate) fn region(region: &str) -> Result<(), Problem> {
-    const DIRECTIONS: [&str; 9] = [
-        "central",
-        "north",
-        "south",
-        "east",
-        "west",
-        "northeast",
-        "northwest",
-        "southeast",
-        "southwest",
-    ];
-    let parts: Vec<&str> = region.split('-').collect();
-    let (geo, direction, number) = match parts.as_slice() {
-        [geo, dir, n] => (*geo, *dir, *n),
-        [geo, "gov", dir, n] => (*geo, *dir, *n),
-        _ => ("", "", ""),
-    };
-    let ok = geo.len() == 2
-        && geo.bytes().all(|b| b.is_ascii_lowercase())
-        && DIRECTIONS.contains(&direction)
-        && !number.is_empty()
-        && number.len() <= 2
-        && number.bytes().all(|b| b.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        let hint = if region.chars().any(|c| c.is_ascii_uppercase()) {
-            format!("regions are lower case: `{}`", region.to_ascii_lowercase())
-        } else {
-            "a region code such as `us-east-2` (not an availability zone like `us-east-2a`)"
-                .to_owned()
-        };
-        Err((
-            format!("`region` must be an AWS region code, found `{region}`"),
-            Some(hint),
-        ))
+    let known = known_regions();
+    if known.contains(&region) {
+        return Ok(());
     }
+    let lower = region.to_ascii_lowercase();
+    let hint = if region != lower && known.contains(&lower.as_str()) {
+        format!("regions are lower case: `{lower}`")
+    } else if let Some(r) = known
+        .iter()
+        .find(|r| region.starts_with(**r) && region.len() == r.len() + 1)
+    {
+        format!("`{region}` is an availability zone; its region is `{r}`")
+    } else {
+        // Regions of the same area (`us-east-`), else the closest spelling.
+        let area = region.rsplit_once('-').map_or(region, |(a, _)| a);
+        let same_area: Vec<&str> = known
+            .iter()
+            .copied()
+            .filter(|r| r.rsplit_once('-').is_some_and(|(a, _)| a == area))
+            .collect();
+        if !same_area.is_empty() {
+            format!("AWS regions in `{area}`: {}", same_area.join(", "))
+        } else if let Some(close) = super::decode::did_you_mean(region, known.iter().copied()) {
+            format!("did you mean `{close}`?")
+        } else {
+            "an AWS region code such as `us-east-2` (the list is stacks/src/config/aws-regions.txt)"
+                .to_owned()
+        }
+    };
+    Err((
+        format!("`region` must be an AWS region, found `{region}`"),
+        Some(hint),
+    ))
 }
 
 /// Zone names are checked against the tz database bundled into jiff rather
@@ -474,9 +493,52 @@ mod tests {
             "US-EAST-2",
             "useast2",
             "us-middle-1",
+            "us-east-9",
+            "eu-west-0",
             "",
         ] {
             assert!(region(bad).is_err(), "{bad}");
+        }
+        let hint = |r: &str| region(r).err().and_then(|(_, h)| h).unwrap_or_default();
+        assert_eq!(
+            hint("us-east-9"),
+            "AWS regions in `us-east`: us-east-1, us-east-2"
+        );
+        assert_eq!(
+            hint("us-east-2a"),
+            "`us-east-2a` is an availability zone; its region is `us-east-2`"
+        );
+        assert_eq!(hint("US-EAST-2"), "regions are lower case: `us-east-2`");
+    }
+
+    #[test]
+    fn accounts() {
+        assert!(account("111111111111").is_ok());
+        for bad in [
+            "000000000000",
+            "11111111111",
+            "1111-1111-1111",
+            "11111111111a",
+        ] {
+            let (message, hint) = account(bad).expect_err(bad);
+            assert!(message.contains(bad), "{message}");
+            assert!(hint.is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_region_list_is_well_formed() {
+        let known = known_regions();
+        assert!(known.len() >= 30, "{}", known.len());
+        for r in known {
+            assert!(
+                r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{r}"
+            );
+        }
+        for sample in ["us-east-2", "us-west-2", "ca-west-1", "mx-central-1"] {
+            assert!(known.contains(&sample), "{sample}");
         }
     }
 

@@ -519,13 +519,29 @@ fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSett
         "Lambda gives a function 128 to 10,240 MB; CPU grows with memory (1,769 MB is one full vCPU)",
     );
     let timeout_seconds = f.req_in(d, "timeout_seconds", 1..=900);
-    let reserved_concurrency = f.opt_in(d, "reserved_concurrency", 0..=1000);
+    let reserved_concurrency = f.opt_with(d, "reserved_concurrency", reserved_concurrency);
     f.finish(d);
     Some(FunctionSettings {
         memory_mb: memory_mb?,
         timeout_seconds: timeout_seconds?,
         reserved_concurrency: reserved_concurrency?,
     })
+}
+
+/// Concurrency reserved for a function, 1 to 1000. Zero is Lambda's way of
+/// switching a function off (every invocation throttled): for the API that
+/// is every order refused, so it is refused here with what to write instead.
+fn reserved_concurrency(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<u32> {
+    if matches!(Found::of(node), Found::Int { value: Some(0), .. }) {
+        d.error(
+            node.pos,
+            path,
+            format!("`{path}` must be an integer from 1 to 1000, found `0`, which throttles every invocation"),
+            Some("leave the key out to share the account's unreserved concurrency, or reserve at least 1".to_owned()),
+        );
+        return None;
+    }
+    super::decode::decode_u32_in(d, node, path, 1..=1000)
 }
 
 fn tags(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<BTreeMap<String, String>> {

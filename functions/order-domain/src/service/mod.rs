@@ -29,7 +29,7 @@ mod worker;
 
 pub use accept::{
     AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
-    RequestedLine, ValidatedRequest, parse_request, plan_accept,
+    MAX_LISTED_PROBLEMS, RequestedLine, ValidatedRequest, parse_request, plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
 pub use customers::{CustomerError, CustomerService, Upsert};

@@ -41,12 +41,23 @@ pub enum QueryError {
     NotFound(OrderId),
     #[error("invalid request: {0}")]
     BadRequest(ValidationErrors),
-    #[error(transparent)]
-    BadCursor(#[from] CursorError),
+    /// A refused `cursor`, with the one field error that names it.
+    #[error("{error}")]
+    BadCursor {
+        error: CursorError,
+        field: [ValidationError; 1],
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Corrupt(#[from] CorruptItem),
+}
+
+impl From<CursorError> for QueryError {
+    fn from(error: CursorError) -> Self {
+        let field = [ValidationError::new("cursor", error.to_string())];
+        QueryError::BadCursor { error, field }
+    }
 }
 
 impl From<LoadError> for QueryError {
@@ -62,7 +73,7 @@ impl DomainError for QueryError {
     fn http_status(&self) -> u16 {
         match self {
             QueryError::NotFound(_) => 404,
-            QueryError::BadRequest(_) | QueryError::BadCursor(_) => 400,
+            QueryError::BadRequest(_) | QueryError::BadCursor { .. } => 400,
             QueryError::Store(e) => store_status(e),
             QueryError::Corrupt(_) => 500,
         }
@@ -76,7 +87,7 @@ impl DomainError for QueryError {
         match self {
             QueryError::NotFound(_) => "not_found",
             QueryError::BadRequest(_) => "validation_failed",
-            QueryError::BadCursor(_) => "bad_cursor",
+            QueryError::BadCursor { .. } => "bad_cursor",
             QueryError::Store(e) => store_code(e),
             QueryError::Corrupt(_) => "internal",
         }
@@ -85,6 +96,7 @@ impl DomainError for QueryError {
     fn field_errors(&self) -> &[ValidationError] {
         match self {
             QueryError::BadRequest(v) => &v.0,
+            QueryError::BadCursor { field, .. } => field,
             _ => &[],
         }
     }

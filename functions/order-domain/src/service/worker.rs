@@ -112,6 +112,23 @@ fn advance(order: &Order, to: OrderStatus, now: Timestamp) -> Result<Order, Proc
         })
 }
 
+impl ProcessError {
+    /// Whether other writers of the same items stopped this call: a
+    /// transaction cancelled for `TransactionConflict` (a hot SKU in a flash
+    /// sale), a single-item write that met a transaction, or the order's own
+    /// optimistic lock lost [`MAX_ATTEMPTS`] times. Nothing was left half
+    /// done, and the contention is usually over in milliseconds, so the
+    /// caller may call [`OrderWorker::process`] again after a jittered pause
+    /// rather than wait out a queue's visibility timeout.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            ProcessError::Contention(_) => true,
+            ProcessError::Store(e) => e.is_conflict(),
+            _ => false,
+        }
+    }
+}
+
 impl DomainError for ProcessError {
     fn http_status(&self) -> u16 {
         match self {

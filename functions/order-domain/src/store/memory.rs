@@ -92,6 +92,11 @@ impl MemoryStore {
         self.lock().faults.push(fault);
     }
 
+    /// Injected faults that have not fired yet.
+    pub fn faults_left(&self) -> usize {
+        self.lock().faults.len()
+    }
+
     pub fn stats(&self) -> StoreStats {
         self.lock().stats
     }
@@ -179,6 +184,9 @@ impl MemoryStore {
                 Err(StoreError::ConditionFailed { item })
             }
             Err(CancelReason::Validation(m)) => Err(StoreError::Validation(m)),
+            Err(CancelReason::TransactionConflict) => {
+                Err(StoreError::Conflict("TransactionConflictException".into()))
+            }
             Err(other) => Err(StoreError::Unavailable(format!("{other:?}"))),
         }
     }

@@ -11,7 +11,7 @@
 //! | [`Store::transact`] | `TransactWriteItems` | each op via [`WriteOp::render`]; on `TransactionCanceledException` map `CancellationReasons[i]` with [`CancelReason::from_code`] (same order as the ops) |
 //! | [`Store::get`] | `GetItem` | `ConsistentRead` as given |
 //! | [`Store::query`] | `Query` | via [`Query::render`] |
-//! | [`Store::put`], [`Store::update`], [`Store::delete`] | `PutItem`, `UpdateItem` (`ReturnValues=ALL_NEW`), `DeleteItem` (`ALL_OLD`) | `ConditionalCheckFailedException` → [`StoreError::ConditionFailed`] |
+//! | [`Store::put`], [`Store::update`], [`Store::delete`] | `PutItem`, `UpdateItem` (`ReturnValues=ALL_NEW`), `DeleteItem` (`ALL_OLD`) | `ConditionalCheckFailedException` → [`StoreError::ConditionFailed`]; `TransactionConflictException` (the item is in a transaction under way) → [`StoreError::Conflict`] |
 //! | [`Store::batch_put`] | `BatchWriteItem` | return `UnprocessedItems` |
 //!
 //! Throttling (`ProvisionedThroughputExceededException`, `ThrottlingException`,
@@ -102,6 +102,19 @@ impl TxCanceled {
         }
     }
 
+    /// True when another transaction touching one of its items stopped it
+    /// (and nothing but contention or throttling did): DynamoDB cancels the
+    /// loser of such a race outright, so trying the same transaction again
+    /// after a short, jittered pause is the cure.
+    pub fn is_conflict(&self) -> bool {
+        self.is_retryable()
+            && self
+                .reasons
+                .iter()
+                .flatten()
+                .any(|r| matches!(r, CancelReason::TransactionConflict))
+    }
+
     /// True when only contention or throttling stopped it: the same
     /// transaction may succeed if tried again.
     pub fn is_retryable(&self) -> bool {
@@ -146,6 +159,10 @@ pub enum StoreError {
     /// A single-item write's condition was false.
     #[error("conditional check failed")]
     ConditionFailed { item: Option<Item> },
+    /// A single-item write met a transaction under way on the same item
+    /// (`TransactionConflictException`): nothing was written; retryable.
+    #[error("write conflicted with a transaction in progress: {0}")]
+    Conflict(String),
     #[error("throttled: {0}")]
     Throttled(String),
     #[error("store unavailable: {0}")]
@@ -160,11 +177,23 @@ pub enum StoreError {
 impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Throttled(_) | StoreError::Unavailable(_) => true,
+            StoreError::Throttled(_) | StoreError::Unavailable(_) | StoreError::Conflict(_) => true,
             StoreError::TransactionCanceled(c) => c.is_retryable(),
             StoreError::ConditionFailed { .. }
             | StoreError::Validation(_)
             | StoreError::Plan(_) => false,
+        }
+    }
+
+    /// Whether another writer of the same item stopped this call (a
+    /// cancelled transaction's `TransactionConflict`, or a single-item
+    /// write's `TransactionConflictException`): worth retrying at once, with
+    /// jittered backoff, rather than after a queue's visibility timeout.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::TransactionCanceled(c) => c.is_conflict(),
+            _ => false,
         }
     }
 
@@ -272,7 +301,16 @@ mod tests {
             ],
         };
         assert!(c.is_retryable());
+        assert!(c.is_conflict());
         assert!(StoreError::TransactionCanceled(c.clone()).is_retryable());
+        assert!(StoreError::TransactionCanceled(c.clone()).is_conflict());
+        let throttled = TxCanceled {
+            reasons: vec![CancelReason::from_code("ThrottlingError", None, None)],
+        };
+        assert!(throttled.is_retryable() && !throttled.is_conflict());
+        let single = StoreError::Conflict("PutItem".into());
+        assert!(single.is_retryable() && single.is_conflict());
+        assert!(!StoreError::Throttled("x".into()).is_conflict());
         let c = TxCanceled {
             reasons: vec![
                 CancelReason::from_code("ConditionalCheckFailed", None, None),
@@ -280,6 +318,7 @@ mod tests {
             ],
         };
         assert!(!c.is_retryable());
+        assert!(!c.is_conflict());
         assert!(c.condition_failed(0));
         assert!(!c.condition_failed(1));
         assert!(!c.condition_failed(7));

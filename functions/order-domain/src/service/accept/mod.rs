@@ -17,7 +17,9 @@ mod plan;
 mod request;
 
 pub use plan::{AcceptOp, AcceptPlan, plan_accept};
-pub use request::{MAX_BODY_BYTES, RequestedLine, ValidatedRequest, parse_request};
+pub use request::{
+    MAX_BODY_BYTES, MAX_LISTED_PROBLEMS, RequestedLine, ValidatedRequest, parse_request,
+};
 
 use std::sync::Arc;
 

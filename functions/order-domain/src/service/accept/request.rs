@@ -122,8 +122,8 @@ pub fn parse_request(
         .map_err(|e| ValidationErrors::single("body", format!("is not valid JSON: {e}")))?;
     let mut problems = Problems::default();
     match read_body(&json, rules, &mut problems) {
-        Some(request) if problems.0.is_empty() => Ok(request),
-        _ => Err(ValidationErrors(problems.0)),
+        Some(request) if problems.is_empty() => Ok(request),
+        _ => Err(problems.into_errors()),
     }
 }
 
@@ -239,13 +239,58 @@ impl std::fmt::Display for Path<'_> {
     }
 }
 
-/// The problems found so far.
+/// Problems listed in an answer. A 16 KB body of one-character mistakes
+/// holds thousands; listing them all made a 690 KB answer (and as long a
+/// log line). The first ones are enough to fix the request, and the count of
+/// the rest says how far off it is.
+pub const MAX_LISTED_PROBLEMS: usize = 20;
+
+/// Longest field path or reason echoed back: a path can carry a key the
+/// client sent, which may be most of the body.
+const MAX_ECHOED_CHARS: usize = 120;
+
+/// The problems found so far: the first [`MAX_LISTED_PROBLEMS`], and how
+/// many more there were.
 #[derive(Default)]
-struct Problems(Vec<ValidationError>);
+struct Problems {
+    listed: Vec<ValidationError>,
+    unlisted: usize,
+}
 
 impl Problems {
     fn add(&mut self, at: Path<'_>, reason: impl Into<String>) {
-        self.0.push(ValidationError::new(at.to_string(), reason));
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            let field = clip(at.to_string());
+            self.listed
+                .push(ValidationError::new(field, clip(reason.into())));
+        } else {
+            self.unlisted += 1;
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The listed problems, then one entry counting the rest, if any.
+    fn into_errors(mut self) -> ValidationErrors {
+        if self.unlisted > 0 {
+            let n = self.unlisted;
+            let s = if n == 1 { "" } else { "s" };
+            self.listed.push(ValidationError::new(
+                "body",
+                format!("{n} more problem{s} not listed (the first {MAX_LISTED_PROBLEMS} are)"),
+            ));
+        }
+        ValidationErrors(self.listed)
+    }
+}
+
+/// `text` cut to [`MAX_ECHOED_CHARS`] characters, marked with `…` if cut.
+fn clip(text: String) -> String {
+    match text.char_indices().nth(MAX_ECHOED_CHARS) {
+        None => text,
+        Some((end, _)) => format!("{}…", &text[..end]),
     }
 }
 
@@ -425,6 +470,33 @@ mod tests {
 
     const OK: &str = r#"{"client_request_id":"r1","customer_id":"c1","store_id":"s1",
         "items":[{"sku":"A","quantity":2},{"sku":"B","quantity":1}]}"#;
+
+    #[test]
+    fn the_problem_list_is_capped_with_a_count_of_the_rest() {
+        // About 2,000 lines of one unknown key each: three problems per line.
+        let line = r#"{"x":1},"#;
+        let n = (MAX_BODY_BYTES - 64) / line.len();
+        let body = format!(r#"{{"items":[{}{{"x":1}}]}}"#, line.repeat(n - 1));
+        assert!(body.len() <= MAX_BODY_BYTES);
+        let errs = errors(&body);
+        assert_eq!(errs.len(), MAX_LISTED_PROBLEMS + 1);
+        let (field, reason) = errs.last().unwrap();
+        assert_eq!(field, "body");
+        let unlisted: usize = reason.split(' ').next().unwrap().parse().unwrap();
+        // 3 client_request_id/customer_id/store_id + the line count + 3 per line.
+        assert_eq!(MAX_LISTED_PROBLEMS + unlisted, 3 + 1 + 3 * n, "{reason}");
+
+        // A key the client sent is echoed back cut short.
+        let long_key = "k".repeat(10_000);
+        let errs = errors(&format!(r#"{{"{long_key}":1}}"#));
+        assert!(
+            errs.iter()
+                .all(|(f, r)| f.chars().count() <= 121 && r.len() <= 130)
+        );
+        assert!(errs[0].0.ends_with('…'), "{errs:?}");
+        // Under the cap nothing is added.
+        assert!(fields(r#"{"items":[]}"#).iter().all(|f| f != "body"));
+    }
 
     #[test]
     fn valid_body() {
