@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "installing test tools: moto, cfn-lint, checkov (.venv); the AWS CDK CLI (tools/node); cfn-guard (tools/guard)"
+step "installing test tools: moto, cfn-lint, checkov, duckdb (.venv); the AWS CDK CLI (tools/node); cfn-guard (tools/guard)"
 bin=$(scripts/py-tools.sh)
 node_bin=$(scripts/node-tools.sh)
 guard=$(scripts/guard-tools.sh)

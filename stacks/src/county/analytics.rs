@@ -49,9 +49,6 @@ pub const ERRORS_PREFIX: &str = "errors/";
 pub const RESULTS_PREFIX: &str = "athena-results/";
 /// Name of the Glue table over the order events.
 pub const TABLE_NAME: &str = "order_events";
-/// Name of the example named query.
-pub const QUERY_NAME: &str = "orders by county last 24h";
-
 /// Firehose buffers up to this long before writing a file: five minutes keeps
 /// "last 24h" fresh enough while writing at most 288 small files a day.
 const BUFFER_SECONDS: u32 = 300;
@@ -101,23 +98,157 @@ pub fn workgroup_name(county: &str) -> String {
     format!("acme-orders-{county}")
 }
 
-/// The example query: orders placed in the last 24 hours, per county, read
-/// from the analytics bucket. The `dt` predicate lets partition projection
-/// read two days of files at most; the `event_time` predicate then cuts to
+/// One saved Athena query of the county's workgroup. Every query reads the
+/// order events once per `detail.event_id` (delivery is at least once: the
+/// publisher, EventBridge and Firehose all retry, and an archive replay sends
+/// everything again) and computes money from integer cents, exactly.
+#[derive(Debug, Clone, Copy)]
+pub struct AnalyticsQuery {
+    /// Logical id of the `AWS::Athena::NamedQuery`.
+    pub logical_id: &'static str,
+    /// The name operators see in the Athena console.
+    pub name: &'static str,
+    pub description: &'static str,
+    sql: fn(&str) -> String,
+}
+
+impl AnalyticsQuery {
+    /// The query text for a county (its Glue database).
+    pub fn sql(&self, county: &str) -> String {
+        (self.sql)(&database_name(county))
+    }
+}
+
+/// The saved queries, in the order the template lists them.
+pub const QUERIES: &[AnalyticsQuery] = &[
+    AnalyticsQuery {
+        logical_id: "OrdersLast24hQuery",
+        name: "orders by county last 24h",
+        description: "Orders placed per county in the last 24 hours and their value, from the analytics bucket",
+        sql: orders_last_24h,
+    },
+    AnalyticsQuery {
+        logical_id: "ConfirmedOrdersByStoreHourQuery",
+        name: "confirmed orders and revenue by store and hour",
+        description: "Orders confirmed in the last 24 hours and their revenue, per store and UTC hour",
+        sql: confirmed_by_store_hour,
+    },
+    AnalyticsQuery {
+        logical_id: "FailureReasonsQuery",
+        name: "order failures by reason last 7 days",
+        description: "Orders that failed in the last 7 days, per failure code",
+        sql: failure_reasons,
+    },
+    AnalyticsQuery {
+        logical_id: "PlacedToConfirmedQuery",
+        name: "time from placed to confirmed last 24h",
+        description: "Seconds from OrderPlaced to OrderConfirmed for orders confirmed in the last 24 hours, per store",
+        sql: placed_to_confirmed,
+    },
+];
+
+/// The events of the last `days` UTC days, one row per `detail.event_id`
+/// (the first delivery). The `dt` predicate lets partition projection read
+/// only those days' files.
+fn deduped_events(db: &str, days: u32) -> String {
+    format!(
+        "WITH deliveries AS (\n  \
+           SELECT county, event_time, detail,\n         \
+                  row_number() OVER (PARTITION BY detail.event_id ORDER BY event_time) AS delivery\n  \
+           FROM \"{db}\".\"{TABLE_NAME}\"\n  \
+           WHERE dt >= date_format(current_timestamp - INTERVAL '{days}' DAY, '%Y-%m-%d')\n\
+         ),\n\
+         events AS (SELECT county, event_time, detail FROM deliveries WHERE delivery = 1)\n"
+    )
+}
+
+/// Dollars from summed cents, exact: Trino types `100.0` as DECIMAL(4,1), and
+/// dividing by it keeps one decimal place (37.98 would read 38.0). Cents are
+/// an integer; scaling by DECIMAL(3,2) `0.01` keeps two places.
+fn dollars(cents: &str) -> String {
+    format!("CAST(CAST(sum({cents}) AS DECIMAL(18,0)) * DECIMAL '0.01' AS DECIMAL(18,2))")
+}
+
+/// Orders placed in the last 24 hours, per county. The `dt` predicate reads
+/// two days of files at most; the `occurred_at` predicate then cuts to
 /// exactly 24 hours.
-pub fn orders_last_24h_query(county: &str) -> String {
+fn orders_last_24h(db: &str) -> String {
     format!(
         "-- Orders placed per county in the last 24 hours (from S3, not DynamoDB).\n\
+         {events}\
          SELECT county,\n       \
                 count(*) AS orders,\n       \
-                sum(detail.total_cents) / 100.0 AS total_dollars\n\
-         FROM \"{db}\".\"{TABLE_NAME}\"\n\
-         WHERE dt >= date_format(current_timestamp - INTERVAL '1' DAY, '%Y-%m-%d')\n  \
-           AND from_iso8601_timestamp(event_time) > current_timestamp - INTERVAL '24' HOUR\n  \
-           AND detail_type = 'OrderPlaced'\n\
+                {total} AS total_dollars\n\
+         FROM events\n\
+         WHERE detail.detail_type = 'OrderPlaced'\n  \
+           AND from_iso8601_timestamp(detail.occurred_at) > current_timestamp - INTERVAL '24' HOUR\n\
          GROUP BY county\n\
          ORDER BY orders DESC;\n",
-        db = database_name(county)
+        events = deduped_events(db, 1),
+        total = dollars("detail.total_cents"),
+    )
+}
+
+/// Confirmed orders only (placed but unconfirmed ones are not revenue).
+fn confirmed_by_store_hour(db: &str) -> String {
+    format!(
+        "-- Orders confirmed and their revenue per store and UTC hour, last 24 hours.\n\
+         {events}\
+         SELECT detail.store_id AS store_id,\n       \
+                date_trunc('hour', from_iso8601_timestamp(detail.occurred_at)) AS hour,\n       \
+                count(*) AS orders,\n       \
+                {total} AS revenue_dollars\n\
+         FROM events\n\
+         WHERE detail.detail_type = 'OrderConfirmed'\n  \
+           AND from_iso8601_timestamp(detail.occurred_at) > current_timestamp - INTERVAL '24' HOUR\n\
+         GROUP BY 1, 2\n\
+         ORDER BY hour, store_id;\n",
+        events = deduped_events(db, 1),
+        total = dollars("detail.total_cents"),
+    )
+}
+
+fn failure_reasons(db: &str) -> String {
+    format!(
+        "-- Orders failed per failure code, last 7 days.\n\
+         {events}\
+         SELECT detail.failure_reason.code AS failure_code,\n       \
+                count(*) AS orders,\n       \
+                {total} AS lost_dollars\n\
+         FROM events\n\
+         WHERE detail.detail_type = 'OrderFailed'\n  \
+           AND from_iso8601_timestamp(detail.occurred_at) > current_timestamp - INTERVAL '7' DAY\n\
+         GROUP BY 1\n\
+         ORDER BY orders DESC, failure_code;\n",
+        events = deduped_events(db, 7),
+        total = dollars("detail.total_cents"),
+    )
+}
+
+/// Placed events are read two days back, so an order placed before midnight
+/// and confirmed after still pairs up.
+fn placed_to_confirmed(db: &str) -> String {
+    format!(
+        "-- Seconds from OrderPlaced to OrderConfirmed per store, orders confirmed in the last 24 hours.\n\
+         {events}\
+         , placed AS (\n  \
+           SELECT detail.order_id AS order_id, min(from_iso8601_timestamp(detail.occurred_at)) AS at\n  \
+           FROM events WHERE detail.detail_type = 'OrderPlaced' GROUP BY 1\n\
+         ),\n\
+         confirmed AS (\n  \
+           SELECT detail.order_id AS order_id, detail.store_id AS store_id,\n         \
+                  min(from_iso8601_timestamp(detail.occurred_at)) AS at\n  \
+           FROM events WHERE detail.detail_type = 'OrderConfirmed' GROUP BY 1, 2\n\
+         )\n\
+         SELECT c.store_id,\n       \
+                count(*) AS orders,\n       \
+                avg(date_diff('second', p.at, c.at)) AS avg_seconds,\n       \
+                max(date_diff('second', p.at, c.at)) AS max_seconds\n\
+         FROM confirmed c JOIN placed p ON p.order_id = c.order_id\n\
+         WHERE c.at > current_timestamp - INTERVAL '24' HOUR\n\
+         GROUP BY 1\n\
+         ORDER BY 1;\n",
+        events = deduped_events(db, 2),
     )
 }
 
@@ -486,9 +617,9 @@ fn add_catalog(
         Column::new("version", "string", "EventBridge envelope version"),
         Column::new("id", "string", "EventBridge event id"),
         Column::new(
-            "detail_type",
+            "event_type",
             "string",
-            "OrderPlaced, OrderConfirmed, OrderFailed or OrderCancelled",
+            "the envelope's detail-type: OrderPlaced, OrderConfirmed, OrderFailed or OrderCancelled",
         ),
         Column::new("source", "string", ""),
         Column::new("account", "string", ""),
@@ -546,11 +677,14 @@ fn add_catalog(
                     serde_info: SerdeInfo {
                         serialization_library: "org.openx.data.jsonserde.JsonSerDe",
                         // `detail-type` and `time` are not usable column names
-                        // (a `-`; a reserved word): map them.
+                        // (a `-`; a reserved word): map them. A `mapping.*`
+                        // applies to a field of that name at every level of
+                        // nesting, so no mapped name may be a field of
+                        // `detail` (`detail_type` is one: mapped, it read NULL).
                         parameters: BTreeMap::from(
                             [
                                 ("ignore.malformed.json", "true"),
-                                ("mapping.detail_type", "detail-type"),
+                                ("mapping.event_type", "detail-type"),
                                 ("mapping.event_time", "time"),
                             ]
                             .map(|(k, v)| (k.to_owned(), v.to_owned())),
@@ -596,17 +730,18 @@ fn add_athena(
             tags: cx.tags.clone(),
         },
     )?;
-    cx.t.add_resource(
-        &LogicalId::new("OrdersLast24hQuery"),
-        NamedQuery {
-            name: QUERY_NAME.into(),
-            description: "Orders placed per county in the last 24 hours, from the analytics bucket"
-                .into(),
-            database: database.r#ref(),
-            work_group: workgroup.r#ref(),
-            query_string: orders_last_24h_query(&cx.cfg.id),
-        },
-    )?;
+    for q in QUERIES {
+        cx.t.add_resource(
+            &LogicalId::new(q.logical_id),
+            NamedQuery {
+                name: q.name.into(),
+                description: q.description.into(),
+                database: database.r#ref(),
+                work_group: workgroup.r#ref(),
+                query_string: q.sql(&cx.cfg.id),
+            },
+        )?;
+    }
     Ok(workgroup)
 }
 
@@ -802,7 +937,7 @@ mod tests {
     fn names_are_athena_friendly() {
         assert_eq!(database_name("travis-tx"), "acme_orders_travis_tx");
         assert_eq!(workgroup_name("travis-tx"), "acme-orders-travis-tx");
-        let q = orders_last_24h_query("travis-tx");
+        let q = QUERIES[0].sql("travis-tx");
         assert!(q.contains("FROM \"acme_orders_travis_tx\".\"order_events\""));
         assert!(q.contains("INTERVAL '24' HOUR"));
     }
