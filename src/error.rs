@@ -107,6 +107,11 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
             Error::VerifyFailed(_) => Exit::DiffFound,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
+            Error::Local(
+                LocalError::PortInUse { .. }
+                | LocalError::AlreadyRunning { .. }
+                | LocalError::RunnerStopped { .. },
+            ) => Exit::Usage,
             _ => Exit::Failure,
         }
     }

@@ -11,6 +11,8 @@ use jiff::Timestamp;
 pub struct LocalArgs {
     pub command: Option<LocalCommand>,
     pub run: RunArgs,
+    /// New tables and queues instead of resuming the last run's.
+    pub fresh: bool,
 }
 
 /// Settings shared by `local` and `local load`.
