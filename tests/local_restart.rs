@@ -203,10 +203,38 @@ fn wait_confirmed(api: &str, ids: &[String]) {
     });
 }
 
+/// Runs `c` to its end, within the deadline (a runner that should have
+/// refused to start would otherwise serve forever).
 fn run(mut c: Command) -> Output {
-    c.env("AWS_ENDPOINT_URL", endpoint())
-        .output()
-        .expect("acme-infra runs")
+    let out = tempfile::NamedTempFile::new().expect("stdout file");
+    let err = tempfile::NamedTempFile::new().expect("stderr file");
+    let mut child = c
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .stdin(Stdio::null())
+        .stdout(out.reopen().expect("stdout"))
+        .stderr(err.reopen().expect("stderr"))
+        .spawn()
+        .expect("acme-infra runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running after {DEADLINE:?}: {}",
+                std::fs::read_to_string(err.path()).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: std::fs::read(out.path()).expect("stdout"),
+        stderr: std::fs::read(err.path()).expect("stderr"),
+    }
 }
 
 fn text(b: &[u8]) -> String {

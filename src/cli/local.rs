@@ -144,7 +144,8 @@ Example:
 /// Where the county's tables are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TargetArg {
-    /// The local runner's state file if there is one, else AWS.
+    /// The local runner's state file if there is one (refused if that
+    /// runner is not running), else AWS.
     #[default]
     Auto,
     /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/COUNTY.json).
