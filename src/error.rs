@@ -124,7 +124,12 @@ impl Error {
             Error::VerifyFailed(_) => Exit::DiffFound,
             Error::Sync(e) => sync_exit(e),
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
-            Error::Local(LocalError::BadInput(_)) => Exit::Usage,
+            Error::Local(
+                LocalError::BadInput(_)
+                | LocalError::PortInUse { .. }
+                | LocalError::AlreadyRunning { .. }
+                | LocalError::RunnerStopped { .. },
+            ) => Exit::Usage,
             _ => Exit::Failure,
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use acme_local::provision::{Clients, new_run_id, provision};
 use acme_local::stack::CountyStack;
-use acme_local::state::{LocalState, STATE_DIR_ENV, state_path};
+use acme_local::state::{LocalState, RunnerLock, STATE_DIR_ENV, state_path};
 use tokio_postgres::NoTls;
 
 const ORDERS: i64 = 600;
@@ -89,6 +89,11 @@ async fn county_tables(state_dir: &Path) -> (aws_sdk_dynamodb::Client, String) {
     }
     .write(&state_path(state_dir, "travis-tx"))
     .expect("state file");
+    // Held for the test's life, as a running runner holds it: without it the
+    // commands refuse the tables as a dead runner's.
+    std::mem::forget(
+        RunnerLock::acquire(&state_path(state_dir, "travis-tx"), "travis-tx").expect("lock"),
+    );
     (dynamodb, table)
 }
 

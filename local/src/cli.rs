@@ -11,6 +11,8 @@ use jiff::Timestamp;
 pub struct LocalArgs {
     pub command: Option<LocalCommand>,
     pub run: RunArgs,
+    /// New tables and queues instead of resuming the last run's.
+    pub fresh: bool,
 }
 
 /// Settings shared by `local` and `local load`.
@@ -62,7 +64,8 @@ pub enum InventoryCommand {
 /// Where the county's tables are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TargetArg {
-    /// The local runner's state file if there is one, else AWS.
+    /// The local runner's state file if there is one (refused if that
+    /// runner is not running), else AWS.
     #[default]
     Auto,
     /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/COUNTY.json).

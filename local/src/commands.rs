@@ -10,7 +10,7 @@ use crate::cli::{
 use crate::emulator::Emulator;
 use crate::error::{LocalError, Result};
 use crate::runner::{LocalCounty, RunOptions};
-use crate::state::{LocalState, state_dir, state_path};
+use crate::state::{LocalState, runner_alive, state_dir, state_path};
 
 /// Human-readable logs on stderr; `RUST_LOG` overrides the level.
 pub fn init_logging() {
@@ -49,13 +49,14 @@ pub fn local(args: &LocalArgs) -> Result<()> {
     let rt = runtime()?;
     match &args.command {
         Some(LocalCommand::Load(l)) => rt.block_on(crate::load::run(l)),
-        None => rt.block_on(serve(&args.run)),
+        None => rt.block_on(serve(&args.run, args.fresh)),
     }
 }
 
-async fn serve(run: &RunArgs) -> Result<()> {
+async fn serve(run: &RunArgs, fresh: bool) -> Result<()> {
     let (token, generated) = BearerToken::from_env_or_generate()?;
-    let opts = options(run, token.clone())?;
+    let mut opts = options(run, token.clone())?;
+    opts.fresh = fresh;
     let emulator = Emulator::from_env_or_start().await?;
     let county = match LocalCounty::start(opts, emulator).await {
         Ok(c) => c,
@@ -65,6 +66,15 @@ async fn serve(run: &RunArgs) -> Result<()> {
     eprintln!("  county   {}", county.resources.county_id);
     eprintln!("  API      {}", county.api_url());
     eprintln!("  emulator {}", county.endpoint);
+    eprintln!(
+        "  run      {} ({})",
+        county.resources.run_id,
+        if county.resumed {
+            "resumed: the last run's tables and queue"
+        } else {
+            "new tables and queues"
+        }
+    );
     if generated {
         eprintln!(
             "  token    {}   (set ACME_LOCAL_TOKEN to choose one)",
@@ -84,13 +94,35 @@ async fn serve(run: &RunArgs) -> Result<()> {
             .join(", ")
     );
     eprintln!();
-    eprintln!("  Ctrl-C to stop.");
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        tracing::error!(error = %e, "waiting for Ctrl-C");
-    }
+    eprintln!("  Ctrl-C (or SIGTERM) to stop.");
+    stop_signal().await;
     tracing::info!("stopping: finishing in-flight batches");
     county.stop().await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send):
+/// both stop the runner the same clean way.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => if let Err(e) = r {
+                        tracing::error!(error = %e, "waiting for Ctrl-C");
+                    },
+                    _ = term.recv() => tracing::info!("SIGTERM"),
+                }
+                return;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot listen for SIGTERM"),
+        }
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %e, "waiting for Ctrl-C");
+    }
 }
 
 /// The county's tables, for a command that reads or writes them
@@ -115,6 +147,14 @@ pub async fn county_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoSt
         });
     }
     if let Some(s) = local {
+        if !runner_alive(&path)? {
+            return Err(LocalError::RunnerStopped {
+                county: t.county.clone(),
+                path,
+                pid: s.pid,
+                endpoint: s.endpoint,
+            });
+        }
         let sdk =
             crate::aws::sdk_config(&crate::aws::Target::Emulator(s.endpoint.clone()), &region)
                 .await;

@@ -32,6 +32,27 @@ pub enum LocalError {
     BadInput(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "port {port} on 127.0.0.1 is in use: stop what listens there or choose another with --port (0 picks a free one); nothing was created"
+    )]
+    PortInUse { port: u16 },
+    #[error(
+        "a local runner for {county} is already running (API {api_url}; state file {path}): stop it first, or use it"
+    )]
+    AlreadyRunning {
+        county: String,
+        path: PathBuf,
+        api_url: String,
+    },
+    #[error(
+        "{path}: the local runner for {county} (pid {pid}) is not running, so its tables on {endpoint} are processed by no one; start it again with `acme-infra local --county {county}` (it resumes those tables and its queue), or remove the file to use the deployed stack"
+    )]
+    RunnerStopped {
+        county: String,
+        path: PathBuf,
+        pid: u32,
+        endpoint: String,
+    },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     /// The command's output could not be written (a full disk, a closed pipe).

@@ -14,8 +14,10 @@
 //! | [`metrics`] | emulator time versus our time per request |
 //!
 //! The runner writes a state file (see [`state`]) so `acme-infra inventory`
-//! finds the tables of a running local county; against AWS the same commands
-//! read the table names from the `acme-<county>` stack's outputs.
+//! finds the tables of a running local county, and so a restart resumes them
+//! (queue and stream position included) rather than stranding what was
+//! accepted; against AWS the same commands read the table names from the
+//! `acme-<county>` stack's outputs.
 //!
 //! ```text
 //! acme-infra local --county travis-tx                # moto started here

@@ -103,6 +103,7 @@ pub fn new_run_id() -> String {
 }
 
 /// The clients provisioning uses.
+#[derive(Clone, Copy)]
 pub struct Clients<'a> {
     pub dynamodb: &'a aws_sdk_dynamodb::Client,
     pub sqs: &'a aws_sdk_sqs::Client,
@@ -110,9 +111,9 @@ pub struct Clients<'a> {
     pub sns: &'a aws_sdk_sns::Client,
 }
 
-/// Creates everything the county's functions touch.
+/// Creates everything the county's functions touch; if one step fails, what
+/// the earlier ones created is deleted again.
 pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Result<Resources> {
-    let name = |l: &str| format!("{}-{}-{}", stack.county_id, l, run_id);
     let mut res = Resources {
         county_id: stack.county_id.clone(),
         run_id: run_id.to_owned(),
@@ -123,6 +124,119 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
         event_bus_name: None,
         topics: BTreeMap::new(),
     };
+    match create_all(stack, run_id, &c, &mut res).await {
+        Ok(()) => Ok(res),
+        Err(e) => {
+            teardown(&res, &c).await;
+            Err(e)
+        }
+    }
+}
+
+/// Deletes `res` from the emulator (a start that failed after creating
+/// them); failures are logged, the start's own error is what gets reported.
+pub async fn teardown(res: &Resources, c: &Clients<'_>) {
+    for table in res.tables.values() {
+        if let Err(e) = c.dynamodb.delete_table().table_name(table).send().await {
+            tracing::warn!(%table, error = %LocalError::aws("dynamodb", "DeleteTable", e), "left behind");
+        }
+    }
+    for q in res.queues.values() {
+        if let Err(e) = c.sqs.delete_queue().queue_url(&q.url).send().await {
+            tracing::warn!(queue = %q.url, error = %LocalError::aws("sqs", "DeleteQueue", e), "left behind");
+        }
+    }
+    if let Some(bus) = &res.event_bus_name
+        && let Err(e) = c.eventbridge.delete_event_bus().name(bus).send().await
+    {
+        tracing::warn!(%bus, error = %LocalError::aws("eventbridge", "DeleteEventBus", e), "left behind");
+    }
+    for arn in res.topics.values() {
+        if let Err(e) = c.sns.delete_topic().topic_arn(arn).send().await {
+            tracing::warn!(topic = %arn, error = %LocalError::aws("sns", "DeleteTopic", e), "left behind");
+        }
+    }
+}
+
+/// Why `res` (a previous run's) cannot be resumed for `stack` on this
+/// endpoint, or `None` if every table and queue still exists there with the
+/// template's logical ids and the order stream is the same one.
+pub async fn unresumable(
+    res: &Resources,
+    stack: &CountyStack,
+    c: &Clients<'_>,
+) -> Result<Option<String>> {
+    let tables: Vec<String> = stack
+        .tables
+        .iter()
+        .map(|t| t.logical_id().to_string())
+        .collect();
+    if res.county_id != stack.county_id || res.region != stack.region {
+        return Ok(Some(format!(
+            "they are {} in {}",
+            res.county_id, res.region
+        )));
+    }
+    if !res.tables.keys().eq(sorted(tables).iter())
+        || !res
+            .queues
+            .keys()
+            .eq(sorted(stack.logical_ids("AWS::SQS::Queue")).iter())
+    {
+        return Ok(Some(
+            "the county's template has other tables or queues now".into(),
+        ));
+    }
+    for (l, table) in &res.tables {
+        let stream = match c.dynamodb.describe_table().table_name(table).send().await {
+            Ok(out) => out.table.and_then(|t| t.latest_stream_arn),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(Some(format!("table {table} no longer exists")));
+            }
+            Err(e) => return Err(LocalError::aws("dynamodb", "DescribeTable", e)),
+        };
+        if l == logical::ORDER_BY_ID_TABLE && stream != res.order_stream_arn {
+            return Ok(Some(format!("table {table} has another stream")));
+        }
+    }
+    for q in res.queues.values() {
+        match c
+            .sqs
+            .get_queue_url()
+            .queue_name(queue_name(&q.url))
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(aws_sdk_sqs::error::SdkError::ServiceError(_)) => {
+                return Ok(Some(format!("queue {} no longer exists", q.url)));
+            }
+            Err(e) => return Err(LocalError::aws("sqs", "GetQueueUrl", e)),
+        }
+    }
+    Ok(None)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// The queue's name: the last path segment of its URL.
+fn queue_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+async fn create_all(
+    stack: &CountyStack,
+    run_id: &str,
+    c: &Clients<'_>,
+    res: &mut Resources,
+) -> Result<()> {
+    let name = |l: &str| format!("{}-{}-{}", stack.county_id, l, run_id);
     for spec in &stack.tables {
         let l = spec.logical_id().to_string();
         let physical = name(&l);
@@ -224,7 +338,7 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
             res.topics.insert(l, arn);
         }
     }
-    Ok(res)
+    Ok(())
 }
 
 fn key_schema(keys: &[KeySchema]) -> Result<Vec<KeySchemaElement>> {

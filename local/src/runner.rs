@@ -44,8 +44,11 @@ pub struct RunOptions {
     pub visibility_timeout: Option<u32>,
     /// Concurrent queue pollers (at most the mapping's maximum concurrency).
     pub pollers: usize,
-    /// Write the state file (tests, which run many counties at once, don't).
+    /// Write the state file, and resume the resources it names (tests, which
+    /// run many counties at once, don't).
     pub state_file: Option<PathBuf>,
+    /// New tables and queues even if the state file's still exist.
+    pub fresh: bool,
     /// Receives per-request timings (the load report).
     pub served: Option<ServedSink>,
     /// The payment gateway the worker charges; a new approving one if unset.
@@ -75,6 +78,7 @@ impl RunOptions {
             token,
             visibility_timeout: None,
             pollers: 4,
+            fresh: false,
             served: None,
             gateway: None,
         }
@@ -92,11 +96,15 @@ pub struct LocalCounty {
     /// The payment gateway the worker charges (simulated: no money moves).
     pub gateway: Arc<SimulatedGateway>,
     pub handlers: Handlers,
+    /// The resources are a previous run's, resumed.
+    pub resumed: bool,
     shutdown: watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pollers: JoinSet<()>,
     emulator: Emulator,
     state_file: Option<PathBuf>,
+    /// Held while running: tells other commands this runner is alive.
+    _lock: Option<state::RunnerLock>,
 }
 
 impl std::fmt::Debug for LocalCounty {
@@ -190,6 +198,18 @@ impl LocalCounty {
         F: StreamFunction,
         B: FnOnce(&order_aws::Adapters) -> F,
     {
+        let lock = match &opts.state_file {
+            Some(path) => Some(state::RunnerLock::acquire(path, &opts.county)?),
+            None => None,
+        };
+        // Before anything is created: a taken port must leave nothing behind.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => LocalError::PortInUse { port: opts.port },
+                _ => LocalError::Io(e),
+            })?;
+        let api_addr = listener.local_addr()?;
         let stack = CountyStack::load(&opts.environments, &opts.county)?;
         let sdk = crate::aws::sdk_config(
             &crate::aws::Target::Emulator(emulator.url().to_owned()),
@@ -198,51 +218,29 @@ impl LocalCounty {
         .await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let run_id = provision::new_run_id();
-        let resources = provision::provision(
-            &stack,
-            &run_id,
-            provision::Clients {
-                dynamodb: &dynamodb,
-                sqs: &sqs,
-                eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
-                sns: &aws_sdk_sns::Client::new(&sdk),
-            },
-        )
-        .await?;
-        let order_queue = resources.queue(logical::ORDER_QUEUE)?.clone();
-        if let Some(v) = opts.visibility_timeout {
-            sqs.set_queue_attributes()
-                .queue_url(&order_queue.url)
-                .attributes(
-                    aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-                    v.to_string(),
-                )
-                .send()
-                .await
-                .map_err(|e| LocalError::aws("sqs", "SetQueueAttributes", e))?;
-        }
-        let env = function_env(&stack, &resources);
-        let config = order_aws::Config::from_lookup(|k| env.get(k).cloned())
-            .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
-        // The county file chooses the provider, locally as in a deployment.
-        let payment = order_aws::Payment::from_lookup(|k| env.get(k).cloned())
-            .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
-        let gateway = match payment.provider {
-            order_aws::PaymentProvider::Simulator => opts
-                .gateway
-                .clone()
-                .unwrap_or_else(|| Arc::new(SimulatedGateway::new())),
+        let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let clients = provision::Clients {
+            dynamodb: &dynamodb,
+            sqs: &sqs,
+            eventbridge: &eventbridge,
+            sns: &sns,
         };
-        let handlers = handlers::build(Wiring {
-            sdk: sdk.clone(),
-            config,
-            sale_clock: opts.sale_clock,
-            gateway: gateway.clone(),
-        });
-
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await?;
-        let api_addr = listener.local_addr()?;
+        let (resources, resumed) = resources(&stack, &opts, emulator.url(), &clients).await?;
+        let prepared = match prepare(&opts, &stack, &sdk, &resources, api_addr, &emulator).await {
+            Ok(p) => p,
+            Err(e) => {
+                if !resumed {
+                    provision::teardown(&resources, &clients).await;
+                }
+                return Err(e);
+            }
+        };
+        let Prepared {
+            order_queue,
+            handlers,
+            gateway,
+        } = prepared;
         let (shutdown, rx) = watch::channel(false);
         let mut stop = rx.clone();
         let server = tokio::spawn(crate::api::serve(
@@ -275,6 +273,7 @@ impl LocalCounty {
                         region: stack.region.clone(),
                         mapping: stack.stream_mapping,
                         function: Arc::new(publisher(&handlers.adapters)),
+                        checkpoints: opts.state_file.as_deref().map(state::checkpoints_path),
                     }
                     .run(rx.clone()),
                 );
@@ -290,24 +289,17 @@ impl LocalCounty {
             sdk,
             gateway,
             handlers,
+            resumed,
             shutdown,
             server: Some(server),
             pollers,
             emulator,
             state_file: opts.state_file,
+            _lock: lock,
         };
-        if let Some(path) = &me.state_file {
-            LocalState {
-                endpoint: me.endpoint.clone(),
-                api_url: me.api_url(),
-                pid: std::process::id(),
-                resources: me.resources.clone(),
-            }
-            .write(path)?;
-        }
         tracing::info!(
             county = %me.resources.county_id, api = %me.api_url(), endpoint = %me.endpoint,
-            run_id = %me.resources.run_id, "local county running"
+            run_id = %me.resources.run_id, resumed, "local county running"
         );
         Ok(me)
     }
@@ -337,14 +329,129 @@ impl LocalCounty {
                 Err(e) => tracing::warn!(error = %e, "API server task"),
             }
         }
+        // The resources outlive this run only on an emulator that outlives it.
         if let Some(path) = &self.state_file
-            && let Err(e) = std::fs::remove_file(path)
+            && self.emulator.is_owned()
         {
-            tracing::debug!(error = %e, "removing the state file");
+            for p in [path.clone(), state::checkpoints_path(path)] {
+                if let Err(e) = std::fs::remove_file(&p) {
+                    tracing::debug!(error = %e, path = %p.display(), "removing");
+                }
+            }
         }
         self.emulator.stop().await;
         tracing::info!("local county stopped");
     }
+}
+
+/// What the runner needs beyond its resources, checked before it starts.
+struct Prepared {
+    order_queue: provision::QueueInfo,
+    handlers: Handlers,
+    gateway: Arc<SimulatedGateway>,
+}
+
+/// The state file's resources if they can be resumed here, else new ones;
+/// true if resumed.
+async fn resources(
+    stack: &CountyStack,
+    opts: &RunOptions,
+    endpoint: &str,
+    c: &provision::Clients<'_>,
+) -> Result<(Resources, bool)> {
+    let recorded = match &opts.state_file {
+        Some(path) if opts.fresh => {
+            tracing::info!(state = %path.display(), "--fresh: new tables and queues; the previous run's stay on the emulator, unprocessed");
+            None
+        }
+        Some(path) => LocalState::read(path)?,
+        None => None,
+    };
+    if let Some(s) = recorded {
+        let why = if s.endpoint != endpoint {
+            Some(format!(
+                "they were on {}, this run is on {endpoint}",
+                s.endpoint
+            ))
+        } else {
+            provision::unresumable(&s.resources, stack, c).await?
+        };
+        match why {
+            None => {
+                tracing::info!(run_id = %s.resources.run_id, "resuming the previous run's tables and queue");
+                return Ok((s.resources, true));
+            }
+            Some(why) => {
+                tracing::info!(%why, "the previous run's tables cannot be resumed: creating new ones")
+            }
+        }
+    }
+    let run_id = provision::new_run_id();
+    Ok((provision::provision(stack, &run_id, *c).await?, false))
+}
+
+/// Queue settings, the functions' configuration and the state file: every
+/// fallible step between provisioning and serving.
+async fn prepare(
+    opts: &RunOptions,
+    stack: &CountyStack,
+    sdk: &SdkConfig,
+    resources: &Resources,
+    api_addr: SocketAddr,
+    emulator: &Emulator,
+) -> Result<Prepared> {
+    let order_queue = resources.queue(logical::ORDER_QUEUE)?.clone();
+    // A resumed queue may carry the last run's override: set it either way.
+    let visibility = opts.visibility_timeout.map(u64::from).or_else(|| {
+        stack
+            .properties(logical::ORDER_QUEUE, "AWS::SQS::Queue")
+            .and_then(|p| p.get("VisibilityTimeout"))
+            .and_then(Value::as_u64)
+    });
+    if let Some(v) = visibility {
+        aws_sdk_sqs::Client::new(sdk)
+            .set_queue_attributes()
+            .queue_url(&order_queue.url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+                v.to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("sqs", "SetQueueAttributes", e))?;
+    }
+    let env = function_env(stack, resources);
+    let config = order_aws::Config::from_lookup(|k| env.get(k).cloned())
+        .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
+    // The county file chooses the provider, locally as in a deployment.
+    let payment = order_aws::Payment::from_lookup(|k| env.get(k).cloned())
+        .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
+    let gateway = match payment.provider {
+        order_aws::PaymentProvider::Simulator => opts
+            .gateway
+            .clone()
+            .unwrap_or_else(|| Arc::new(SimulatedGateway::new())),
+    };
+    let handlers = handlers::build(Wiring {
+        sdk: sdk.clone(),
+        config,
+        sale_clock: opts.sale_clock,
+        gateway: gateway.clone(),
+    });
+    if let Some(path) = &opts.state_file {
+        LocalState {
+            endpoint: emulator.url().to_owned(),
+            api_url: format!("http://{api_addr}"),
+            pid: std::process::id(),
+            resources: resources.clone(),
+        }
+        .write(path)?;
+    }
+    Ok(Prepared {
+        order_queue,
+        handlers,
+        gateway,
+    })
 }
 
 #[cfg(test)]

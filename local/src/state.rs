@@ -5,9 +5,18 @@
 //! Path: `$ACME_LOCAL_STATE_DIR/<county>.json`, default
 //! `<temp dir>/acme-local/<county>.json` (outside the work tree, and the
 //! same from any directory: one local runner per county per machine, as the
-//! default port already implies). Written once the
-//! resources exist, removed when the runner stops cleanly. It holds no
-//! secrets: not the bearer token, and the emulator takes dummy credentials.
+//! default port already implies). Written once the resources exist. It holds
+//! no secrets: not the bearer token, and the emulator takes dummy
+//! credentials.
+//!
+//! The file outlives its runner on purpose: the next start for the county
+//! resumes the tables and queue it names (what was accepted gets processed),
+//! and a command that would write into them meanwhile is refused. Whether a
+//! runner is alive is not read from the file's pid (reused, and a `kill -9`
+//! leaves it) but from `<county>.lock`, which a running runner holds with
+//! `flock`: the kernel releases it however the process ends. Only when the
+//! runner started the emulator itself, and so took its data with it, is the
+//! file removed at stop.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +49,72 @@ pub fn state_dir() -> PathBuf {
 /// The state file of `county` in `dir`.
 pub fn state_path(dir: &Path, county: &str) -> PathBuf {
     dir.join(format!("{county}.json"))
+}
+
+/// The lock file next to `state` (`<county>.lock`).
+pub fn lock_path(state: &Path) -> PathBuf {
+    state.with_extension("lock")
+}
+
+/// The stream checkpoints file next to `state` (`<county>.stream.json`).
+pub fn checkpoints_path(state: &Path) -> PathBuf {
+    state.with_extension("stream.json")
+}
+
+/// Held by a running runner; dropping it (or the process ending in any way)
+/// releases the county.
+#[derive(Debug)]
+pub struct RunnerLock {
+    _file: std::fs::File,
+}
+
+/// The lock of the state file `state`, held by this process if it was free
+/// (no runner alive); `None` if a runner holds it.
+fn try_lock(state: &Path) -> Result<Option<std::fs::File>> {
+    let path = lock_path(state);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LocalError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(LocalError::File {
+            path,
+            message: format!("locking: {e}"),
+        }),
+    }
+}
+
+impl RunnerLock {
+    /// Takes the county's lock for this process, or says which runner holds
+    /// it.
+    pub fn acquire(state: &Path, county: &str) -> Result<Self> {
+        match try_lock(state)? {
+            Some(file) => Ok(Self { _file: file }),
+            None => Err(LocalError::AlreadyRunning {
+                county: county.to_owned(),
+                path: state.to_owned(),
+                api_url: LocalState::read(state)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| "?".to_owned(), |s| s.api_url),
+            }),
+        }
+    }
+}
+
+/// Whether a runner holds the lock of the state file `state` now.
+pub fn runner_alive(state: &Path) -> Result<bool> {
+    Ok(try_lock(state)?.is_none())
 }
 
 impl LocalState {

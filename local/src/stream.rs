@@ -11,6 +11,15 @@
 //!   keeps failing holds its shard back (with backoff) until it succeeds;
 //!   other shards go on meanwhile.
 //!
+//! A restarted runner resumes the stream where the last one left it, as an
+//! event source mapping keeps its position across function updates: the
+//! per-shard checkpoints are saved (when `checkpoints` names a file) after
+//! every batch the function finished, and read back at start for the same
+//! stream ARN. A shard without a checkpoint starts at `TRIM_HORIZON`, so
+//! records written while no runner ran are published, not skipped; a batch
+//! in flight when the runner was killed is delivered again (at least once,
+//! as Lambda does).
+//!
 //! Stream reads wait for DynamoDB writes in flight ([`EmulatorLock`]): moto
 //! shows a transaction's stream records before it decides, and a cancelled
 //! one takes them back and hands their sequence numbers out again, which
@@ -18,12 +27,14 @@
 //! checkpoint past records still to come.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use order_aws::emulator::EmulatorLock;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -35,14 +46,16 @@ use crate::stack::StreamMapping;
 const IDLE_POLL: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct ShardState {
     parent: Option<String>,
     /// Sequence number of the last record processed.
     checkpoint: Option<String>,
     finished: bool,
+    #[serde(skip)]
     failures: u32,
     /// While its first unprocessed record keeps failing: not polled before.
+    #[serde(skip)]
     retry_at: Option<Instant>,
 }
 
@@ -53,14 +66,58 @@ pub struct StreamPoller<F> {
     pub region: String,
     pub mapping: StreamMapping,
     pub function: Arc<F>,
+    /// Where the checkpoints are kept across runs (none: start afresh).
+    pub checkpoints: Option<PathBuf>,
+}
+
+/// The checkpoints file: the stream they belong to, and its shards.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    stream_arn: String,
+    shards: BTreeMap<String, ShardState>,
 }
 
 impl<F: StreamFunction> StreamPoller<F> {
+    /// The shards as the last run left them, if it read this stream.
+    fn load(&self) -> BTreeMap<String, ShardState> {
+        let Some(path) = &self.checkpoints else {
+            return BTreeMap::new();
+        };
+        let saved = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Saved>(&t).ok());
+        match saved {
+            Some(s) if s.stream_arn == self.stream_arn => {
+                tracing::info!(path = %path.display(), shards = s.shards.len(), "stream resumes from its checkpoints");
+                s.shards
+            }
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// Writes the checkpoints atomically (temp file, then rename).
+    fn save(&self, shards: &BTreeMap<String, ShardState>) -> Result<(), LocalError> {
+        let Some(path) = &self.checkpoints else {
+            return Ok(());
+        };
+        let saved = serde_json::json!({"stream_arn": self.stream_arn, "shards": shards});
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, saved.to_string())?;
+        std::fs::rename(&tmp, path)?;
+        Ok(())
+    }
+
     /// Runs until `shutdown` turns true; a batch in flight finishes first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut shards: BTreeMap<String, ShardState> = BTreeMap::new();
+        let mut shards = self.load();
         while !*shutdown.borrow() {
-            let worked = match self.poll_once(&mut shards).await {
+            let polled = self.poll_once(&mut shards).await;
+            if let Ok(true) = polled
+                && let Err(e) = self.save(&shards)
+            {
+                tracing::warn!(error = %e, "saving the stream checkpoints");
+            }
+            let worked = match polled {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!(error = %e, "stream poll failed; retrying");

@@ -21,19 +21,33 @@ Examples:
   ACME_LOCAL_TOKEN=dev acme-infra local --county king-wa --port 8080 \\
       --sale-clock 2026-05-06T17:00:00Z
   scripts/with-moto.sh acme-infra local --county travis-tx   # a moto you run
+  AWS_ENDPOINT_URL=http://127.0.0.1:5000 acme-infra local --county travis-tx --fresh
+      # new tables and queues, even if the last run's still exist
   acme-infra local load --county travis-tx --duration 20s --clients 16
 
 Then, in another shell:
   acme-infra inventory load --county travis-tx stock.csv
   curl -H 'Authorization: Bearer <token>' -d @order.json http://127.0.0.1:3000/orders
 
-The token is printed at start unless ACME_LOCAL_TOKEN is set. Ctrl-C stops
-the pollers after their in-flight batches, then the server, then moto.")]
+The token is printed at start unless ACME_LOCAL_TOKEN is set. Ctrl-C or
+SIGTERM stops the pollers after their in-flight batches, then the server,
+then moto (if started here), and exits 0.
+
+A restart for the same county resumes its tables, queue and stream position
+(recorded in $ACME_LOCAL_STATE_DIR/COUNTY.json, default $TMPDIR/acme-local)
+when they still exist on the emulator, so orders accepted before a stop or a
+crash are processed; with a moto it started itself, that moto's data ends
+with the runner. While no runner holds the county (COUNTY.lock), inventory
+and migrate refuse to write into its tables.")]
 pub struct LocalArgs {
     #[command(subcommand)]
     pub command: Option<LocalCommand>,
     #[command(flatten)]
     pub run: RunArgs,
+    /// Create new tables and queues instead of resuming the ones the county's
+    /// state file names (the old ones stay on the emulator, unprocessed).
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// Settings shared by `local` and `local load`.
@@ -137,7 +151,8 @@ Example:
 /// Where the county's tables are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum TargetArg {
-    /// The local runner's state file if there is one, else AWS.
+    /// The local runner's state file if there is one (refused if that
+    /// runner is not running), else AWS.
     #[default]
     Auto,
     /// A running `acme-infra local` (its state file, $TMPDIR/acme-local/COUNTY.json).
@@ -190,6 +205,7 @@ impl From<&LocalArgs> for local::LocalArgs {
                 })
             }),
             run: (&a.run).into(),
+            fresh: a.fresh,
         }
     }
 }
