@@ -3,24 +3,20 @@
 //! once. And its bad inputs, each a one-screen error with its exit code.
 //! Needs moto and PostgreSQL (`make test` starts both).
 
+mod common;
+use common::{county_tables, env_var};
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use acme_local::provision::{Clients, new_run_id, provision};
-use acme_local::stack::CountyStack;
-use acme_local::state::{LocalState, RunnerLock, STATE_DIR_ENV, state_path};
+use acme_local::state::STATE_DIR_ENV;
 use tokio_postgres::NoTls;
 
 const ORDERS: i64 = 600;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_acme-infra"))
-}
-
-fn env_var(name: &str, script: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run through {script} (make test does)"))
 }
 
 /// A database named `db` with the legacy schema and `ORDERS` ordinary
@@ -59,42 +55,6 @@ async fn legacy(db: &str) -> String {
         .await
         .expect("seed");
     url
-}
-
-/// The county's tables on moto, published in a local-runner state file
-/// under `state_dir` as `acme-infra local` would.
-async fn county_tables(state_dir: &Path) -> (aws_sdk_dynamodb::Client, String) {
-    let endpoint = env_var("AWS_ENDPOINT_URL", "scripts/with-moto.sh");
-    let sdk = aws_config::load_from_env().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let stack = CountyStack::load(Path::new("environments"), "travis-tx").expect("sample county");
-    let resources = provision(
-        &stack,
-        &new_run_id(),
-        Clients {
-            dynamodb: &dynamodb,
-            sqs: &aws_sdk_sqs::Client::new(&sdk),
-            eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
-            sns: &aws_sdk_sns::Client::new(&sdk),
-        },
-    )
-    .await
-    .expect("provision");
-    let table = resources.table_names().expect("tables").order_by_id;
-    LocalState {
-        endpoint,
-        api_url: "http://127.0.0.1:9".into(),
-        pid: std::process::id(),
-        resources,
-    }
-    .write(&state_path(state_dir, "travis-tx"))
-    .expect("state file");
-    // Held for the test's life, as a running runner holds it: without it the
-    // commands refuse the tables as a dead runner's.
-    std::mem::forget(
-        RunnerLock::acquire(&state_path(state_dir, "travis-tx"), "travis-tx").expect("lock"),
-    );
-    (dynamodb, table)
 }
 
 async fn legacy_numbers(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Vec<i64> {

@@ -5,24 +5,20 @@
 //! codes. Needs moto and PostgreSQL (`make test` starts both); one test, as
 //! it restarts the server every other test would be using.
 
+mod common;
+use common::{county_tables, env_var};
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use acme_local::provision::{Clients, new_run_id, provision};
-use acme_local::stack::CountyStack;
-use acme_local::state::{LocalState, STATE_DIR_ENV, state_path};
+use acme_local::state::STATE_DIR_ENV;
 use tokio_postgres::{Client, NoTls};
 
 const DB: &str = "cli_sync";
 const SLOT: &str = "acme_cdc_travis_tx";
-
-fn env_var(name: &str, script: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run through {script} (make test does)"))
-}
 
 async fn connect(url: &str) -> Client {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
@@ -69,36 +65,6 @@ async fn legacy() -> String {
         .await
         .expect("seed");
     url
-}
-
-/// The county's tables on moto, published as `acme-infra local` would.
-async fn county_tables(state_dir: &Path) -> (aws_sdk_dynamodb::Client, String) {
-    let endpoint = env_var("AWS_ENDPOINT_URL", "scripts/with-moto.sh");
-    let sdk = aws_config::load_from_env().await;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let stack = CountyStack::load(Path::new("environments"), "travis-tx").expect("sample county");
-    let resources = provision(
-        &stack,
-        &new_run_id(),
-        Clients {
-            dynamodb: &dynamodb,
-            sqs: &aws_sdk_sqs::Client::new(&sdk),
-            eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
-            sns: &aws_sdk_sns::Client::new(&sdk),
-        },
-    )
-    .await
-    .expect("provision");
-    let table = resources.table_names().expect("tables").order_by_id;
-    LocalState {
-        endpoint,
-        api_url: "http://127.0.0.1:9".into(),
-        pid: std::process::id(),
-        resources,
-    }
-    .write(&state_path(state_dir, "travis-tx"))
-    .expect("state file");
-    (dynamodb, table)
 }
 
 fn migrate(cmd: &str, url: &str, state_dir: &Path, county: &str) -> Command {
