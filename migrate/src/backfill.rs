@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
 use crate::map::{key, money};
 use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
+use crate::progress::Totals;
 use crate::read::{LegacyStock, Shard};
 use crate::source::{Legacy, SourceError};
 use crate::write::{Pending, WriteError, WriteStats, Writer};
@@ -60,6 +61,8 @@ pub struct Report {
     pub unprocessed_retried: u64,
     pub throttled_retried: u64,
     pub seconds: f64,
+    /// Rows in scope of the snapshot (this shard's share).
+    pub totals: Totals,
     pub warnings: Vec<Note>,
     pub warnings_total: u64,
     pub rejects: Vec<Note>,
@@ -104,6 +107,12 @@ pub struct Progress {
     pub phase: &'static str,
     /// Rows read in this phase by this run.
     pub rows: u64,
+    /// Rows read in all phases, earlier runs of the checkpoint included.
+    pub done: u64,
+    /// Of `done`, the rows earlier runs read.
+    pub before: u64,
+    /// Rows in scope of the snapshot ([`Report::totals`]).
+    pub total: u64,
     pub stats: WriteStats,
 }
 
@@ -125,6 +134,8 @@ pub async fn run<S: Store>(
     let stores = county_stores(&snap, &opts.county)
         .await?
         .ok_or_else(|| BackfillError::NoStores(opts.county.to_string()))?;
+    let (totals, before) =
+        Totals::count(&snap, opts.county.as_str(), opts.shard, &cp.position).await?;
     let mut report = Report {
         county: opts.county.to_string(),
         shard: opts.shard.to_string(),
@@ -136,12 +147,14 @@ pub async fn run<S: Store>(
         unprocessed_retried: 0,
         throttled_retried: 0,
         seconds: 0.0,
+        totals,
         warnings: Vec::new(),
         warnings_total: 0,
         rejects: Vec::new(),
         rejects_total: 0,
     };
     let mut rows = 0u64;
+    let mut done = before;
     loop {
         let next = match cp.position.clone() {
             Position::Inventory { .. } if !opts.shard.is_first() => {
@@ -201,6 +214,7 @@ pub async fn run<S: Store>(
             Position::Done => break,
         };
         if std::mem::discriminant(&next) != std::mem::discriminant(&cp.position) {
+            done += rows;
             rows = 0;
         }
         cp.position = next;
@@ -209,6 +223,9 @@ pub async fn run<S: Store>(
         progress(Progress {
             phase: phase_name(&cp.position),
             rows,
+            done: done + rows,
+            before,
+            total: totals.rows(),
             stats: writer.stats(),
         });
     }

@@ -19,6 +19,7 @@
 //! [`write`] puts mapped items in batches within the [`limit`] budget;
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
 //! [`order`] turns a legacy order into the items the API would have written;
+//! [`progress`] counts what a run has left;
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
 //! sides order by order.
 
@@ -27,6 +28,7 @@ pub mod checkpoint;
 pub mod limit;
 pub mod map;
 pub mod order;
+pub mod progress;
 pub mod read;
 pub mod source;
 pub mod verify;
