@@ -31,5 +31,6 @@ pub mod order;
 pub mod progress;
 pub mod read;
 pub mod source;
+mod tls;
 pub mod verify;
 pub mod write;
