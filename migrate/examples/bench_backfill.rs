@@ -14,6 +14,9 @@
 //!    held, over the whole run and after the first second.
 //! 5. Prints the peak RSS (`VmHWM`) after step 2.
 //!
+//! Each step's tables are deleted before the next step starts: moto slows
+//! as it holds more items, and every step should meet the same emulator.
+//!
 //! Usage: bench_backfill [--orders N] [--max-wcu X] [--page-size N]
 
 use std::path::Path;
@@ -106,6 +109,10 @@ async fn main() -> Res<()> {
         "peak RSS after the backfill of {} orders: {} KiB",
         a.orders, rss
     );
+    // moto slows as it holds more items: each pass starts from the same
+    // (empty) state, or the later pass would be measured against a fuller
+    // emulator than the earlier.
+    drop_tables(&dynamo, &tables).await?;
 
     let fresh = county_tables(&sdk).await?;
     let (written, secs, sizes) = ceiling(&url, &dynamo, &fresh, "travis-tx", a.page_size).await?;
@@ -123,6 +130,7 @@ async fn main() -> Res<()> {
         sizes.write_units as f64 / sizes.orders as f64,
     );
 
+    drop_tables(&dynamo, &fresh).await?;
     let wcu_per_order = run.write_units as f64 / run.written.orders.max(1) as f64;
     // A third of the unlimited rate: well below what moto admits, so the
     // bucket, not moto, sets the pace.
@@ -233,6 +241,17 @@ async fn county_tables(sdk: &aws_config::SdkConfig) -> Res<TableNames> {
     )
     .await?;
     Ok(resources.table_names()?)
+}
+
+async fn drop_tables(dynamo: &aws_sdk_dynamodb::Client, tables: &TableNames) -> Res<()> {
+    for table in Table::ALL {
+        dynamo
+            .delete_table()
+            .table_name(tables.name(table))
+            .send()
+            .await?;
+    }
+    Ok(())
 }
 
 /// The backfill as the command runs it; its report and `(elapsed, write
