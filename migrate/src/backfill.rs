@@ -11,9 +11,10 @@ use order_domain::store::{Store, Table};
 use order_domain::{CountyId, Money, Sku, StoreId};
 use serde::Serialize;
 
+use crate::ahead::read_orders;
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
 use crate::map::{key, money};
-use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
+use crate::order::{MappedStore, county_stores, priced};
 use crate::progress::Totals;
 use crate::read::{LegacyStock, Shard};
 use crate::source::{Legacy, SourceError};
@@ -155,6 +156,7 @@ pub async fn run<S: Store>(
     };
     let mut rows = 0u64;
     let mut done = before;
+    let mut ahead = None;
     loop {
         let next = match cp.position.clone() {
             Position::Inventory { .. } if !opts.shard.is_first() => {
@@ -180,23 +182,22 @@ pub async fn run<S: Store>(
                 }
             }
             Position::Orders { after } => {
-                let page = snap
-                    .orders(opts.county.as_str(), opts.shard, after, opts.page_size)
-                    .await?;
-                match page.last() {
+                let page = match ahead.take() {
+                    Some(page) => page,
+                    None => read_orders(&snap, opts, &stores, after).await?,
+                };
+                match page.last {
                     None => Position::Done,
                     Some(last) => {
-                        let last = last.order_id;
-                        let mut pending = Vec::with_capacity(page.len() * 2);
-                        for o in &page {
-                            let mapped = map_in_county(o, &stores, &opts.county);
-                            let name = format!("order {}", o.order_id);
+                        let mut pending = Vec::with_capacity(page.orders.len() * 2);
+                        for (legacy_id, mapped) in page.orders {
+                            let name = format!("order {legacy_id}");
                             match mapped {
-                                Ok(m) => {
-                                    for w in m.warnings {
+                                Ok((warnings, order_items)) => {
+                                    for w in warnings {
                                         report.warn(name.clone(), w);
                                     }
-                                    pending.extend(items(&m.order, opts.gsi_write_shards));
+                                    pending.extend(order_items);
                                     cp.written.orders += 1;
                                 }
                                 Err(reason) => {
@@ -205,8 +206,15 @@ pub async fn run<S: Store>(
                                 }
                             }
                         }
-                        rows += page.len() as u64;
-                        writer.write_all(pending).await?;
+                        rows += page.rows;
+                        // The next page is read and mapped while this one
+                        // is written (crate::ahead).
+                        let (written, next) = tokio::join!(
+                            writer.write_all(pending),
+                            read_orders(&snap, opts, &stores, Some(last))
+                        );
+                        written?;
+                        ahead = Some(next?);
                         Position::Orders { after: Some(last) }
                     }
                 }

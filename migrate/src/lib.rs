@@ -23,6 +23,7 @@
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
 //! sides order by order.
 
+mod ahead;
 pub mod backfill;
 pub mod checkpoint;
 pub mod limit;
