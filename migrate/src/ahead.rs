@@ -12,13 +12,16 @@ use crate::write::Pending;
 /// so the writer, polled beside the mapping, sends its next call promptly.
 const YIELD_EVERY: usize = 25;
 
+/// An order's warnings and items, or why it is rejected.
+pub type Mapped = Result<(Vec<String>, Vec<Pending>), String>;
+
 /// One page of orders, mapped.
 pub struct OrderPage {
     /// The page's last legacy number; `None` for an empty page (the end).
     pub last: Option<i64>,
     pub rows: u64,
-    /// Per legacy order: its warnings and items, or why it is rejected.
-    pub orders: Vec<(i64, Result<(Vec<String>, Vec<Pending>), String>)>,
+    /// Per legacy order number, in order.
+    pub orders: Vec<(i64, Mapped)>,
 }
 
 /// Reads the page of orders after `after` and maps it.
