@@ -1,5 +1,5 @@
 # Thin wrappers: each target is one command you could type yourself.
-.PHONY: synth install test check lint fmt clippy bench bench-synth clean functions
+.PHONY: synth install test check lint fmt clippy bench bench-synth bench-migrate clean functions
 
 # The main job: synthesize every sample county into cdk.out/.
 synth:
@@ -28,6 +28,11 @@ clippy:
 # Synth speed and memory for the sample counties plus 50 generated ones.
 bench-synth:
 	scripts/bench-synth.sh
+
+# The backfill against moto: orders/s beside moto's BatchWriteItem ceiling,
+# the --max-wcu hold, peak memory at 10k and 100k orders (ORDERS=N to change).
+bench-migrate:
+	scripts/bench-migrate.sh --orders $(or $(ORDERS),100000)
 
 bench: bench-synth
 	cargo bench -p order-domain

@@ -12,11 +12,13 @@ use order_domain::store::{Store, Table};
 use order_domain::{CountyId, Money, Sku, StoreId};
 use serde::Serialize;
 
+use crate::ahead::read_orders;
 use crate::checkpoint::{Checkpoint, CheckpointError, Counts, Position};
 use crate::customer;
 use crate::guard;
 use crate::map::{key, money};
-use crate::order::{MappedStore, county_stores, items, map_in_county, priced};
+use crate::order::{MappedStore, county_stores, priced};
+use crate::progress::Totals;
 use crate::read::{LegacyCustomer, LegacyStock, Shard};
 use crate::source::{Legacy, SourceError};
 use crate::write::{Pending, WriteError, WriteStats, Writer};
@@ -63,6 +65,8 @@ pub struct Report {
     pub unprocessed_retried: u64,
     pub throttled_retried: u64,
     pub seconds: f64,
+    /// Rows in scope of the snapshot (this shard's share).
+    pub totals: Totals,
     pub warnings: Vec<Note>,
     pub warnings_total: u64,
     pub rejects: Vec<Note>,
@@ -107,6 +111,12 @@ pub struct Progress {
     pub phase: &'static str,
     /// Rows read in this phase by this run.
     pub rows: u64,
+    /// Rows read in all phases, earlier runs of the checkpoint included.
+    pub done: u64,
+    /// Of `done`, the rows earlier runs read.
+    pub before: u64,
+    /// Rows in scope of the snapshot ([`Report::totals`]).
+    pub total: u64,
     pub stats: WriteStats,
 }
 
@@ -128,6 +138,8 @@ pub async fn run<S: Store>(
     let stores = county_stores(&snap, &opts.county)
         .await?
         .ok_or_else(|| BackfillError::NoStores(opts.county.to_string()))?;
+    let (totals, before) =
+        Totals::count(&snap, opts.county.as_str(), opts.shard, &cp.position).await?;
     let mut report = Report {
         county: opts.county.to_string(),
         shard: opts.shard.to_string(),
@@ -139,12 +151,15 @@ pub async fn run<S: Store>(
         unprocessed_retried: 0,
         throttled_retried: 0,
         seconds: 0.0,
+        totals,
         warnings: Vec::new(),
         warnings_total: 0,
         rejects: Vec::new(),
         rejects_total: 0,
     };
     let mut rows = 0u64;
+    let mut done = before;
+    let mut ahead = None;
     loop {
         let next = match cp.position.clone() {
             Position::Inventory { .. } if !opts.shard.is_first() => {
@@ -170,23 +185,22 @@ pub async fn run<S: Store>(
                 }
             }
             Position::Orders { after } => {
-                let page = snap
-                    .orders(opts.county.as_str(), opts.shard, after, opts.page_size)
-                    .await?;
-                match page.last() {
+                let page = match ahead.take() {
+                    Some(page) => page,
+                    None => read_orders(&snap, opts, &stores, after).await?,
+                };
+                match page.last {
                     None => Position::Customers { after: None },
                     Some(last) => {
-                        let last = last.order_id;
-                        let mut pending = Vec::with_capacity(page.len() * 2);
-                        for o in &page {
-                            let mapped = map_in_county(o, &stores, &opts.county);
-                            let name = format!("order {}", o.order_id);
+                        let mut pending = Vec::with_capacity(page.orders.len() * 2);
+                        for (legacy_id, mapped) in page.orders {
+                            let name = format!("order {legacy_id}");
                             match mapped {
-                                Ok(m) => {
-                                    for w in m.warnings {
+                                Ok((warnings, order_items)) => {
+                                    for w in warnings {
                                         report.warn(name.clone(), w);
                                     }
-                                    pending.extend(items(&m.order, opts.gsi_write_shards));
+                                    pending.extend(order_items);
                                     cp.written.orders += 1;
                                 }
                                 Err(reason) => {
@@ -195,8 +209,15 @@ pub async fn run<S: Store>(
                                 }
                             }
                         }
-                        rows += page.len() as u64;
-                        writer.write_all(pending).await?;
+                        rows += page.rows;
+                        // The next page is read and mapped while this one
+                        // is written (crate::ahead).
+                        let (written, next) = tokio::join!(
+                            writer.write_all(pending),
+                            read_orders(&snap, opts, &stores, Some(last))
+                        );
+                        written?;
+                        ahead = Some(next?);
                         Position::Orders { after: Some(last) }
                     }
                 }
@@ -219,6 +240,7 @@ pub async fn run<S: Store>(
             Position::Done => break,
         };
         if std::mem::discriminant(&next) != std::mem::discriminant(&cp.position) {
+            done += rows;
             rows = 0;
         }
         cp.position = next;
@@ -227,6 +249,9 @@ pub async fn run<S: Store>(
         progress(Progress {
             phase: phase_name(&cp.position),
             rows,
+            done: done + rows,
+            before,
+            total: totals.rows(),
             stats: writer.stats(),
         });
     }

@@ -20,10 +20,12 @@
 //! [`write`] puts mapped items in batches within the [`limit`] budget;
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
 //! [`order`] turns a legacy order into the items the API would have written;
+//! [`progress`] counts what a run has left;
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
 //! sides order by order; [`sync`] keeps the tables in step with the legacy
 //! database afterwards (change data capture), under the [`guard`].
 
+mod ahead;
 pub mod backfill;
 pub mod checkpoint;
 pub mod customer;
@@ -31,8 +33,10 @@ pub mod guard;
 pub mod limit;
 pub mod map;
 pub mod order;
+pub mod progress;
 pub mod read;
 pub mod source;
 pub mod sync;
+mod tls;
 pub mod verify;
 pub mod write;

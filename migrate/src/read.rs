@@ -337,6 +337,78 @@ fn stock_from_row(r: &tokio_postgres::Row) -> LegacyStock {
     }
 }
 
+impl Snapshot<'_> {
+    /// The county's orders in `shard`, and how many of them are at or
+    /// before `after`: the same `WHERE` as [`Snapshot::orders`], counted.
+    pub async fn count_orders(
+        &self,
+        county: &str,
+        shard: Shard,
+        after: Option<i64>,
+    ) -> Result<(u64, u64), SourceError> {
+        let (n, k) = shard_args(shard);
+        let row = self
+            .tx
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE o.order_id <= $2) \
+                 FROM orders o JOIN stores s ON s.store_id = o.store_id \
+                 WHERE s.county_code = $1 AND mod(mod(o.order_id, $3) + $3, $3) = $4",
+                &[&county, &after.unwrap_or(i64::MIN), &n, &k],
+            )
+            .await
+            .map_err(SourceError::query("the count of orders"))?;
+        Ok((count(row.get(0)), count(row.get(1))))
+    }
+
+    /// The county's inventory rows, and how many are at or before `after`.
+    pub async fn count_inventory(
+        &self,
+        county: &str,
+        after: Option<(&str, &str)>,
+    ) -> Result<(u64, u64), SourceError> {
+        let (store, sku) = after.unwrap_or(("", ""));
+        let row = self
+            .tx
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE $4 AND (i.store_id, i.sku) <= ($2, $3)) \
+                 FROM inventory i JOIN stores s ON s.store_id = i.store_id \
+                 WHERE s.county_code = $1",
+                &[&county, &store, &sku, &after.is_some()],
+            )
+            .await
+            .map_err(SourceError::query("the count of inventory rows"))?;
+        Ok((count(row.get(0)), count(row.get(1))))
+    }
+
+    /// The county's customers (those with an order at its stores) in this
+    /// shard, and how many are at or before `after`.
+    pub async fn count_customers(
+        &self,
+        county: &str,
+        shard: Shard,
+        after: Option<i64>,
+    ) -> Result<(u64, u64), SourceError> {
+        let (n, k) = shard_args(shard);
+        let row = self
+            .tx
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE c.customer_id <= $2) \
+                 FROM customers c \
+                 WHERE mod(mod(c.customer_id, $3) + $3, $3) = $4 AND EXISTS ( \
+                     SELECT 1 FROM orders o JOIN stores s ON s.store_id = o.store_id \
+                     WHERE o.customer_id = c.customer_id AND s.county_code = $1)",
+                &[&county, &after.unwrap_or(i64::MIN), &n, &k],
+            )
+            .await
+            .map_err(SourceError::query("the count of customers"))?;
+        Ok((count(row.get(0)), count(row.get(1))))
+    }
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// `(N, K - 1)` for the SQL's `mod(mod(key, N) + N, N) = K - 1`: PostgreSQL's
 /// `mod` keeps the sign of a negative key, so it is folded into `0..N` first.
 fn shard_args(shard: Shard) -> (i64, i64) {

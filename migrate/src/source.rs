@@ -3,6 +3,7 @@
 //! what the migration reads, and one `REPEATABLE READ` snapshot for a run.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,14 @@ use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, IsolationLevel, Transaction};
 
+use crate::tls;
+
 /// Environment variable holding the connection string when `--from` is not given.
 pub const URL_ENV: &str = "ACME_LEGACY_URL";
+
+/// libpq's variable for the CA certificates to trust, used when the URL has
+/// no `sslrootcert`.
+pub const ROOT_CERT_ENV: &str = "PGSSLROOTCERT";
 
 /// The columns the migration reads, per table: checked before anything is
 /// read so a renamed column is one clear error, not a failure mid-run.
@@ -111,6 +118,9 @@ fn describe(e: &tokio_postgres::Error) -> String {
 #[derive(Clone)]
 pub struct LegacyUrl {
     config: Config,
+    /// libpq's `sslrootcert`: a PEM file of the CAs to trust instead of the
+    /// system's (`system`, or none: the system's).
+    root_cert: Option<PathBuf>,
 }
 
 impl LegacyUrl {
@@ -125,13 +135,24 @@ impl LegacyUrl {
     pub fn requires_tls(&self) -> bool {
         self.config.get_ssl_mode() == SslMode::Require
     }
-}
 
-impl FromStr for LegacyUrl {
-    type Err = SourceError;
+    /// The CA file the server's certificate must chain to, if not the
+    /// system's roots.
+    pub fn root_cert(&self) -> Option<&Path> {
+        self.root_cert.as_deref()
+    }
 
-    fn from_str(text: &str) -> Result<Self, SourceError> {
-        let mut config = Config::from_str(text).map_err(|e| SourceError::BadUrl(e.to_string()))?;
+    /// `text`, with `env_root_cert` standing for [`ROOT_CERT_ENV`].
+    pub fn parse_with(text: &str, env_root_cert: Option<&str>) -> Result<Self, SourceError> {
+        let (rest, tls) = tls::split_params(text).map_err(SourceError::BadUrl)?;
+        let mut config = Config::from_str(&rest).map_err(|e| SourceError::BadUrl(e.to_string()))?;
+        if tls.verify_mode {
+            config.ssl_mode(SslMode::Require);
+        }
+        let root_cert = match tls.root_cert.as_deref().or(env_root_cert) {
+            None | Some("" | "system") => None,
+            Some(path) => Some(PathBuf::from(path)),
+        };
         if config.get_hosts().is_empty() {
             return Err(SourceError::BadUrl("it names no host".into()));
         }
@@ -139,7 +160,18 @@ impl FromStr for LegacyUrl {
             config.connect_timeout(Duration::from_secs(10));
         }
         config.application_name("acme-infra migrate");
-        Ok(LegacyUrl { config })
+        Ok(LegacyUrl { config, root_cert })
+    }
+}
+
+impl FromStr for LegacyUrl {
+    type Err = SourceError;
+
+    /// A libpq connection string (URL or `key=value` form); `sslrootcert`
+    /// falls back to [`ROOT_CERT_ENV`].
+    fn from_str(text: &str) -> Result<Self, SourceError> {
+        let env = std::env::var(ROOT_CERT_ENV).ok();
+        Self::parse_with(text, env.as_deref())
     }
 }
 
@@ -163,11 +195,19 @@ impl fmt::Debug for LegacyUrl {
     }
 }
 
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, SourceError> {
-    let mut roots = rustls::RootCertStore::empty();
-    // Unreadable system certificates only matter when TLS is used; the
-    // handshake then fails naming the server.
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+fn tls(root_cert: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, SourceError> {
+    let roots = match root_cert {
+        Some(path) => tls::private_roots(path).map_err(SourceError::BadUrl)?,
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            // Unreadable system certificates only matter when TLS is used;
+            // the handshake then fails naming the server.
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            roots
+        }
+    };
+    // rustls checks the chain to these roots and the host name (or IP
+    // address) of the URL against the certificate: libpq's verify-full.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -189,11 +229,11 @@ impl Legacy {
     pub async fn connect(url: &LegacyUrl) -> Result<Self, SourceError> {
         let (client, connection) =
             url.config
-                .connect(tls()?)
+                .connect(tls(url.root_cert())?)
                 .await
                 .map_err(|e| SourceError::Connect {
                     target: url.to_string(),
-                    cause: describe(&e),
+                    cause: tls::with_hint(describe(&e)),
                 })?;
         // The connection task ends when the client is dropped; an error it
         // meets surfaces on the client's next query.
@@ -294,6 +334,28 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://acme@db.internal:6432/orders");
         assert!(!format!("{url:?}").contains("s3cret"));
         assert!(url.requires_tls());
+    }
+
+    #[test]
+    fn the_ca_comes_from_the_url_else_pgsslrootcert() {
+        let url = LegacyUrl::parse_with(
+            "postgres://acme:s3cret@db:5432/orders?sslmode=verify-full&sslrootcert=/etc/acme/ca.pem",
+            Some("/env/ca.pem"),
+        )
+        .expect("valid");
+        assert_eq!(url.root_cert(), Some(Path::new("/etc/acme/ca.pem")));
+        assert!(url.requires_tls(), "verify-full is TLS, verified");
+        assert_eq!(url.to_string(), "postgres://acme@db:5432/orders");
+        let url =
+            LegacyUrl::parse_with("postgres://db/orders?sslmode=require", Some("/env/ca.pem"))
+                .expect("valid");
+        assert_eq!(url.root_cert(), Some(Path::new("/env/ca.pem")));
+        let url = LegacyUrl::parse_with(
+            "postgres://db/orders?sslrootcert=system",
+            Some("/env/ca.pem"),
+        )
+        .expect("valid");
+        assert_eq!(url.root_cert(), None);
     }
 
     #[test]

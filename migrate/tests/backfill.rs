@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use acme_local::provision::{Clients, new_run_id, provision};
 use acme_local::stack::CountyStack;
-use acme_migrate::backfill::{BackfillError, Options, Report, run};
+use acme_migrate::backfill::{BackfillError, Options, Progress, Report, run};
 use acme_migrate::limit::WcuBudget;
 use acme_migrate::map::order_id;
 use acme_migrate::read::Shard;
@@ -85,6 +85,15 @@ fn options(dir: &Path) -> Options {
 }
 
 async fn backfill<S: Store>(url: &str, store: S, opts: &Options) -> Result<Report, BackfillError> {
+    backfill_watched(url, store, opts, &mut |_| {}).await
+}
+
+async fn backfill_watched<S: Store>(
+    url: &str,
+    store: S,
+    opts: &Options,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, BackfillError> {
     let mut legacy = Legacy::connect(&url.parse().expect("url"))
         .await
         .expect("connect");
@@ -94,7 +103,7 @@ async fn backfill<S: Store>(url: &str, store: S, opts: &Options) -> Result<Repor
         cap: Duration::from_millis(2),
     };
     let mut writer = Writer::new(store, WcuBudget::new(None), retry);
-    run(&mut legacy, &mut writer, opts, &mut |_| {}).await
+    run(&mut legacy, &mut writer, opts, progress).await
 }
 
 async fn messy(db: &str) -> String {
@@ -119,6 +128,11 @@ async fn the_messy_county_lands_once_and_a_second_run_changes_nothing() {
 
     assert_eq!((report.written.orders, report.written.inventory), (11, 5));
     assert_eq!(report.rejects_total, 8, "{:#?}", report.rejects);
+    // Counted in the snapshot: rejects are in scope too.
+    assert_eq!(
+        (report.totals.orders, report.totals.inventory),
+        (11 + 7, 5 + 1)
+    );
     let rejected: Vec<&str> = report.rejects.iter().map(|r| r.legacy.as_str()).collect();
     assert_eq!(
         rejected,
@@ -230,8 +244,18 @@ async fn a_run_stopped_midway_resumes_and_every_order_lands_exactly_once() {
     assert!(partial < 11, "stopped before the end ({partial} orders)");
 
     opts.resume = true;
-    let report = backfill(&url, store, &opts).await.expect("resume");
+    let mut seen = Vec::new();
+    let report = backfill_watched(&url, store, &opts, &mut |p| seen.push(p))
+        .await
+        .expect("resume");
     assert_eq!(report.written.orders, 11);
+    // The resumed run knows what the stopped one did: its progress starts
+    // part-way and ends at every row in scope.
+    let (first, last) = (seen[0], seen[seen.len() - 1]);
+    assert_eq!(first.total, 24);
+    assert!(first.before > 0 && first.done > first.before, "{first:?}");
+    assert_eq!((last.done, last.percent()), (24, 100.0));
+    assert!(seen.windows(2).all(|w| w[0].done <= w[1].done));
     let records = scan(&county, Table::OrderById).await;
     assert_eq!(records.len(), 11);
     assert_eq!(scan(&county, Table::Orders).await.len(), 11);

@@ -138,6 +138,11 @@ async fn shards_split_the_keys_with_nothing_missed_or_read_twice() {
     for k in 1..=3 {
         let shard = Shard { index: k, count: 3 };
         let mut after = None;
+        let from = seen.len() as u64;
+        let (total, _) = snap
+            .count_orders("travis-tx", shard, None)
+            .await
+            .expect("count");
         loop {
             let page = snap
                 .orders("travis-tx", shard, after, 4)
@@ -146,7 +151,15 @@ async fn shards_split_the_keys_with_nothing_missed_or_read_twice() {
             let Some(last) = page.last() else { break };
             after = Some(last.order_id);
             seen.extend(page.iter().map(|o| o.order_id));
+            // The count agrees with the pages: all of the shard's orders,
+            // and those up to the page's last key.
+            let counted = snap
+                .count_orders("travis-tx", shard, after)
+                .await
+                .expect("count");
+            assert_eq!(counted, (total, seen.len() as u64 - from), "shard {k}");
         }
+        assert_eq!(seen.len() as u64 - from, total, "shard {k}");
     }
     seen.sort_unstable();
     let expected: Vec<i64> = (-20..=9).chain([10, 11, 13]).collect();

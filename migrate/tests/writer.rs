@@ -139,3 +139,73 @@ async fn a_table_that_never_admits_stops_with_what_is_left() {
     );
     assert!(writer.store().inner.items(Table::OrderById).is_empty());
 }
+
+/// The writer over the DynamoDB adapter the command uses, with DynamoDB's
+/// answers replayed at the SDK (moto never throttles and never returns
+/// `UnprocessedItems`): a `ProvisionedThroughputExceededException` as
+/// DynamoDB sends it, then a partial write, then success.
+#[tokio::test]
+async fn the_dynamodb_adapter_turns_throttling_and_unprocessed_items_into_retries() {
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput;
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use order_domain::store::TableNames;
+
+    let tables = TableNames::from_lookup(|k| Some(format!("table-{k}"))).expect("names");
+    let name = tables.name(Table::OrderById).expect("table").to_owned();
+    let items: Vec<Pending> = (0..25).map(order).collect();
+    let held: Vec<WriteRequest> = items[22..]
+        .iter()
+        .map(|p| {
+            let put = PutRequest::builder()
+                .set_item(Some(order_aws::convert::item_to_sdk(&p.item)))
+                .build()
+                .expect("put");
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect();
+    let sent = std::sync::Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+    let log = sent.clone();
+    let throttled = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+    let rule = mock!(Client::batch_write_item)
+        .match_requests(move |r| {
+            let ids = r
+                .request_items()
+                .into_iter()
+                .flat_map(|m| m.values())
+                .flatten();
+            let ids = ids.filter_map(|w| w.put_request()?.item().get("order_id")?.as_s().ok());
+            log.lock().expect("lock").push(ids.cloned().collect());
+            true
+        })
+        .sequence()
+        .http_status(400, Some(throttled.to_owned()))
+        .times(2)
+        .output(move || {
+            BatchWriteItemOutput::builder()
+                .unprocessed_items(name.clone(), held.clone())
+                .build()
+        })
+        .output(|| BatchWriteItemOutput::builder().build())
+        .build();
+    // The SDK's own retries are off, so every answer reaches the writer.
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, &[&rule], |c| c
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled()));
+    let store = order_aws::DynamoStore::new(client, tables);
+    let mut writer = Writer::new(store, WcuBudget::new(None), quick());
+    writer.write_all(items).await.expect("written");
+
+    let stats = writer.stats();
+    assert_eq!((stats.throttled, stats.unprocessed), (2, 3));
+    assert_eq!((stats.items, stats.calls), (25, 4));
+    let sent = sent.lock().expect("lock").clone();
+    let all: Vec<String> = (0..25).map(|n| format!("O{n:05}")).collect();
+    assert_eq!(sent[..3], [all.clone(), all.clone(), all.clone()]);
+    assert_eq!(
+        sent[3],
+        all[22..],
+        "exactly the unprocessed items, once more"
+    );
+    assert_eq!(rule.num_calls(), 4);
+}

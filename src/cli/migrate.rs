@@ -75,7 +75,8 @@ pub struct Sides {
     #[command(flatten)]
     pub target: InventoryTargetArgs,
     /// The legacy database (`postgres://user:password@host:port/db`,
-    /// `?sslmode=require` for TLS). The password is never printed.
+    /// `?sslmode=require` for TLS, verified; `&sslrootcert=/path/ca.pem` or
+    /// PGSSLROOTCERT to trust a private CA). The password is never printed.
     #[arg(
         long,
         value_name = "URL",

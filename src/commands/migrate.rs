@@ -158,11 +158,18 @@ fn progress_bar() -> indicatif::ProgressBar {
 }
 
 fn show(bar: &indicatif::ProgressBar, p: Progress) {
-    let secs = bar.elapsed().as_secs_f64().max(0.001);
+    let elapsed = bar.elapsed();
+    let secs = elapsed.as_secs_f64().max(0.001);
+    let eta = match p.eta(elapsed) {
+        Some(left) => indicatif::HumanDuration(left).to_string(),
+        None => "…".to_owned(),
+    };
     bar.set_message(format!(
-        "{}: {} rows · {} items written · {:.0} WCU/s · {} retried",
+        "{}: {:.1}% of {} rows · ETA {eta} · {:.0} rows/s · {} items written · {:.0} WCU/s · {} retried",
         p.phase,
-        p.rows,
+        p.percent(),
+        p.total,
+        p.done.saturating_sub(p.before) as f64 / secs,
         p.stats.items,
         p.stats.write_units as f64 / secs,
         p.stats.unprocessed + p.stats.throttled,
@@ -172,7 +179,7 @@ fn show(bar: &indicatif::ProgressBar, p: Progress) {
 fn summary(r: &Report, url: &LegacyUrl) -> String {
     let mut out = format!(
         "backfill {} (shard {}) from {url}: {} orders and {} stock records written in all, \
-         {} rejected, {} warnings; {} customer profiles written in all\n\
+         {} rejected, {} warnings (in scope: {} orders, {} stock rows); {} customer profiles written in all\n\
          this run: {} items, {} write units, {} calls in {:.1} s ({:.0} WCU/s); \
          retried {} unprocessed items and {} throttled calls\n",
         r.county,
@@ -181,6 +188,8 @@ fn summary(r: &Report, url: &LegacyUrl) -> String {
         r.written.inventory,
         r.written.rejects,
         r.warnings_total,
+        r.totals.orders,
+        r.totals.inventory,
         r.written.customers,
         r.items,
         r.write_units,
