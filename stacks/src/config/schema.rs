@@ -26,10 +26,20 @@ use super::tree::{Kind, Node, Pos};
 /// file that forgot one deploy into somebody else's account.
 pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "region"];
 
-/// Keys besides the identity that only a county's own file may set: a default
+/// Keys besides the identity that only a county's own file may set, with the
+/// reason an error in `defaults.yaml` gives: a default
 /// payment provider would run every county that forgot one on the simulator,
 /// and default migration operators would give every county a role to assume.
-pub(crate) const COUNTY_ONLY_KEYS: [&str; 2] = ["payment", "migration"];
+pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 2] = [
+    (
+        "payment",
+        "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default",
+    ),
+    (
+        "migration",
+        "each county names its own migration operators in its own file, so that no county gets a migration role it did not ask for",
+    ),
+];
 
 /// Lambda's SQS event source: a batch larger than this needs a batching window.
 const SQS_MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
