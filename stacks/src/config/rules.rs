@@ -636,13 +636,20 @@ pub(crate) fn operator_count(path: &str, n: usize) -> Result<(), Problem> {
 /// account: the migration role is no way into a county from elsewhere.
 pub(crate) fn operator_arn(arn: &str, account: Option<&str>) -> Result<(), Problem> {
     const FORM: &str = "write `arn:aws:iam::<account>:role/<name>`, `arn:aws:iam::<account>:user/<name>` or `arn:aws:iam::<account>:root`";
-    let bad = |what: String| Err((format!("`{arn}` is not an IAM role or user ARN: {what}"), Some(FORM.to_owned())));
+    let bad = |what: String| {
+        Err((
+            format!("`{arn}` is not an IAM role or user ARN: {what}"),
+            Some(FORM.to_owned()),
+        ))
+    };
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, arn_account, resource] = parts[..] else {
         return bad("an ARN has six `:`-separated parts".to_owned());
     };
     if prefix != "arn" || !["aws", "aws-us-gov", "aws-cn"].contains(&partition) {
-        return bad("it must start with `arn:aws:` (or `arn:aws-us-gov:`, `arn:aws-cn:`)".to_owned());
+        return bad(
+            "it must start with `arn:aws:` (or `arn:aws-us-gov:`, `arn:aws-cn:`)".to_owned(),
+        );
     }
     if service != "iam" || !region.is_empty() {
         return bad("the service must be `iam`, with an empty region (`arn:aws:iam::`)".to_owned());
@@ -651,14 +658,26 @@ pub(crate) fn operator_arn(arn: &str, account: Option<&str>) -> Result<(), Probl
         return bad(format!("`{arn_account}` is not a 12-digit account id"));
     }
     if resource != "root" {
-        let Some(name) = resource.strip_prefix("role/").or_else(|| resource.strip_prefix("user/")) else {
-            return bad(format!("`{resource}` is not `role/<name>`, `user/<name>` or `root`"));
+        let Some(name) = resource
+            .strip_prefix("role/")
+            .or_else(|| resource.strip_prefix("user/"))
+        else {
+            return bad(format!(
+                "`{resource}` is not `role/<name>`, `user/<name>` or `root`"
+            ));
         };
         let name_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
         let segments: Vec<&str> = name.split('/').collect();
         let last = segments.last().copied().unwrap_or_default();
-        if segments.iter().any(|s| s.is_empty() || !s.chars().all(name_char)) || last.len() > 64 || name.len() > 512 {
-            return bad(format!("`{name}` is not an IAM name (path segments and a name of at most 64 characters from letters, digits and `+=,.@_-`; no `*`)"));
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || !s.chars().all(name_char))
+            || last.len() > 64
+            || name.len() > 512
+        {
+            return bad(format!(
+                "`{name}` is not an IAM name (path segments and a name of at most 64 characters from letters, digits and `+=,.@_-`; no `*`)"
+            ));
         }
     }
     match account {

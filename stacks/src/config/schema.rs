@@ -15,8 +15,8 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
-    SaleWindow, ScalingRange, WafConfig,
+    FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -706,14 +706,19 @@ fn operators(
     let mut seen: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
-        let Some(arn) = checked_string(d, item, &item_path, |arn| {
-            rules::operator_arn(arn, None)
-        }) else {
+        let Some(arn) = checked_string(d, item, &item_path, |arn| rules::operator_arn(arn, None))
+        else {
             ok = false;
             continue;
         };
         if let Some(account) = account
-            && check(d, item, &item_path, rules::operator_arn(&arn, Some(account))).is_none()
+            && check(
+                d,
+                item,
+                &item_path,
+                rules::operator_arn(&arn, Some(account)),
+            )
+            .is_none()
         {
             ok = false;
             continue;

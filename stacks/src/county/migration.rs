@@ -102,3 +102,135 @@ pub(crate) fn add(
     )?;
     Ok(role)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::config::{CountyConfig, Environments};
+
+    fn travis() -> CountyConfig {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let envs = Environments::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        envs.load("travis-tx").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn template(cfg: &CountyConfig) -> Value {
+        super::super::build(cfg).expect("builds").to_value()
+    }
+
+    fn key_statements(t: &Value) -> Vec<Value> {
+        t["Resources"]["CustomersKey"]["Properties"]["KeyPolicy"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .clone()
+    }
+
+    fn sid<'a>(statements: &'a [Value], sid: &str) -> &'a Value {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+    }
+
+    fn role_arn() -> Value {
+        json!({"Fn::GetAtt": ["MigrationRole", "Arn"]})
+    }
+
+    #[test]
+    fn the_migration_role_may_use_the_customers_key_on_the_order_apis_terms() {
+        let cfg = travis();
+        let operators = &cfg
+            .migration
+            .as_ref()
+            .expect("travis-tx migrates")
+            .operators;
+        let t = template(&cfg);
+        let r = &t["Resources"];
+
+        // Trust: exactly the operators of the county file, AssumeRole only.
+        let trust = &r["MigrationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(trust.as_array().map(Vec::len), Some(1));
+        assert_eq!(trust[0]["Action"], json!(["sts:AssumeRole"]));
+        assert_eq!(trust[0]["Principal"]["AWS"], json!(operators));
+
+        // Key policy: the role gets what OrderApiRole gets, with the same conditions.
+        let key = key_statements(&t);
+        let api = sid(&key, "OrderApiUsesKeyThroughDynamoDb");
+        let migration = sid(&key, "MigrationUsesKeyThroughDynamoDb");
+        assert_eq!(migration["Principal"]["AWS"], json!([role_arn()]));
+        for field in ["Effect", "Action", "Resource", "Condition"] {
+            assert_eq!(migration[field], api[field], "{field}");
+        }
+        assert_eq!(
+            migration["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"],
+            "dynamodb.${AWS::Region}.amazonaws.com"
+        );
+
+        // IAM side: the Customers table and key, attached to the role.
+        let pii = &r["MigrationCustomersPolicy"]["Properties"];
+        assert_eq!(pii["RoleName"], json!({"Ref": "MigrationRole"}));
+        let pii = pii["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert_eq!(
+            sid(pii, "CustomersKey")["Resource"],
+            json!([{"Fn::GetAtt": ["CustomersKey", "Arn"]}])
+        );
+        assert_eq!(
+            sid(pii, "CustomersTable")["Action"],
+            json!(["dynamodb:BatchWriteItem", "dynamodb:GetItem"])
+        );
+        assert_eq!(t["Outputs"]["MigrationRoleArn"]["Value"], role_arn());
+    }
+
+    #[test]
+    fn the_migration_role_names_its_tables_and_never_idempotency_or_a_wildcard() {
+        let t = template(&travis());
+        let inline = &t["Resources"]["MigrationRole"]["Properties"]["Policies"][0];
+        let text = inline.to_string();
+        assert!(!text.contains("IdempotencyTable"), "{text}");
+        for s in inline["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+        {
+            for resource in s["Resource"].as_array().expect("resources") {
+                assert_ne!(resource, "*", "{s}");
+            }
+            for action in s["Action"].as_array().expect("actions") {
+                assert!(!action.as_str().expect("action").contains('*'), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_section_there_is_no_role_and_the_key_policy_is_as_before() {
+        let with = travis();
+        let mut without = with.clone();
+        without.migration = None;
+        let (t_with, t_without) = (template(&with), template(&without));
+        for id in ["MigrationRole", "MigrationCustomersPolicy"] {
+            assert!(t_without["Resources"].get(id).is_none(), "{id}");
+        }
+        assert!(t_without["Outputs"].get("MigrationRoleArn").is_none());
+        assert!(!t_without.to_string().contains("Migration"));
+
+        let before = key_statements(&t_without);
+        let sids: Vec<&str> = before.iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert_eq!(
+            sids,
+            [
+                "AccountAdministersKey",
+                "DynamoDbGrantsForTheTable",
+                "OrderApiUsesKeyThroughDynamoDb",
+                "DynamoDbDescribesKey",
+            ]
+        );
+        let mut after = key_statements(&t_with);
+        after.retain(|s| s["Sid"] != "MigrationUsesKeyThroughDynamoDb");
+        assert_eq!(after, before);
+        // Nothing else differs between the two templates but the migration parts.
+        let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
+        assert_eq!(resources(&t_with), resources(&t_without) + 2);
+    }
+}
