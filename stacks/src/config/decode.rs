@@ -537,16 +537,6 @@ impl<'n> Fields<'n> {
         })
     }
 
-    /// An optional integer within `range`.
-    pub fn opt_in(
-        &mut self,
-        d: &mut Decoder<'_>,
-        key: &'static str,
-        range: RangeInclusive<u32>,
-    ) -> Option<Option<u32>> {
-        self.opt_with(d, key, |d, node, path| decode_u32_in(d, node, path, range))
-    }
-
     /// Reports every key that nobody asked for, and every required key that
     /// is missing, except one that an unknown key is a likely misspelling of
     /// (`rate_limt` is reported once, as a typo, not also as `rate_limit` missing).
