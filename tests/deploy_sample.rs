@@ -274,22 +274,24 @@ async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_o
         serde_json::from_str(&std::fs::read_to_string(&template_path).expect("template"))
             .expect("JSON template");
     let declared = template["Resources"].as_object().expect("resources").len();
-    let mut listed = 0;
+    let mut listed = Vec::new();
     let mut pages = cfn
         .list_stack_resources()
         .stack_name(STACK)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        listed += page
-            .expect("ListStackResources")
-            .stack_resource_summaries()
-            .len();
+        for r in page.expect("ListStackResources").stack_resource_summaries() {
+            listed.push(r.logical_resource_id().unwrap_or_default().to_owned());
+        }
     }
     assert_eq!(
-        listed, declared,
+        listed.len(),
+        declared,
         "every resource of the template is in the stack"
     );
+    // The sample's `migration:` section: the role its operators assume.
+    assert!(listed.iter().any(|id| id == "MigrationRole"), "{listed:?}");
 
     let after_first = change_sets(&cfn).await;
     assert_eq!(after_first.1, 0, "nothing executable is left");

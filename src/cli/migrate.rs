@@ -27,7 +27,9 @@ hold are rejected with their reason in the report, never altered; they do not
 stop the run. The profiles of the customers with orders in the county go to
 its Customers table only, values exactly as the legacy rows hold them. Writes
 go to the county's tables: a running `acme-infra local`, or the deployed stack
-acme-<county> (see --target).")]
+acme-<county> (see --target), whose Customers key only the stack's MigrationRole
+may use besides the order API: run as it (AWS_PROFILE with role_arn = the
+MigrationRoleArn output; `migration:` in the county file, docs/migration.md).")]
     Backfill(BackfillArgs),
     /// Compare every legacy order of a county with its items, both ways.
     #[command(after_help = "\

@@ -391,7 +391,7 @@ fn function_log_groups_keep_the_county_retention_on_the_county_key() {
 }
 
 #[test]
-fn only_the_order_api_role_may_use_the_customers_key() {
+fn only_the_order_api_role_and_a_migration_role_may_use_the_customers_key() {
     let crypto = |a: &str| {
         [
             "kms:Encrypt",
@@ -429,15 +429,16 @@ fn only_the_order_api_role_may_use_the_customers_key() {
                 );
             }
         }
-        assert_eq!(
-            users,
-            BTreeSet::from([serde_json::to_string(
-                &json!({"AWS": [get_att("OrderApiRole", "Arn")]})
-            )
-            .expect("json")]),
-            "{}",
-            cfg.id
-        );
+        // The order API, and the migration role only when the county file
+        // asks for one (`migration:`).
+        let user = |role: &str| {
+            serde_json::to_string(&json!({"AWS": [get_att(role, "Arn")]})).expect("json")
+        };
+        let mut expected = BTreeSet::from([user("OrderApiRole")]);
+        if cfg.migration.is_some() {
+            expected.insert(user("MigrationRole"));
+        }
+        assert_eq!(users, expected, "{}", cfg.id);
         for a in pii::USE_ACTIONS {
             assert!(crypto(a));
         }

@@ -174,8 +174,8 @@ fn parse_defaults(d: &mut Decoder<'_>, defaults: &SourceFile) -> Option<Node> {
             let key = entry.key.as_str();
             let hint = if IDENTITY_KEYS.contains(&key) {
                 "id, name, state, account and region identify one county: set them in its own file"
-            } else if COUNTY_ONLY_KEYS.contains(&key) {
-                "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default"
+            } else if let Some((_, hint)) = COUNTY_ONLY_KEYS.iter().find(|(k, _)| *k == key) {
+                hint
             } else {
                 return true;
             };

@@ -70,6 +70,21 @@ pub struct CountyConfig {
     /// `None` (no `payment:` in the county file) deploys, but those functions
     /// refuse to start: no county takes orders on a provider nobody chose.
     pub payment: Option<PaymentConfig>,
+    /// `migration:` of a county file: who may run `acme-infra migrate` against
+    /// the deployed county. `None` (no section) = no migration resources.
+    pub migration: Option<MigrationConfig>,
+}
+
+/// `migration:` of a county file. Only in the county's own file, never in
+/// `defaults.yaml`. With it the stack has a `MigrationRole` the operators
+/// assume to run `migrate backfill|verify|sync`. A struct (not a bare list)
+/// so the legacy-sync function's settings (secret, subnets, security group)
+/// can join it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationConfig {
+    /// IAM role or user ARNs (or the account root) of the county's own
+    /// account allowed to assume the migration role; 1..=10, no duplicates.
+    pub operators: Vec<String>,
 }
 
 /// `payment:` of a county file. Only in the county's own file, never in

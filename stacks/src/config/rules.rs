@@ -463,6 +463,84 @@ fn tag_chars(s: &str) -> Result<(), char> {
     }
 }
 
+/// At most this many migration operators: each is a principal ARN in the
+/// role's trust policy, which IAM caps at 2,048 characters by default.
+pub(crate) const MAX_OPERATORS: usize = 10;
+
+pub(crate) fn operator_count(path: &str, n: usize) -> Result<(), Problem> {
+    if n == 0 {
+        return Err((
+            format!("`{path}` is empty"),
+            Some("name at least one IAM role or user ARN, or remove the `migration:` section (no migration role)".to_owned()),
+        ));
+    }
+    if n > MAX_OPERATORS {
+        return Err((
+            format!("`{path}` has {n} operators; at most {MAX_OPERATORS} are allowed"),
+            Some("each is a principal in the migration role's trust policy (2,048 characters by default): name a group's shared role instead of each person".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// One of `migration.operators`: `arn:<partition>:iam::<account>:role/<path/name>`,
+/// `...:user/<path/name>` or `...:root`. With `account`, it must be that
+/// account: the migration role is no way into a county from elsewhere.
+pub(crate) fn operator_arn(arn: &str, account: Option<&str>) -> Result<(), Problem> {
+    const FORM: &str = "write `arn:aws:iam::<account>:role/<name>`, `arn:aws:iam::<account>:user/<name>` or `arn:aws:iam::<account>:root`";
+    let bad = |what: String| {
+        Err((
+            format!("`{arn}` is not an IAM role or user ARN: {what}"),
+            Some(FORM.to_owned()),
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, service, region, arn_account, resource] = parts[..] else {
+        return bad("an ARN has six `:`-separated parts".to_owned());
+    };
+    if prefix != "arn" || !["aws", "aws-us-gov", "aws-cn"].contains(&partition) {
+        return bad(
+            "it must start with `arn:aws:` (or `arn:aws-us-gov:`, `arn:aws-cn:`)".to_owned(),
+        );
+    }
+    if service != "iam" || !region.is_empty() {
+        return bad("the service must be `iam`, with an empty region (`arn:aws:iam::`)".to_owned());
+    }
+    if arn_account.len() != 12 || !arn_account.bytes().all(|b| b.is_ascii_digit()) {
+        return bad(format!("`{arn_account}` is not a 12-digit account id"));
+    }
+    if resource != "root" {
+        let Some(name) = resource
+            .strip_prefix("role/")
+            .or_else(|| resource.strip_prefix("user/"))
+        else {
+            return bad(format!(
+                "`{resource}` is not `role/<name>`, `user/<name>` or `root`"
+            ));
+        };
+        let name_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+        let segments: Vec<&str> = name.split('/').collect();
+        let last = segments.last().copied().unwrap_or_default();
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || !s.chars().all(name_char))
+            || last.len() > 64
+            || name.len() > 512
+        {
+            return bad(format!(
+                "`{name}` is not an IAM name (path segments and a name of at most 64 characters from letters, digits and `+=,.@_-`; no `*`)"
+            ));
+        }
+    }
+    match account {
+        Some(account) if account != arn_account => Err((
+            format!("`{arn}` is in account {arn_account}, not the county's account {account}"),
+            Some("operators must be principals of the county's own account; from another account, assume a role there first".to_owned()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,5 +686,43 @@ mod tests {
         );
         assert!(email("orders-oncall@acme-liquors.example").is_ok());
         assert!(email("oncall").is_err());
+    }
+
+    #[test]
+    fn operators_are_iam_roles_users_or_the_root_of_the_countys_account() {
+        let acct = Some("111111111111");
+        for ok in [
+            "arn:aws:iam::111111111111:role/acme-migration-operators",
+            "arn:aws:iam::111111111111:role/service-role/ci/deploy+ci@x",
+            "arn:aws:iam::111111111111:user/alice",
+            "arn:aws:iam::111111111111:root",
+            "arn:aws-us-gov:iam::111111111111:role/ops",
+        ] {
+            assert_eq!(operator_arn(ok, acct), Ok(()), "{ok}");
+        }
+        let long = format!("arn:aws:iam::111111111111:role/{}", "r".repeat(65));
+        for bad in [
+            "arn:aws:iam::222222222222:role/ops",
+            "arn:aws:iam::111111111111:group/ops",
+            "arn:aws:iam::111111111111:role/",
+            "arn:aws:iam::111111111111:role/a//b",
+            "arn:aws:iam::111111111111:role/*",
+            "arn:aws:iam:us-east-1:111111111111:role/ops",
+            "arn:aws:sts::111111111111:assumed-role/ops/s",
+            "arn:aws:iam::11111111111:role/ops",
+            "arn:azure:iam::111111111111:role/ops",
+            "111111111111",
+            long.as_str(),
+        ] {
+            assert!(operator_arn(bad, acct).is_err(), "{bad}");
+        }
+        // Without a valid county account only the form is checked.
+        assert_eq!(
+            operator_arn("arn:aws:iam::222222222222:role/ops", None),
+            Ok(())
+        );
+        assert!(operator_count("migration.operators", 0).is_err());
+        assert!(operator_count("migration.operators", MAX_OPERATORS).is_ok());
+        assert!(operator_count("migration.operators", MAX_OPERATORS + 1).is_err());
     }
 }

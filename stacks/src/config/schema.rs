@@ -15,20 +15,31 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
-    SaleWindow, ScalingRange, WafConfig,
+    FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
-use super::tree::{Node, Pos};
+use super::tree::{Kind, Node, Pos};
 
 /// Keys that say which county a file is. They belong in the county's own file
 /// and never in `defaults.yaml`: a default id or account would let a county
 /// file that forgot one deploy into somebody else's account.
 pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "region"];
 
-/// Keys besides the identity that only a county's own file may set: a default
-/// payment provider would run every county that forgot one on the simulator.
-pub(crate) const COUNTY_ONLY_KEYS: [&str; 1] = ["payment"];
+/// Keys besides the identity that only a county's own file may set, with the
+/// reason an error in `defaults.yaml` gives: a default
+/// payment provider would run every county that forgot one on the simulator,
+/// and default migration operators would give every county a role to assume.
+pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 2] = [
+    (
+        "payment",
+        "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default",
+    ),
+    (
+        "migration",
+        "each county names its own migration operators in its own file, so that no county gets a migration role it did not ask for",
+    ),
+];
 
 /// Lambda's SQS event source: a batch larger than this needs a batching window.
 const SQS_MAX_BATCH_WITHOUT_WINDOW: u32 = 10;
@@ -119,6 +130,11 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     // Absent = no provider chosen: the stack deploys, the order API and the
     // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
     let payment = f.opt_with(d, "payment", payment);
+    // Absent = no migration role. Never defaulted (see `COUNTY_ONLY_KEYS`).
+    let county_account = account.clone();
+    let migration = f.opt_with(d, "migration", |d, n, p| {
+        migration(d, n, p, county_account.as_deref())
+    });
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -170,6 +186,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         analytics: analytics?,
         api: api?,
         payment: payment?,
+        migration: migration?,
     })
 }
 
@@ -652,4 +669,71 @@ fn payment_provider(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Paym
         Some(hint),
     );
     None
+}
+
+fn migration(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    account: Option<&str>,
+) -> Option<MigrationConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let operators = f.req_with(d, "operators", |d, n, p| operators(d, n, p, account));
+    f.finish(d);
+    Some(MigrationConfig {
+        operators: operators?,
+    })
+}
+
+/// `migration.operators`: IAM principal ARNs of the county's account, each
+/// checked where it is written. The account check is skipped when `account`
+/// itself is wrong (that error is already reported).
+fn operators(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    account: Option<&str>,
+) -> Option<Vec<String>> {
+    let Kind::Seq(items) = &node.kind else {
+        d.expected(node, path, "a list of IAM role or user ARNs");
+        return None;
+    };
+    if let Err((message, hint)) = rules::operator_count(path, items.len()) {
+        d.error(node.pos, path, message, hint);
+        return None;
+    }
+    let mut ok = true;
+    let mut seen: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Some(arn) = checked_string(d, item, &item_path, |arn| rules::operator_arn(arn, None))
+        else {
+            ok = false;
+            continue;
+        };
+        if let Some(account) = account
+            && check(
+                d,
+                item,
+                &item_path,
+                rules::operator_arn(&arn, Some(account)),
+            )
+            .is_none()
+        {
+            ok = false;
+            continue;
+        }
+        if seen.contains(&arn) {
+            d.error(
+                item.pos,
+                &item_path,
+                format!("`{arn}` is listed twice in `{path}`"),
+                Some("list each operator once".to_owned()),
+            );
+            ok = false;
+            continue;
+        }
+        seen.push(arn);
+    }
+    ok.then_some(seen)
 }

@@ -10,6 +10,7 @@ pub mod audit_alarms;
 pub mod events;
 pub mod functions;
 mod keys;
+pub mod migration;
 mod outputs;
 pub mod pii;
 mod queues;
@@ -61,6 +62,8 @@ pub struct Refs {
     pub analytics: analytics::Analytics,
     /// CloudTrail, the Object Lock audit bucket, access logs (`audit.rs`).
     pub audit: audit::Audit,
+    /// `MigrationRole` (`migration.rs`), only with a `migration:` section.
+    pub migration: Option<crate::cfn::LogicalId>,
 }
 
 /// Logical ids of one function and the resources that belong to it only.
@@ -113,7 +116,8 @@ pub struct FrontDoor {
 /// Customer PII (`pii.rs`).
 #[derive(Debug, Clone)]
 pub struct Pii {
-    /// `CustomersKey`: only `OrderApiRole` may use it.
+    /// `CustomersKey`: only `OrderApiRole` (and `MigrationRole`, when there
+    /// is one) may use it.
     pub key: crate::cfn::LogicalId,
     /// `CustomersTable`.
     pub table: crate::cfn::LogicalId,
@@ -141,7 +145,8 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
     let (order_queue, order_dlq) = queues::add(&mut cx, &key)?;
     let events = events::add(&mut cx, &key)?;
     let function_ids = functions::ids(cfg);
-    let pii = pii::add(&mut cx, &function_ids.api.role)?;
+    let migration_role = migration::role(cfg);
+    let pii = pii::add(&mut cx, &function_ids.api.role, migration_role.as_ref())?;
     let functions = functions::add(
         &mut cx,
         function_ids,
@@ -153,6 +158,10 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
             pii: &pii,
         },
     )?;
+    let migration = match &cfg.migration {
+        Some(m) => Some(migration::add(&mut cx, m, &key, &tables, &pii)?),
+        None => None,
+    };
     let front_door = api::add(&mut cx, &key, &functions)?;
     let access_logs = audit::add_access_logs(&mut cx)?;
     let analytics = analytics::add(
@@ -183,6 +192,7 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
         front_door,
         analytics,
         audit,
+        migration,
     };
     // Alarms and the dashboard watch everything above, so they come last.
     let monitoring = alarms::add(&mut cx, &refs)?;

@@ -85,6 +85,13 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<(), TemplateError> {
         "Object Lock (COMPLIANCE) bucket holding the CloudTrail logs",
         r.audit.bucket.r#ref(),
     )?;
+    if let Some(role) = &r.migration {
+        out(
+            "MigrationRoleArn",
+            "Role the migration operators assume to run acme-infra migrate",
+            role.arn(),
+        )?;
+    }
     front_door_outputs(&mut out, r)?;
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Customer PII — name, address, date of birth — lives only in the Customers
 //! table; orders carry just the customer id. The table is on its own KMS key,
 //! `CustomersKey`, whose key policy is the only place use of the key is
-//! granted: to `OrderApiRole`, through DynamoDB. The account root keeps
+//! granted: to `OrderApiRole` (and, with a `migration:` section, to
+//! `MigrationRole`, see migration.rs), through DynamoDB. The account root keeps
 //! administration (so the key can never become unmanageable) but not use, so
 //! no IAM policy in the account — not even an administrator's — can decrypt
 //! the table by itself; granting that takes a key-policy change, which
@@ -41,13 +42,17 @@ pub const ADMIN_ACTIONS: &[&str] = &[
 /// What the order API may do with the key, through DynamoDB only.
 pub const USE_ACTIONS: &[&str] = &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
 
-pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, TemplateError> {
+pub(crate) fn add(
+    cx: &mut Ctx<'_>,
+    api_role: &LogicalId,
+    migration_role: Option<&LogicalId>,
+) -> Result<Pii, TemplateError> {
     let key = LogicalId::new("CustomersKey");
     let spec = super::tables::customers();
     let table = spec.logical_id();
     let via_dynamodb = Expr::sub("dynamodb.${AWS::Region}.amazonaws.com");
     let account_root = Expr::sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root");
-    let policy = PolicyDocument::new(vec![
+    let mut statements = vec![
         Statement::allow(ADMIN_ACTIONS, vec![Expr::lit("*")])
             .sid("AccountAdministersKey")
             .principal(Principal::aws(vec![account_root.clone()])),
@@ -64,7 +69,7 @@ pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, Templat
         Statement::allow(USE_ACTIONS, vec![Expr::lit("*")])
             .sid("OrderApiUsesKeyThroughDynamoDb")
             .principal(Principal::aws(vec![api_role.arn()]))
-            .when("StringEquals", "kms:ViaService", via_dynamodb)
+            .when("StringEquals", "kms:ViaService", via_dynamodb.clone())
             .when("StringEquals", "kms:CallerAccount", Expr::account_id()),
         // DynamoDB reads the key's metadata (state, rotation) to report the
         // table's encryption status — metadata only, no cryptographic use,
@@ -72,7 +77,19 @@ pub(crate) fn add(cx: &mut Ctx<'_>, api_role: &LogicalId) -> Result<Pii, Templat
         Statement::allow(&["kms:DescribeKey"], vec![Expr::lit("*")])
             .sid("DynamoDbDescribesKey")
             .principal(Principal::service("dynamodb.amazonaws.com")),
-    ]);
+    ];
+    // A migration writes and verifies the county's customer profiles: the
+    // same use, on the same terms, for as long as the section is there.
+    if let Some(role) = migration_role {
+        statements.push(
+            Statement::allow(USE_ACTIONS, vec![Expr::lit("*")])
+                .sid("MigrationUsesKeyThroughDynamoDb")
+                .principal(Principal::aws(vec![role.arn()]))
+                .when("StringEquals", "kms:ViaService", via_dynamodb)
+                .when("StringEquals", "kms:CallerAccount", Expr::account_id()),
+        );
+    }
+    let policy = PolicyDocument::new(statements);
     cx.t.add(
         Res::new(
             &key,

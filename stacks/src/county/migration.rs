@@ -1,0 +1,236 @@
+//! The migration role (`migration:` in the county file): what
+//! `acme-infra migrate backfill|verify|sync` runs as against a deployed
+//! county. The operators named in the county file assume it; it may write and
+//! read the four tables the migration touches (never Idempotency, which
+//! legacy orders have no record in) and use both keys through DynamoDB.
+//! Without the section none of this exists.
+//!
+//! The trust policy does not require MFA (`aws:MultiFactorAuthPresent`): a
+//! backfill or sync often runs from CI or a container whose role session has
+//! no MFA. Trust is narrowed instead to the exact principals listed, all in
+//! the county's account (the config rejects others).
+
+use crate::cfn::resources::iam::{InlinePolicy, Role};
+use crate::cfn::resources::iam_policy::RolePolicy;
+use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Statement, TemplateError, guard};
+use crate::config::MigrationConfig;
+
+use super::tables::Tables;
+use super::{Ctx, Pii};
+
+/// Logical id of the role (`Fn::GetAtt` Arn in the `MigrationRoleArn` output).
+pub const ROLE: &str = "MigrationRole";
+
+/// `dynamodb:BatchWriteItem` is the backfill (`migrate/src/write.rs`);
+/// `GetItem` and `Query` (Orders' county index) are verify and the sync's
+/// version checks; `PutItem` and `DeleteItem` are the sync's conditional
+/// writes (`migrate/src/sync/apply.rs`).
+const ORDER_TABLE_ACTIONS: &[&str] = &[
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+];
+
+/// The Customers table: backfill writes profiles, verify reads them back.
+const CUSTOMERS_ACTIONS: &[&str] = &["dynamodb:BatchWriteItem", "dynamodb:GetItem"];
+
+/// The role's logical id, when the county has a `migration:` section.
+pub(crate) fn role(cfg: &crate::config::CountyConfig) -> Option<LogicalId> {
+    cfg.migration.as_ref().map(|_| LogicalId::new(ROLE))
+}
+
+pub(crate) fn add(
+    cx: &mut Ctx<'_>,
+    m: &MigrationConfig,
+    key: &LogicalId,
+    t: &Tables,
+    pii: &Pii,
+) -> Result<LogicalId, TemplateError> {
+    let role = LogicalId::new(ROLE);
+    let operators = m.operators.iter().map(Expr::lit).collect();
+    let tables = vec![t.orders.arn(), t.order_by_id.arn(), t.inventory.arn()];
+    let statements = vec![
+        Statement::allow(ORDER_TABLE_ACTIONS, tables).sid("OrderTables"),
+        Statement::allow(
+            &["dynamodb:Query"],
+            vec![Expr::sub(format!("${{{}.Arn}}/index/*", t.orders))],
+        )
+        .sid("OrdersCountyIndex"),
+        Statement::allow(&["kms:Decrypt", "kms:GenerateDataKey"], vec![key.arn()]).sid("CountyKey"),
+        // `migrate` finds the table names in the county stack's outputs.
+        Statement::allow(
+            &["cloudformation:DescribeStacks"],
+            vec![Expr::sub(format!(
+                "arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{}/*",
+                super::stack_name(&cx.cfg.id)
+            ))],
+        )
+        .sid("ReadCountyStackOutputs"),
+    ];
+    cx.t.add_resource(
+        &role,
+        Role {
+            description: format!(
+                "Runs acme-infra migrate (backfill, verify, sync) for county {}",
+                cx.cfg.id
+            ),
+            assume_role_policy_document: PolicyDocument::new(vec![
+                Statement::assume_role(Principal::aws(operators)).sid("MigrationOperators"),
+            ]),
+            managed_policy_arns: vec![],
+            policies: vec![InlinePolicy {
+                policy_name: "Migration".into(),
+                policy_document: PolicyDocument::new(statements),
+            }],
+            tags: cx.tags.clone(),
+        },
+    )?;
+    cx.t.guard_suppress(&role, &guard::IAM_INLINE_POLICY)?;
+    // Customer PII in a policy of its own: the Customers key policy names
+    // this role, so a grant inside the role would be a dependency cycle.
+    cx.t.add_resource(
+        &LogicalId::new("MigrationCustomersPolicy"),
+        RolePolicy {
+            policy_name: "CustomersPii".into(),
+            policy_document: PolicyDocument::new(vec![
+                Statement::allow(CUSTOMERS_ACTIONS, vec![pii.table.arn()]).sid("CustomersTable"),
+                Statement::allow(super::pii::USE_ACTIONS, vec![pii.key.arn()]).sid("CustomersKey"),
+            ]),
+            role_name: role.r#ref(),
+        },
+    )?;
+    Ok(role)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::config::{CountyConfig, Environments};
+
+    fn travis() -> CountyConfig {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let envs = Environments::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        envs.load("travis-tx").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn template(cfg: &CountyConfig) -> Value {
+        super::super::build(cfg).expect("builds").to_value()
+    }
+
+    fn key_statements(t: &Value) -> Vec<Value> {
+        t["Resources"]["CustomersKey"]["Properties"]["KeyPolicy"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .clone()
+    }
+
+    fn sid<'a>(statements: &'a [Value], sid: &str) -> &'a Value {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no statement {sid}"))
+    }
+
+    fn role_arn() -> Value {
+        json!({"Fn::GetAtt": ["MigrationRole", "Arn"]})
+    }
+
+    #[test]
+    fn the_migration_role_may_use_the_customers_key_on_the_order_apis_terms() {
+        let cfg = travis();
+        let operators = &cfg
+            .migration
+            .as_ref()
+            .expect("travis-tx migrates")
+            .operators;
+        let t = template(&cfg);
+        let r = &t["Resources"];
+
+        // Trust: exactly the operators of the county file, AssumeRole only.
+        let trust = &r["MigrationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(trust.as_array().map(Vec::len), Some(1));
+        assert_eq!(trust[0]["Action"], json!(["sts:AssumeRole"]));
+        assert_eq!(trust[0]["Principal"]["AWS"], json!(operators));
+
+        // Key policy: the role gets what OrderApiRole gets, with the same conditions.
+        let key = key_statements(&t);
+        let api = sid(&key, "OrderApiUsesKeyThroughDynamoDb");
+        let migration = sid(&key, "MigrationUsesKeyThroughDynamoDb");
+        assert_eq!(migration["Principal"]["AWS"], json!([role_arn()]));
+        for field in ["Effect", "Action", "Resource", "Condition"] {
+            assert_eq!(migration[field], api[field], "{field}");
+        }
+        assert_eq!(
+            migration["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"],
+            "dynamodb.${AWS::Region}.amazonaws.com"
+        );
+
+        // IAM side: the Customers table and key, attached to the role.
+        let pii = &r["MigrationCustomersPolicy"]["Properties"];
+        assert_eq!(pii["RoleName"], json!({"Ref": "MigrationRole"}));
+        let pii = pii["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert_eq!(
+            sid(pii, "CustomersKey")["Resource"],
+            json!([{"Fn::GetAtt": ["CustomersKey", "Arn"]}])
+        );
+        assert_eq!(
+            sid(pii, "CustomersTable")["Action"],
+            json!(["dynamodb:BatchWriteItem", "dynamodb:GetItem"])
+        );
+        assert_eq!(t["Outputs"]["MigrationRoleArn"]["Value"], role_arn());
+    }
+
+    #[test]
+    fn the_migration_role_names_its_tables_and_never_idempotency_or_a_wildcard() {
+        let t = template(&travis());
+        let inline = &t["Resources"]["MigrationRole"]["Properties"]["Policies"][0];
+        let text = inline.to_string();
+        assert!(!text.contains("IdempotencyTable"), "{text}");
+        for s in inline["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+        {
+            for resource in s["Resource"].as_array().expect("resources") {
+                assert_ne!(resource, "*", "{s}");
+            }
+            for action in s["Action"].as_array().expect("actions") {
+                assert!(!action.as_str().expect("action").contains('*'), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_the_section_there_is_no_role_and_the_key_policy_is_as_before() {
+        let with = travis();
+        let mut without = with.clone();
+        without.migration = None;
+        let (t_with, t_without) = (template(&with), template(&without));
+        for id in ["MigrationRole", "MigrationCustomersPolicy"] {
+            assert!(t_without["Resources"].get(id).is_none(), "{id}");
+        }
+        assert!(t_without["Outputs"].get("MigrationRoleArn").is_none());
+        assert!(!t_without.to_string().contains("Migration"));
+
+        let before = key_statements(&t_without);
+        let sids: Vec<&str> = before.iter().filter_map(|s| s["Sid"].as_str()).collect();
+        assert_eq!(
+            sids,
+            [
+                "AccountAdministersKey",
+                "DynamoDbGrantsForTheTable",
+                "OrderApiUsesKeyThroughDynamoDb",
+                "DynamoDbDescribesKey",
+            ]
+        );
+        let mut after = key_statements(&t_with);
+        after.retain(|s| s["Sid"] != "MigrationUsesKeyThroughDynamoDb");
+        assert_eq!(after, before);
+        // Nothing else differs between the two templates but the migration parts.
+        let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
+        assert_eq!(resources(&t_with), resources(&t_without) + 2);
+    }
+}
