@@ -158,17 +158,31 @@ impl Snapshot<'_> {
             .query(&sql, &[&county, &after.unwrap_or(i64::MIN), &n, &k, &limit])
             .await
             .map_err(SourceError::query("customers"))?;
-        Ok(rows
-            .iter()
-            .map(|r| LegacyCustomer {
-                customer_id: r.get(0),
-                email: r.get(1),
-                full_name: r.get(2),
-                phone: r.get(3),
-                birth_date: r.get(4),
-                created_at_us: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(customer_from_row).collect())
+    }
+
+    /// The county's customers among `ids` (those with an order at its
+    /// stores), by id.
+    pub async fn customers_by_id(
+        &self,
+        county: &str,
+        ids: &[i64],
+    ) -> Result<Vec<LegacyCustomer>, SourceError> {
+        let sql = format!(
+            "SELECT c.customer_id, c.email, c.full_name, c.phone, c.birth_date::text, {} \
+             FROM customers c \
+             WHERE c.customer_id = ANY($2) AND EXISTS ( \
+                 SELECT 1 FROM orders o JOIN stores s ON s.store_id = o.store_id \
+                 WHERE o.customer_id = c.customer_id AND s.county_code = $1) \
+             ORDER BY c.customer_id",
+            epoch_us("c.created_at")
+        );
+        let rows = self
+            .tx
+            .query(&sql, &[&county, &ids])
+            .await
+            .map_err(SourceError::query("customers"))?;
+        Ok(rows.iter().map(customer_from_row).collect())
     }
 
     /// Up to `limit` of the county's orders after `after`, each with its lines.
@@ -402,6 +416,17 @@ impl Snapshot<'_> {
             .await
             .map_err(SourceError::query("the count of customers"))?;
         Ok((count(row.get(0)), count(row.get(1))))
+    }
+}
+
+fn customer_from_row(r: &tokio_postgres::Row) -> LegacyCustomer {
+    LegacyCustomer {
+        customer_id: r.get(0),
+        email: r.get(1),
+        full_name: r.get(2),
+        phone: r.get(3),
+        birth_date: r.get(4),
+        created_at_us: r.get(5),
     }
 }
 

@@ -16,10 +16,11 @@ use order_domain::{CountyId, Sku};
 use tokio::task::JoinSet;
 
 use crate::backfill::{Note, stock_record};
+use crate::customer;
 use crate::guard;
 use crate::map::{key, order_id};
 use crate::order::{MappedStore, items, map_in_county};
-use crate::read::{LegacyOrder, LegacyStock};
+use crate::read::{LegacyCustomer, LegacyOrder, LegacyStock};
 use crate::source::{Legacy, Snapshot, SourceError};
 
 use super::decode::Batch;
@@ -28,6 +29,9 @@ use super::decode::Batch;
 pub struct Rows {
     pub orders: Vec<LegacyOrder>,
     pub stock: Vec<LegacyStock>,
+    /// Profiles of the customers the batch changed, and of the customers of
+    /// the orders it changed (an order may be a customer's first here).
+    pub customers: Vec<LegacyCustomer>,
     /// Orders the batch names that no longer exist in any county.
     pub deleted_orders: Vec<i64>,
     /// Read again when the batch changed a store (or none were read yet).
@@ -99,9 +103,19 @@ async fn read_in(
     } else {
         snap.inventory_by_key(county.as_str(), &keys).await?
     };
+    let mut customer_ids: Vec<i64> = batch.customers.iter().copied().collect();
+    customer_ids.extend(orders.iter().map(|o| o.customer_id));
+    customer_ids.sort_unstable();
+    customer_ids.dedup();
+    let customers = if customer_ids.is_empty() {
+        Vec::new()
+    } else {
+        snap.customers_by_id(county.as_str(), &customer_ids).await?
+    };
     Ok(Rows {
         orders,
         stock,
+        customers,
         deleted_orders,
         stores,
     })
@@ -189,6 +203,7 @@ pub struct Plan {
     pub delete_stock: Vec<Item>,
     pub orders: u64,
     pub stock: u64,
+    pub customers: u64,
     pub rejects: Vec<Note>,
     /// Keys the batch named that the county does not have (another
     /// county's rows, or deleted ones): nothing to write.
@@ -274,7 +289,30 @@ pub fn plan(
             }),
         }
     }
+    plan_customers(&rows.customers, &mut plan);
     plan
+}
+
+/// Profiles carry no version in the legacy table: each is put as the row is
+/// now, read after every change of the batch, and batches apply in commit
+/// order, so a later state is never overwritten by an earlier one.
+fn plan_customers(rows: &[LegacyCustomer], plan: &mut Plan) {
+    for row in rows {
+        match customer::map_customer(row) {
+            Ok(profile) => {
+                plan.customers += 1;
+                plan.puts.push(Put {
+                    table: Table::Customers,
+                    item: customer::item(&profile).item,
+                    condition: None,
+                });
+            }
+            Err(reason) => plan.rejects.push(Note {
+                legacy: format!("customer {}", row.customer_id),
+                message: reason,
+            }),
+        }
+    }
 }
 
 /// An order's record and the key its summary is written under.

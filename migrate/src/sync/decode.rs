@@ -62,6 +62,8 @@ pub struct Batch {
     pub orders: BTreeSet<i64>,
     /// Stock rows (store id, SKU) that changed.
     pub stock: BTreeSet<(String, String)>,
+    /// Customers whose row changed (their profiles are read again).
+    pub customers: BTreeSet<i64>,
     /// A store changed: the county's stores are read again.
     pub stores_changed: bool,
     /// Row changes (INSERT, UPDATE, DELETE) on any table.
@@ -89,6 +91,7 @@ const ORDERS: &str = "orders";
 const LINES: &str = "order_lines";
 const INVENTORY: &str = "inventory";
 const STORES: &str = "stores";
+const CUSTOMERS: &str = "customers";
 
 impl Batch {
     /// Takes in one row. Rows must come in stream order.
@@ -133,6 +136,13 @@ impl Batch {
         let sections = tuple_sections(tuple).map_err(|r| err(&r))?;
         match table {
             STORES => self.stores_changed = true,
+            CUSTOMERS => {
+                for s in &sections {
+                    let id = value(s, "customer_id").ok_or_else(|| err("no customer_id"))?;
+                    let id = id.parse().map_err(|_| err("customer_id is not a number"))?;
+                    self.customers.insert(id);
+                }
+            }
             ORDERS | LINES => {
                 for s in &sections {
                     let id = value(s, "order_id").ok_or_else(|| err("no order_id"))?;
@@ -161,7 +171,10 @@ fn table_name(qualified: &str) -> &str {
 }
 
 fn is_ours(qualified: &str) -> bool {
-    matches!(table_name(qualified), ORDERS | LINES | INVENTORY | STORES)
+    matches!(
+        table_name(qualified),
+        ORDERS | LINES | INVENTORY | STORES | CUSTOMERS
+    )
 }
 
 /// ` 729 (at 2026-12-06 11:58:42.436585+00)`: the session runs in UTC, so

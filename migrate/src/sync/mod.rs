@@ -65,6 +65,8 @@ pub struct Totals {
     /// Orders and stock records written (a row read again per batch).
     pub orders: u64,
     pub stock: u64,
+    /// Customer profiles written.
+    pub customers: u64,
     /// Item writes that succeeded.
     pub items: u64,
     /// Writes the guard refused: the table already held a newer version.
@@ -474,6 +476,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
     totals.transactions += batch.transactions();
     totals.orders += plan.orders;
     totals.stock += plan.stock;
+    totals.customers += plan.customers;
     totals.absent += plan.absent;
     totals.items += written.items;
     totals.deleted += written.deleted;
