@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use acme_local::provision::{Clients, new_run_id, provision};
-use acme_local::stack::CountyStack;
 use acme_migrate::backfill::{BackfillError, Options, Progress, Report, run};
 use acme_migrate::limit::WcuBudget;
 use acme_migrate::map::order_id;
@@ -31,29 +29,8 @@ struct County {
 }
 
 async fn county_tables() -> County {
-    if std::env::var("AWS_ENDPOINT_URL").is_err() {
-        panic!("AWS_ENDPOINT_URL is not set: run through scripts/with-moto.sh (make test does)");
-    }
-    let sdk = aws_config::load_from_env().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let environments = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
-    let stack = CountyStack::load(&environments, "travis-tx").expect("the sample county");
-    let resources = provision(
-        &stack,
-        &new_run_id(),
-        Clients {
-            dynamodb: &client,
-            sqs: &aws_sdk_sqs::Client::new(&sdk),
-            eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
-            sns: &aws_sdk_sns::Client::new(&sdk),
-        },
-    )
-    .await
-    .expect("provision the county on the emulator");
-    County {
-        client,
-        tables: resources.table_names().expect("tables"),
-    }
+    let (client, tables) = common::county_tables().await;
+    County { client, tables }
 }
 
 async fn scan(c: &County, table: Table) -> Vec<Item> {

@@ -45,3 +45,33 @@ pub async fn connect(url: &str) -> Client {
     tokio::spawn(conn);
     client
 }
+
+/// travis-tx's tables, provisioned on the emulator `scripts/with-moto.sh`
+/// started, as the local runner provisions them. Fails (never skips) without
+/// one.
+pub async fn county_tables() -> (aws_sdk_dynamodb::Client, order_domain::store::TableNames) {
+    use acme_local::provision::{Clients, new_run_id, provision};
+    use acme_local::stack::CountyStack;
+
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        panic!("AWS_ENDPOINT_URL is not set: run through scripts/with-moto.sh (make test does)");
+    }
+    let sdk = aws_config::load_from_env().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let environments = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+    let stack = CountyStack::load(&environments, "travis-tx").expect("the sample county");
+    let resources = provision(
+        &stack,
+        &new_run_id(),
+        Clients {
+            dynamodb: &client,
+            sqs: &aws_sdk_sqs::Client::new(&sdk),
+            eventbridge: &aws_sdk_eventbridge::Client::new(&sdk),
+            sns: &aws_sdk_sns::Client::new(&sdk),
+        },
+    )
+    .await
+    .expect("provision the county on the emulator");
+    let tables = resources.table_names().expect("tables");
+    (client, tables)
+}
