@@ -32,8 +32,13 @@ const ORDER_TABLE_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
 ];
 
-/// The Customers table: backfill writes profiles, verify reads them back.
-const CUSTOMERS_ACTIONS: &[&str] = &["dynamodb:BatchWriteItem", "dynamodb:GetItem"];
+/// The Customers table: backfill writes profiles, verify reads them back,
+/// the sync puts a changed customer's profile.
+const CUSTOMERS_ACTIONS: &[&str] = &[
+    "dynamodb:BatchWriteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+];
 
 /// The role's logical id, when the county has a `migration:` section.
 pub(crate) fn role(cfg: &crate::config::CountyConfig) -> Option<LogicalId> {
@@ -179,7 +184,11 @@ mod tests {
         );
         assert_eq!(
             sid(pii, "CustomersTable")["Action"],
-            json!(["dynamodb:BatchWriteItem", "dynamodb:GetItem"])
+            json!([
+                "dynamodb:BatchWriteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem"
+            ])
         );
         assert_eq!(t["Outputs"]["MigrationRoleArn"]["Value"], role_arn());
     }
