@@ -12,9 +12,11 @@
 //! | [`rules`] | the JSON of `ACME_COUNTY_RULES` and the ranges of its values |
 //! | [`limits`] | DynamoDB quotas the plans obey, and the order limits they imply |
 //! | [`ids`] | id characters and lengths |
+//! | [`migration`] | a migrating county's cutover mode and where the flag lives |
 
 pub mod ids;
 pub mod limits;
+pub mod migration;
 pub mod payment;
 pub mod routes;
 pub mod rules;

@@ -129,4 +129,8 @@ pub mod env {
     /// from `payment.provider` in its county file. Unset when the file chooses
     /// none: the order API and the worker then refuse to start.
     pub const PAYMENT_PROVIDER: &str = "ACME_PAYMENT_PROVIDER";
+    /// The SSM parameter holding a migrating county's cutover mode
+    /// ([`crate::migration::mode_parameter`]). Unset for a county without a
+    /// `migration:` section: it has no legacy system to defer to.
+    pub const CUTOVER_MODE_PARAMETER: &str = "ACME_CUTOVER_MODE_PARAMETER";
 }

@@ -1,0 +1,140 @@
+//! A migrating county's cutover mode: which system owns its orders while it
+//! moves off the legacy database. The mode is a runtime flag (one SSM
+//! parameter per county, named by [`mode_parameter`]); the functions read it
+//! with a short cache, `acme-infra migrate cutover` changes it one step at a
+//! time, and `acme-infra migrate status` shows it. A county without a
+//! `migration:` section has no parameter and no mode: it was born on the new
+//! system.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a migrating county stands. The modes form one line,
+/// `legacy → shadow → dynamo → retired`; a cutover moves one step forward and
+/// a rollback one step back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CutoverMode {
+    /// The legacy database owns orders; change data capture fills DynamoDB.
+    Legacy,
+    /// The legacy database still owns orders; the new API's reads answer from
+    /// DynamoDB and a sample of them is compared with the legacy database.
+    Shadow,
+    /// The new system owns orders; legacy-sync keeps the legacy tables
+    /// current, and legacy writes for the county are flagged.
+    Dynamo,
+    /// The legacy database is out of order taking; no sync in either direction.
+    Retired,
+}
+
+impl CutoverMode {
+    /// Every mode, in cutover order.
+    pub const ALL: [CutoverMode; 4] = [
+        CutoverMode::Legacy,
+        CutoverMode::Shadow,
+        CutoverMode::Dynamo,
+        CutoverMode::Retired,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            CutoverMode::Legacy => "legacy",
+            CutoverMode::Shadow => "shadow",
+            CutoverMode::Dynamo => "dynamo",
+            CutoverMode::Retired => "retired",
+        }
+    }
+
+    /// The mode a cutover moves to, if any.
+    pub fn next(self) -> Option<CutoverMode> {
+        let i = self as usize;
+        Self::ALL.get(i + 1).copied()
+    }
+
+    /// The mode a rollback returns to, if any.
+    pub fn previous(self) -> Option<CutoverMode> {
+        (self as usize).checked_sub(1).map(|i| Self::ALL[i])
+    }
+
+    /// Whether the new system takes and processes this county's orders.
+    pub const fn new_system_owns_orders(self) -> bool {
+        matches!(self, CutoverMode::Dynamo | CutoverMode::Retired)
+    }
+}
+
+impl fmt::Display for CutoverMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A mode name that is not one of [`CutoverMode::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownMode(pub String);
+
+impl fmt::Display for UnknownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not a cutover mode (one of legacy, shadow, dynamo, retired)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownMode {}
+
+impl FromStr for CutoverMode {
+    type Err = UnknownMode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| UnknownMode(s.to_owned()))
+    }
+}
+
+/// The SSM parameter that holds `county`'s cutover mode (a plain
+/// [`CutoverMode::name`]).
+pub fn mode_parameter(county: &str) -> String {
+    format!("/acme/{county}/migration/mode")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_form_one_line() {
+        assert_eq!(CutoverMode::Legacy.previous(), None);
+        assert_eq!(CutoverMode::Legacy.next(), Some(CutoverMode::Shadow));
+        assert_eq!(CutoverMode::Shadow.next(), Some(CutoverMode::Dynamo));
+        assert_eq!(CutoverMode::Dynamo.previous(), Some(CutoverMode::Shadow));
+        assert_eq!(CutoverMode::Dynamo.next(), Some(CutoverMode::Retired));
+        assert_eq!(CutoverMode::Retired.next(), None);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for m in CutoverMode::ALL {
+            assert_eq!(m.name().parse::<CutoverMode>(), Ok(m));
+            assert_eq!(m.to_string(), m.name());
+        }
+        let err = "Dynamo".parse::<CutoverMode>().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("`Dynamo` is not a cutover mode (one of legacy, shadow, dynamo, retired)")
+        );
+    }
+
+    #[test]
+    fn parameter_is_per_county() {
+        assert_eq!(
+            mode_parameter("travis-tx"),
+            "/acme/travis-tx/migration/mode"
+        );
+    }
+}
