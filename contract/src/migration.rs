@@ -103,6 +103,18 @@ pub fn mode_parameter(county: &str) -> String {
     format!("/acme/{county}/migration/mode")
 }
 
+/// CloudWatch metrics of shadow reads (mode [`CutoverMode::Shadow`]): the
+/// comparer publishes them, the cutover gate and `migrate status` read them.
+pub mod shadow_metrics {
+    pub const NAMESPACE: &str = "ACME/Migration";
+    /// Dimension naming the county (its id).
+    pub const COUNTY_DIMENSION: &str = "County";
+    /// Sampled reads compared with the legacy database (count).
+    pub const READS: &str = "ShadowReads";
+    /// Compared reads whose answer differed from the legacy database (count).
+    pub const MISMATCHES: &str = "ShadowMismatches";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
