@@ -116,13 +116,49 @@ fn an_invalid_county_file_fails_validate_and_synth_with_its_position_a_hint_and_
 }
 
 #[test]
-fn an_unknown_county_is_a_usage_error_naming_it_and_a_suggestion() {
+fn an_unknown_county_is_a_usage_error_naming_it_and_a_suggestion_in_every_command() {
     let dir = scratch_environments();
-    let out = run(&["synth", "--county", "travis-tz"], dir.path());
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("travis-tz"), "{stderr}");
-    assert!(stderr.contains("travis-tx"), "{stderr}");
+    // Each is refused before it starts an emulator, opens a file or a
+    // database connection: the county is checked first.
+    let url = "postgres://acme@127.0.0.1:1/legacy";
+    let commands: &[&[&str]] = &[
+        &["synth", "--county", "travis-tz"],
+        &["validate", "--county", "travis-tz"],
+        &["deploy", "--county", "travis-tz"],
+        &["diff", "--county", "travis-tz"],
+        &["status", "--county", "travis-tz"],
+        &["local", "--county", "travis-tz"],
+        &["local", "load", "--county", "travis-tz"],
+        &["inventory", "load", "--county", "travis-tz", "missing.csv"],
+        &[
+            "inventory",
+            "show",
+            "--county",
+            "travis-tz",
+            "--store",
+            "s1",
+        ],
+        &[
+            "migrate",
+            "backfill",
+            "--county",
+            "travis-tz",
+            "--from",
+            url,
+        ],
+        &["migrate", "verify", "--county", "travis-tz", "--from", url],
+        &["migrate", "sync", "--county", "travis-tz", "--from", url],
+    ];
+    for args in commands {
+        let out = run(args, dir.path());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("unknown county `travis-tz`"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains("travis-tx"), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -8,7 +8,6 @@ use acme_migrate::checkpoint;
 use acme_migrate::limit::WcuBudget;
 use acme_migrate::source::{Legacy, LegacyUrl};
 use acme_migrate::write::{Retry, Writer};
-use acme_stacks::config::Environments;
 use order_domain::CountyId;
 
 use super::CmdResult;
@@ -121,8 +120,7 @@ pub(super) struct Job {
 
 impl Job {
     pub(super) fn open(sides: &Sides) -> Result<Self, Error> {
-        let config =
-            Environments::open(&sides.target.env.environments)?.load(&sides.target.county)?;
+        let config = super::load_county(&sides.target.env, &sides.target.county)?;
         let county =
             CountyId::parse(&config.id).map_err(|e| Error::Usage(format!("--county: {e}")))?;
         let url = LegacyUrl::from_flag_or_env(sides.from.as_deref())?;

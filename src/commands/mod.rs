@@ -22,6 +22,14 @@ pub type CmdResult = Result<(), Error>;
 
 /// Loads the named counties, or all of them when none are named; every
 /// county's errors are reported together.
+/// One county's file; a county nobody has a file for is a usage error, as in
+/// [`load_counties`], so every command gives it the same exit code.
+pub fn load_county(env: &EnvironmentsArg, id: &str) -> Result<CountyConfig, Error> {
+    let mut one = load_counties(env, &[id.to_owned()])?;
+    one.pop()
+        .ok_or_else(|| Error::Usage(format!("no county file for `{id}`")))
+}
+
 pub fn load_counties(env: &EnvironmentsArg, ids: &[String]) -> Result<Vec<CountyConfig>, Error> {
     let envs = Environments::open(&env.environments)?;
     if ids.is_empty() {
