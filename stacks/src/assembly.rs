@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::AccountAccess;
 use crate::synth::SynthesizedStack;
 
 /// Cloud-assembly schema version written to the manifest. CDK CLIs read every
@@ -39,7 +40,25 @@ pub struct StackArtifactManifest {
     pub properties: Option<StackProperties>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// Metadata entries by construct path; acme-infra writes one, the
+    /// [`PROFILE_METADATA`] of a county reached through a named profile
+    /// (the schema has no property for a profile).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, Vec<MetadataEntry>>,
 }
+
+/// One metadata entry of an artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataEntry {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// The metadata entry naming the AWS profile a stack is deployed with
+/// (`access: { profile }` of its county file).
+pub const PROFILE_METADATA: &str = "acme:access-profile";
 
 /// A stack artifact's properties, as the CDK CLI reads them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +74,11 @@ pub struct StackProperties {
     pub termination_protection: bool,
     #[serde(default)]
     pub validate_on_synth: bool,
+    /// The role a deploy assumes (`access: { role_arn }` of the county file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_external_id: Option<String>,
 }
 
 /// The manifest's artifact type for a CloudFormation stack.
@@ -127,6 +151,8 @@ pub struct StackTemplate {
     pub account: String,
     pub region: String,
     pub tags: BTreeMap<String, String>,
+    /// How a deploy reaches the stack's account.
+    pub access: Option<AccountAccess>,
     /// The template text (JSON).
     pub body: String,
 }
@@ -139,6 +165,7 @@ impl From<SynthesizedStack> for StackTemplate {
             account: s.account,
             region: s.region,
             tags: s.tags,
+            access: s.access,
             body: s.body,
         }
     }
@@ -240,16 +267,70 @@ pub fn read(dir: &Path) -> Result<Vec<StackTemplate>, AssemblyError> {
                 ),
             ));
         }
+        let access = match (props.assume_role_arn, profile_of(&a.metadata)) {
+            (Some(arn), _) => Some(AccountAccess::Role {
+                arn,
+                external_id: props.assume_role_external_id,
+            }),
+            (None, Some(profile)) => Some(AccountAccess::Profile(profile)),
+            (None, None) => None,
+        };
         out.push(StackTemplate {
             county_id,
             stack_name: props.stack_name.unwrap_or_else(|| name.clone()),
             account: account.to_owned(),
             region: region.to_owned(),
             tags: props.tags,
+            access,
             body,
         });
     }
     Ok(out)
+}
+
+/// The profile a [`PROFILE_METADATA`] entry names, if any.
+fn profile_of(metadata: &BTreeMap<String, Vec<MetadataEntry>>) -> Option<String> {
+    metadata
+        .values()
+        .flatten()
+        .find(|e| e.kind == PROFILE_METADATA)
+        .and_then(|e| e.data.as_str())
+        .map(str::to_owned)
+}
+
+/// A stack's manifest entry.
+fn artifact_manifest(s: &SynthesizedStack, file: String) -> StackArtifactManifest {
+    let (role, external_id, profile) = match &s.access {
+        Some(AccountAccess::Role { arn, external_id }) => {
+            (Some(arn.clone()), external_id.clone(), None)
+        }
+        Some(AccountAccess::Profile(p)) => (None, None, Some(p.clone())),
+        None => (None, None, None),
+    };
+    let metadata = profile
+        .map(|p| {
+            let entry = MetadataEntry {
+                kind: PROFILE_METADATA.to_owned(),
+                data: serde_json::Value::String(p),
+            };
+            BTreeMap::from([(format!("/{}", s.stack_name), vec![entry])])
+        })
+        .unwrap_or_default();
+    StackArtifactManifest {
+        kind: STACK_ARTIFACT_TYPE.to_owned(),
+        environment: format!("aws://{}/{}", s.account, s.region),
+        properties: Some(StackProperties {
+            template_file: file,
+            stack_name: Some(s.stack_name.clone()),
+            tags: s.tags.clone(),
+            termination_protection: true,
+            validate_on_synth: false,
+            assume_role_arn: role,
+            assume_role_external_id: external_id,
+        }),
+        display_name: Some(s.stack_name.clone()),
+        metadata,
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AssemblyError + '_ {
@@ -278,21 +359,7 @@ pub fn write(dir: &Path, stacks: &[SynthesizedStack]) -> Result<Vec<PathBuf>, As
         let path = dir.join(&file);
         write_atomic(&path, s.body.as_bytes())?;
         written.push(path);
-        artifacts.insert(
-            s.stack_name.clone(),
-            StackArtifactManifest {
-                kind: STACK_ARTIFACT_TYPE.to_owned(),
-                environment: format!("aws://{}/{}", s.account, s.region),
-                properties: Some(StackProperties {
-                    template_file: file,
-                    stack_name: Some(s.stack_name.clone()),
-                    tags: s.tags.clone(),
-                    termination_protection: true,
-                    validate_on_synth: false,
-                }),
-                display_name: Some(s.stack_name.clone()),
-            },
-        );
+        artifacts.insert(s.stack_name.clone(), artifact_manifest(s, file));
     }
     let manifest = AssemblyManifest {
         version: SCHEMA_VERSION.to_owned(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::cfn::TemplateError;
-use crate::config::CountyConfig;
+use crate::config::{AccountAccess, CountyConfig};
 use crate::county;
 use crate::limits::{self, Finding};
 
@@ -36,6 +36,8 @@ pub struct SynthesizedStack {
     pub region: String,
     /// Stack-level tags (CloudFormation propagates them to supported resources).
     pub tags: BTreeMap<String, String>,
+    /// How a deploy reaches the stack's account (`access:` of the county file).
+    pub access: Option<AccountAccess>,
     pub format: Format,
     /// The template text in `format`.
     pub body: String,
@@ -144,6 +146,7 @@ pub fn synthesize(cfg: &CountyConfig, format: Format) -> Result<SynthesizedStack
             .into_iter()
             .map(|t| (t.key, t.value.as_lit().unwrap_or_default().to_owned()))
             .collect(),
+        access: cfg.access.clone(),
         format,
         resource_count: template.resources().len(),
         body,

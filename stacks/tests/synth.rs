@@ -208,3 +208,51 @@ fn an_assembly_reads_back_as_written_and_bad_ones_say_where() {
     let e = assembly::read(dir.path()).expect_err("newer schema");
     assert!(e.to_string().contains("99.0.0"), "{e}");
 }
+
+#[test]
+fn how_a_county_is_reached_travels_in_the_assembly_and_reads_back() {
+    use acme_stacks::config::AccountAccess;
+    let mut counties = common::sample_counties();
+    let role = AccountAccess::Role {
+        arn: format!("arn:aws:iam::{}:role/acme-deploy", counties[0].account),
+        external_id: Some("acme-fleet-7".into()),
+    };
+    counties[0].access = Some(role.clone());
+    counties[1].access = Some(AccountAccess::Profile("acme-second".into()));
+    counties[2].access = None;
+    let stacks: Vec<_> = counties
+        .iter()
+        .map(|c| synthesize(c, Format::Json).expect("synth"))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    assembly::write(dir.path(), &stacks).expect("write");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("manifest.json")).expect("manifest"))
+            .expect("json");
+    let first = &manifest["artifacts"][format!("acme-{}", counties[0].id)];
+    // The CDK's own properties, so `cdk deploy --app` assumes the same role.
+    assert_eq!(
+        first["properties"]["assumeRoleArn"],
+        format!("arn:aws:iam::{}:role/acme-deploy", counties[0].account)
+    );
+    assert_eq!(first["properties"]["assumeRoleExternalId"], "acme-fleet-7");
+    let third = &manifest["artifacts"][format!("acme-{}", counties[2].id)];
+    assert!(
+        third["properties"].get("assumeRoleArn").is_none(),
+        "{third}"
+    );
+    assert!(third.get("metadata").is_none(), "{third}");
+    let back = assembly::read(dir.path()).expect("read");
+    let access_of = |id: &str| {
+        back.iter()
+            .find(|t| t.county_id == id)
+            .map(|t| t.access.clone())
+            .expect("stack")
+    };
+    assert_eq!(access_of(&counties[0].id), Some(role));
+    assert_eq!(
+        access_of(&counties[1].id),
+        Some(AccountAccess::Profile("acme-second".into()))
+    );
+    assert_eq!(access_of(&counties[2].id), None);
+}

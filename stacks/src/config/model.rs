@@ -73,6 +73,25 @@ pub struct CountyConfig {
     /// `migration:` of a county file: who may run `acme-infra migrate` against
     /// the deployed county. `None` (no section) = no migration resources.
     pub migration: Option<MigrationConfig>,
+    /// `access:` of a county file: how a deploy reaches the county's account
+    /// from the pipeline's credentials. `None`: those credentials must be the
+    /// county account's own; a fleet run skips the county otherwise.
+    pub access: Option<AccountAccess>,
+}
+
+/// `access:` of a county file. Only in the county's own file, never in
+/// `defaults.yaml` (a default role would be in one account only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountAccess {
+    /// `role_arn` (and `external_id`): a role in the county's account that
+    /// the pipeline's credentials assume, as the CDK's `assumeRoleArn` does.
+    Role {
+        arn: String,
+        external_id: Option<String>,
+    },
+    /// `profile`: a named profile of the machine's AWS configuration.
+    Profile(String),
 }
 
 /// `migration:` of a county file. Only in the county's own file, never in

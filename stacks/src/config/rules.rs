@@ -541,6 +541,59 @@ pub(crate) fn operator_arn(arn: &str, account: Option<&str>) -> Result<(), Probl
     }
 }
 
+/// `access.role_arn`: an IAM role (`arn:<partition>:iam::<account>:role/<name>`)
+/// in the county's account, when `account` is known.
+pub(crate) fn access_role_arn(arn: &str, account: Option<&str>) -> Result<(), Problem> {
+    let form = "write `arn:aws:iam::<account>:role/<name>`, the role in the county's account that the pipeline assumes";
+    operator_arn(arn, None).map_err(|(message, _)| {
+        (
+            message.replace("IAM role or user ARN", "IAM role ARN"),
+            Some(form.to_owned()),
+        )
+    })?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if !parts[5].starts_with("role/") {
+        return Err((
+            format!("`{arn}` is not an IAM role ARN: a deploy assumes a role, not a user"),
+            Some(form.to_owned()),
+        ));
+    }
+    match account {
+        Some(account) if parts[4] != account => Err((
+            format!(
+                "`{arn}` is in account {}, not the county's account {account}",
+                parts[4]
+            ),
+            Some("the role must be in the county's account: the deploy runs there".to_owned()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `access.external_id`: STS's rules, 2..=1224 of letters, digits and `+=,.@:/-_`.
+pub(crate) fn external_id(id: &str) -> Result<(), Problem> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c);
+    if (2..=1224).contains(&id.len()) && id.chars().all(ok_char) {
+        return Ok(());
+    }
+    Err((
+        format!("`{id}` is not an external id"),
+        Some("STS accepts 2 to 1,224 letters, digits and `+=,.@:/-_`".to_owned()),
+    ))
+}
+
+/// `access.profile`: a profile name as the AWS configuration files write it.
+pub(crate) fn profile_name(name: &str) -> Result<(), Problem> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    if (1..=64).contains(&name.len()) && name.chars().all(ok_char) {
+        return Ok(());
+    }
+    Err((
+        format!("`{name}` is not an AWS profile name"),
+        Some("at most 64 letters, digits and `+=,.@_-`, as in `[profile acme-king]` of ~/.aws/config".to_owned()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,6 +605,22 @@ mod tests {
         }
         assert_eq!(state_timezone("tx"), Some("America/Chicago"));
         assert_eq!(state_timezone("PR"), None);
+    }
+
+    #[test]
+    fn access_roles_are_roles_of_the_countys_account() {
+        let arn = "arn:aws:iam::222222222222:role/acme-deploy";
+        assert!(access_role_arn(arn, Some("222222222222")).is_ok());
+        let (m, _) = access_role_arn(arn, Some("111111111111")).expect_err("other account");
+        assert!(m.contains("not the county's account 111111111111"), "{m}");
+        let (m, _) = access_role_arn("arn:aws:iam::222222222222:user/ci", None).expect_err("user");
+        assert!(m.contains("not an IAM role ARN"), "{m}");
+        assert!(access_role_arn("acme-deploy", None).is_err());
+        assert!(external_id("x").is_err());
+        assert!(external_id("acme-fleet-7").is_ok());
+        assert!(profile_name("acme-king").is_ok());
+        assert!(profile_name("acme king").is_err());
+        assert!(profile_name("").is_err());
     }
 
     #[test]

@@ -14,9 +14,9 @@ use acme_contract::rules::{
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
-    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig,
+    FunctionSettings, FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider,
+    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -30,7 +30,7 @@ pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "
 /// reason an error in `defaults.yaml` gives: a default
 /// payment provider would run every county that forgot one on the simulator,
 /// and default migration operators would give every county a role to assume.
-pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 2] = [
+pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 3] = [
     (
         "payment",
         "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default",
@@ -38,6 +38,10 @@ pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 2] = [
     (
         "migration",
         "each county names its own migration operators in its own file, so that no county gets a migration role it did not ask for",
+    ),
+    (
+        "access",
+        "each county says how its own account is reached in its own file: a default role would be in one account only",
     ),
 ];
 
@@ -135,6 +139,10 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let migration = f.opt_with(d, "migration", |d, n, p| {
         migration(d, n, p, county_account.as_deref())
     });
+    // Absent = the pipeline's own credentials. Never defaulted.
+    let access = f.opt_with(d, "access", |d, n, p| {
+        access(d, n, p, county_account.as_deref())
+    });
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -187,6 +195,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         api: api?,
         payment: payment?,
         migration: migration?,
+        access: access?,
     })
 }
 
@@ -683,6 +692,50 @@ fn migration(
     Some(MigrationConfig {
         operators: operators?,
     })
+}
+
+/// `access:`: exactly one way to reach the county's account, a role in it
+/// (`role_arn`, optionally `external_id`) or a named `profile`.
+fn access(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    account: Option<&str>,
+) -> Option<AccountAccess> {
+    let mut f = Fields::of(d, node, path)?;
+    let role = f.opt_with(d, "role_arn", |d, n, p| {
+        let arn = checked_string(d, n, p, |arn| rules::access_role_arn(arn, None))?;
+        match account {
+            Some(account) => check(d, n, p, rules::access_role_arn(&arn, Some(account))),
+            None => Some(()),
+        }
+        .map(|()| arn)
+    });
+    let external_id = f.opt_with(d, "external_id", |d, n, p| {
+        checked_string(d, n, p, rules::external_id)
+    });
+    let profile = f.opt_with(d, "profile", |d, n, p| {
+        checked_string(d, n, p, rules::profile_name)
+    });
+    f.finish(d);
+    let one_way = "a county's account is reached one way: `role_arn` (a role in it the pipeline assumes) or `profile` (a named AWS profile on the machine)";
+    let (problem, hint) = match (role?, external_id?, profile?) {
+        (Some(arn), external_id, None) => return Some(AccountAccess::Role { arn, external_id }),
+        (None, None, Some(profile)) => return Some(AccountAccess::Profile(profile)),
+        (Some(_), _, Some(_)) => ("sets both `role_arn` and `profile`", one_way),
+        (None, Some(_), _) => (
+            "sets `external_id` without `role_arn`",
+            "an external id goes with the role it is for: add `role_arn`, or remove `external_id`",
+        ),
+        (None, None, None) => ("is empty", one_way),
+    };
+    d.error(
+        node.pos,
+        path,
+        format!("`{path}` {problem}"),
+        Some(hint.to_owned()),
+    );
+    None
 }
 
 /// `migration.operators`: IAM principal ARNs of the county's account, each
