@@ -54,6 +54,7 @@ async fn main() {
         county_id: "demo".into(),
         account: me.account.clone(),
         region: me.region.clone(),
+        access: None,
         template_body: template.to_string(),
         tags: BTreeMap::new(),
         termination_protection: false,

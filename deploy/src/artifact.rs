@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use acme_stacks::assembly::StackTemplate;
+use acme_stacks::config::AccountAccess;
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -40,6 +41,9 @@ pub struct StackArtifact {
     pub account: String,
     /// Region the stack belongs in; deploying elsewhere is refused.
     pub region: String,
+    /// How its account is reached (`access:` of the county file); `None`:
+    /// with the caller's own credentials.
+    pub access: Option<AccountAccess>,
     /// The template as JSON text.
     pub template_body: String,
     /// Stack tags (propagated by CloudFormation to every taggable resource).
@@ -75,6 +79,7 @@ impl StackArtifact {
             county_id: template.county_id,
             account: template.account,
             region: template.region,
+            access: template.access,
             template_body: template.body,
             tags: template.tags,
             termination_protection: true,
@@ -245,6 +250,7 @@ mod tests {
             county_id: "06037".into(),
             account: "123456789012".into(),
             region: "us-east-1".into(),
+            access: None,
             template_body: template.into(),
             tags: BTreeMap::from([("county".into(), "06037".into())]),
             termination_protection: true,

@@ -179,6 +179,9 @@ pub struct Clients {
     pub region: Option<String>,
     /// Counts every API attempt made through these clients.
     pub counter: CallCounter,
+    /// The SDK configuration they were built from, to derive the clients of
+    /// another account or region (`None` for clients assembled by hand).
+    pub(crate) sdk: Option<aws_config::SdkConfig>,
 }
 
 impl Clients {
@@ -217,6 +220,7 @@ impl Clients {
             sts,
             region: sdk.region().map(|r| r.to_string()),
             counter,
+            sdk: Some(sdk.clone()),
         }
     }
 
@@ -234,6 +238,7 @@ impl Clients {
             sts,
             region,
             counter,
+            sdk: None,
         }
     }
 }

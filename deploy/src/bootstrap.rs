@@ -77,6 +77,7 @@ pub(crate) fn artifact(
         county_id: "bootstrap".to_string(),
         account: account.to_string(),
         region: region.to_string(),
+        access: None,
         template_body,
         tags: BTreeMap::from([(VERSION_TAG.to_string(), VERSION.to_string())]),
         termination_protection: opts.termination_protection,

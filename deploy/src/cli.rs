@@ -125,7 +125,11 @@ pub async fn run_diff(
     out: &Output,
 ) -> Result<(), DeployError> {
     let artifacts = select(artifacts, counties)?;
-    deployer.diff(&artifacts, fail, out).await.map(|_| ())
+    let whole_fleet = counties.is_empty();
+    deployer
+        .diff(&artifacts, fail, whole_fleet, out)
+        .await
+        .map(|_| ())
 }
 
 /// `destroy`: asks first unless `yes`.
@@ -162,6 +166,7 @@ mod tests {
             county_id: c.into(),
             account: "1".into(),
             region: "r".into(),
+            access: None,
             template_body: "{}".into(),
             tags: Default::default(),
             termination_protection: true,

@@ -11,6 +11,7 @@ use crate::artifact::{DEPLOY_HASH_TAG, StackArtifact};
 use crate::deployer::{Deployer, preflight_usage};
 use crate::error::DeployError;
 use crate::output::Output;
+use crate::reach::{Reach, by_target, unreachable};
 use crate::safety::is_stateful;
 use crate::stack::{is_failed_or_rolled_back, status_of, status_text, tag};
 use crate::template_diff::{TemplateDiff, diff_templates};
@@ -62,27 +63,46 @@ pub struct Retained {
 }
 
 impl Deployer {
-    /// Template diff of each artifact against its deployed stack. With
-    /// `fail`, returns [`DeployError::DiffFound`] when anything differs.
+    /// Template diff of each artifact against its deployed stack, each
+    /// account reached as its county file says. With `fail`, returns
+    /// [`DeployError::DiffFound`] when anything differs. With
+    /// `skip_unreachable` (a whole-fleet run), stacks whose account cannot be
+    /// reached are listed as not compared instead of failing the run.
     pub async fn diff(
         &self,
         artifacts: &[StackArtifact],
         fail: bool,
+        skip_unreachable: bool,
         out: &Output,
     ) -> Result<Vec<StackDiff>, DeployError> {
         preflight_usage(artifacts)?;
-        self.check_identity(artifacts).await?;
         let mut diffs = Vec::new();
-        for a in artifacts {
-            let d = self.diff_one(a).await?;
-            out.emit(
-                &a.stack_name,
-                "diff",
-                &diff_text(&d),
-                json!({"deployed": d.deployed, "diff": d.diff}),
-            );
-            diffs.push(d);
+        let mut unreached = Vec::new();
+        for (target, members) in by_target(artifacts.to_vec()) {
+            let d = match self.reach(&target).await? {
+                Reach::Reached { deployer, .. } => deployer,
+                Reach::Unreachable { reason } if skip_unreachable => {
+                    for a in &members {
+                        let text = format!("not compared: {reason}");
+                        out.emit(&a.stack_name, "diff", &text, json!({"unreachable": reason}));
+                        unreached.push(a.stack_name.clone());
+                    }
+                    continue;
+                }
+                Reach::Unreachable { reason } => return Err(unreachable(&members, reason)),
+            };
+            for a in &members {
+                let diff = d.diff_one(a).await?;
+                out.emit(
+                    &a.stack_name,
+                    "diff",
+                    &diff_text(&diff),
+                    json!({"deployed": diff.deployed, "diff": diff.diff}),
+                );
+                diffs.push(diff);
+            }
         }
+        diff_summary(&diffs, &unreached, out);
         let differing: Vec<String> = diffs
             .iter()
             .filter(|d| !d.deployed || !d.diff.is_empty())
@@ -124,7 +144,24 @@ impl Deployer {
         out: &Output,
     ) -> Result<Vec<Retained>, DeployError> {
         preflight_usage(artifacts)?;
-        self.check_identity(artifacts).await?;
+        let mut survivors = Vec::new();
+        for (target, members) in by_target(artifacts.to_vec()) {
+            let d = match self.reach(&target).await? {
+                Reach::Reached { deployer, .. } => deployer,
+                Reach::Unreachable { reason } => return Err(unreachable(&members, reason)),
+            };
+            survivors.extend(d.destroy_reached(&members, yes, out).await?);
+        }
+        Ok(survivors)
+    }
+
+    /// `destroy` of stacks in the account these clients reach.
+    async fn destroy_reached(
+        &self,
+        artifacts: &[StackArtifact],
+        yes: bool,
+        out: &Output,
+    ) -> Result<Vec<Retained>, DeployError> {
         let mut survivors = Vec::new();
         for a in artifacts {
             let Some(stack) = self.describe_stack(&a.stack_name).await? else {
@@ -152,30 +189,86 @@ impl Deployer {
         Ok(survivors)
     }
 
-    /// Every artifact's stack status in one table.
+    /// Every artifact's stack status in one table, each account reached as
+    /// its county file says. A stack whose account cannot be reached is
+    /// [`NOT_VISIBLE`], never absent; a way in that fails is shown on its
+    /// rows and fails the command once the table is out.
     pub async fn status(
         &self,
         artifacts: &[StackArtifact],
         out: &Output,
     ) -> Result<Vec<StackStatusRow>, DeployError> {
         preflight_usage(artifacts)?;
-        let me = self.identity().await?;
-        // One paginated DescribeStacks for the whole account instead of one
-        // call per county: status of 3,000 counties is ~30 calls, not 3,000.
-        let by_name = self.list_stacks().await?;
-        let rows: Vec<StackStatusRow> = artifacts
-            .iter()
-            .map(|a| {
-                if a.account == me.account && a.region == me.region {
-                    status_row(a, by_name.get(&a.stack_name))
-                } else {
-                    not_visible_row(a, &me)
+        let mut rows = Vec::with_capacity(artifacts.len());
+        let mut failed = None;
+        for (target, members) in by_target(artifacts.to_vec()) {
+            let seen = match self.reach(&target).await {
+                Ok(Reach::Reached { deployer, .. }) => {
+                    // One paginated DescribeStacks per account instead of
+                    // one call per county: 3,000 counties are ~30 calls.
+                    let by_name = deployer.list_stacks().await?;
+                    members
+                        .iter()
+                        .map(|a| status_row(a, by_name.get(&a.stack_name)))
+                        .collect()
                 }
-            })
-            .collect();
+                Ok(Reach::Unreachable { reason }) => not_visible_rows(&members, &reason),
+                Err(e) => {
+                    let rows = not_visible_rows(&members, &e.to_string());
+                    failed.get_or_insert(e);
+                    rows
+                }
+            };
+            rows.extend(seen);
+        }
+        rows.sort_by_key(|r| artifacts.iter().position(|a| a.stack_name == r.stack));
         out.block("status", &status_table(&rows), json!({"stacks": rows}));
-        Ok(rows)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
     }
+}
+
+/// The rows of stacks these credentials cannot see, with why.
+fn not_visible_rows(members: &[StackArtifact], reason: &str) -> Vec<StackStatusRow> {
+    members
+        .iter()
+        .map(|a| StackStatusRow {
+            county: a.county_id.clone(),
+            stack: a.stack_name.clone(),
+            status: NOT_VISIBLE.into(),
+            reason: Some(format!(
+                "it belongs in account {} ({}); {reason}",
+                a.account, a.region
+            )),
+            updated: None,
+            termination_protection: false,
+            deploy_hash: None,
+        })
+        .collect()
+}
+
+/// The line after a diff of several stacks, or of any not compared.
+fn diff_summary(diffs: &[StackDiff], unreached: &[String], out: &Output) {
+    if unreached.is_empty() && diffs.len() < 2 {
+        return;
+    }
+    let differ = diffs
+        .iter()
+        .filter(|d| !d.deployed || !d.diff.is_empty())
+        .count();
+    let mut text = format!("{differ} differ, {} unchanged", diffs.len() - differ);
+    if !unreached.is_empty() {
+        text.push_str(&format!(
+            ", {} not reachable from these credentials (not compared: {})",
+            unreached.len(),
+            unreached.join(", ")
+        ));
+    }
+    let data =
+        json!({"differ": differ, "unchanged": diffs.len() - differ, "unreachable": unreached});
+    out.emit("diff", "summary", &text, data);
 }
 
 fn diff_text(d: &StackDiff) -> String {
@@ -283,22 +376,6 @@ fn destroyed_text(retained: &[Retained]) -> String {
         }
     }
     msg
-}
-
-/// A stack these credentials cannot see: never reported as absent.
-fn not_visible_row(a: &StackArtifact, me: &crate::deployer::Identity) -> StackStatusRow {
-    StackStatusRow {
-        county: a.county_id.clone(),
-        stack: a.stack_name.clone(),
-        status: NOT_VISIBLE.into(),
-        reason: Some(format!(
-            "it belongs in account {} ({}); these credentials are for account {} ({}) and cannot see it",
-            a.account, a.region, me.account, me.region
-        )),
-        updated: None,
-        termination_protection: false,
-        deploy_hash: None,
-    }
 }
 
 fn status_row(a: &StackArtifact, stack: Option<&Stack>) -> StackStatusRow {

@@ -95,6 +95,12 @@ impl Deployer {
         Self::new(Clients::from_env().await, Pacing::default())
     }
 
+    /// A deployer over other clients (another account or region), with this
+    /// one's pacing and interrupt flag.
+    pub(crate) fn with_clients(&self, clients: Clients) -> Self {
+        Self::new(clients, self.inner.pacing.clone()).with_interrupt(self.interrupt.clone())
+    }
+
     /// The clients.
     pub fn clients(&self) -> &Clients {
         &self.inner.clients

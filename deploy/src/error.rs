@@ -122,6 +122,44 @@ pub enum DeployError {
     },
 }
 
+impl DeployError {
+    /// The same error for another stack of the group it stopped (an account
+    /// that could not be reached or is not bootstrapped stops each of its
+    /// stacks). Errors of one stack's own deploy are never duplicated; they
+    /// fall back to their text under the credentials' exit code.
+    pub(crate) fn duplicate(&self) -> DeployError {
+        match self {
+            Self::Usage { message } => Self::Usage {
+                message: message.clone(),
+            },
+            Self::Refused {
+                stack,
+                kind,
+                reason,
+                fix,
+            } => Self::Refused {
+                stack: stack.clone(),
+                kind: *kind,
+                reason: reason.clone(),
+                fix: fix.clone(),
+            },
+            Self::Aws {
+                operation,
+                code,
+                message,
+            } => Self::Aws {
+                operation,
+                code: code.clone(),
+                message: message.clone(),
+            },
+            other => Self::Identity {
+                message: other.to_string(),
+                fix: other.fix().unwrap_or_default(),
+            },
+        }
+    }
+}
+
 /// AWS error codes that mean "your credentials are the problem", not the stack.
 const CREDENTIAL_CODES: &[&str] = &[
     "ExpiredToken",

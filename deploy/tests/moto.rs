@@ -152,7 +152,7 @@ async fn a_modified_template_produces_an_update_change_set_and_a_diff() {
     // `diff` first: read-only, property paths, and --fail gives its own exit code.
     let (dout, dtext) = Output::capture(Format::Human);
     let e = d
-        .diff(std::slice::from_ref(&v2), true, &dout)
+        .diff(std::slice::from_ref(&v2), true, false, &dout)
         .await
         .expect_err("differs");
     assert_eq!(e.exit(), Exit::DiffFound);
@@ -168,7 +168,9 @@ async fn a_modified_template_produces_an_update_change_set_and_a_diff() {
         "{shown}"
     );
     assert!(
-        d.diff(std::slice::from_ref(&v1), true, &dout).await.is_ok(),
+        d.diff(std::slice::from_ref(&v1), true, false, &dout)
+            .await
+            .is_ok(),
         "no diff against itself"
     );
 
@@ -246,7 +248,9 @@ async fn a_modified_template_produces_an_update_change_set_and_a_diff() {
     );
     let (dout, dtext) = Output::capture(Format::Human);
     assert!(
-        d.diff(std::slice::from_ref(&v1), true, &dout).await.is_ok(),
+        d.diff(std::slice::from_ref(&v1), true, false, &dout)
+            .await
+            .is_ok(),
         "deployed is what was asked: {}",
         dtext.text()
     );
@@ -643,5 +647,184 @@ async fn a_fleet_keeps_going_past_a_refusal_and_reports_every_county() {
             .await
             .as_deref(),
         Some("CREATE_COMPLETE")
+    );
+}
+
+/// An account id no other test (or earlier run against the same moto) uses:
+/// moto keeps each assumed role's account apart.
+fn fresh_account() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("7{:011}", (nanos / 1000) % 100_000_000_000)
+}
+
+/// The deployer of `account` reached through a role there, bootstrapped.
+async fn bootstrapped_through_role(
+    d: &acme_deploy::Deployer,
+    account: &str,
+) -> acme_deploy::Deployer {
+    let target = acme_deploy::Target {
+        account: account.into(),
+        region: "us-east-1".into(),
+        access: Some(role_in(account)),
+    };
+    let acme_deploy::Reach::Reached { deployer, identity } =
+        d.reach(&target).await.expect("the role is assumed")
+    else {
+        panic!("{account} is reached through its role");
+    };
+    assert_eq!(identity.account, account);
+    let opts = acme_deploy::BootstrapOptions {
+        termination_protection: false,
+        allow_replace: vec![],
+        template_override: Some(for_moto(&acme_stacks::bootstrap::template_json())),
+    };
+    let (out, text) = Output::capture(Format::Human);
+    deployer
+        .bootstrap(account, "us-east-1", &opts, &out)
+        .await
+        .unwrap_or_else(|e| panic!("bootstrap failed: {}\n{}", e.report(), text.text()));
+    deployer
+}
+
+fn role_in(account: &str) -> acme_stacks::config::AccountAccess {
+    acme_stacks::config::AccountAccess::Role {
+        arn: format!("arn:aws:iam::{account}:role/acme-deploy"),
+        external_id: None,
+    }
+}
+
+#[tokio::test]
+async fn a_fleet_run_reaches_each_account_as_its_county_says_and_skips_the_unreachable() {
+    let d = deployer().await;
+    ensure_bootstrapped().await;
+    let other = fresh_account();
+    let reached = bootstrapped_through_role(&d, &other).await;
+
+    let here = artifact(&unique("h"), &data_template("pk", 30, &[]));
+    let mut there = artifact(&unique("t"), &data_template("pk", 30, &[]));
+    there.account = other.clone();
+    there.access = Some(role_in(&other));
+    let mut nowhere = artifact(&unique("n"), &data_template("pk", 30, &[]));
+    nowhere.account = "999999999999".into();
+
+    let fleet = DeployOptions {
+        skip_unreachable: true,
+        ..never_ask()
+    };
+    let (out, text) = Output::capture(Format::Human);
+    let report = d
+        .deploy(
+            vec![here.clone(), there.clone(), nowhere.clone()],
+            &fleet,
+            &out,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", e.report(), text.text()));
+    let outcome = |name: &str| {
+        report
+            .stacks
+            .iter()
+            .find(|r| r.stack == name)
+            .map(|r| r.outcome.clone())
+            .expect("reported")
+    };
+    assert!(matches!(outcome(&here.stack_name), Outcome::Created { .. }));
+    assert!(matches!(
+        outcome(&there.stack_name),
+        Outcome::Created { .. }
+    ));
+    let Outcome::Unreachable { reason } = outcome(&nowhere.stack_name) else {
+        panic!("{}", text.text());
+    };
+    assert!(
+        reason.contains("999999999999") && reason.contains(ACCOUNT) && reason.contains("access:"),
+        "{reason}"
+    );
+    let said = text.text();
+    assert!(
+        said.contains("2 ok, 0 failed, 1 not reachable from these credentials (skipped)"),
+        "{said}"
+    );
+    // Each stack is in its own account, and only there.
+    assert_eq!(
+        stack_status(&reached, &there.stack_name).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(stack_status(&d, &there.stack_name).await, None);
+    assert_eq!(stack_status(&reached, &here.stack_name).await, None);
+
+    // Status sees both accounts and never calls the third absent.
+    let (out, _) = Output::capture(Format::Human);
+    let rows = d
+        .status(&[here.clone(), there.clone(), nowhere.clone()], &out)
+        .await
+        .expect("status");
+    let status: Vec<&str> = rows.iter().map(|r| r.status.as_str()).collect();
+    assert_eq!(
+        status,
+        ["CREATE_COMPLETE", "CREATE_COMPLETE", "NOT_VISIBLE"]
+    );
+
+    // A whole-fleet diff compares what it can reach and says what it could not.
+    let (out, text) = Output::capture(Format::Human);
+    let diffs = d
+        .diff(
+            &[here.clone(), there.clone(), nowhere.clone()],
+            true,
+            true,
+            &out,
+        )
+        .await
+        .expect("nothing differs where it was compared");
+    assert_eq!(diffs.len(), 2);
+    assert!(
+        text.text()
+            .contains("0 differ, 2 unchanged, 1 not reachable from these credentials"),
+        "{}",
+        text.text()
+    );
+
+    // Named, the unreachable county fails the run before anything is touched.
+    let (out, _) = Output::capture(Format::Human);
+    let e = d
+        .deploy(vec![nowhere.clone()], &never_ask(), &out)
+        .await
+        .expect_err("named and unreachable");
+    assert_eq!(e.exit(), Exit::Credentials);
+    assert!(e.to_string().contains("999999999999"), "{e}");
+}
+
+#[tokio::test]
+async fn a_way_in_that_leads_to_another_account_fails_its_county_only() {
+    let d = deployer().await;
+    ensure_bootstrapped().await;
+    let here = artifact(&unique("h"), &data_template("pk", 30, &[]));
+    let mut astray = artifact(&unique("a"), &data_template("pk", 30, &[]));
+    astray.account = fresh_account();
+    // A role in yet another account: the county file's checks forbid it,
+    // an edited assembly could still say it.
+    astray.access = Some(role_in("888888888888"));
+    let fleet = DeployOptions {
+        skip_unreachable: true,
+        ..never_ask()
+    };
+    let (out, text) = Output::capture(Format::Human);
+    let e = d
+        .deploy(vec![here.clone(), astray.clone()], &fleet, &out)
+        .await
+        .expect_err("one county failed");
+    assert_eq!(e.exit(), Exit::Credentials, "{}", text.text());
+    let said = text.text();
+    assert!(
+        said.contains("assuming arn:aws:iam::888888888888:role/acme-deploy failed: it leads to account 888888888888"),
+        "{said}"
+    );
+    assert_eq!(
+        stack_status(&d, &here.stack_name).await.as_deref(),
+        Some("CREATE_COMPLETE"),
+        "the reachable county is deployed all the same"
     );
 }

@@ -208,6 +208,7 @@ fn artifact(t: &serde_json::Value) -> StackArtifact {
         county_id: "06001".into(),
         account: ACCOUNT.into(),
         region: "us-east-1".into(),
+        access: None,
         template_body: t.to_string(),
         tags: Default::default(),
         termination_protection: false,

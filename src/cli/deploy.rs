@@ -32,6 +32,12 @@ the architecture the county names), so deploy runs from the acme-infra checkout;
 --assets-dir names a directory of prebuilt zips (<dir>/<function>/bootstrap.zip or
 <dir>/<function>.zip).
 
+Accounts: a county whose account is not the credentials' own is reached as its county file
+says, `access: { role_arn: arn:aws:iam::<account>:role/<name> }` (assumed from these
+credentials) or `access: { profile: <name> }`, so one pipeline job deploys a fleet that spans
+accounts. With --all, a county with no way in is skipped and listed as not reachable (the run
+does not fail for it); a county named with --county is deployed or the run fails (exit 6).
+
 Ctrl-C stops at the next safe point: counties not started are not started, change sets not
 yet executed are deleted, and a stack CloudFormation is already changing is left to finish
 (the deployer says how to follow or cancel it). A second Ctrl-C exits at once.
@@ -53,7 +59,11 @@ Examples:
   acme-infra diff --fail         CI gate: exit 1 when any county differs from what is deployed
 
 Compares the generated template with the deployed one (GetTemplate); shows each added, removed
-or modified resource and the property paths that change. Read-only.";
+or modified resource and the property paths that change. Read-only.
+
+Each county's account is reached as `deploy` reaches it (its county file's `access:`). Without
+--county, a county these credentials cannot reach is listed as not compared and does not fail
+the run; the summary line counts it.";
 
 const DESTROY_EXAMPLES: &str = "\
 Examples:
@@ -219,6 +229,9 @@ impl DeployArgs {
             fail_fast: self.fail_fast,
             force: self.force,
             outputs_file: self.outputs_file.clone(),
+            // `--all` deploys what these credentials can reach and lists the
+            // rest; a county named with `--county` is deployed or fails.
+            skip_unreachable: self.all,
         }
     }
 

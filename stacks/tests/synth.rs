@@ -123,7 +123,13 @@ fn the_aws_cdk_cli_lists_the_county_stacks() {
         &[root.join("tools/node/node_modules/.bin/cdk")],
         "cdk",
     );
-    let counties = common::sample_counties();
+    let mut counties = common::sample_counties();
+    // The CDK reads both ways a county's account is reached: the role as its
+    // own `assumeRoleArn`, the profile as a metadata entry.
+    counties[1].access = Some(acme_stacks::config::AccountAccess::Profile(
+        "acme-second".into(),
+    ));
+    assert!(counties[0].access.is_some(), "the samples assume a role");
     let stacks: Vec<_> = counties
         .iter()
         .map(|c| synthesize(c, Format::Json).expect("synth"))

@@ -17,6 +17,7 @@ use crate::deploy::report::{DeployReport, Outcome, StackReport};
 use crate::deployer::{Deployer, interrupted, preflight_usage};
 use crate::error::DeployError;
 use crate::output::Output;
+use crate::reach::{Reach, by_target, unreachable};
 
 /// How one spawned stack deploy ended: `Err(None)` when it never started
 /// because another stack failed under `--fail-fast`.
@@ -33,14 +34,25 @@ struct Shared {
     stop: Arc<AtomicBool>,
     opts: DeployOptions,
     out: Output,
-    bucket: String,
+}
+
+/// A group of stacks in one account and region, and how it went when the
+/// account was reached: its deployer and assets bucket, or why not.
+type Group = (Vec<StackArtifact>, Result<(Deployer, String), Stop>);
+
+/// Why a group's stacks are not deployed.
+enum Stop {
+    /// The account cannot be reached and the run may skip it.
+    Unreachable(String),
+    /// Reaching it failed, or it is not bootstrapped.
+    Failed(DeployError),
 }
 
 impl Deployer {
     /// Deploys many stacks, `concurrency` at a time: one result line per
     /// county as it finishes, a summary table at the end. Keeps going past a
-    /// failure unless `fail_fast`. Identity and bootstrap are checked once,
-    /// before any stack is touched.
+    /// failure unless `fail_fast`. Each account is reached and its bootstrap
+    /// checked once, before any of its stacks is touched.
     pub async fn deploy(
         &self,
         artifacts: Vec<StackArtifact>,
@@ -51,26 +63,24 @@ impl Deployer {
         if opts.concurrency == 0 {
             return Err(DeployError::usage("--concurrency must be at least 1"));
         }
-        let identity = self.check_identity(&artifacts).await?;
-        let boot = self
-            .bootstrap_info(&identity.account, &identity.region)
-            .await?;
-        if let Some(note) = &boot.note {
-            out.note(BOOTSTRAP_STACK, note);
-        }
         let total = artifacts.len();
+        let groups = self.reach_groups(artifacts, opts, out).await?;
         let shared = Shared {
             permits: Arc::new(Semaphore::new(opts.concurrency)),
             stop: Arc::new(AtomicBool::new(false)),
             opts: opts.clone(),
             out: out.clone(),
-            bucket: boot.bucket,
         };
-        let handles: Vec<_> = artifacts
-            .into_iter()
-            .map(|a| tokio::spawn(self.clone().deploy_one(a, shared.clone())))
-            .collect();
         let mut finished = Vec::with_capacity(total);
+        let mut handles = Vec::new();
+        for (artifacts, reached) in groups {
+            match reached {
+                Ok((d, bucket)) => handles.extend(artifacts.into_iter().map(|a| {
+                    tokio::spawn(d.clone().deploy_one(a, shared.clone(), bucket.clone()))
+                })),
+                Err(stop) => finished.extend(stopped(artifacts, &stop, out)),
+            }
+        }
         for h in handles {
             match h.await {
                 Ok(r) => finished.push(r),
@@ -87,9 +97,51 @@ impl Deployer {
         verdict(report, failures, total)
     }
 
+    /// Reaches every account the stacks are in and checks its bootstrap.
+    /// Without `skip_unreachable` the first account that fails stops the run
+    /// before anything is touched, as a single county's deploy always did.
+    async fn reach_groups(
+        &self,
+        artifacts: Vec<StackArtifact>,
+        opts: &DeployOptions,
+        out: &Output,
+    ) -> Result<Vec<Group>, DeployError> {
+        let mut groups = Vec::new();
+        for (target, members) in by_target(artifacts) {
+            let reached = match self.reach(&target).await {
+                Ok(Reach::Reached { deployer, identity }) => {
+                    match deployer
+                        .bootstrap_info(&identity.account, &identity.region)
+                        .await
+                    {
+                        Ok(boot) => {
+                            if let Some(note) = &boot.note {
+                                out.note(BOOTSTRAP_STACK, note);
+                            }
+                            Ok((deployer, boot.bucket))
+                        }
+                        Err(e) => Err(Stop::Failed(e)),
+                    }
+                }
+                Ok(Reach::Unreachable { reason }) if opts.skip_unreachable => {
+                    Err(Stop::Unreachable(reason))
+                }
+                Ok(Reach::Unreachable { reason }) => {
+                    Err(Stop::Failed(unreachable(&members, reason)))
+                }
+                Err(e) => Err(Stop::Failed(e)),
+            };
+            match reached {
+                Err(Stop::Failed(e)) if !opts.skip_unreachable => return Err(e),
+                reached => groups.push((members, reached)),
+            }
+        }
+        Ok(groups)
+    }
+
     /// One stack of a fleet, once a permit is free; not started after a
     /// `--fail-fast` failure or Ctrl-C.
-    async fn deploy_one(self, artifact: StackArtifact, shared: Shared) -> Finished {
+    async fn deploy_one(self, artifact: StackArtifact, shared: Shared, bucket: String) -> Finished {
         let _permit = shared.permits.acquire_owned().await;
         let started = Instant::now();
         if shared.stop.load(Ordering::SeqCst) {
@@ -100,7 +152,7 @@ impl Deployer {
             return (artifact, Err(Some(e)), started.elapsed());
         }
         let result = self
-            .deploy_stack(&artifact, Some(&shared.bucket), &shared.opts, &shared.out)
+            .deploy_stack(&artifact, Some(&bucket), &shared.opts, &shared.out)
             .await;
         if result.is_err() && shared.opts.fail_fast {
             shared.stop.store(true, Ordering::SeqCst);
@@ -109,6 +161,30 @@ impl Deployer {
         emit_result(&shared.out, &artifact, &result, elapsed);
         (artifact, result.map_err(Some), elapsed)
     }
+}
+
+/// The results of a group's stacks that were not deployed, each with its line.
+fn stopped(artifacts: Vec<StackArtifact>, stop: &Stop, out: &Output) -> Vec<Finished> {
+    artifacts
+        .into_iter()
+        .map(|a| {
+            let result = match stop {
+                Stop::Unreachable(reason) => Ok(StackReport {
+                    stack: a.stack_name.clone(),
+                    county: a.county_id.clone(),
+                    outcome: Outcome::Unreachable {
+                        reason: reason.clone(),
+                    },
+                    seconds: 0.0,
+                    outputs: BTreeMap::new(),
+                    outputs_note: None,
+                }),
+                Stop::Failed(e) => Err(e.duplicate()),
+            };
+            emit_result(out, &a, &result, Duration::ZERO);
+            (a, result.map_err(Some), Duration::ZERO)
+        })
+        .collect()
 }
 
 /// The report in input order (a stack that failed or never started is
@@ -194,6 +270,7 @@ fn result_line(outcome: &Outcome, elapsed: Duration) -> String {
         Outcome::Updated { changes } => format!("updated ({changes} change(s)) in {secs:.1}s"),
         Outcome::Unchanged { reason } => format!("no changes ({reason}) in {secs:.1}s"),
         Outcome::Skipped => "skipped".to_string(),
+        Outcome::Unreachable { reason } => format!("skipped: {reason}"),
     }
 }
 
@@ -210,14 +287,26 @@ fn summary_table(report: &DeployReport, failures: &[(String, DeployError)]) -> S
             (Outcome::Updated { changes }, _) => ("updated", changes.to_string()),
             (Outcome::Unchanged { .. }, _) => ("unchanged", "0".into()),
             (Outcome::Skipped, _) => ("skipped", "-".into()),
+            (Outcome::Unreachable { .. }, _) => ("unreached", "-".into()),
         };
         s.push_str(&format!(
             "{:<10} {:<18} {:<10} {:>7} {:>7.1}s\n",
             r.county, r.stack, word, n, r.seconds
         ));
     }
-    let ok = report.stacks.len() - failures.len();
-    s.push_str(&format!("{ok} ok, {} failed\n", failures.len()));
+    let unreached = report
+        .stacks
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Unreachable { .. }))
+        .count();
+    let ok = report.stacks.len() - failures.len() - unreached;
+    s.push_str(&format!("{ok} ok, {} failed", failures.len()));
+    if unreached > 0 {
+        s.push_str(&format!(
+            ", {unreached} not reachable from these credentials (skipped)"
+        ));
+    }
+    s.push('\n');
     s
 }
 
@@ -226,7 +315,7 @@ fn write_outputs(path: &std::path::Path, report: &DeployReport) -> Result<(), De
     for r in report
         .stacks
         .iter()
-        .filter(|r| r.outcome != Outcome::Skipped)
+        .filter(|r| !matches!(r.outcome, Outcome::Skipped | Outcome::Unreachable { .. }))
     {
         doc.insert(
             r.county.clone(),

@@ -35,6 +35,11 @@ pub struct DeployOptions {
     pub force: bool,
     /// Write every county's outputs here (JSON keyed by county id).
     pub outputs_file: Option<PathBuf>,
+    /// A whole-fleet run: a county whose account these credentials cannot
+    /// reach (and whose file names no way in) is skipped with its reason,
+    /// not a failure. Off when counties are named: a named county is deployed
+    /// or the run fails.
+    pub skip_unreachable: bool,
 }
 
 impl Default for DeployOptions {
@@ -46,6 +51,7 @@ impl Default for DeployOptions {
             fail_fast: false,
             force: false,
             outputs_file: None,
+            skip_unreachable: false,
         }
     }
 }

@@ -28,6 +28,12 @@ pub enum Outcome {
     },
     /// Not attempted (`--fail-fast` after another stack failed).
     Skipped,
+    /// Not attempted: a whole-fleet run whose credentials cannot reach the
+    /// stack's account (another account, and no `access:` in the county file).
+    Unreachable {
+        /// Which account, and why it cannot be reached.
+        reason: String,
+    },
 }
 
 /// One stack's result.

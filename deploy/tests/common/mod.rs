@@ -175,6 +175,7 @@ pub fn artifact(county: &str, template: &Value) -> StackArtifact {
         county_id: county.to_string(),
         account: ACCOUNT.to_string(),
         region: "us-east-1".to_string(),
+        access: None,
         template_body: template.to_string(),
         tags: BTreeMap::from([
             ("acme:county".to_string(), county.to_string()),

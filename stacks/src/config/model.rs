@@ -81,7 +81,7 @@ pub struct CountyConfig {
 
 /// `access:` of a county file. Only in the county's own file, never in
 /// `defaults.yaml` (a default role would be in one account only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountAccess {
     /// `role_arn` (and `external_id`): a role in the county's account that

@@ -1,0 +1,117 @@
+//! One set of credentials over a fleet that spans accounts, through the
+//! `acme-infra` binary against the local AWS emulator (moto, started by
+//! `make test`): each sample county names a role in its account to assume,
+//! and a county that names none, in another account, is skipped by
+//! whole-fleet runs and refused when named.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests through `make test` or `scripts/with-moto.sh cargo test`, which start the emulator")
+    })
+}
+
+/// The shipped environments, with `without_access` stripped of its `access:`.
+fn environments(dir: &Path, without_access: &str) {
+    let envs = dir.join("environments");
+    std::fs::create_dir_all(&envs).expect("mkdir");
+    for entry in std::fs::read_dir(root().join("environments")).expect("read") {
+        let p = entry.expect("entry").path();
+        let mut body = std::fs::read_to_string(&p).expect("read county");
+        if p.file_stem().is_some_and(|s| s == without_access) {
+            let at = body
+                .find("\naccess:\n")
+                .expect("the sample names its access");
+            body.truncate(at + 1);
+        }
+        std::fs::write(envs.join(p.file_name().expect("name")), body).expect("write");
+    }
+}
+
+/// Runs the binary in `dir` with moto's default credentials (its account
+/// 123456789012, which is none of the counties').
+fn acme(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acme-infra"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("acme-infra runs")
+}
+
+fn said(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn one_job_reaches_every_county_that_names_its_way_in_and_skips_one_that_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), "king-wa");
+
+    // diff of the whole fleet: travis-tx and fulton-ga are reached through
+    // their roles (nothing is deployed there yet); king-wa is not compared.
+    let o = acme(dir.path(), &["diff"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("acme-travis-tx") && text.contains("not deployed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not compared: account 204918273645 cannot be reached: these credentials are for account 123456789012"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 differ, 0 unchanged, 1 not reachable from these credentials (not compared: acme-king-wa)"),
+        "{text}"
+    );
+
+    // As a CI gate: the reachable counties differ, so exit 1, not 6.
+    let o = acme(dir.path(), &["diff", "--fail"]);
+    assert_eq!(o.status.code(), Some(1), "{}", said(&o));
+
+    // Named, king-wa is refused with the credentials' exit code.
+    let o = acme(dir.path(), &["diff", "--county", "king-wa"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(6), "{text}");
+    assert!(text.contains("access:"), "{text}");
+
+    // status sees the two accounts it reaches and never calls king-wa absent.
+    let o = acme(dir.path(), &["status", "--json"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    let rows: serde_json::Value = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| {
+            v.pointer("/data/stacks")
+                .cloned()
+                .or_else(|| v.get("stacks").cloned())
+        })
+        .unwrap_or_else(|| panic!("no rows: {text}"));
+    let status = |county: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|r| r["county"] == county))
+            .map(|r| r["status"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| panic!("{county}: {text}"))
+    };
+    assert_eq!(status("travis-tx"), "NOT_DEPLOYED");
+    assert_eq!(status("fulton-ga"), "NOT_DEPLOYED");
+    assert_eq!(status("king-wa"), "NOT_VISIBLE");
+}
