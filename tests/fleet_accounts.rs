@@ -114,4 +114,15 @@ fn one_job_reaches_every_county_that_names_its_way_in_and_skips_one_that_does_no
     assert_eq!(status("travis-tx"), "NOT_DEPLOYED");
     assert_eq!(status("fulton-ga"), "NOT_DEPLOYED");
     assert_eq!(status("king-wa"), "NOT_VISIBLE");
+
+    // bootstrap --county reaches the county's account the same way.
+    let o = acme(dir.path(), &["bootstrap", "--county", "fulton-ga"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("acme-assets-031415926535-us-east-1"),
+        "{text}"
+    );
+    let o = acme(dir.path(), &["bootstrap", "--county", "king-wa"]);
+    assert_eq!(o.status.code(), Some(6), "{}", said(&o));
 }

@@ -9,6 +9,7 @@ use crate::bootstrap::BootstrapOptions;
 use crate::deploy::{DeployOptions, DeployReport, Deployer, StackReport};
 use crate::error::DeployError;
 use crate::output::{Format, Output};
+use crate::reach::{Reach, Target};
 
 /// The output sink for a command: text on stderr, or JSON lines on stdout.
 pub fn output(json: bool) -> Output {
@@ -114,6 +115,27 @@ pub async fn run_bootstrap(
     let account = account.unwrap_or(&me.account);
     let region = region.unwrap_or(&me.region);
     deployer.bootstrap(account, region, opts, out).await
+}
+
+/// `bootstrap --county`: the county's account and region, reached as its
+/// county file says.
+pub async fn run_bootstrap_target(
+    base: &Deployer,
+    target: &Target,
+    opts: &BootstrapOptions,
+    out: &Output,
+) -> Result<StackReport, DeployError> {
+    match base.reach(target).await? {
+        Reach::Reached { deployer, .. } => {
+            deployer
+                .bootstrap(&target.account, &target.region, opts, out)
+                .await
+        }
+        Reach::Unreachable { reason } => Err(DeployError::Identity {
+            message: reason,
+            fix: "use the account's credentials, or give the county file `access:`".into(),
+        }),
+    }
 }
 
 /// `diff`: with `fail`, a difference is a [`DeployError::DiffFound`].

@@ -215,11 +215,29 @@ pub fn deploy(a: &DeployArgs, c: &mut Console) -> CmdResult {
 }
 
 pub fn bootstrap(a: &BootstrapArgs) -> CmdResult {
+    let county = a
+        .county
+        .as_deref()
+        .map(|id| super::load_county(&a.env, id))
+        .transpose()?;
     runtime()?.block_on(async {
-        let deployer = Deployer::from_env().await;
+        let base = Deployer::from_env().await;
         let out = dcli::output(a.json);
-        let (account, region) = (a.account.as_deref(), a.region.as_deref());
-        dcli::run_bootstrap(&deployer, account, region, &a.options(), &out).await?;
+        let opts = a.options();
+        match county {
+            None => {
+                let (account, region) = (a.account.as_deref(), a.region.as_deref());
+                dcli::run_bootstrap(&base, account, region, &opts, &out).await?;
+            }
+            Some(c) => {
+                let target = acme_deploy::Target {
+                    account: c.account.clone(),
+                    region: c.region.clone(),
+                    access: c.access.clone(),
+                };
+                dcli::run_bootstrap_target(&base, &target, &opts, &out).await?;
+            }
+        }
         Ok::<(), Error>(())
     })
 }
