@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod local;
 pub mod migrate;
+pub mod plan;
 pub mod stacks;
 
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ Examples:
   acme-infra migrate backfill --county travis-tx --from postgres://legacy-host/orders
   acme-infra migrate verify --county travis-tx --from postgres://legacy-host/orders")]
     Migrate(migrate::MigrateCommand),
+    /// A county's capacity and monthly cost at its expected load (`load:` in its file).
+    Plan(plan::PlanArgs),
 }
 
 /// Where the county files are.

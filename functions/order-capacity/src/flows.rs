@@ -49,10 +49,10 @@ const NOW: &str = "2026-03-09T20:00:00Z";
 
 /// A county open all day, so a measurement never depends on the hour, with
 /// the widest order limits the domain allows.
-fn rules(gsi_write_shards: u32) -> Result<CountyRules, FlowError> {
+fn rules(county: &str, gsi_write_shards: u32) -> Result<CountyRules, FlowError> {
     let day = r#"{"open_minute": 0, "close_minute": 1440}"#;
     let json = format!(
-        r#"{{"county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
+        r#"{{"county_id": "{county}", "sales_enabled": true, "timezone": "America/Chicago",
   "sale_hours": {{"monday": {day}, "tuesday": {day}, "wednesday": {day}, "thursday": {day},
     "friday": {day}, "saturday": {day}, "sunday": {day}}},
   "max_units_per_order": 10000, "max_line_items": 49, "gsi_write_shards": {gsi_write_shards},
@@ -92,6 +92,8 @@ impl Measured {
 /// A sample of orders shaped like a county's traffic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The county id the orders are placed in (the county index's key).
+    pub county: String,
     /// Orders to run; each by a customer of its own.
     pub orders: usize,
     /// Lines per order, 1..=49.
@@ -134,7 +136,7 @@ pub async fn measure(lines: usize, layout: Layout) -> Result<Measured, FlowError
     let memory = Arc::new(MemoryStore::new());
     seed(&memory, STORE, lines).await?;
     let store = Arc::new(MeteredStore::with_layout(memory, layout));
-    let run = Runner::new(store, 8)?;
+    let run = Runner::new(store, "travis-tx", 8)?;
     run.order(CUSTOMER, CLIENT_REQUEST_ID, STORE, lines).await?;
     Ok(run.finish(1))
 }
@@ -143,15 +145,20 @@ pub async fn measure(lines: usize, layout: Layout) -> Result<Measured, FlowError
 /// spread over the stores as the sample says.
 pub async fn simulate(sample: &Sample, layout: Layout) -> Result<Measured, FlowError> {
     if !(1..=49).contains(&sample.lines) || sample.orders == 0 || sample.stores == 0 {
-        return Err(FlowError(format!("a sample this shape cannot run: {sample:?}")));
+        return Err(FlowError(format!(
+            "a sample this shape cannot run: {sample:?}"
+        )));
     }
     let memory = Arc::new(MemoryStore::new());
-    let used_stores = (0..sample.orders).map(|i| sample.store_of(i)).max().unwrap_or(0);
+    let used_stores = (0..sample.orders)
+        .map(|i| sample.store_of(i))
+        .max()
+        .unwrap_or(0);
     for s in 0..=used_stores {
         seed(&memory, &store_id(s), sample.lines).await?;
     }
     let store = Arc::new(MeteredStore::with_layout(memory, layout));
-    let run = Runner::new(store, sample.gsi_write_shards)?;
+    let run = Runner::new(store, &sample.county, sample.gsi_write_shards)?;
     for i in 0..sample.orders {
         let customer = format!("cust_{i:010}");
         let request = format!("3f1c9a7e-5b2d-4e8f-9a10-{i:012x}");
@@ -201,8 +208,8 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(store: Metered, gsi_write_shards: u32) -> Result<Self, FlowError> {
-        let rules = rules(gsi_write_shards)?;
+    fn new(store: Metered, county: &str, gsi_write_shards: u32) -> Result<Self, FlowError> {
+        let rules = rules(county, gsi_write_shards)?;
         let now: Timestamp = NOW.parse().map_err(fail)?;
         let clock = Arc::new(ManualClock::new(now));
         Ok(Self {
@@ -237,7 +244,8 @@ impl Runner {
             items.join(",")
         );
         let accepted = self.accept.accept(body.as_bytes()).await.map_err(fail)?;
-        self.accept_usage.replace_with(|u| std::mem::take(u).merged(self.store.take()));
+        self.accept_usage
+            .replace_with(|u| std::mem::take(u).merged(self.store.take()));
         match self
             .worker
             .process(&accepted.accepted.order_id)
@@ -247,7 +255,8 @@ impl Runner {
             ProcessOutcome::Confirmed(_) => {}
             other => return Err(fail(format!("the order was not confirmed: {other:?}"))),
         }
-        self.worker_usage.replace_with(|u| std::mem::take(u).merged(self.store.take()));
+        self.worker_usage
+            .replace_with(|u| std::mem::take(u).merged(self.store.take()));
         Ok(())
     }
 

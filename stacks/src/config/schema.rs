@@ -15,8 +15,8 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider,
+    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
