@@ -45,5 +45,6 @@ fn run(command: Command, c: &mut Console) -> Result<(), Error> {
         Command::Inventory(c2) => commands::local::inventory(&c2, c),
         Command::Migrate(m) => commands::migrate::run(&m, c),
         Command::Plan(a) => commands::plan::run(&a, c),
+        Command::Doctor(a) => commands::doctor::run(&a, c),
     }
 }

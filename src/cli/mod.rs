@@ -3,6 +3,7 @@
 //! there. Only the binary depends on clap.
 
 pub mod deploy;
+pub mod doctor;
 pub mod local;
 pub mod migrate;
 pub mod plan;
@@ -70,6 +71,8 @@ Examples:
     Migrate(migrate::MigrateCommand),
     /// A county's capacity and monthly cost at its expected load (`load:` in its file).
     Plan(plan::PlanArgs),
+    /// Check a county's account, region, bootstrap, quotas and legacy database before its first deploy.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where the county files are.

@@ -3,6 +3,7 @@
 
 pub mod county;
 pub mod deploy;
+pub mod doctor;
 pub mod list;
 pub mod local;
 pub mod migrate;
