@@ -136,13 +136,20 @@ async fn a_fresh_account_fails_on_bootstrap_and_passes_once_bootstrapped() {
     insta::assert_snapshot!("doctor_fresh_account", redacted(&before, &account));
 
     let boot = acme(&creds, dir.path(), &["bootstrap"]);
-    assert!(boot.status.success(), "{}", String::from_utf8_lossy(&boot.stderr));
+    assert!(
+        boot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&boot.stderr)
+    );
 
     let (code, after) = doctor(&creds, dir.path(), &[]);
     assert_eq!(code, Some(0), "{after}");
     assert!(line(&after, "bootstrap").starts_with("pass"), "{after}");
     // travis-tx migrates and no URL was given: a warning, which --strict fails.
-    assert!(line(&after, "legacy database").starts_with("warn"), "{after}");
+    assert!(
+        line(&after, "legacy database").starts_with("warn"),
+        "{after}"
+    );
     insta::assert_snapshot!("doctor_bootstrapped", redacted(&after, &account));
     let (code, strict) = doctor(&creds, dir.path(), &["--strict"]);
     assert_eq!(code, Some(13), "{strict}");

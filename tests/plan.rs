@@ -49,7 +49,10 @@ fn environments(dir: &Path, load: &str, extra: &str) -> PathBuf {
 
 #[test]
 fn the_sample_county_plans_as_json_with_its_figures() {
-    let o = plan(&root().join("environments"), &["--county", "travis-tx", "--json", "--fail-on-risk"]);
+    let o = plan(
+        &root().join("environments"),
+        &["--county", "travis-tx", "--json", "--fail-on-risk"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", said(&o));
     let p: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(p["county"], "travis-tx");
@@ -68,12 +71,23 @@ fn a_peak_over_a_partition_fails_with_fail_on_risk() {
     let load = "load:\n  orders_per_day: 2000000\n  peak_hour_factor: 4\n  friday_night_multiplier: 2.5\n  lines_per_order: 3\n  reads_per_order: 1\n  stores: 70\n  busiest_store_percent: 4.5";
     let envs = environments(dir.path(), load, "gsi_write_shards: 1\n");
     let o = plan(&envs, &["--county", "travis-tx"]);
-    assert_eq!(o.status.code(), Some(0), "without --fail-on-risk: {}", said(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "without --fail-on-risk: {}",
+        said(&o)
+    );
     let o = plan(&envs, &["--county", "travis-tx", "--fail-on-risk"]);
     assert_eq!(o.status.code(), Some(13), "{}", said(&o));
     let out = said(&o);
-    assert!(out.contains("Orders/by-county-time: partition `travis-tx#0`"), "{out}");
-    assert!(out.contains("exceeds the provisioned maximum of 400 (capacity.write.max)"), "{out}");
+    assert!(
+        out.contains("Orders/by-county-time: partition `travis-tx#0`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("exceeds the provisioned maximum of 400 (capacity.write.max)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -37,7 +37,7 @@ async fn plan_of(cfg: &CountyConfig) -> Plan {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn target<'p>(p: &'p Plan, t: Target) -> &'p TargetPlan {
+fn target(p: &Plan, t: Target) -> &TargetPlan {
     p.targets
         .iter()
         .find(|x| x.target == t)
