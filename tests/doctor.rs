@@ -179,3 +179,58 @@ async fn credentials_for_another_account_fail_the_account_line() {
         "{detail}"
     );
 }
+
+/// A fresh database `db` on the test PostgreSQL, with the legacy schema when
+/// `schema`; its URL.
+async fn database(db: &str, schema: bool) -> String {
+    let server = std::env::var("ACME_TEST_LEGACY_URL").unwrap_or_else(|_| {
+        panic!(
+            "ACME_TEST_LEGACY_URL is not set: run through scripts/with-postgres.sh (make test does)"
+        )
+    });
+    let (base, _) = server.rsplit_once('/').expect("URL");
+    let (admin, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        admin.simple_query(&sql).await.expect(&sql);
+    }
+    let url = format!("{base}/{db}");
+    if schema {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute(include_str!("../migrate/sql/legacy-schema.sql"))
+            .await
+            .expect("schema");
+    }
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_database_is_checked_with_the_migrations_connection() {
+    let account = fresh_account(13);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), &account);
+
+    let good = database("doctor_legacy", true).await;
+    let (_, text) = doctor(&creds, dir.path(), &["--legacy-url", &good]);
+    let l = line(&text, "legacy database");
+    assert!(
+        l.starts_with("pass") && l.contains("schema as expected"),
+        "{text}"
+    );
+
+    // Reachable, but not the legacy schema: the migration would not run.
+    let empty = database("doctor_empty", false).await;
+    let (code, text) = doctor(&creds, dir.path(), &["--legacy-url", &empty]);
+    assert_eq!(code, Some(13), "{text}");
+    assert!(line(&text, "legacy database").starts_with("fail"), "{text}");
+}
