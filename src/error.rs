@@ -85,6 +85,13 @@ pub enum Error {
     VerifyFailed(u64),
     #[error(transparent)]
     Sync(#[from] acme_migrate::sync::SyncError),
+    #[error(transparent)]
+    Plan(#[from] order_capacity::plan::PlanError),
+    #[error(transparent)]
+    Prices(#[from] order_capacity::plan::PriceError),
+    /// `plan --fail-on-risk`, `doctor`: the report above says what failed.
+    #[error("{0}")]
+    CheckFailed(String),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -116,6 +123,8 @@ impl Error {
             | Error::NoCheckout { .. } => Exit::Usage,
             Error::Deploy(e) => e.exit(),
             Error::Usage(_) => Exit::Usage,
+            Error::Plan(order_capacity::plan::PlanError::NoLoad(_)) => Exit::ConfigInvalid,
+            Error::CheckFailed(_) => Exit::CheckFailed,
             Error::Legacy(e) => legacy_exit(e),
             Error::Backfill(e) => backfill_exit(e),
             Error::Verify(acme_migrate::verify::VerifyError::Source(e)) => legacy_exit(e),

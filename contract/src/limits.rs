@@ -7,6 +7,12 @@ pub const TRANSACTION_MAX_OPS: usize = 100;
 /// Items in one `BatchWriteItem` call (DynamoDB's quota).
 pub const BATCH_WRITE_MAX: usize = 25;
 
+/// Write units per second one partition serves (DynamoDB's per-partition
+/// limit; a single partition key value never gets more).
+pub const PARTITION_MAX_WCU: u32 = 1_000;
+/// Read units per second one partition serves.
+pub const PARTITION_MAX_RCU: u32 = 3_000;
+
 /// Ops a line item costs in the worker's reservation (and release)
 /// transaction: the stock update and the ledger entry.
 pub const OPS_PER_LINE_ITEM: usize = 2;

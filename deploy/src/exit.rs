@@ -43,13 +43,17 @@ pub enum Exit {
     LegacyDatabase = 11,
     /// `migrate`: DynamoDB kept refusing writes; `--resume` continues.
     WritesRefused = 12,
+    /// A pre-deploy check failed: `plan --fail-on-risk` (a partition or a
+    /// provisioned maximum would be exceeded at peak) or `doctor` (a check
+    /// failed, or warned under `--strict`).
+    CheckFailed = 13,
     /// Ctrl-C: stopped at a safe point (128 + SIGINT).
     Interrupted = 130,
 }
 
 impl Exit {
     /// Every exit code, in ascending order.
-    pub const ALL: [Exit; 14] = [
+    pub const ALL: [Exit; 15] = [
         Exit::Ok,
         Exit::DiffFound,
         Exit::Usage,
@@ -63,6 +67,7 @@ impl Exit {
         Exit::Failure,
         Exit::LegacyDatabase,
         Exit::WritesRefused,
+        Exit::CheckFailed,
         Exit::Interrupted,
     ];
 
@@ -89,6 +94,9 @@ impl Exit {
             Exit::Failure => "an unexpected failure (I/O, a bug); the message says what",
             Exit::LegacyDatabase => "`migrate`: the legacy database could not be read",
             Exit::WritesRefused => "`migrate`: DynamoDB kept refusing writes; --resume continues",
+            Exit::CheckFailed => {
+                "`plan --fail-on-risk`: capacity exceeded at peak; `doctor`: a check failed"
+            }
             Exit::Interrupted => "Ctrl-C: stopped at a safe point",
         }
     }
@@ -116,7 +124,7 @@ mod tests {
     #[test]
     fn codes_are_distinct_ascending_and_the_documented_numbers() {
         let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 130]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 130]);
         assert!(Exit::ALL.windows(2).all(|w| w[0] < w[1]));
         assert!(Exit::help_table().contains("130  Ctrl-C"));
     }

@@ -66,6 +66,7 @@ pub mod cli;
 mod commands;
 pub mod deploy;
 mod deployer;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod exit;

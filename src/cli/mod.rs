@@ -3,8 +3,10 @@
 //! there. Only the binary depends on clap.
 
 pub mod deploy;
+pub mod doctor;
 pub mod local;
 pub mod migrate;
+pub mod plan;
 pub mod stacks;
 
 use std::path::PathBuf;
@@ -67,6 +69,10 @@ Examples:
   acme-infra migrate backfill --county travis-tx --from postgres://legacy-host/orders
   acme-infra migrate verify --county travis-tx --from postgres://legacy-host/orders")]
     Migrate(migrate::MigrateCommand),
+    /// A county's capacity and monthly cost at its expected load (`load:` in its file).
+    Plan(plan::PlanArgs),
+    /// Check a county's account, region, bootstrap, quotas and legacy database before its first deploy.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Where the county files are.

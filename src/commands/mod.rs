@@ -3,10 +3,12 @@
 
 pub mod county;
 pub mod deploy;
+pub mod doctor;
 pub mod list;
 pub mod local;
 pub mod migrate;
 pub mod migrate_sync;
+pub mod plan;
 pub mod synth;
 pub mod validate;
 

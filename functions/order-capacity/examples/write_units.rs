@@ -14,124 +14,13 @@
 //! a change that costs more write units fails them.
 
 use std::error::Error;
-use std::sync::Arc;
 
-use jiff::Timestamp;
-use order_capacity::meter::{Layout, MeteredStore, Usage};
-use order_domain::codec::StockRecord;
-use order_domain::payment::SimulatedGateway;
-use order_domain::service::{AcceptService, OrderWorker, ProcessOutcome};
-use order_domain::store::{Index, MemoryStore, Store, Table};
-use order_domain::{CountyRules, ManualClock, Money, SequentialIds, Sku, StoreId};
-
-/// A county open all day, with the sample counties' limits.
-const RULES: &str = r#"{
-  "county_id": "travis-tx", "sales_enabled": true, "timezone": "America/Chicago",
-  "sale_hours": {
-    "monday": {"open_minute": 0, "close_minute": 1440},
-    "tuesday": {"open_minute": 0, "close_minute": 1440},
-    "wednesday": {"open_minute": 0, "close_minute": 1440},
-    "thursday": {"open_minute": 0, "close_minute": 1440},
-    "friday": {"open_minute": 0, "close_minute": 1440},
-    "saturday": {"open_minute": 0, "close_minute": 1440},
-    "sunday": {"open_minute": 0, "close_minute": 1440}
-  },
-  "max_units_per_order": 48, "max_line_items": 20, "gsi_write_shards": 8,
-  "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24
-}"#;
-
-const STORE: &str = "store-austin-042";
-/// A storefront's ids: a UUID request token, a customer number.
-const CLIENT_REQUEST_ID: &str = "3f1c9a7e-5b2d-4e8f-9a10-2c3d4e5f6a7b";
-const CUSTOMER: &str = "cust_0001234567";
-/// SKUs, quantities and prices of a typical basket, cycled for longer orders.
-const BASKET: [(&str, u32, u64); 5] = [
-    ("WINE-CAB-750", 2, 1899),
-    ("BEER-IPA-6PK", 1, 1149),
-    ("GIN-LONDON-1L", 1, 2999),
-    ("TONIC-4PK", 3, 599),
-    ("LIME-BAG", 1, 349),
-];
+use order_capacity::flows::measure;
+use order_capacity::meter::Layout;
+use order_domain::store::Index;
 
 /// The line count of a typical order.
 const TYPICAL_LINES: usize = 3;
-
-/// What one order cost.
-struct Measured {
-    /// `POST /orders`: the accept transaction.
-    accept: Usage,
-    /// The worker taking the order from PENDING to CONFIRMED: the
-    /// reservation and the confirmation transactions.
-    worker: Usage,
-}
-
-impl Measured {
-    fn lifecycle(&self) -> Usage {
-        self.accept.clone().merged(self.worker.clone())
-    }
-}
-
-fn sku(i: usize) -> String {
-    let (name, _, _) = BASKET[i % BASKET.len()];
-    if i < BASKET.len() {
-        name.to_owned()
-    } else {
-        format!("{name}-{i}")
-    }
-}
-
-/// Accepts and confirms one order of `lines` lines, metering each flow.
-async fn measure(lines: usize, layout: Layout) -> Result<Measured, Box<dyn Error>> {
-    let rules = CountyRules::from_json(RULES)?;
-    let memory = Arc::new(MemoryStore::new());
-    for i in 0..lines {
-        let (_, _, price) = BASKET[i % BASKET.len()];
-        let stock = StockRecord {
-            store_id: StoreId::parse(STORE)?,
-            sku: Sku::parse(&sku(i))?,
-            available: 100,
-            price_cents: Money::from_cents(price).ok_or("price out of range")?,
-        };
-        let unprocessed = memory
-            .batch_put(Table::Inventory, vec![stock.to_item()])
-            .await?;
-        if !unprocessed.is_empty() {
-            return Err("stock not seeded".into());
-        }
-    }
-    let store = Arc::new(MeteredStore::with_layout(memory, layout));
-    // Monday 14:00 in Austin.
-    let now: Timestamp = "2026-03-09T20:00:00Z".parse()?;
-    let clock = Arc::new(ManualClock::new(now));
-    let accept = AcceptService::new(
-        store.clone(),
-        rules.clone(),
-        clock.clone(),
-        SequentialIds::new(),
-    );
-    let items: Vec<String> = (0..lines)
-        .map(|i| {
-            let (_, quantity, _) = BASKET[i % BASKET.len()];
-            format!(r#"{{"sku":"{}","quantity":{quantity}}}"#, sku(i))
-        })
-        .collect();
-    let body = format!(
-        r#"{{"client_request_id":"{CLIENT_REQUEST_ID}","customer_id":"{CUSTOMER}","store_id":"{STORE}","items":[{}]}}"#,
-        items.join(",")
-    );
-    let accepted = accept.accept(body.as_bytes()).await?;
-    let accept_usage = store.take();
-
-    let worker = OrderWorker::new(store.clone(), SimulatedGateway::new(), rules, clock);
-    match worker.process(&accepted.accepted.order_id).await? {
-        ProcessOutcome::Confirmed(_) => {}
-        other => return Err(format!("the order was not confirmed: {other:?}").into()),
-    }
-    Ok(Measured {
-        accept: accept_usage,
-        worker: store.take(),
-    })
-}
 
 /// Index writes a layout change would save on a typical order's life.
 struct WhatIf {
@@ -228,7 +117,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 #[cfg(test)]
 mod tests {
-    use order_capacity::meter::Target;
+    use order_capacity::meter::{Target, Usage};
+    use order_domain::store::Table;
 
     use super::*;
 

@@ -201,6 +201,18 @@ pub struct Charge {
     pub bytes: usize,
     pub write_units: u64,
     pub read_units: u64,
+    /// The partition key value the charge lands on (the item's, or the index
+    /// entry's), as text: what the planner groups by to find the hottest
+    /// partition. `None` only if the item lacks its key.
+    pub partition: Option<String>,
+}
+
+/// `item`'s value of `attr` as text: a key's string or number.
+fn key_text(item: &Item, attr: &str) -> Option<String> {
+    match item.get(attr)? {
+        AttrValue::S(s) | AttrValue::N(s) => Some(s.clone()),
+        other => Some(format!("{other:?}")),
+    }
 }
 
 /// Prices a write to `table` that changed an item from `before` to `after`
@@ -225,12 +237,16 @@ pub fn price_write(
     } else {
         (1, 1)
     };
+    let partition = after
+        .or(before)
+        .and_then(|i| key_text(i, table.partition_key()));
     let mut charges = vec![Charge {
         target: Target::Table(table),
         action,
         bytes,
         write_units: write_units(bytes) * factor,
         read_units: 0,
+        partition,
     }];
     for index in layout.of(table) {
         let old = before.and_then(|i| index.entry(i));
@@ -243,6 +259,7 @@ pub fn price_write(
                 bytes,
                 write_units: write_units(bytes) * index_factor,
                 read_units: 0,
+                partition: key_text(entry, index.index.partition_key()),
             }
         };
         match (&old, &new) {
@@ -275,6 +292,7 @@ pub fn price_condition_check(table: Table, item: Option<&Item>) -> Charge {
         bytes,
         write_units: 0,
         read_units: read_units(bytes) * TRANSACTION_FACTOR,
+        partition: item.and_then(|i| key_text(i, table.partition_key())),
     }
 }
 

@@ -77,6 +77,9 @@ pub struct CountyConfig {
     /// from the pipeline's credentials. `None`: those credentials must be the
     /// county account's own; a fleet run skips the county otherwise.
     pub access: Option<AccountAccess>,
+    /// `load:` of a county file: the expected order traffic `acme-infra plan`
+    /// sizes from. `None` (no section) = no estimate; the stack needs none.
+    pub load: Option<LoadConfig>,
 }
 
 /// `access:` of a county file. Only in the county's own file, never in
@@ -92,6 +95,30 @@ pub enum AccountAccess {
     },
     /// `profile`: a named profile of the machine's AWS configuration.
     Profile(String),
+}
+
+/// `load:` of a county file. Only in the county's own file, never in
+/// `defaults.yaml`. Rates are spread over the county's open hours
+/// (docs/plan.md, "The model").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadConfig {
+    /// Orders on an ordinary open day, 1..=5,000,000.
+    pub orders_per_day: u32,
+    /// The busiest hour of an ordinary day over its average open hour,
+    /// 1..=24.
+    pub peak_hour_factor: f64,
+    /// Friday night's busiest hour over an ordinary day's busiest hour,
+    /// 1..=10.
+    pub friday_night_multiplier: f64,
+    /// Line items of a typical order, 1..=49 and at most `max_line_items`.
+    pub lines_per_order: u32,
+    /// Order reads (`GET /orders/{id}`, status polls) per order, 0..=100.
+    pub reads_per_order: u32,
+    /// Stores taking orders, 1..=10,000.
+    pub stores: u32,
+    /// Share of the county's orders the busiest store takes, percent; at
+    /// least an even share (100 / `stores`).
+    pub busiest_store_percent: f64,
 }
 
 /// `migration:` of a county file. Only in the county's own file, never in

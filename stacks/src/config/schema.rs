@@ -15,7 +15,7 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig,
-    FunctionSettings, FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider,
+    FunctionSettings, FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider,
     ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
@@ -30,7 +30,7 @@ pub(crate) const IDENTITY_KEYS: [&str; 5] = ["id", "name", "state", "account", "
 /// reason an error in `defaults.yaml` gives: a default
 /// payment provider would run every county that forgot one on the simulator,
 /// and default migration operators would give every county a role to assume.
-pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 3] = [
+pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 4] = [
     (
         "payment",
         "each county chooses its payment provider in its own file, so that none runs on the simulated gateway by default",
@@ -42,6 +42,10 @@ pub(crate) const COUNTY_ONLY_KEYS: [(&str, &str); 3] = [
     (
         "access",
         "each county says how its own account is reached in its own file: a default role would be in one account only",
+    ),
+    (
+        "load",
+        "each county estimates its own load in its own file, so that `acme-infra plan` never sizes a county by somebody else's figures",
     ),
 ];
 
@@ -143,6 +147,9 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let access = f.opt_with(d, "access", |d, n, p| {
         access(d, n, p, county_account.as_deref())
     });
+    // Absent = no estimate: the stack does not need one, `plan` refuses to
+    // guess. Never defaulted (see `COUNTY_ONLY_KEYS`).
+    let load = f.opt_with(d, "load", load);
 
     // Rules across keys, checked only when each side decoded on its own.
     if let (Some(items), Some(units)) = (max_line_items, max_units_per_order)
@@ -164,6 +171,18 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
             "`sales_enabled` is true but `sale_hours` has every day closed",
             Some("open at least one day, or set `sales_enabled: false`".to_owned()),
         );
+    }
+    if let (Some(Some(l)), Some(items)) = (&load, max_line_items)
+        && l.lines_per_order > items
+    {
+        let path = "load.lines_per_order";
+        let pos = root_child_pos(root, "load", "lines_per_order");
+        let message = format!(
+            "`{path}` ({}) is larger than `max_line_items` ({items})",
+            l.lines_per_order
+        );
+        let hint = "the order API refuses an order with more lines than `max_line_items`: lower the estimate or raise the limit";
+        d.error(pos, path, message, Some(hint.to_owned()));
     }
     f.finish(d);
 
@@ -196,6 +215,71 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         payment: payment?,
         migration: migration?,
         access: access?,
+        load: load?,
+    })
+}
+
+/// Where `parent.key` is written (the parent's own position if it is not).
+fn root_child_pos(root: &Node, parent: &str, key: &str) -> Pos {
+    let parent = root
+        .entries()
+        .and_then(|es| es.iter().find(|e| e.key == parent));
+    let child = parent.and_then(|p| p.value.entries()?.iter().find(|e| e.key == key));
+    child
+        .map(|c| c.value.pos)
+        .or(parent.map(|p| p.value.pos))
+        .unwrap_or(root.pos)
+}
+
+/// `load:`, the county's expected order traffic, which `acme-infra plan`
+/// sizes capacity and cost from (docs/plan.md). Each range is wide enough for
+/// any county we could open and narrow enough to catch a slipped digit.
+fn load(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<LoadConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let orders_per_day = f.req_in(d, "orders_per_day", 1..=5_000_000);
+    let peak_hour_factor = f.req_with(d, "peak_hour_factor", |d, n, p| {
+        decode_f64_in(d, n, p, 1.0..=24.0)
+    });
+    let friday_night_multiplier = f.req_with(d, "friday_night_multiplier", |d, n, p| {
+        decode_f64_in(d, n, p, 1.0..=10.0)
+    });
+    let lines_per_order = f.req_in_or(
+        d,
+        "lines_per_order",
+        MAX_LINE_ITEMS_RANGE,
+        "an order has 1 to 49 lines: reserving it is one DynamoDB transaction",
+    );
+    let reads_per_order = f.req_in(d, "reads_per_order", 0..=100);
+    let stores = f.req_in(d, "stores", 1..=10_000);
+    let busiest_store_percent = f.req_with(d, "busiest_store_percent", |d, n, p| {
+        decode_f64_in(d, n, p, 0.01..=100.0)
+    });
+    if let (Some(stores), Some(share)) = (stores, busiest_store_percent)
+        && share * f64::from(stores) < 100.0 - 1e-9
+    {
+        let (pos, path) = blame(&f, "busiest_store_percent", "stores");
+        let even = 100.0 / f64::from(stores);
+        d.error(
+            pos,
+            &path,
+            format!(
+                "`{path}` ({share}) is less than an even share of `{}` ({stores} stores: {even:.2})",
+                f.child("stores")
+            ),
+            Some("the busiest store takes at least its even share of the orders".to_owned()),
+        );
+        f.finish(d);
+        return None;
+    }
+    f.finish(d);
+    Some(LoadConfig {
+        orders_per_day: orders_per_day?,
+        peak_hour_factor: peak_hour_factor?,
+        friday_night_multiplier: friday_night_multiplier?,
+        lines_per_order: lines_per_order?,
+        reads_per_order: reads_per_order?,
+        stores: stores?,
+        busiest_store_percent: busiest_store_percent?,
     })
 }
 

@@ -1,0 +1,236 @@
+//! `acme-infra doctor` against the local AWS emulator (moto), through the
+//! binary: a fresh account (no bootstrap stack: a fail line, exit 13), the
+//! same account after `acme-infra bootstrap` (every AWS check passes), and
+//! credentials for another account than the county file's (a fail line).
+//!
+//! Each run assumes a role into a fresh account id of its own, so runs never
+//! see each other's stacks on a shared emulator.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const COUNTY: &str = "travis-tx";
+const REGION: &str = "us-east-2";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: run the tests through `make test` or `scripts/with-moto.sh cargo test`, which start the emulator")
+    })
+}
+
+struct Creds {
+    key: String,
+    secret: String,
+    token: String,
+}
+
+async fn assume_role(account: &str) -> Creds {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .load()
+        .await;
+    let out = aws_sdk_sts::Client::new(&conf)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
+        .role_session_name("ci")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = out.credentials().expect("credentials");
+    Creds {
+        key: c.access_key_id().to_owned(),
+        secret: c.secret_access_key().to_owned(),
+        token: c.session_token().to_owned(),
+    }
+}
+
+fn fresh_account(salt: u128) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("8{:011}", (nanos + salt) % 100_000_000_000)
+}
+
+/// The shipped environments, with the sample county moved to `account`.
+fn environments(dir: &Path, account: &str) {
+    let envs = dir.join("environments");
+    std::fs::create_dir_all(&envs).expect("mkdir");
+    for entry in std::fs::read_dir(root().join("environments")).expect("read") {
+        let p = entry.expect("entry").path();
+        let mut body = std::fs::read_to_string(&p).expect("read county");
+        if p.file_stem().is_some_and(|s| s == COUNTY) {
+            body = body.replace("111111111111", account);
+        }
+        std::fs::write(envs.join(p.file_name().expect("name")), body).expect("write");
+    }
+}
+
+fn acme(creds: &Creds, dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acme-infra"))
+        .args(args)
+        .current_dir(dir)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_ACCESS_KEY_ID", &creds.key)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret)
+        .env("AWS_SESSION_TOKEN", &creds.token)
+        .env("AWS_REGION", REGION)
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env_remove("AWS_PROFILE")
+        .env_remove("ACME_LEGACY_URL")
+        .output()
+        .expect("acme-infra runs")
+}
+
+fn doctor(creds: &Creds, dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["doctor", "--county", COUNTY];
+    args.extend_from_slice(extra);
+    let o = acme(creds, dir, &args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (o.status.code(), text)
+}
+
+/// The output with this run's account and names made stable.
+fn redacted(text: &str, account: &str) -> String {
+    text.lines()
+        .map(|l| {
+            let l = l.replace(account, "<account>");
+            // The assumed role's session ARN and the bucket's name suffix vary.
+            match l.find("arn:aws:sts::") {
+                Some(i) => format!("{}<session arn>", &l[..i]),
+                None => match l.find("assets bucket ") {
+                    Some(i) => format!("{}assets bucket <bucket>", &l[..i]),
+                    None => l,
+                },
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn line<'t>(text: &'t str, name: &str) -> &'t str {
+    text.lines()
+        .find(|l| l.get(6..).is_some_and(|r| r.starts_with(name)))
+        .unwrap_or_else(|| panic!("no `{name}` line in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_account_fails_on_bootstrap_and_passes_once_bootstrapped() {
+    let account = fresh_account(0);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), &account);
+
+    let (code, before) = doctor(&creds, dir.path(), &[]);
+    assert_eq!(code, Some(13), "{before}");
+    assert!(line(&before, "bootstrap").starts_with("fail"), "{before}");
+    assert!(line(&before, "account").starts_with("pass"), "{before}");
+    insta::assert_snapshot!("doctor_fresh_account", redacted(&before, &account));
+
+    let boot = acme(&creds, dir.path(), &["bootstrap"]);
+    assert!(
+        boot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&boot.stderr)
+    );
+
+    let (code, after) = doctor(&creds, dir.path(), &[]);
+    assert_eq!(code, Some(0), "{after}");
+    assert!(line(&after, "bootstrap").starts_with("pass"), "{after}");
+    // travis-tx migrates and no URL was given: a warning, which --strict fails.
+    assert!(
+        line(&after, "legacy database").starts_with("warn"),
+        "{after}"
+    );
+    insta::assert_snapshot!("doctor_bootstrapped", redacted(&after, &account));
+    let (code, strict) = doctor(&creds, dir.path(), &["--strict"]);
+    assert_eq!(code, Some(13), "{strict}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_for_another_account_fail_the_account_line() {
+    let account = fresh_account(7);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), "222222222222");
+
+    let (code, text) = doctor(&creds, dir.path(), &["--json"]);
+    assert_eq!(code, Some(13), "{text}");
+    let json_end = text.rfind(']').expect("a JSON array") + 1;
+    let checks: serde_json::Value = serde_json::from_str(&text[..json_end]).expect("JSON");
+    let account_check = checks
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|c| c["name"] == "account")
+        .expect("an account check");
+    assert_eq!(account_check["outcome"], "fail");
+    let detail = account_check["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains(&account) && detail.contains("222222222222"),
+        "{detail}"
+    );
+}
+
+/// A fresh database `db` on the test PostgreSQL, with the legacy schema when
+/// `schema`; its URL.
+async fn database(db: &str, schema: bool) -> String {
+    let server = std::env::var("ACME_TEST_LEGACY_URL").unwrap_or_else(|_| {
+        panic!(
+            "ACME_TEST_LEGACY_URL is not set: run through scripts/with-postgres.sh (make test does)"
+        )
+    });
+    let (base, _) = server.rsplit_once('/').expect("URL");
+    let (admin, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        admin.simple_query(&sql).await.expect(&sql);
+    }
+    let url = format!("{base}/{db}");
+    if schema {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        client
+            .batch_execute(include_str!("../migrate/sql/legacy-schema.sql"))
+            .await
+            .expect("schema");
+    }
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_legacy_database_is_checked_with_the_migrations_connection() {
+    let account = fresh_account(13);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), &account);
+
+    let good = database("doctor_legacy", true).await;
+    let (_, text) = doctor(&creds, dir.path(), &["--legacy-url", &good]);
+    let l = line(&text, "legacy database");
+    assert!(
+        l.starts_with("pass") && l.contains("schema as expected"),
+        "{text}"
+    );
+
+    // Reachable, but not the legacy schema: the migration would not run.
+    let empty = database("doctor_empty", false).await;
+    let (code, text) = doctor(&creds, dir.path(), &["--legacy-url", &empty]);
+    assert_eq!(code, Some(13), "{text}");
+    assert!(line(&text, "legacy database").starts_with("fail"), "{text}");
+}
