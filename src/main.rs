@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use acme_deploy::exit::Exit;
 use clap::Parser;
 
+use crate::cli::pipeline::PipelineCommand;
 use crate::cli::stacks::CountyCommand;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -44,5 +45,6 @@ fn run(command: Command, c: &mut Console) -> Result<(), Error> {
         Command::Local(a) => commands::local::local(&a),
         Command::Inventory(c2) => commands::local::inventory(&c2, c),
         Command::Migrate(m) => commands::migrate::run(&m, c),
+        Command::Pipeline(PipelineCommand::Init(a)) => commands::pipeline::init(&a, c),
     }
 }

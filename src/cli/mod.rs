@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod local;
 pub mod migrate;
+pub mod pipeline;
 pub mod stacks;
 
 use std::path::PathBuf;
@@ -67,6 +68,12 @@ Examples:
   acme-infra migrate backfill --county travis-tx --from postgres://legacy-host/orders
   acme-infra migrate verify --county travis-tx --from postgres://legacy-host/orders")]
     Migrate(migrate::MigrateCommand),
+    /// Write the CI files that provision counties (GitHub Actions, GitLab CI, a shell script).
+    #[command(subcommand)]
+    #[command(after_help = "\
+Example:
+  acme-infra pipeline init --ci github")]
+    Pipeline(pipeline::PipelineCommand),
 }
 
 /// Where the county files are.
