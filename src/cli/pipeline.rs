@@ -14,7 +14,8 @@ Examples:
                                             and scripts/provision-county.sh
   acme-infra pipeline init --ci gitlab      .gitlab-ci.yml and scripts/provision-county.sh
   acme-infra pipeline init --ci shell       scripts/provision-county.sh alone, for any other CI
-  acme-infra pipeline init --ci github --dir ../platform --role-name county-deployer
+  acme-infra pipeline init --ci github --dir ../platform --role-name county-deployer \
+      --acme-infra-repo acme-liquors/acme-infra
   acme-infra pipeline init --ci github --force   replace files edited since they were written
 
 The files go into --dir (default: the current directory), which must hold environments/.
@@ -48,6 +49,10 @@ pub struct PipelineInitArgs {
     /// assumes <NAME>-readonly.
     #[arg(long, value_name = "NAME", default_value = "acme-deploy", value_parser = role_name)]
     pub role_name: String,
+    /// GitHub repository (owner/name) the jobs build acme-infra from, at this version's tag.
+    #[arg(long, value_name = "OWNER/NAME", default_value = "acme-liquors/acme-infra",
+          value_parser = repository)]
+    pub acme_infra_repo: String,
     /// Accounts deployed at once (GitHub's max-parallel).
     #[arg(long, value_name = "N", default_value_t = 2,
           value_parser = clap::value_parser!(u8).range(1..=20))]
@@ -63,6 +68,21 @@ pub enum CiArg {
     Gitlab,
     /// scripts/provision-county.sh alone.
     Shell,
+}
+
+/// `owner/name`, as GitHub spells a repository.
+fn repository(s: &str) -> Result<String, String> {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    match s.split_once('/') {
+        Some((owner, name)) if part(owner) && part(name) => Ok(s.to_owned()),
+        _ => Err(format!(
+            "{s:?} is not a GitHub repository: OWNER/NAME, letters, digits, '-', '_' and '.'"
+        )),
+    }
 }
 
 /// An IAM role name (1 to 64 of `A-Za-z0-9+=,.@_-`), short enough to take `-readonly`.
@@ -89,5 +109,9 @@ mod tests {
         assert!(super::role_name(&"r".repeat(56)).is_err());
         let e = super::role_name("a/b").expect_err("a slash");
         assert!(e.contains("'/'"), "{e}");
+        assert!(super::repository("acme-liquors/acme-infra").is_ok());
+        for bad in ["acme-infra", "a/b/c", "/x", "a b/c"] {
+            assert!(super::repository(bad).is_err(), "{bad}");
+        }
     }
 }

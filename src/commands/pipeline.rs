@@ -73,6 +73,8 @@ pub struct Settings {
     pub ci: CiArg,
     pub role_name: String,
     pub max_parallel: u8,
+    /// GitHub owner/name of the acme-infra repository the jobs build.
+    pub repository: String,
     /// Every (account, region) of the county files, sorted (GitLab's fixed job matrix).
     pub groups: Vec<(String, String)>,
 }
@@ -138,6 +140,8 @@ pub fn render(s: &Settings) -> Result<Vec<CiFile>, Error> {
     accounts.dedup();
     let ctx = context! {
         version => concat!("acme-infra ", env!("CARGO_PKG_VERSION")),
+        version_number => env!("CARGO_PKG_VERSION"),
+        repository => &s.repository,
         ci => ci_name(s.ci),
         role_name => &s.role_name,
         read_role_name => format!("{}-readonly", s.role_name),
@@ -199,6 +203,7 @@ pub fn init<O: Write, E: Write>(a: &PipelineInitArgs, c: &mut Console<O, E>) -> 
         ci: a.ci,
         role_name: a.role_name.clone(),
         max_parallel: a.max_parallel,
+        repository: a.acme_infra_repo.clone(),
         groups: groups(&a.dir, a.ci)?,
     };
     let files = render(&settings)?;

@@ -11,6 +11,7 @@ fn settings(ci: CiArg) -> Settings {
         ci,
         role_name: "acme-deploy".into(),
         max_parallel: 2,
+        repository: "acme-liquors/acme-infra".into(),
         groups: vec![
             ("111111111111".into(), "us-east-2".into()),
             ("222222222222".into(), "us-west-2".into()),
