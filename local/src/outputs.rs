@@ -75,10 +75,10 @@ async fn from_resources(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| LocalError::aws("cloudformation", "ListStackResources", e))?;
         for r in page.stack_resource_summaries.unwrap_or_default() {
-            if let (Some(id), Some(physical)) = (r.logical_resource_id, r.physical_resource_id) {
-                if tables.contains(&id.as_str()) {
-                    found.push((format!("{id}Name"), physical));
-                }
+            if let (Some(id), Some(physical)) = (r.logical_resource_id, r.physical_resource_id)
+                && tables.contains(&id.as_str())
+            {
+                found.push((format!("{id}Name"), physical));
             }
         }
     }

@@ -129,11 +129,11 @@ fn every_acme_infra_command_in_the_rendered_files_parses_with_the_real_command_l
             for line in command_lines(&f.text) {
                 let argv = words(&line);
                 seen.insert(argv[1].clone());
-                if let Some((_, form)) = PENDING.iter().find(|(n, _)| *n == argv[1]) {
-                    if !known.contains(&argv[1]) {
-                        assert_eq!(&argv[1..], *form, "{}: {line}", f.path);
-                        continue;
-                    }
+                if let Some((_, form)) = PENDING.iter().find(|(n, _)| *n == argv[1])
+                    && !known.contains(&argv[1])
+                {
+                    assert_eq!(&argv[1..], *form, "{}: {line}", f.path);
+                    continue;
                 }
                 if let Err(e) = Cli::try_parse_from(&argv) {
                     panic!("{}: `{line}` does not parse as {argv:?}:\n{e}", f.path);
