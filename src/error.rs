@@ -95,6 +95,9 @@ pub enum Error {
         "{0} file(s) differ from what `pipeline init` writes (diff above); nothing was written"
     )]
     PipelineFilesDiffer(usize),
+    /// A template built into the binary that does not render (a bug).
+    #[error("{0}")]
+    Template(String),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -230,8 +230,9 @@ async fn a_county_added_and_merged_is_provisioned_by_the_shell_pipeline_and_conf
     let shown = ok(show);
     assert!(shown.contains("\"SKU-1\""), "{shown}");
 
-    // The same merge run again (a retried job): nothing to deploy, stock reloaded harmlessly.
-    let again = provision(d, &creds, &["deploy", "HEAD~1"]);
+    // The county again, named as README's recipe names it (a retried job): nothing to
+    // deploy, the stock reloaded harmlessly.
+    let again = provision(d, &creds, &["deploy", "--county", COUNTY]);
     assert!(
         again.contains("no changes") || again.contains("unchanged"),
         "{again}"

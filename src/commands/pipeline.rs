@@ -158,13 +158,20 @@ pub fn render(s: &Settings) -> Result<Vec<CiFile>, Error> {
                 .get_template(template)
                 .and_then(|t| t.render(&ctx))
                 .map_err(render_error)?;
+            // What a CI reads must be YAML before it is written (the validators in
+            // tests/pipeline_validators.rs check the rest).
+            if path.ends_with(".yml") {
+                marked_yaml::parse_yaml(0, &text).map_err(|e| {
+                    Error::Template(format!("{template} renders {path} that is not YAML: {e}"))
+                })?;
+            }
             Ok(CiFile { path, text })
         })
         .collect()
 }
 
 fn render_error(e: minijinja::Error) -> Error {
-    Error::Usage(format!("cannot render the pipeline templates: {e:#}"))
+    Error::Template(format!("cannot render the pipeline templates: {e:#}"))
 }
 
 /// The (account, region) pairs of the county files in `dir/environments`, which must load.
