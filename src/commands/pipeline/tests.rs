@@ -40,7 +40,7 @@ fn every_form_writes_the_script_and_the_script_is_the_same() {
             let s = files.iter().find(|f| f.path == SCRIPT).expect("script");
             assert!(s.text.starts_with("#!/usr/bin/env bash\n"), "{}", s.text);
             assert!(s.text.contains("\nset -euo pipefail\n"));
-            s.text.replace(&format!("--ci {}", ci_name(ci)), "--ci X")
+            s.text.clone()
         })
         .collect();
     assert!(scripts.windows(2).all(|w| w[0] == w[1]));
