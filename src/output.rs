@@ -24,6 +24,12 @@ impl<W: Write> Stream<W> {
         }
     }
 
+    /// What was written so far (a test's `Vec<u8>`).
+    #[cfg(test)]
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
     fn guard<T>(&mut self, silent: T, r: io::Result<T>) -> io::Result<T> {
         match r {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {

@@ -17,8 +17,9 @@ pub enum Exit {
     /// Success, or nothing to do.
     Ok = 0,
     /// Differences found: `diff --fail` (a stack differs from what is
-    /// deployed, as `diff(1)` and `git diff --exit-code` say it) or
-    /// `migrate verify` (the legacy database and the tables differ).
+    /// deployed, as `diff(1)` and `git diff --exit-code` say it),
+    /// `migrate verify` (the legacy database and the tables differ) or
+    /// `pipeline init` (a CI file differs from what it writes; kept without `--force`).
     DiffFound = 1,
     /// Bad command line or inputs (clap uses 2 for its own usage errors too).
     Usage = 2,
@@ -81,7 +82,7 @@ impl Exit {
         match self {
             Exit::Ok => "success, or nothing to do",
             Exit::DiffFound => {
-                "differences: `diff --fail` (a stack differs from what is deployed), `migrate verify`"
+                "differences: `diff --fail`, `migrate verify`, `pipeline init` (an edited file kept)"
             }
             Exit::Usage => "bad command line or inputs",
             Exit::Refused => "a deploy safety check refused the change; nothing was executed",

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod doctor;
 pub mod local;
 pub mod migrate;
+pub mod pipeline;
 pub mod plan;
 pub mod stacks;
 
@@ -73,6 +74,12 @@ Examples:
     Plan(plan::PlanArgs),
     /// Check a county's account, region, bootstrap, quotas and legacy database before its first deploy.
     Doctor(doctor::DoctorArgs),
+    /// Write the CI files that provision counties (GitHub Actions, GitLab CI, a shell script).
+    #[command(subcommand)]
+    #[command(after_help = "\
+Example:
+  acme-infra pipeline init --ci github")]
+    Pipeline(pipeline::PipelineCommand),
 }
 
 /// Where the county files are.

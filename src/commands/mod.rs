@@ -8,6 +8,7 @@ pub mod list;
 pub mod local;
 pub mod migrate;
 pub mod migrate_sync;
+pub mod pipeline;
 pub mod plan;
 pub mod synth;
 pub mod validate;
