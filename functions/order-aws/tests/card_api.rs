@@ -180,7 +180,7 @@ async fn a_provider_that_never_answers_in_time_is_a_timeout_within_the_budget() 
     // unknown, which the worker retries (never fails the order on).
     assert_eq!(g.charge(&o, cents(5_000)).await, Err(PaymentError::Timeout));
     let took = started.elapsed();
-    assert!(took <= budget + Duration::from_millis(300), "took {took:?}");
+    assert!(took <= budget + Duration::from_millis(500), "took {took:?}");
     assert_eq!(fake.seen_on(Route::Create).len(), 1);
     assert!(!fake.seen_on(Route::LookUp).is_empty());
     // The next delivery settles it with the same key, without a new charge.
@@ -266,8 +266,9 @@ async fn an_unreachable_provider_is_unavailable_after_the_attempts() {
 
 #[tokio::test]
 async fn https_only_outside_the_loopback_allowance() {
-    // The client refuses plain HTTP when the URL came through `https()`:
-    // the allowance is the only way to it.
+    // A URL from `https()` is spoken to over TLS only: against the plain
+    // HTTP fake the handshake fails and no request reaches it. The
+    // test-only allowance is the one way to plain HTTP.
     let fake = FakeCardApi::start(KEY).await;
     let plain = fake.url().as_str().replace("http://", "https://");
     let g = gateway(ProviderUrl::https(&plain).unwrap(), limits());
