@@ -129,6 +129,15 @@ pub mod env {
     /// from `payment.provider` in its county file. Unset when the file chooses
     /// none: the order API and the worker then refuse to start.
     pub const PAYMENT_PROVIDER: &str = "ACME_PAYMENT_PROVIDER";
+    /// Provider `card_api` only (from `payment:` in the county file): the
+    /// API's base URL (`https://` only), the Secrets Manager secret holding
+    /// its API key, and the limits in [`crate::payment::card_api`].
+    pub const PAYMENT_API_URL: &str = "ACME_PAYMENT_API_URL";
+    pub const PAYMENT_API_KEY_SECRET_ARN: &str = "ACME_PAYMENT_API_KEY_SECRET_ARN";
+    pub const PAYMENT_CONNECT_TIMEOUT_MS: &str = "ACME_PAYMENT_CONNECT_TIMEOUT_MS";
+    pub const PAYMENT_REQUEST_TIMEOUT_MS: &str = "ACME_PAYMENT_REQUEST_TIMEOUT_MS";
+    pub const PAYMENT_MAX_ATTEMPTS: &str = "ACME_PAYMENT_MAX_ATTEMPTS";
+    pub const PAYMENT_CALL_BUDGET_MS: &str = "ACME_PAYMENT_CALL_BUDGET_MS";
     /// The SSM parameter holding a migrating county's cutover mode
     /// ([`crate::migration::mode_parameter`]). Unset for a county without a
     /// `migration:` section: it has no legacy system to defer to.

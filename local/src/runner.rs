@@ -426,12 +426,15 @@ async fn prepare(
     // The county file chooses the provider, locally as in a deployment.
     let payment = order_aws::Payment::from_lookup(|k| env.get(k).cloned())
         .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
-    let gateway = match payment.provider {
-        order_aws::PaymentProvider::Simulator => opts
-            .gateway
-            .clone()
-            .unwrap_or_else(|| Arc::new(SimulatedGateway::new())),
-    };
+    // A county on the card API runs locally on the simulator too: no local
+    // run reaches a real provider or reads its key.
+    if payment.provider != order_aws::PaymentProvider::Simulator {
+        tracing::warn!(provider = %payment.provider, "local run: payments go to the simulated gateway, not the county's provider");
+    }
+    let gateway = opts
+        .gateway
+        .clone()
+        .unwrap_or_else(|| Arc::new(SimulatedGateway::new()));
     let handlers = handlers::build(Wiring {
         sdk: sdk.clone(),
         config,

@@ -27,7 +27,7 @@ fn checkov_passes_every_sample_county_with_justified_skips_only() {
         .collect();
     assembly::write(dir.path(), &stacks).expect("write");
     // Optional resources no sample county enables are scanned too.
-    let mut all_on = counties[0].clone();
+    let mut all_on = common::with_card_api(counties[0].clone());
     all_on.analytics.redshift_serverless = true;
     let extra = synthesize(&all_on, Format::Json).expect("synth");
     std::fs::write(

@@ -566,7 +566,8 @@ fn payment_is_chosen_by_the_county_file_and_reaches_every_function() {
     assert_eq!(
         chosen.payment,
         Some(PaymentConfig {
-            provider: PaymentProvider::Simulator
+            provider: PaymentProvider::Simulator,
+            card_api: None,
         })
     );
     assert_eq!(provider_env(&chosen), vec![Some("simulator".to_owned()); 3]);

@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
     let api = Arc::new(Api::new(
         adapters.store,
         adapters.enqueuer,
-        startup.payment.gateway(),
+        startup.gateway,
         startup.config.rules,
         SystemClock,
         UlidGenerator::new(),

@@ -39,12 +39,15 @@ impl Adapters {
 }
 
 /// What a function that moves money reads once at start-up: logs on, the
-/// county's configuration, the payment provider the county file chose, and
-/// the SDK configuration. Each failure is logged and returned, so the
-/// function refuses to start and its first log line says why.
+/// county's configuration, the payment provider the county file chose and
+/// its gateway (for `card_api`, with the API key read from Secrets Manager,
+/// once per cold start), and the SDK configuration. Each failure is logged
+/// and returned, so the function refuses to start and its first log line
+/// says why.
 pub struct Startup {
     pub config: crate::Config,
     pub payment: crate::Payment,
+    pub gateway: crate::CountyGateway,
     pub sdk: SdkConfig,
 }
 
@@ -55,11 +58,24 @@ impl Startup {
             .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
         let payment = crate::Payment::from_env()
             .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-        tracing::warn!(provider = %payment.provider, "payment gateway: simulated, as the county file chose");
+        let sdk = load_sdk_config().await;
+        let gateway = payment
+            .gateway(&sdk)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+        match &payment.card_api {
+            None => {
+                tracing::warn!(provider = %payment.provider, "payment gateway: simulated, as the county file chose")
+            }
+            Some(card) => {
+                tracing::info!(provider = %payment.provider, base_url = %card.base_url, "payment gateway: card API")
+            }
+        }
         Ok(Startup {
             config,
             payment,
-            sdk: load_sdk_config().await,
+            gateway,
+            sdk,
         })
     }
 }

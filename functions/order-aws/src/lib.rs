@@ -7,14 +7,18 @@
 //! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
-//! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER`: which payment provider the county chose |
+//! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER` (and `ACME_PAYMENT_API_*` for `card_api`): which payment provider the county chose |
+//! | [`CardApiGateway`] | [`order_domain::payment::PaymentGateway`] | the card provider's HTTPS API (reqwest); Secrets Manager `GetSecretValue` once at start-up for its key |
+//! | [`CountyGateway`] | [`order_domain::payment::PaymentGateway`] | the simulator or the card API, as the county file chose |
 //!
 //! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits.
 //!
 //! Feature `test-support` (dev-dependencies and the local runner; no Lambda
 //! enables it) adds `emulator::IsolatedStore`, which serializes another
-//! store's calls for the local emulator, and the in-memory `MemoryQueue` and
-//! `MemorySink` for handler tests.
+//! store's calls for the local emulator, the in-memory `MemoryQueue` and
+//! `MemorySink` for handler tests, the fake card provider
+//! `testing::FakeCardApi`, and `card_api::ProviderUrl::plain_http_loopback`,
+//! the only way to point the card API adapter at plain HTTP.
 //!
 //! A `main.rs` builds everything once per process:
 //!
@@ -27,6 +31,7 @@
 //! ```
 
 mod bus;
+pub mod card_api;
 mod clients;
 mod config;
 pub mod convert;
@@ -44,12 +49,13 @@ pub mod testing;
 
 pub use acme_contract::payment::PaymentProvider;
 pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
+pub use card_api::CardApiGateway;
 pub use clients::{Adapters, Startup, load_sdk_config};
 pub use config::{Config, ConfigError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
 #[cfg(any(test, feature = "test-support"))]
 pub use memory::{MemoryQueue, MemorySink};
-pub use payment::{Payment, PaymentConfigError};
+pub use payment::{CardApiSettings, CountyGateway, Payment, PaymentConfigError};
 pub use ports::{CustomerNotification, Enqueuer, EventSink, PublishError, SendError};
 pub use sqs::SqsEnqueuer;

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let store = Adapters::new(&startup.sdk, &startup.config).store;
     let worker = Arc::new(Worker::new(
         store,
-        startup.payment.gateway(),
+        startup.gateway,
         startup.config.rules,
         SystemClock,
     ));

@@ -135,10 +135,35 @@ pub struct MigrationConfig {
 
 /// `payment:` of a county file. Only in the county's own file, never in
 /// `defaults.yaml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PaymentConfig {
     /// Passed to the functions as `ACME_PAYMENT_PROVIDER`.
     pub provider: PaymentProvider,
+    /// `Some` exactly when `provider` is `card_api`.
+    pub card_api: Option<CardApiConfig>,
+}
+
+/// The settings of provider `card_api` (flat in `payment:`), passed to the
+/// order API and the worker as `ACME_PAYMENT_*`. Ranges and defaults:
+/// `acme_contract::payment::card_api`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardApiConfig {
+    /// `https://` only, not loopback.
+    pub base_url: String,
+    /// The complete ARN of the Secrets Manager secret whose string is the
+    /// API key, in the county's account and region. The functions that
+    /// charge or refund may read this secret and no other.
+    pub api_key_secret_arn: String,
+    /// The customer managed KMS key the secret is encrypted with, if not
+    /// Secrets Manager's AWS managed key: the functions may decrypt with it
+    /// through Secrets Manager only.
+    pub api_key_kms_key_arn: Option<String>,
+    pub connect_timeout_ms: u32,
+    pub request_timeout_ms: u32,
+    pub max_attempts: u32,
+    /// At most the shorter of the order API's and the worker's timeouts
+    /// less `FUNCTION_TIMEOUT_MARGIN_MS`.
+    pub call_budget_ms: u32,
 }
 
 /// `api:` of a county file: stage-wide throttling of the order API, all

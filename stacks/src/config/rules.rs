@@ -594,6 +594,128 @@ pub(crate) fn profile_name(name: &str) -> Result<(), Problem> {
     ))
 }
 
+/// `payment.base_url` of provider `card_api`: `https://host[:port][/path]`.
+/// Plain HTTP is refused outright: the adapter's one plain-HTTP allowance
+/// (a fake provider on loopback) exists only in test builds and no county
+/// file can select it.
+pub(crate) fn card_api_base_url(url: &str) -> Result<(), Problem> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err((
+            format!("`{url}` is not an https:// URL"),
+            Some("the card API is reached over TLS only: write `https://<host>[/<path>]` (plain HTTP exists only for the tests' fake provider on loopback, which a county file cannot select)".to_owned()),
+        ));
+    };
+    let host_port = rest.split('/').next().unwrap_or_default();
+    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
+    let path_ok = rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-._~/:%".contains(c));
+    if host.is_empty() || !path_ok {
+        return Err((
+            format!("`{url}` is not a base URL"),
+            Some(
+                "write `https://<host>[:<port>][/<path>]`, without user, query or fragment"
+                    .to_owned(),
+            ),
+        ));
+    }
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host.starts_with("127.")
+        || host == "[::1]"
+        || host == "0.0.0.0";
+    if loopback {
+        return Err((
+            format!("`{url}` is a loopback address, which a deployed function cannot reach"),
+            Some(
+                "use the provider's public API URL; a fake provider on loopback is for tests only"
+                    .to_owned(),
+            ),
+        ));
+    }
+    if !host.contains('.') {
+        return Err((
+            format!("`{url}` has no domain name (`{host}`)"),
+            Some("use the provider's public API URL, e.g. `https://api.<provider>.com`".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// An ARN's six parts, checked for `service` in the county's `region` and
+/// `account`; returns the resource part.
+fn county_arn<'a>(
+    arn: &'a str,
+    service: &str,
+    region: &str,
+    account: &str,
+    form: &str,
+) -> Result<&'a str, Problem> {
+    let bad = |what: String| {
+        Err((
+            format!("`{arn}` is not a {service} ARN: {what}"),
+            Some(form.to_owned()),
+        ))
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, partition, svc, arn_region, arn_account, resource] = parts[..] else {
+        return bad("an ARN has six `:`-separated parts".to_owned());
+    };
+    if prefix != "arn" || !["aws", "aws-us-gov", "aws-cn"].contains(&partition) {
+        return bad("it must start with `arn:aws:`".to_owned());
+    }
+    if svc != service {
+        return bad(format!("the service is `{svc}`"));
+    }
+    if arn_region != region || arn_account != account {
+        return Err((
+            format!(
+                "`{arn}` is in {arn_account}/{arn_region}, not the county's account and region ({account}/{region})"
+            ),
+            Some("keep the secret (and its key) in the county's own account and region".to_owned()),
+        ));
+    }
+    Ok(resource)
+}
+
+/// `payment.api_key_secret_arn`: a secret's complete ARN (with the six
+/// characters Secrets Manager appends), in the county's account and region.
+/// The complete ARN is what the functions' IAM policy must name.
+pub(crate) fn secret_arn(arn: &str, region: &str, account: &str) -> Result<(), Problem> {
+    const FORM: &str = "write the secret's complete ARN, as `aws secretsmanager describe-secret --secret-id <name> --query ARN` prints it: `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`";
+    let resource = county_arn(arn, "secretsmanager", region, account, FORM)?;
+    let name = resource.strip_prefix("secret:").unwrap_or_default();
+    let suffix_ok = name.rsplit_once('-').is_some_and(|(n, s)| {
+        !n.is_empty() && s.len() == 6 && s.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c));
+    if !suffix_ok || !chars_ok {
+        return Err((
+            format!("`{arn}` is not a complete secret ARN (`secret:<name>-<6 characters>`)"),
+            Some(FORM.to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// `payment.api_key_kms_key_arn`: the customer managed key the secret is
+/// encrypted with, in the county's account and region.
+pub(crate) fn kms_key_arn(arn: &str, region: &str, account: &str) -> Result<(), Problem> {
+    const FORM: &str =
+        "write the key's ARN, `arn:aws:kms:<region>:<account>:key/<key id>` (not an alias)";
+    let resource = county_arn(arn, "kms", region, account, FORM)?;
+    let id = resource.strip_prefix("key/").unwrap_or_default();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err((
+            format!("`{arn}` is not a KMS key ARN"),
+            Some(FORM.to_owned()),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

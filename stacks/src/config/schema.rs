@@ -12,11 +12,12 @@ use acme_contract::rules::{
 };
 
 use super::COUNTY;
-use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
+use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, did_you_mean};
 use super::model::{
-    AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig,
-    FunctionSettings, FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider,
-    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
+    CountyConfig, FunctionSettings, FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig,
+    PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange,
+    WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -137,7 +138,22 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
     // Absent = no provider chosen: the stack deploys, the order API and the
     // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
-    let payment = f.opt_with(d, "payment", payment);
+    let timeouts = functions.as_ref().map(|f| FunctionTimeouts {
+        api: f.api.timeout_seconds,
+        worker: f.worker.timeout_seconds,
+    });
+    let payment = f.opt_with(d, "payment", |d, n, p| {
+        payment(
+            d,
+            n,
+            p,
+            CountyPlace {
+                region: region.as_deref(),
+                account: account.as_deref(),
+            },
+            timeouts,
+        )
+    });
     // Absent = no migration role. Never defaulted (see `COUNTY_ONLY_KEYS`).
     let county_account = account.clone();
     let migration = f.opt_with(d, "migration", |d, n, p| {
@@ -729,12 +745,191 @@ fn analytics(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AnalyticsCo
     })
 }
 
-fn payment(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<PaymentConfig> {
+/// The county's account and region, where each decoded (an ARN in the
+/// `payment:` section must be in both).
+#[derive(Clone, Copy)]
+struct CountyPlace<'a> {
+    region: Option<&'a str>,
+    account: Option<&'a str>,
+}
+
+/// The order API's and the worker's timeouts, seconds: a charge or refund
+/// must fit in both.
+#[derive(Clone, Copy)]
+struct FunctionTimeouts {
+    api: u32,
+    worker: u32,
+}
+
+/// The keys of provider `card_api`, flat in `payment:`.
+const CARD_API_KEYS: [&str; 7] = [
+    "base_url",
+    "api_key_secret_arn",
+    "api_key_kms_key_arn",
+    "connect_timeout_ms",
+    "request_timeout_ms",
+    "max_attempts",
+    "call_budget_ms",
+];
+
+fn payment(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    place: CountyPlace<'_>,
+    timeouts: Option<FunctionTimeouts>,
+) -> Option<PaymentConfig> {
     let mut f = Fields::of(d, node, path)?;
     let provider = f.req_with(d, "provider", payment_provider);
+    let card_api = match provider {
+        Some(PaymentProvider::CardApi) => card_api(d, &mut f, node, place, timeouts).map(Some),
+        Some(PaymentProvider::Simulator) => {
+            not_for_the_simulator(d, &mut f);
+            Some(None)
+        }
+        None => None,
+    };
     f.finish(d);
     Some(PaymentConfig {
         provider: provider?,
+        card_api: card_api?,
+    })
+}
+
+/// The card API's settings are errors next to `provider: simulator`: a
+/// county that meant to charge cards would otherwise run on the simulator.
+fn not_for_the_simulator(d: &mut Decoder<'_>, f: &mut Fields<'_>) {
+    for key in CARD_API_KEYS {
+        if let Some(entry) = f.take(key) {
+            d.error(
+                entry.key_pos,
+                &f.child(key),
+                format!("`{}` applies to provider `card_api` only, and the provider is `simulator`", f.child(key)),
+                Some("set `provider: card_api` to charge cards through the provider's API, or delete the key".to_owned()),
+            );
+        }
+    }
+}
+
+fn card_api(
+    d: &mut Decoder<'_>,
+    f: &mut Fields<'_>,
+    node: &Node,
+    place: CountyPlace<'_>,
+    timeouts: Option<FunctionTimeouts>,
+) -> Option<CardApiConfig> {
+    use acme_contract::payment::card_api as c;
+    let base_url = f.opt_with(d, "base_url", |d, n, p| {
+        checked_string(d, n, p, rules::card_api_base_url)
+    });
+    let secret = f.opt_with(d, "api_key_secret_arn", |d, n, p| {
+        let arn = String::decode(d, n, p)?;
+        let (Some(region), Some(account)) = (place.region, place.account) else {
+            return Some(arn);
+        };
+        check(d, n, p, rules::secret_arn(&arn, region, account)).map(|()| arn)
+    });
+    let kms = f.opt_with(d, "api_key_kms_key_arn", |d, n, p| {
+        let arn = String::decode(d, n, p)?;
+        let (Some(region), Some(account)) = (place.region, place.account) else {
+            return Some(arn);
+        };
+        check(d, n, p, rules::kms_key_arn(&arn, region, account)).map(|()| arn)
+    });
+    let mut ms = |d: &mut Decoder<'_>, key: &'static str, range, default| {
+        f.opt_with(d, key, |d, n, p| decode_u32_in(d, n, p, range))
+            .map(|v| v.unwrap_or(default))
+    };
+    let connect = ms(
+        d,
+        "connect_timeout_ms",
+        c::CONNECT_TIMEOUT_MS_RANGE,
+        c::CONNECT_TIMEOUT_MS_DEFAULT,
+    );
+    let request = ms(
+        d,
+        "request_timeout_ms",
+        c::REQUEST_TIMEOUT_MS_RANGE,
+        c::REQUEST_TIMEOUT_MS_DEFAULT,
+    );
+    let attempts = ms(
+        d,
+        "max_attempts",
+        c::MAX_ATTEMPTS_RANGE,
+        c::MAX_ATTEMPTS_DEFAULT,
+    );
+    let budget = ms(
+        d,
+        "call_budget_ms",
+        c::CALL_BUDGET_MS_RANGE,
+        c::CALL_BUDGET_MS_DEFAULT,
+    );
+    let required = |d: &mut Decoder<'_>, key: &str, value: &Option<Option<String>>, what: &str| {
+        if let Some(None) = value {
+            d.error(
+                node.pos,
+                &f.child(key),
+                format!("`{}` is required with provider `card_api`", f.child(key)),
+                Some(what.to_owned()),
+            );
+        }
+    };
+    required(
+        d,
+        "base_url",
+        &base_url,
+        "the provider's API URL, e.g. `base_url: https://api.<provider>.com`",
+    );
+    required(
+        d,
+        "api_key_secret_arn",
+        &secret,
+        "the complete ARN of the Secrets Manager secret whose text is the provider's API key",
+    );
+    let (connect, request, budget) = (connect?, request?, budget?);
+    if request < connect {
+        d.error(
+            f.value_pos("request_timeout_ms"),
+            &f.child("request_timeout_ms"),
+            format!(
+                "`{}` ({request}) is shorter than `connect_timeout_ms` ({connect})",
+                f.child("request_timeout_ms")
+            ),
+            Some(
+                "a request's timeout includes connecting: make it at least the connect timeout"
+                    .to_owned(),
+            ),
+        );
+        return None;
+    }
+    if budget < request {
+        d.error(f.value_pos("call_budget_ms"), &f.child("call_budget_ms"),
+            format!("`{}` ({budget}) is shorter than `request_timeout_ms` ({request})", f.child("call_budget_ms")),
+            Some("the budget bounds all the requests of one charge: make it at least one request's timeout".to_owned()));
+        return None;
+    }
+    if let Some(t) = timeouts {
+        let (label, name, seconds) = if t.api <= t.worker {
+            ("order API", "api", t.api)
+        } else {
+            ("worker", "worker", t.worker)
+        };
+        if u64::from(budget) + u64::from(c::FUNCTION_TIMEOUT_MARGIN_MS) > u64::from(seconds) * 1000
+        {
+            d.error(f.value_pos("call_budget_ms"), &f.child("call_budget_ms"),
+                format!("`{}` ({budget} ms) does not fit the {label}'s timeout ({seconds} s) with {} ms to spare", f.child("call_budget_ms"), c::FUNCTION_TIMEOUT_MARGIN_MS),
+                Some(format!("a cancel refunds within the order API's timeout and the worker charges within its own: lower `call_budget_ms`, or raise `functions.{name}.timeout_seconds`")));
+            return None;
+        }
+    }
+    Some(CardApiConfig {
+        base_url: base_url??,
+        api_key_secret_arn: secret??,
+        api_key_kms_key_arn: kms?,
+        connect_timeout_ms: connect,
+        request_timeout_ms: request,
+        max_attempts: attempts?,
+        call_budget_ms: budget,
     })
 }
 
@@ -753,7 +948,7 @@ fn payment_provider(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Paym
     let hint = did_you_mean(text, choices.iter().copied())
         .map(|c| format!("did you mean `{c}`?"))
         .unwrap_or_else(|| {
-            "no real payment provider is integrated yet: `simulator` runs the county on the simulated gateway (no money moves); without `payment:` the county deploys but its order API and worker do not start".to_owned()
+            "`card_api` charges cards through a card processor's HTTPS API (base_url and api_key_secret_arn with it); `simulator` runs the county on the simulated gateway (no money moves); without `payment:` the county deploys but its order API and worker do not start".to_owned()
         });
     d.error(
         node.pos,

@@ -34,7 +34,7 @@ use crate::cfn::resources::sqs::{Queue, QueuePolicy};
 use crate::cfn::{
     Expr, LogicalId, Parameter, PolicyDocument, Principal, Res, Statement, TemplateError,
 };
-use crate::config::{Architecture, FunctionSettings};
+use crate::config::{Architecture, CardApiConfig, FunctionSettings};
 
 use super::events::Events;
 use super::tables::Tables;
@@ -172,7 +172,8 @@ pub(crate) fn add(
     // order lists (Orders and its GSIs), GET /orders/{id} (OrderById), and
     // cancel, whose transaction also puts reserved stock back (Inventory
     // update + ledger delete, `order_domain::service::release_tx`).
-    let api_statements = vec![
+    let card_api = cfg.payment.as_ref().and_then(|p| p.card_api.as_ref());
+    let mut api_statements = vec![
         Statement::allow(
             &["dynamodb:PutItem", "dynamodb:Query"],
             vec![t.orders.arn()],
@@ -199,6 +200,11 @@ pub(crate) fn add(
     // Only the order API learns where customer PII is.
     let mut api_env = common_env.clone();
     api_env.insert(env::CUSTOMERS_TABLE, d.pii.table.r#ref());
+    // The API refunds a cancelled order's charge.
+    if let Some(card) = card_api {
+        api_env.extend(card_api_env(card));
+        api_statements.extend(card_api_statements(cx, card));
+    }
     let api = add_function(
         cx,
         &API,
@@ -233,7 +239,7 @@ pub(crate) fn add(
     // The worker: loads the order (OrderById), then reserve / release /
     // confirm transactions — stock update, ledger put or delete, and the
     // OrderById + Orders status writes (`order_domain::service::worker`).
-    let worker_statements = vec![
+    let mut worker_statements = vec![
         Statement::allow(
             &["dynamodb:GetItem", "dynamodb:PutItem"],
             vec![t.order_by_id.arn()],
@@ -261,13 +267,18 @@ pub(crate) fn add(
         )
         .sid("ConsumeOrderQueue"),
     ];
+    let mut worker_env = common_env.clone();
+    if let Some(card) = card_api {
+        worker_env.extend(card_api_env(card));
+        worker_statements.extend(card_api_statements(cx, card));
+    }
     let worker = add_function(
         cx,
         &WORKER,
         &ids,
         &ids.worker,
         d.key,
-        common_env.clone(),
+        worker_env,
         worker_statements,
         &cfg.functions.worker,
     )?;
@@ -396,10 +407,50 @@ fn common_env(cx: &Ctx<'_>, d: &Deps<'_>) -> BTreeMap<&'static str, Expr> {
     ]);
     // Unset when the county chose no provider: the order API and the worker
     // then refuse to start, naming the county file setting.
-    if let Some(payment) = cx.cfg.payment {
+    if let Some(payment) = &cx.cfg.payment {
         vars.insert(env::PAYMENT_PROVIDER, Expr::lit(payment.provider.name()));
     }
     vars
+}
+
+/// The card API's settings, for the two functions that charge or refund.
+fn card_api_env(card: &CardApiConfig) -> [(&'static str, Expr); 6] {
+    let n = |v: u32| Expr::lit(v.to_string());
+    [
+        (env::PAYMENT_API_URL, Expr::lit(card.base_url.clone())),
+        (
+            env::PAYMENT_API_KEY_SECRET_ARN,
+            Expr::lit(card.api_key_secret_arn.clone()),
+        ),
+        (env::PAYMENT_CONNECT_TIMEOUT_MS, n(card.connect_timeout_ms)),
+        (env::PAYMENT_REQUEST_TIMEOUT_MS, n(card.request_timeout_ms)),
+        (env::PAYMENT_MAX_ATTEMPTS, n(card.max_attempts)),
+        (env::PAYMENT_CALL_BUDGET_MS, n(card.call_budget_ms)),
+    ]
+}
+
+/// Reading the card API key: its one secret, and decrypting it through
+/// Secrets Manager when the secret is on a key of the county's own.
+fn card_api_statements(cx: &Ctx<'_>, card: &CardApiConfig) -> Vec<Statement> {
+    let mut statements = vec![
+        Statement::allow(
+            &["secretsmanager:GetSecretValue"],
+            vec![Expr::lit(card.api_key_secret_arn.clone())],
+        )
+        .sid("CardApiKeySecret"),
+    ];
+    if let Some(key) = &card.api_key_kms_key_arn {
+        statements.push(
+            Statement::allow(&["kms:Decrypt"], vec![Expr::lit(key.clone())])
+                .when(
+                    "StringEquals",
+                    "kms:ViaService",
+                    format!("secretsmanager.{}.amazonaws.com", cx.cfg.region),
+                )
+                .sid("CardApiKeySecretKey"),
+        );
+    }
+    statements
 }
 
 fn architecture(a: Architecture) -> &'static str {

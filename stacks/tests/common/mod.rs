@@ -45,3 +45,28 @@ pub fn tool(env_var: &str, candidates: &[PathBuf], name: &str) -> PathBuf {
         "{name} not found: run the tests with `make test` (it installs {name}), or set {env_var}"
     );
 }
+
+/// `cfg` charging cards through the card API, with every setting given
+/// (the one fixture county the checkers read besides the samples).
+pub fn with_card_api(mut cfg: CountyConfig) -> CountyConfig {
+    use acme_stacks::config::{CardApiConfig, PaymentConfig, PaymentProvider};
+    let place = format!("{}:{}", cfg.region, cfg.account);
+    cfg.payment = Some(PaymentConfig {
+        provider: PaymentProvider::CardApi,
+        card_api: Some(CardApiConfig {
+            base_url: "https://api.cards.example.com".to_owned(),
+            api_key_secret_arn: format!(
+                "arn:aws:secretsmanager:{place}:secret:acme/{}/card-api-key-AbC123",
+                cfg.id
+            ),
+            api_key_kms_key_arn: Some(format!(
+                "arn:aws:kms:{place}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            )),
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 4_000,
+            max_attempts: 4,
+            call_budget_ms: 8_000,
+        }),
+    });
+    cfg
+}

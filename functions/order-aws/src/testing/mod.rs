@@ -1,6 +1,9 @@
 //! Fixtures for tests of the functions' configuration and start-up (feature
-//! `test-support`).
+//! `test-support`), and the fake card provider [`FakeCardApi`].
 
+mod fake_card_api;
+
+pub use fake_card_api::{FakeCardApi, FakePayment, Fault, Route, Seen};
 use order_domain::schema::env;
 
 const RULES: &str = r#"{"county_id":"travis-tx","sales_enabled":true,"timezone":"America/Chicago","max_units_per_order":24,"max_line_items":5,"gsi_write_shards":4,"reservation_ttl_seconds":900,"idempotency_ttl_hours":24}"#;
