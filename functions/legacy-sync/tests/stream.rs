@@ -357,20 +357,21 @@ async fn an_order_that_cannot_be_held_goes_to_the_failure_queue_and_the_rest_flo
     stop.send(true).expect("stop");
     let sqs = aws_sdk_sqs::Client::new(&c.sdk);
     let mut rejected: Vec<Rejected> = Vec::new();
-    until("two rejects on the queue", || async {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rejected.len() < 2 {
+        assert!(Instant::now() < deadline, "timed out waiting for two rejects: {rejected:?}");
         let out = sqs
             .receive_message()
             .queue_url(&c.dlq_url)
             .max_number_of_messages(10)
+            .wait_time_seconds(1)
             .send()
             .await
             .expect("receive");
         for m in out.messages() {
             rejected.push(serde_json::from_str(m.body().expect("body")).expect("a reject"));
         }
-        rejected.len() >= 2
-    })
-    .await;
+    }
     rejected.sort_by(|a, b| a.order_id.cmp(&b.order_id));
     assert_eq!(rejected.len(), 2, "{rejected:?}");
     assert_eq!(rejected[0].order_id.as_deref(), Some(bad.order_id.to_string().as_str()));
