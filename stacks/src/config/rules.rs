@@ -483,6 +483,85 @@ pub(crate) fn operator_count(path: &str, n: usize) -> Result<(), Problem> {
     Ok(())
 }
 
+/// At most this many legacy-sync subnets (Lambda's `VpcConfig` takes 16).
+pub(crate) const MAX_SUBNETS: usize = 16;
+
+pub(crate) fn subnet_count(path: &str, n: usize) -> Result<(), Problem> {
+    if n == 0 || n > MAX_SUBNETS {
+        return Err((
+            format!("`{path}` has {n} subnets; give 1 to {MAX_SUBNETS}"),
+            Some("the subnets (two or more Availability Zones) from which the function reaches the legacy database".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// An EC2 resource id: `<prefix>-` then 8 or 17 lower-case hex digits.
+pub(crate) fn aws_id(id: &str, prefix: &str, what: &str) -> Result<(), Problem> {
+    let hex = id
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .filter(|h| {
+            (h.len() == 8 || h.len() == 17)
+                && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+    match hex {
+        Some(_) => Ok(()),
+        None => Err((
+            format!("`{id}` is not a {what} id"),
+            Some(format!(
+                "write `{prefix}-` and 8 or 17 lower-case hex digits, e.g. `{prefix}-0123456789abcdef0`"
+            )),
+        )),
+    }
+}
+
+/// `migration.legacy_sync.database_secret_arn`: a Secrets Manager secret ARN;
+/// with `account` and `region`, the county's own (the function reads it with
+/// the county's role, in the county's region).
+pub(crate) fn secret_arn(
+    arn: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Result<(), Problem> {
+    const FORM: &str =
+        "write `arn:aws:secretsmanager:<region>:<account>:secret:<name>` (the secret's full ARN, with its 6-character suffix)";
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let [prefix, partition, service, arn_region, arn_account, kind, name] = parts[..] else {
+        return Err((
+            format!("`{arn}` is not a Secrets Manager secret ARN"),
+            Some(FORM.to_owned()),
+        ));
+    };
+    let well_formed = prefix == "arn"
+        && ["aws", "aws-us-gov", "aws-cn"].contains(&partition)
+        && service == "secretsmanager"
+        && kind == "secret"
+        && !name.is_empty()
+        && arn_account.len() == 12
+        && arn_account.bytes().all(|b| b.is_ascii_digit())
+        && !arn_region.is_empty();
+    if !well_formed {
+        return Err((
+            format!("`{arn}` is not a Secrets Manager secret ARN"),
+            Some(FORM.to_owned()),
+        ));
+    }
+    if let Some(account) = account.filter(|a| *a != arn_account) {
+        return Err((
+            format!("`{arn}` is in account {arn_account}, not the county's account {account}"),
+            Some("the legacy database's secret must be in the county's own account".to_owned()),
+        ));
+    }
+    if let Some(region) = region.filter(|r| *r != arn_region) {
+        return Err((
+            format!("`{arn}` is in region {arn_region}, not the county's region {region}"),
+            Some("replicate the secret to the county's region and name the replica".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
 /// One of `migration.operators`: `arn:<partition>:iam::<account>:role/<path/name>`,
 /// `...:user/<path/name>` or `...:root`. With `account`, it must be that
 /// account: the migration role is no way into a county from elsewhere.
