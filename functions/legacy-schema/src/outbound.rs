@@ -125,7 +125,10 @@ pub fn order_rows(order: &Order) -> Result<OutboundOrder, Unmappable> {
         // Still the legacy system's to finish: its own status text stays.
         Some(l) if l.owner == LegacyOwner::Legacy && order.status == OrderStatus::Pending => {
             crate::status::known(&l.status).ok_or_else(|| {
-                fail(format!("legacy status `{}` is not a legacy status", l.status))
+                fail(format!(
+                    "legacy status `{}` is not a legacy status",
+                    l.status
+                ))
             })?
         }
         _ => legacy_status(order.status),
@@ -154,7 +157,7 @@ pub fn order_rows(order: &Order) -> Result<OutboundOrder, Unmappable> {
         _ => Customer::New(order.customer_id.as_str().to_owned()),
     };
     Ok(OutboundOrder {
-        order_id: order.order_id.clone(),
+        order_id: order.order_id,
         version: order.version,
         number: legacy.map_or(Number::Allocate, |l| Number::Legacy(l.number)),
         client_request_id,

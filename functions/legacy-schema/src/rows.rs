@@ -59,4 +59,3 @@ pub struct LegacyStock {
     pub price: String,
     pub updated_at_us: i64,
 }
-

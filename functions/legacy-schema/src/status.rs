@@ -69,9 +69,17 @@ pub fn legacy_status(status: order_domain::OrderStatus) -> &'static str {
 
 /// `legacy` as the static text of a known legacy status, if it is one.
 pub fn known(legacy: &str) -> Option<&'static str> {
-    ["NEW", "PAID", "CONFIRMED", "SHIPPED", "CANCELLED", "FAILED", "REFUNDED"]
-        .into_iter()
-        .find(|k| *k == legacy)
+    [
+        "NEW",
+        "PAID",
+        "CONFIRMED",
+        "SHIPPED",
+        "CANCELLED",
+        "FAILED",
+        "REFUNDED",
+    ]
+    .into_iter()
+    .find(|k| *k == legacy)
 }
 
 #[cfg(test)]

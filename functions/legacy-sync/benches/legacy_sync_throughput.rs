@@ -88,9 +88,7 @@ async fn main() {
         .expect("create");
     let (base, _) = server.rsplit_once('/').expect("URL");
     let url = format!("{base}/bench_legacy_sync");
-    let (db, conn) = tokio_postgres::connect(&url, NoTls)
-        .await
-        .expect("connect");
+    let (db, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
     tokio::spawn(conn);
     db.batch_execute(include_str!("../../../migrate/sql/legacy-schema.sql"))
         .await
@@ -118,7 +116,7 @@ async fn main() {
     for o in &mut orders {
         o.version += 1;
         o.status = OrderStatus::Confirmed;
-        o.updated_at = o.updated_at + jiff::SignedDuration::from_secs(1);
+        o.updated_at += jiff::SignedDuration::from_secs(1);
         seq += 1;
         updates.push(record(o, seq));
     }

@@ -105,7 +105,8 @@ fn schema_sql() -> String {
 
 const US: &str = "(timestamptz 'epoch' + $1::bigint * interval '1 microsecond')";
 
-const GUARD: &str = "INSERT INTO acme_sync.orders AS g (order_id, legacy_order_id, version, applied_at)
+const GUARD: &str =
+    "INSERT INTO acme_sync.orders AS g (order_id, legacy_order_id, version, applied_at)
      VALUES ($1, COALESCE($2, nextval('acme_sync.order_numbers')), $3, clock_timestamp())
      ON CONFLICT (order_id) DO UPDATE
          SET version = EXCLUDED.version, applied_at = EXCLUDED.applied_at

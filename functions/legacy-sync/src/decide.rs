@@ -108,7 +108,10 @@ mod tests {
         assert_eq!(rows.number, Number::Allocate);
         assert_eq!(rows.version, o.version);
         assert_eq!(rows.placed_at, PlacedAt::Utc(o.created_at.as_microsecond()));
-        assert!(matches!(rows.customer, Customer::New(_) | Customer::Legacy(_)));
+        assert!(matches!(
+            rows.customer,
+            Customer::New(_) | Customer::Legacy(_)
+        ));
     }
 
     #[test]
@@ -137,7 +140,10 @@ mod tests {
         assert_eq!(rows.number, Number::Legacy(1008));
         assert_eq!(rows.status, "CONFIRMED");
         assert_eq!(rows.payment_ref.as_deref(), Some("ch_1008"));
-        assert_eq!(rows.placed_at, PlacedAt::Local("2024-06-16T09:01:00".into()));
+        assert_eq!(
+            rows.placed_at,
+            PlacedAt::Local("2024-06-16T09:01:00".into())
+        );
     }
 
     #[test]

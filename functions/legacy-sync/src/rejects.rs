@@ -48,6 +48,11 @@ impl Rejects for SqsRejects {
             .send()
             .await
             .map(drop)
-            .map_err(|e| format!("SendMessage to the failure queue: {}", DisplayErrorContext(&e)))
+            .map_err(|e| {
+                format!(
+                    "SendMessage to the failure queue: {}",
+                    DisplayErrorContext(&e)
+                )
+            })
     }
 }

@@ -113,11 +113,9 @@ mod tests {
         .expect("parses");
         assert_eq!(t.config.get_ssl_mode(), SslMode::Require);
         assert_eq!(format!("{t:?}"), "postgres://sync@db.internal:5433/orders");
-        let e = parse(r#"{"username":"sync","password":"hunter2"}"#, None)
-            .err()
-            .expect("no host");
+        let e = parse(r#"{"username":"sync","password":"hunter2"}"#, None).expect_err("no host");
         assert!(!e.contains("hunter2"), "{e}");
-        let e = parse("mysql://sync:hunter2@db", None).err().expect("not postgres");
+        let e = parse("mysql://sync:hunter2@db", None).expect_err("not postgres");
         assert!(!e.contains("hunter2"), "{e}");
     }
 

@@ -21,8 +21,8 @@ use legacy_schema::outbound::NEW_SYSTEM_NUMBERS;
 use legacy_sync::{LegacySync, Rejected, SqsRejects, secret};
 use order_aws::DynamoStore;
 use order_domain::codec::{order_from_item, order_key, order_to_item};
-use order_domain::store::{Put, Store, Table, TableNames};
 use order_domain::order::StatusChange;
+use order_domain::store::{Put, Store, Table, TableNames};
 use order_domain::{CountyId, LineItem, Money, Order, OrderStatus};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
@@ -204,7 +204,7 @@ fn new_order(id: &str, store: &str) -> Order {
 fn advance(o: &mut Order, status: OrderStatus) {
     o.version += 1;
     o.status = status;
-    o.updated_at = o.updated_at + jiff::SignedDuration::from_secs(60);
+    o.updated_at += jiff::SignedDuration::from_secs(60);
     o.history.push(StatusChange {
         status,
         at: o.updated_at,
@@ -270,7 +270,10 @@ async fn orders_reach_the_legacy_tables_once_and_follow_their_status() {
         .await
         .expect("the row");
     let customer: i64 = row.get(0);
-    assert!(customer >= NEW_SYSTEM_NUMBERS, "a new customer gets a number of the new system's");
+    assert!(
+        customer >= NEW_SYSTEM_NUMBERS,
+        "a new customer gets a number of the new system's"
+    );
     assert_eq!(row.get::<_, String>(1), "AUS-1");
     assert_eq!(row.get::<_, String>(2), "26.98");
     assert_eq!(row.get::<_, String>(3), "USD");
@@ -287,7 +290,11 @@ async fn orders_reach_the_legacy_tables_once_and_follow_their_status() {
     // row is not even rewritten (its xmin stays).
     stop.send(true).expect("stop");
     let streams = aws_sdk_dynamodbstreams::Client::new(&c.sdk);
-    let records = all_records(&streams, c.resources.order_stream_arn.as_deref().expect("arn")).await;
+    let records = all_records(
+        &streams,
+        c.resources.order_stream_arn.as_deref().expect("arn"),
+    )
+    .await;
     assert_eq!(records.len(), 3);
     let sync = handler(&c, &url).await;
     let arn = c.resources.order_stream_arn.clone().expect("arn");
@@ -359,7 +366,10 @@ async fn an_order_that_cannot_be_held_goes_to_the_failure_queue_and_the_rest_flo
     let mut rejected: Vec<Rejected> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while rejected.len() < 2 {
-        assert!(Instant::now() < deadline, "timed out waiting for two rejects: {rejected:?}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for two rejects: {rejected:?}"
+        );
         let out = sqs
             .receive_message()
             .queue_url(&c.dlq_url)
@@ -374,13 +384,22 @@ async fn an_order_that_cannot_be_held_goes_to_the_failure_queue_and_the_rest_flo
     }
     rejected.sort_by(|a, b| a.order_id.cmp(&b.order_id));
     assert_eq!(rejected.len(), 2, "{rejected:?}");
-    assert_eq!(rejected[0].order_id.as_deref(), Some(bad.order_id.to_string().as_str()));
+    assert_eq!(
+        rejected[0].order_id.as_deref(),
+        Some(bad.order_id.to_string().as_str())
+    );
     assert!(
-        rejected[0].reason.contains("store `AUS-9` is not in the legacy database"),
+        rejected[0]
+            .reason
+            .contains("store `AUS-9` is not in the legacy database"),
         "{}",
         rejected[0].reason
     );
-    assert!(rejected[1].reason.contains("county `king-wa`"), "{}", rejected[1].reason);
+    assert!(
+        rejected[1].reason.contains("county `king-wa`"),
+        "{}",
+        rejected[1].reason
+    );
     assert_eq!(rejected[0].county_id, COUNTY);
     let n: i64 = db
         .query_one("SELECT count(*) FROM orders", &[])
@@ -449,7 +468,9 @@ async fn with_the_change_capture_running_nothing_bounces() {
     put(&c.store, &m).await;
     let id = o.order_id.to_string();
     until("both orders in the legacy tables", || async {
-        legacy_row(&db, &id).await.is_some_and(|r| r.1 == "CONFIRMED")
+        legacy_row(&db, &id)
+            .await
+            .is_some_and(|r| r.1 == "CONFIRMED")
             && legacy_row(&db, &migrated_id.to_string())
                 .await
                 .is_some_and(|r| r.1 == "CONFIRMED")
@@ -491,8 +512,18 @@ async fn with_the_change_capture_running_nothing_bounces() {
         .expect("get")
         .map(|i| order_from_item(&i).expect("order"))
         .expect("the new order");
-    assert_eq!((now.version, now.status), (2, OrderStatus::Confirmed), "no churn");
+    assert_eq!(
+        (now.version, now.status),
+        (2, OrderStatus::Confirmed),
+        "no churn"
+    );
     let m_now = record().await.expect("migrated");
-    assert_eq!((m_now.version, m_now.status), (m.version, OrderStatus::Confirmed), "no churn");
-    sync::drop_slot(&legacy_url, &slot).await.expect("drop the slot");
+    assert_eq!(
+        (m_now.version, m_now.status),
+        (m.version, OrderStatus::Confirmed),
+        "no churn"
+    );
+    sync::drop_slot(&legacy_url, &slot)
+        .await
+        .expect("drop the slot");
 }

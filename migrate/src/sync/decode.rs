@@ -344,13 +344,28 @@ mod tests {
         };
         for r in [
             ours(800, "BEGIN 800"),
-            ours(800, "table acme_sync.orders: INSERT: order_id[text]:'01J' legacy_order_id[bigint]:1001 version[bigint]:3"),
-            ours(800, "table public.orders: UPDATE: order_id[bigint]:1001 status[character varying]:'SHIPPED'"),
-            ours(800, "table public.order_lines: INSERT: order_id[bigint]:1001 line_no[integer]:1"),
+            ours(
+                800,
+                "table acme_sync.orders: INSERT: order_id[text]:'01J' legacy_order_id[bigint]:1001 version[bigint]:3",
+            ),
+            ours(
+                800,
+                "table public.orders: UPDATE: order_id[bigint]:1001 status[character varying]:'SHIPPED'",
+            ),
+            ours(
+                800,
+                "table public.order_lines: INSERT: order_id[bigint]:1001 line_no[integer]:1",
+            ),
             ours(800, "COMMIT 800 (at 2026-12-06 11:58:42.436585+00)"),
             ours(801, "BEGIN 801"),
-            ours(801, "table public.orders: UPDATE: order_id[bigint]:1002 status[character varying]:'SHIPPED'"),
-            ours(801, "table public.orders: UPDATE: order_id[bigint]:4611686018427387905 status[character varying]:'SHIPPED'"),
+            ours(
+                801,
+                "table public.orders: UPDATE: order_id[bigint]:1002 status[character varying]:'SHIPPED'",
+            ),
+            ours(
+                801,
+                "table public.orders: UPDATE: order_id[bigint]:4611686018427387905 status[character varying]:'SHIPPED'",
+            ),
             ours(801, "COMMIT 801 (at 2026-12-06 11:58:43.436585+00)"),
         ] {
             b.add(&r).expect("decodes");

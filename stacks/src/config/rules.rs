@@ -503,7 +503,8 @@ pub(crate) fn aws_id(id: &str, prefix: &str, what: &str) -> Result<(), Problem> 
         .and_then(|r| r.strip_prefix('-'))
         .filter(|h| {
             (h.len() == 8 || h.len() == 17)
-                && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
     match hex {
         Some(_) => Ok(()),
@@ -524,10 +525,18 @@ pub(crate) fn secret_arn(
     account: Option<&str>,
     region: Option<&str>,
 ) -> Result<(), Problem> {
-    const FORM: &str =
-        "write `arn:aws:secretsmanager:<region>:<account>:secret:<name>` (the secret's full ARN, with its 6-character suffix)";
+    const FORM: &str = "write `arn:aws:secretsmanager:<region>:<account>:secret:<name>` (the secret's full ARN, with its 6-character suffix)";
     let parts: Vec<&str> = arn.splitn(7, ':').collect();
-    let [prefix, partition, service, arn_region, arn_account, kind, name] = parts[..] else {
+    let [
+        prefix,
+        partition,
+        service,
+        arn_region,
+        arn_account,
+        kind,
+        name,
+    ] = parts[..]
+    else {
         return Err((
             format!("`{arn}` is not a Secrets Manager secret ARN"),
             Some(FORM.to_owned()),

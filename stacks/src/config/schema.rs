@@ -15,8 +15,8 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, LegacySyncConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    FunctionsConfig, LegacySyncConfig, MigrationConfig, PaymentConfig, PaymentProvider,
+    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -719,7 +719,11 @@ fn legacy_sync(
 /// `migration.legacy_sync.subnet_ids`: each checked where it is written.
 fn subnet_ids(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Vec<String>> {
     let Kind::Seq(items) = &node.kind else {
-        d.expected(node, path, "a list of VPC subnet ids (`subnet-0123456789abcdef0`)");
+        d.expected(
+            node,
+            path,
+            "a list of VPC subnet ids (`subnet-0123456789abcdef0`)",
+        );
         return None;
     };
     if let Err((message, hint)) = rules::subnet_count(path, items.len()) {

@@ -452,7 +452,10 @@ fn add_legacy_sync(
     ];
     let variables = BTreeMap::from([
         (env::COUNTY_ID, Expr::lit(cx.cfg.id.clone())),
-        (env::LEGACY_DB_SECRET_ARN, Expr::lit(ls.database_secret_arn.clone())),
+        (
+            env::LEGACY_DB_SECRET_ARN,
+            Expr::lit(ls.database_secret_arn.clone()),
+        ),
         (env::LEGACY_SYNC_DLQ_URL, failures.r#ref()),
     ]);
     let vpc = VpcConfig {

@@ -318,12 +318,21 @@ mod tests {
         );
         // Nothing of the order tables, the bus or the topic.
         let text = serde_json::to_string(&statements).expect("json");
-        for other in ["OrdersTable", "InventoryTable", "events:", "sns:", "dynamodb:PutItem"] {
+        for other in [
+            "OrdersTable",
+            "InventoryTable",
+            "events:",
+            "sns:",
+            "dynamodb:PutItem",
+        ] {
             assert!(!text.contains(other), "{other} in {text}");
         }
         let esm = &r["LegacySyncStreamSource"]["Properties"];
         assert_eq!(esm["BisectBatchOnFunctionError"], json!(true));
-        assert_eq!(esm["FunctionResponseTypes"], json!(["ReportBatchItemFailures"]));
+        assert_eq!(
+            esm["FunctionResponseTypes"],
+            json!(["ReportBatchItemFailures"])
+        );
         assert_eq!(
             esm["DestinationConfig"]["OnFailure"]["Destination"],
             json!({"Fn::GetAtt": ["LegacySyncFailureQueue", "Arn"]})
