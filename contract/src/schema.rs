@@ -142,4 +142,14 @@ pub mod env {
     /// ([`crate::migration::mode_parameter`]). Unset for a county without a
     /// `migration:` section: it has no legacy system to defer to.
     pub const CUTOVER_MODE_PARAMETER: &str = "ACME_CUTOVER_MODE_PARAMETER";
+    /// The legacy-sync function's: the Secrets Manager secret holding the
+    /// legacy database's connection (an RDS secret's JSON or a libpq URL).
+    pub const LEGACY_DB_SECRET_ARN: &str = "ACME_LEGACY_DB_SECRET_ARN";
+    /// The legacy-sync function's: the queue of stream records it could not
+    /// map (with the reason), also its event source's on-failure destination.
+    pub const LEGACY_SYNC_DLQ_URL: &str = "ACME_LEGACY_SYNC_DLQ_URL";
+    /// The legacy-sync function's, optional: a PEM file of the CAs the
+    /// database's certificate chains to (the RDS bundle), instead of the
+    /// system's roots.
+    pub const LEGACY_DB_CA_FILE: &str = "ACME_LEGACY_DB_CA_FILE";
 }

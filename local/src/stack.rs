@@ -24,6 +24,9 @@ pub mod logical {
     pub const ORDER_DLQ: &str = "OrderDeadLetterQueue";
     pub const EVENT_BUS: &str = "OrderEventBus";
     pub const NOTIFICATIONS_TOPIC: &str = "CustomerNotificationsTopic";
+    /// The stream's publisher (a county with `migration.legacy_sync` has a
+    /// second mapping on the stream, legacy-sync's).
+    pub const STREAM_PUBLISHER: &str = "StreamPublisherFunction";
 }
 
 /// How Lambda polls the order queue (`AWS::Lambda::EventSourceMapping` on it).
@@ -117,7 +120,10 @@ impl CountyStack {
                         .and_then(|n| u32::try_from(n).ok())
                         .unwrap_or(2),
                 });
-            } else if on(logical::ORDER_BY_ID_TABLE) {
+            } else if on(logical::ORDER_BY_ID_TABLE)
+                && props.pointer("/FunctionName/Ref").and_then(Value::as_str)
+                    == Some(logical::STREAM_PUBLISHER)
+            {
                 stream_mapping = Some(StreamMapping {
                     batch_size: num("BatchSize").unwrap_or(100),
                 });

@@ -37,6 +37,6 @@ pub mod progress;
 pub mod read;
 pub mod source;
 pub mod sync;
-mod tls;
+pub use legacy_schema::tls;
 pub mod verify;
 pub mod write;

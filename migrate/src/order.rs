@@ -237,9 +237,17 @@ fn mapped_id<T: TryFrom<String, Error = order_domain::IdError>>(
 /// The items the API and the worker would have written for `order`: its
 /// OrderById record and its Orders summary, each priced in write units
 /// (table and index writes) by the project's meter.
+///
+/// The record carries `origin = legacy` ([`legacy_schema::origin`]): the
+/// legacy-sync function does not write it back to the legacy database.
 pub fn items(order: &Order, gsi_write_shards: u32) -> Vec<Pending> {
+    let mut record = order_to_item(order);
+    record.insert(
+        legacy_schema::origin::ORIGIN.into(),
+        order_domain::store::AttrValue::S(legacy_schema::origin::FROM_LEGACY.into()),
+    );
     vec![
-        priced(Table::OrderById, order_to_item(order)),
+        priced(Table::OrderById, record),
         priced(Table::Orders, summary_item(order, gsi_write_shards)),
     ]
 }

@@ -5,13 +5,12 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::{Client, Config, IsolationLevel, Transaction};
 
-use crate::tls;
+use legacy_schema::tls;
 
 /// Environment variable holding the connection string when `--from` is not given.
 pub const URL_ENV: &str = "ACME_LEGACY_URL";
@@ -196,25 +195,7 @@ impl fmt::Debug for LegacyUrl {
 }
 
 fn tls(root_cert: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, SourceError> {
-    let roots = match root_cert {
-        Some(path) => tls::private_roots(path).map_err(SourceError::BadUrl)?,
-        None => {
-            let mut roots = rustls::RootCertStore::empty();
-            // Unreadable system certificates only matter when TLS is used;
-            // the handshake then fails naming the server.
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            roots
-        }
-    };
-    // rustls checks the chain to these roots and the host name (or IP
-    // address) of the URL against the certificate: libpq's verify-full.
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SourceError::BadUrl(format!("TLS set-up: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+    tls::connector(root_cert).map_err(SourceError::BadUrl)
 }
 
 /// An open connection to the legacy database.

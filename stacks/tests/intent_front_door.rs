@@ -535,7 +535,26 @@ fn functions_get_the_rules_the_domain_parses_and_code_from_hashed_assets() {
                 cfg.sale_hours.monday.map(|w| w.open_minute)
             );
         }
-        assert_eq!(assets.as_object().expect("assets").len(), 3);
+        // legacy-sync's bundle only where the county configures it.
+        let legacy_sync = t["Resources"].get("LegacySyncFunction").is_some();
+        assert_eq!(
+            legacy_sync,
+            cfg.migration
+                .as_ref()
+                .is_some_and(|m| m.legacy_sync.is_some()),
+            "{}",
+            cfg.id
+        );
+        if legacy_sync {
+            assert_eq!(
+                assets["LegacySyncCodeKey"],
+                json!({"function": "legacy-sync", "architecture": arch})
+            );
+        }
+        assert_eq!(
+            assets.as_object().expect("assets").len(),
+            3 + usize::from(legacy_sync)
+        );
     }
 }
 

@@ -21,6 +21,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
+use legacy_schema::origin::MARKER_TABLE;
+use legacy_schema::outbound::NEW_SYSTEM_NUMBERS;
 
 /// A WAL position (`pg_lsn`), `X/Y` in text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -74,6 +76,11 @@ pub struct Batch {
     pub end: Option<Lsn>,
     /// What was seen but not applied (a TRUNCATE of a migrated table).
     pub notes: Vec<String>,
+    /// Transactions the legacy-sync function committed (skipped: see
+    /// [`legacy_schema::origin`]).
+    pub own_transactions: u64,
+    /// The legacy-sync transaction being read, whose changes are skipped.
+    skipping: Option<u32>,
 }
 
 /// A change to a migrated table that cannot be read: the sync stops rather
@@ -106,6 +113,9 @@ impl Batch {
             return Ok(());
         }
         if let Some(rest) = data.strip_prefix("COMMIT") {
+            if self.skipping.take().is_some() {
+                self.own_transactions += 1;
+            }
             let at = commit_time(rest).ok_or_else(|| err("no commit time"))?;
             self.commits.push((row.xid, at));
             self.end = Some(row.lsn);
@@ -116,6 +126,14 @@ impl Batch {
             return Ok(());
         };
         let (name, rest) = rest.split_once(": ").ok_or_else(|| err("no action"))?;
+        // No loops: what legacy-sync wrote came from DynamoDB. Its guard row
+        // is the first change of each of its transactions.
+        if name == MARKER_TABLE {
+            self.skipping = Some(row.xid);
+        }
+        if self.skipping == Some(row.xid) {
+            return Ok(());
+        }
         let (action, tuple) = rest.split_once(':').ok_or_else(|| err("no action"))?;
         if action == "TRUNCATE" {
             let ours: Vec<&str> = name.split(", ").filter(|t| is_ours(t)).collect();
@@ -146,7 +164,17 @@ impl Batch {
             ORDERS | LINES => {
                 for s in &sections {
                     let id = value(s, "order_id").ok_or_else(|| err("no order_id"))?;
-                    let id = id.parse().map_err(|_| err("order_id is not a number"))?;
+                    let id: i64 = id.parse().map_err(|_| err("order_id is not a number"))?;
+                    if id >= NEW_SYSTEM_NUMBERS {
+                        // The new system's order, written by legacy-sync:
+                        // DynamoDB holds it; a legacy-side edit is not applied.
+                        self.notes.push(format!(
+                            "order {id} is the new system's (written by legacy-sync): \
+                             a change to it in the legacy database at {} is not applied",
+                            row.lsn
+                        ));
+                        continue;
+                    }
                     self.orders.insert(id);
                 }
             }
@@ -304,6 +332,49 @@ mod tests {
             b.commits,
             vec![(729, "2026-12-06T11:58:42.436585Z".parse().expect("ts"))]
         );
+    }
+
+    #[test]
+    fn what_legacy_sync_wrote_does_not_come_back() {
+        let mut b = Batch::default();
+        let ours = |xid: u32, data: &str| Row {
+            lsn: Lsn(1),
+            xid,
+            data: data.to_owned(),
+        };
+        for r in [
+            ours(800, "BEGIN 800"),
+            ours(
+                800,
+                "table acme_sync.orders: INSERT: order_id[text]:'01J' legacy_order_id[bigint]:1001 version[bigint]:3",
+            ),
+            ours(
+                800,
+                "table public.orders: UPDATE: order_id[bigint]:1001 status[character varying]:'SHIPPED'",
+            ),
+            ours(
+                800,
+                "table public.order_lines: INSERT: order_id[bigint]:1001 line_no[integer]:1",
+            ),
+            ours(800, "COMMIT 800 (at 2026-12-06 11:58:42.436585+00)"),
+            ours(801, "BEGIN 801"),
+            ours(
+                801,
+                "table public.orders: UPDATE: order_id[bigint]:1002 status[character varying]:'SHIPPED'",
+            ),
+            ours(
+                801,
+                "table public.orders: UPDATE: order_id[bigint]:4611686018427387905 status[character varying]:'SHIPPED'",
+            ),
+            ours(801, "COMMIT 801 (at 2026-12-06 11:58:43.436585+00)"),
+        ] {
+            b.add(&r).expect("decodes");
+        }
+        assert_eq!(b.orders, BTreeSet::from([1002]));
+        assert_eq!(b.own_transactions, 1);
+        assert_eq!(b.transactions(), 2, "the slot still moves past both");
+        assert_eq!(b.changes, 2);
+        assert!(b.notes[0].contains("4611686018427387905"), "{:?}", b.notes);
     }
 
     #[test]

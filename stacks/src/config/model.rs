@@ -131,6 +131,24 @@ pub struct MigrationConfig {
     /// IAM role or user ARNs (or the account root) of the county's own
     /// account allowed to assume the migration role; 1..=10, no duplicates.
     pub operators: Vec<String>,
+    /// `migration.legacy_sync`: where the legacy-sync function reaches the
+    /// legacy database. Absent = no legacy-sync function.
+    pub legacy_sync: Option<LegacySyncConfig>,
+}
+
+/// `migration.legacy_sync:` the legacy-sync function (OrderById stream →
+/// legacy PostgreSQL tables) runs in these subnets with this security group
+/// and reads the database connection from this secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LegacySyncConfig {
+    /// `arn:aws:secretsmanager:<county region>:<county account>:secret:<name>`:
+    /// an RDS secret's JSON (username, password, host, port, dbname) or a
+    /// libpq URL.
+    pub database_secret_arn: String,
+    /// VPC subnet ids (`subnet-` and 8 or 17 hex digits), 1..=16, no duplicates.
+    pub subnet_ids: Vec<String>,
+    /// A security group id (`sg-` and 8 or 17 hex digits) the database admits.
+    pub security_group_id: String,
 }
 
 /// `payment:` of a county file. Only in the county's own file, never in

@@ -483,6 +483,40 @@ pub(crate) fn operator_count(path: &str, n: usize) -> Result<(), Problem> {
     Ok(())
 }
 
+/// At most this many legacy-sync subnets (Lambda's `VpcConfig` takes 16).
+pub(crate) const MAX_SUBNETS: usize = 16;
+
+pub(crate) fn subnet_count(path: &str, n: usize) -> Result<(), Problem> {
+    if n == 0 || n > MAX_SUBNETS {
+        return Err((
+            format!("`{path}` has {n} subnets; give 1 to {MAX_SUBNETS}"),
+            Some("the subnets (two or more Availability Zones) from which the function reaches the legacy database".to_owned()),
+        ));
+    }
+    Ok(())
+}
+
+/// An EC2 resource id: `<prefix>-` then 8 or 17 lower-case hex digits.
+pub(crate) fn aws_id(id: &str, prefix: &str, what: &str) -> Result<(), Problem> {
+    let hex = id
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('-'))
+        .filter(|h| {
+            (h.len() == 8 || h.len() == 17)
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+    match hex {
+        Some(_) => Ok(()),
+        None => Err((
+            format!("`{id}` is not a {what} id"),
+            Some(format!(
+                "write `{prefix}-` and 8 or 17 lower-case hex digits, e.g. `{prefix}-0123456789abcdef0`"
+            )),
+        )),
+    }
+}
+
 /// One of `migration.operators`: `arn:<partition>:iam::<account>:role/<path/name>`,
 /// `...:user/<path/name>` or `...:root`. With `account`, it must be that
 /// account: the migration role is no way into a county from elsewhere.
@@ -678,8 +712,9 @@ fn county_arn<'a>(
     Ok(resource)
 }
 
-/// `payment.api_key_secret_arn`: a secret's complete ARN (with the six
-/// characters Secrets Manager appends), in the county's account and region.
+/// `payment.api_key_secret_arn` and `migration.legacy_sync.database_secret_arn`:
+/// a secret's complete ARN (with the six characters Secrets Manager appends),
+/// in the county's account and region.
 /// The complete ARN is what the functions' IAM policy must name.
 pub(crate) fn secret_arn(arn: &str, region: &str, account: &str) -> Result<(), Problem> {
     const FORM: &str = "write the secret's complete ARN, as `aws secretsmanager describe-secret --secret-id <name> --query ARN` prints it: `arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>`";

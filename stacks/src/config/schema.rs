@@ -15,9 +15,9 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, did_you_mean};
 use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
-    CountyConfig, FunctionSettings, FunctionsConfig, LoadConfig, MigrationConfig, PaymentConfig,
-    PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange,
-    WafConfig,
+    CountyConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig, MigrationConfig,
+    PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
+    ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -156,8 +156,9 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     });
     // Absent = no migration role. Never defaulted (see `COUNTY_ONLY_KEYS`).
     let county_account = account.clone();
+    let county_region = region.clone();
     let migration = f.opt_with(d, "migration", |d, n, p| {
-        migration(d, n, p, county_account.as_deref())
+        migration(d, n, p, county_account.as_deref(), county_region.as_deref())
     });
     // Absent = the pipeline's own credentials. Never defaulted.
     let access = f.opt_with(d, "access", |d, n, p| {
@@ -964,12 +965,17 @@ fn migration(
     node: &Node,
     path: &str,
     account: Option<&str>,
+    region: Option<&str>,
 ) -> Option<MigrationConfig> {
     let mut f = Fields::of(d, node, path)?;
     let operators = f.req_with(d, "operators", |d, n, p| operators(d, n, p, account));
+    let legacy_sync = f.opt_with(d, "legacy_sync", |d, n, p| {
+        legacy_sync(d, n, p, account, region)
+    });
     f.finish(d);
     Some(MigrationConfig {
         operators: operators?,
+        legacy_sync: legacy_sync?,
     })
 }
 
@@ -1015,6 +1021,75 @@ fn access(
         Some(hint.to_owned()),
     );
     None
+}
+
+/// `migration.legacy_sync`: all three settings or none (the section absent).
+fn legacy_sync(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Option<LegacySyncConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let secret = f.req_with(d, "database_secret_arn", |d, n, p| {
+        let arn = String::decode(d, n, p)?;
+        // Without the county's own account and region (already reported),
+        // there is nothing to hold the ARN against.
+        let (Some(region), Some(account)) = (region, account) else {
+            return Some(arn);
+        };
+        check(d, n, p, rules::secret_arn(&arn, region, account)).map(|()| arn)
+    });
+    let subnets = f.req_with(d, "subnet_ids", subnet_ids);
+    let group = f.req_with(d, "security_group_id", |d, n, p| {
+        checked_string(d, n, p, |g| rules::aws_id(g, "sg", "security group"))
+    });
+    f.finish(d);
+    Some(LegacySyncConfig {
+        database_secret_arn: secret?,
+        subnet_ids: subnets?,
+        security_group_id: group?,
+    })
+}
+
+/// `migration.legacy_sync.subnet_ids`: each checked where it is written.
+fn subnet_ids(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Vec<String>> {
+    let Kind::Seq(items) = &node.kind else {
+        d.expected(
+            node,
+            path,
+            "a list of VPC subnet ids (`subnet-0123456789abcdef0`)",
+        );
+        return None;
+    };
+    if let Err((message, hint)) = rules::subnet_count(path, items.len()) {
+        d.error(node.pos, path, message, hint);
+        return None;
+    }
+    let mut ok = true;
+    let mut seen: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let Some(id) = checked_string(d, item, &item_path, |s| {
+            rules::aws_id(s, "subnet", "subnet")
+        }) else {
+            ok = false;
+            continue;
+        };
+        if seen.contains(&id) {
+            d.error(
+                item.pos,
+                &item_path,
+                format!("`{id}` is listed twice in `{path}`"),
+                Some("list each subnet once".to_owned()),
+            );
+            ok = false;
+            continue;
+        }
+        seen.push(id);
+    }
+    ok.then_some(seen)
 }
 
 /// `migration.operators`: IAM principal ARNs of the county's account, each

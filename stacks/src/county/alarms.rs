@@ -118,6 +118,14 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
             "Stream batches the publisher gave up on: order events were not published. Replay them from the failure records.",
         ));
     }
+    if let Some(q) = &r.functions.legacy_sync_failure_queue {
+        dlqs.push((
+            q,
+            "LegacySyncFailureDepthAlarm",
+            "legacy-sync-failures",
+            "Orders legacy-sync could not write to the legacy database (each message names the order and the reason), or batches it gave up on: legacy reports miss them. Fix, then replay.",
+        ));
+    }
     for (queue, id, what, description) in dlqs {
         specs.push(AlarmSpec {
             id: id.into(),
@@ -143,10 +151,17 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
 
     // Errors and throttles of the two asynchronous consumers. The API
     // function's errors surface as API 5XX below, with the customer's view.
-    for (f, label) in [
+    let mut consumers = vec![
         (&r.functions.worker.function, "OrderWorker"),
         (&r.functions.publisher.function, "StreamPublisher"),
-    ] {
+    ];
+    consumers.extend(
+        r.functions
+            .legacy_sync
+            .as_ref()
+            .map(|f| (&f.function, "LegacySync")),
+    );
+    for (f, label) in consumers {
         for (metric, what) in [("Errors", "errors"), ("Throttles", "throttles")] {
             specs.push(AlarmSpec {
                 id: format!("{label}{metric}Alarm"),
@@ -186,6 +201,27 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
                     "FunctionName",
                     r.functions.publisher.function.r#ref(),
                 )],
+                statistic: Some("Maximum"),
+                extended_statistic: None,
+                period: 60,
+            }),
+            evaluation_periods: 5,
+            datapoints_to_alarm: 5,
+            threshold: ITERATOR_AGE_MS,
+            comparison: "GreaterThanThreshold",
+            missing: "ignore",
+        });
+    }
+
+    if let Some(f) = &r.functions.legacy_sync {
+        specs.push(AlarmSpec {
+            id: "LegacySyncIteratorAgeAlarm".into(),
+            name: alarm_name("legacy-sync-iterator-age"),
+            description: "legacy-sync is more than a minute behind the OrderById stream: the legacy tables (reports, fulfilment) are late; is the legacy database reachable?".into(),
+            metric: Source::Single(SingleMetric {
+                namespace: "AWS/Lambda",
+                metric_name: "IteratorAge",
+                dimensions: vec![Dimension::new("FunctionName", f.function.r#ref())],
                 statistic: Some("Maximum"),
                 extended_statistic: None,
                 period: 60,

@@ -1,6 +1,7 @@
-//! The county's three functions — the order API, the order worker and the
-//! stream publisher — each with its own execution role, log group and
-//! least-privilege policy.
+//! The county's functions — the order API, the order worker, the stream
+//! publisher and, in a county moving off the legacy database with
+//! `migration.legacy_sync`, legacy-sync — each with its own execution role,
+//! log group and least-privilege policy.
 //!
 //! Code comes from content-hashed assets: the template takes the assets
 //! bucket and one `assets/<sha256>.zip` key per function as parameters, and
@@ -27,14 +28,14 @@ use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
 use crate::cfn::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, Environment, EventSourceMapping, Function,
-    LoggingConfig, OnFailure, ScalingConfig, TracingConfig,
+    LoggingConfig, OnFailure, ScalingConfig, TracingConfig, VpcConfig,
 };
 use crate::cfn::resources::logs::LogGroup;
 use crate::cfn::resources::sqs::{Queue, QueuePolicy};
 use crate::cfn::{
     Expr, LogicalId, Parameter, PolicyDocument, Principal, Res, Statement, TemplateError,
 };
-use crate::config::{Architecture, CardApiConfig, FunctionSettings};
+use crate::config::{Architecture, CardApiConfig, FunctionSettings, LegacySyncConfig};
 
 use super::events::Events;
 use super::tables::Tables;
@@ -97,6 +98,34 @@ const PUBLISHER: Spec = Spec {
     crate_name: "stream-publisher",
     description: "Turns OrderById changes into events, notifications and re-enqueues",
 };
+const LEGACY_SYNC: Spec = Spec {
+    prefix: "LegacySync",
+    crate_name: "legacy-sync",
+    description: "Writes orders the new system took or changed into the legacy database",
+};
+
+/// Every function crate a county stack may deploy, by bundle name: the one
+/// list the bundler (`scripts/build-functions.sh`, checked by a test) builds.
+pub const FUNCTION_CRATES: [&str; 4] = [
+    API.crate_name,
+    WORKER.crate_name,
+    PUBLISHER.crate_name,
+    LEGACY_SYNC.crate_name,
+];
+
+/// legacy-sync's size: one connection, one transaction per record; its
+/// time is the database's round trips, not CPU.
+const LEGACY_SYNC_SETTINGS: FunctionSettings = FunctionSettings {
+    memory_mb: 256,
+    timeout_seconds: 60,
+    reserved_concurrency: None,
+};
+
+/// The AWS-managed policy granting what Lambda needs to attach a function
+/// to the VPC (its network interfaces: `ec2:CreateNetworkInterface`,
+/// `DescribeNetworkInterfaces`, `DeleteNetworkInterface`, ...).
+const VPC_ACCESS_POLICY: &str =
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole";
 
 impl FunctionIds {
     fn of(spec: &Spec) -> Self {
@@ -119,7 +148,18 @@ pub(crate) fn ids(cfg: &crate::config::CountyConfig) -> Functions {
         publisher_failure_queue: cfg
             .streams_enabled
             .then(|| LogicalId::new("PublisherFailureQueue")),
+        legacy_sync: legacy_sync(cfg).map(|_| FunctionIds::of(&LEGACY_SYNC)),
+        legacy_sync_failure_queue: legacy_sync(cfg)
+            .map(|_| LogicalId::new("LegacySyncFailureQueue")),
     }
+}
+
+/// `migration.legacy_sync`, when the county has the OrderById stream it reads.
+fn legacy_sync(cfg: &crate::config::CountyConfig) -> Option<&LegacySyncConfig> {
+    cfg.migration
+        .as_ref()
+        .and_then(|m| m.legacy_sync.as_ref())
+        .filter(|_| cfg.streams_enabled)
 }
 
 /// The physical name of a county's function, e.g. `acme-travis-tx-order-api`
@@ -161,7 +201,7 @@ pub(crate) fn add(
     d: &Deps<'_>,
 ) -> Result<Functions, TemplateError> {
     let cfg = cx.cfg;
-    add_parameters(cx)?;
+    add_parameters(cx, &ids)?;
     add_failure_queues(cx, &ids, d.key)?;
 
     let t = d.tables;
@@ -214,6 +254,7 @@ pub(crate) fn add(
         api_env,
         api_statements,
         &cfg.functions.api,
+        None,
     )?;
     // Customer PII, in a policy of its own: the Customers key policy names
     // this role, so a grant inside the role would be a dependency cycle.
@@ -281,6 +322,7 @@ pub(crate) fn add(
         worker_env,
         worker_statements,
         &cfg.functions.worker,
+        None,
     )?;
     cx.t.add(worker)?;
     let q = &cfg.queue;
@@ -349,6 +391,7 @@ pub(crate) fn add(
         common_env,
         publisher_statements,
         &cfg.functions.publisher,
+        None,
     )?;
     cx.t.add(publisher)?;
     if let Some(failures) = &ids.publisher_failure_queue {
@@ -377,7 +420,97 @@ pub(crate) fn add(
             },
         )?;
     }
+    if let (Some(ls), Some(f), Some(q)) = (
+        legacy_sync(cfg),
+        &ids.legacy_sync,
+        &ids.legacy_sync_failure_queue,
+    ) {
+        add_legacy_sync(cx, &ids, f, q, ls, d)?;
+    }
     Ok(ids)
+}
+
+/// legacy-sync: reads the OrderById stream (only that stream), the database
+/// secret (only that secret), sends what it cannot write to its failure
+/// queue, and runs in the county's VPC subnets with the given security group.
+fn add_legacy_sync(
+    cx: &mut Ctx<'_>,
+    ids: &Functions,
+    f: &FunctionIds,
+    failures: &LogicalId,
+    ls: &LegacySyncConfig,
+    d: &Deps<'_>,
+) -> Result<(), TemplateError> {
+    let stream = d.tables.order_by_id.att("StreamArn");
+    let statements = vec![
+        Statement::allow(
+            &[
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            ],
+            vec![stream.clone()],
+        )
+        .sid("ReadOrderStream"),
+        Statement::allow(&["dynamodb:ListStreams"], vec![Expr::lit("*")])
+            .sid("ListStreamsHasNoResourceScope"),
+        Statement::allow(
+            &["secretsmanager:GetSecretValue"],
+            vec![Expr::lit(ls.database_secret_arn.clone())],
+        )
+        .sid("LegacyDatabaseSecret"),
+        Statement::allow(&["sqs:SendMessage"], vec![failures.arn()]).sid("FailureQueue"),
+    ];
+    let variables = BTreeMap::from([
+        (env::COUNTY_ID, Expr::lit(cx.cfg.id.clone())),
+        (
+            env::LEGACY_DB_SECRET_ARN,
+            Expr::lit(ls.database_secret_arn.clone()),
+        ),
+        (env::LEGACY_SYNC_DLQ_URL, failures.r#ref()),
+    ]);
+    let vpc = VpcConfig {
+        subnet_ids: ls.subnet_ids.iter().map(Expr::lit).collect(),
+        security_group_ids: vec![Expr::lit(ls.security_group_id.clone())],
+    };
+    let function = add_function(
+        cx,
+        &LEGACY_SYNC,
+        ids,
+        f,
+        d.key,
+        variables,
+        statements,
+        &LEGACY_SYNC_SETTINGS,
+        Some(vpc),
+    )?;
+    cx.t.add(function)?;
+    cx.t.add_resource(
+        &LogicalId::new("LegacySyncStreamSource"),
+        EventSourceMapping {
+            event_source_arn: stream,
+            function_name: f.function.r#ref(),
+            enabled: true,
+            batch_size: STREAM_BATCH_SIZE,
+            maximum_batching_window_in_seconds: None,
+            function_response_types: vec!["ReportBatchItemFailures"],
+            scaling_config: None,
+            starting_position: Some("TRIM_HORIZON"),
+            bisect_batch_on_function_error: Some(true),
+            // As the publisher: a batch fails only while the database or the
+            // queue is unreachable, which passes; rows that cannot be written
+            // go to the failure queue from the function itself.
+            maximum_retry_attempts: Some(STREAM_MAX_RETRIES),
+            maximum_record_age_in_seconds: Some(STREAM_MAX_RECORD_AGE_SECONDS),
+            parallelization_factor: Some(STREAM_PARALLELIZATION_FACTOR),
+            destination_config: Some(DestinationConfig {
+                on_failure: OnFailure {
+                    destination: failures.arn(),
+                },
+            }),
+        },
+    )?;
+    Ok(())
 }
 
 /// `<table ARN>/index/*`: every GSI of a table.
@@ -464,7 +597,7 @@ fn code_key_parameter(spec: &Spec) -> String {
     format!("{}CodeKey", spec.prefix)
 }
 
-fn add_parameters(cx: &mut Ctx<'_>) -> Result<(), TemplateError> {
+fn add_parameters(cx: &mut Ctx<'_>, ids: &Functions) -> Result<(), TemplateError> {
     let bucket = crate::bootstrap::assets_bucket_name(&cx.cfg.account, &cx.cfg.region);
     cx.t.add_parameter(
         ASSET_BUCKET_PARAMETER,
@@ -478,7 +611,9 @@ fn add_parameters(cx: &mut Ctx<'_>) -> Result<(), TemplateError> {
     )?;
     let arch = architecture(cx.cfg.functions.architecture);
     let mut assets = AssetMetadata::default();
-    for spec in [&API, &WORKER, &PUBLISHER] {
+    let mut specs = vec![&API, &WORKER, &PUBLISHER];
+    specs.extend(ids.legacy_sync.as_ref().map(|_| &LEGACY_SYNC));
+    for spec in specs {
         let name = code_key_parameter(spec);
         cx.t.add_parameter(
             &name,
@@ -517,6 +652,7 @@ fn add_failure_queues(
 ) -> Result<(), TemplateError> {
     let mut queues = vec![&ids.dead_letter_queue];
     queues.extend(ids.publisher_failure_queue.as_ref());
+    queues.extend(ids.legacy_sync_failure_queue.as_ref());
     for id in &queues {
         cx.t.add(
             Res::new(
@@ -560,6 +696,7 @@ fn add_function(
     variables: BTreeMap<&'static str, Expr>,
     mut statements: Vec<Statement>,
     settings: &FunctionSettings,
+    vpc: Option<VpcConfig>,
 ) -> Result<Res, TemplateError> {
     let name = function_name(&cx.cfg.id, spec.crate_name);
     cx.t.add(
@@ -601,7 +738,10 @@ fn add_function(
             assume_role_policy_document: PolicyDocument::new(vec![Statement::assume_role(
                 Principal::service("lambda.amazonaws.com"),
             )]),
-            managed_policy_arns: vec![],
+            managed_policy_arns: match vpc {
+                Some(_) => vec![Expr::sub(VPC_ACCESS_POLICY)],
+                None => vec![],
+            },
             policies: vec![InlinePolicy {
                 policy_name: "LeastPrivilege".into(),
                 policy_document: PolicyDocument::new(statements),
@@ -612,7 +752,11 @@ fn add_function(
     cx.t.guard_suppress(&ids.role, &guard::IAM_INLINE_POLICY)?;
     cx.t.guard_suppress(&ids.role, &guard::IAM_STAR_FOR_UNSCOPED_ACTIONS)?;
 
-    let mut skips = vec![json!({"id": "CKV_AWS_117", "comment": NOT_IN_VPC})];
+    let in_vpc = vpc.is_some();
+    let mut skips = Vec::new();
+    if !in_vpc {
+        skips.push(json!({"id": "CKV_AWS_117", "comment": NOT_IN_VPC}));
+    }
     if settings.reserved_concurrency.is_none() {
         skips.push(json!({"id": "CKV_AWS_115", "comment": NO_RESERVED_CONCURRENCY}));
     }
@@ -644,16 +788,24 @@ fn add_function(
             dead_letter_config: DeadLetterConfig {
                 target_arn: all.dead_letter_queue.arn(),
             },
+            vpc_config: vpc,
             tags: cx.tags.clone(),
         },
     )
     .map(|r| {
-        let r = r
-            .metadata("checkov", json!({ "skip": skips }))
-            .guard_suppress(&Suppression {
+        let r = if skips.is_empty() {
+            r
+        } else {
+            r.metadata("checkov", json!({ "skip": skips }))
+        };
+        let r = if in_vpc {
+            r
+        } else {
+            r.guard_suppress(&Suppression {
                 rule: "LAMBDA_INSIDE_VPC",
                 reason: NOT_IN_VPC,
-            });
+            })
+        };
         match settings.reserved_concurrency {
             Some(_) => r,
             None => r.guard_suppress(&Suppression {
@@ -686,9 +838,24 @@ mod tests {
     }
 
     #[test]
+    fn the_bundler_builds_every_function_crate() {
+        let script = include_str!("../../../scripts/build-functions.sh");
+        let line = script
+            .lines()
+            .find(|l| l.starts_with("functions=("))
+            .expect("the functions=(...) line");
+        let listed: Vec<&str> = line
+            .trim_start_matches("functions=(")
+            .trim_end_matches(')')
+            .split_whitespace()
+            .collect();
+        assert_eq!(listed, FUNCTION_CRATES);
+    }
+
+    #[test]
     fn function_names_fit_lambdas_limit_for_the_longest_county_id() {
         let longest = "a".repeat(acme_contract::ids::COUNTY_ID_MAX_LEN);
-        for spec in [&API, &WORKER, &PUBLISHER] {
+        for spec in [&API, &WORKER, &PUBLISHER, &LEGACY_SYNC] {
             assert!(function_name(&longest, spec.crate_name).len() <= 64);
         }
     }

@@ -214,7 +214,11 @@ mod tests {
 
     #[test]
     fn without_the_section_there_is_no_role_and_the_key_policy_is_as_before() {
-        let with = travis();
+        let mut with = travis();
+        // legacy-sync's own resources are the next test's.
+        if let Some(m) = with.migration.as_mut() {
+            m.legacy_sync = None;
+        }
         let mut without = with.clone();
         without.migration = None;
         let (t_with, t_without) = (template(&with), template(&without));
@@ -241,5 +245,97 @@ mod tests {
         // Nothing else differs between the two templates but the migration parts.
         let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
         assert_eq!(resources(&t_with), resources(&t_without) + 2);
+    }
+
+    #[test]
+    fn legacy_sync_is_in_the_vpc_with_least_privilege_and_only_when_configured() {
+        let with = travis();
+        let ls = with
+            .migration
+            .as_ref()
+            .and_then(|m| m.legacy_sync.clone())
+            .expect("travis-tx has legacy_sync");
+        let mut without = with.clone();
+        if let Some(m) = without.migration.as_mut() {
+            m.legacy_sync = None;
+        }
+        let (t_with, t_without) = (template(&with), template(&without));
+        let ids = |t: &Value| -> Vec<String> {
+            t["Resources"]
+                .as_object()
+                .expect("resources")
+                .keys()
+                .cloned()
+                .collect()
+        };
+        let before = ids(&t_without);
+        let mut added: Vec<String> = ids(&t_with)
+            .into_iter()
+            .filter(|id| !before.contains(id))
+            .collect();
+        added.sort();
+        assert_eq!(
+            added,
+            [
+                "LegacySyncErrorsAlarm",
+                "LegacySyncFailureDepthAlarm",
+                "LegacySyncFailureQueue",
+                "LegacySyncFunction",
+                "LegacySyncIteratorAgeAlarm",
+                "LegacySyncLogGroup",
+                "LegacySyncRole",
+                "LegacySyncStreamSource",
+                "LegacySyncThrottlesAlarm",
+            ]
+        );
+        assert!(t_without["Parameters"].get("LegacySyncCodeKey").is_none());
+        assert!(t_with["Parameters"].get("LegacySyncCodeKey").is_some());
+
+        let r = &t_with["Resources"];
+        let vpc = &r["LegacySyncFunction"]["Properties"]["VpcConfig"];
+        assert_eq!(vpc["SubnetIds"], json!(ls.subnet_ids));
+        assert_eq!(vpc["SecurityGroupIds"], json!([ls.security_group_id]));
+        let role = &r["LegacySyncRole"]["Properties"];
+        assert_eq!(
+            role["ManagedPolicyArns"],
+            json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}])
+        );
+        let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .clone();
+        assert_eq!(
+            sid(&statements, "LegacyDatabaseSecret")["Resource"],
+            json!([ls.database_secret_arn])
+        );
+        assert_eq!(
+            sid(&statements, "ReadOrderStream")["Resource"],
+            json!([{"Fn::GetAtt": ["OrderByIdTable", "StreamArn"]}])
+        );
+        assert_eq!(
+            sid(&statements, "FailureQueue")["Resource"],
+            json!([{"Fn::GetAtt": ["LegacySyncFailureQueue", "Arn"]}])
+        );
+        // Nothing of the order tables, the bus or the topic.
+        let text = serde_json::to_string(&statements).expect("json");
+        for other in [
+            "OrdersTable",
+            "InventoryTable",
+            "events:",
+            "sns:",
+            "dynamodb:PutItem",
+        ] {
+            assert!(!text.contains(other), "{other} in {text}");
+        }
+        let esm = &r["LegacySyncStreamSource"]["Properties"];
+        assert_eq!(esm["BisectBatchOnFunctionError"], json!(true));
+        assert_eq!(
+            esm["FunctionResponseTypes"],
+            json!(["ReportBatchItemFailures"])
+        );
+        assert_eq!(
+            esm["DestinationConfig"]["OnFailure"]["Destination"],
+            json!({"Fn::GetAtt": ["LegacySyncFailureQueue", "Arn"]})
+        );
     }
 }

@@ -92,6 +92,12 @@ pub struct Functions {
     /// `PublisherFailureQueue`: stream batches the publisher gave up on; only
     /// when `streams_enabled`.
     pub publisher_failure_queue: Option<crate::cfn::LogicalId>,
+    /// `LegacySyncFunction`: the OrderById stream into the legacy database;
+    /// only with `migration.legacy_sync` (and streams on).
+    pub legacy_sync: Option<FunctionIds>,
+    /// `LegacySyncFailureQueue`: records legacy-sync could not write (with
+    /// the reason) and batches it gave up on; with `legacy_sync`.
+    pub legacy_sync_failure_queue: Option<crate::cfn::LogicalId>,
 }
 
 /// The front door (`api.rs`). WAF metric names for alarms: ACL metric

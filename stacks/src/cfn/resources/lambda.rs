@@ -30,10 +30,21 @@ pub struct Function {
     pub tracing_config: TracingConfig,
     pub logging_config: LoggingConfig,
     pub dead_letter_config: DeadLetterConfig,
+    /// In a VPC: only a function that must reach a resource there (the
+    /// legacy database) has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vpc_config: Option<VpcConfig>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
 }
 resource!(Function, "AWS::Lambda::Function");
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VpcConfig {
+    pub subnet_ids: Vec<Expr>,
+    pub security_group_ids: Vec<Expr>,
+}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]

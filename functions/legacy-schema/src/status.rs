@@ -51,6 +51,37 @@ pub fn map(legacy: &str) -> Result<Target, UnknownStatus> {
     })
 }
 
+/// The legacy status text an order of the new system is recorded with: the
+/// inverse of [`map`] for every status [`map`] yields (`SHIPPED` ↔ FULFILLED).
+/// The new system's in-flight statuses (PENDING, RESERVED) are the legacy
+/// `NEW`: not paid yet.
+pub fn legacy_status(status: order_domain::OrderStatus) -> &'static str {
+    use order_domain::OrderStatus as S;
+    match status {
+        S::Pending | S::Reserved => "NEW",
+        S::Confirmed => "CONFIRMED",
+        S::Fulfilled => "SHIPPED",
+        S::Cancelled => "CANCELLED",
+        S::Failed => "FAILED",
+        S::Refunded => "REFUNDED",
+    }
+}
+
+/// `legacy` as the static text of a known legacy status, if it is one.
+pub fn known(legacy: &str) -> Option<&'static str> {
+    [
+        "NEW",
+        "PAID",
+        "CONFIRMED",
+        "SHIPPED",
+        "CANCELLED",
+        "FAILED",
+        "REFUNDED",
+    ]
+    .into_iter()
+    .find(|k| *k == legacy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +92,27 @@ mod tests {
         assert_eq!(map("PAID"), Ok(Target::InFlight(InFlightStatus::Paid)));
         assert_eq!(map("SHIPPED"), Ok(Target::Final(FinalStatus::Fulfilled)));
         assert_eq!(map("REFUNDED"), Ok(Target::Final(FinalStatus::Refunded)));
+    }
+
+    #[test]
+    fn a_final_status_goes_back_to_the_text_it_came_from() {
+        use order_domain::OrderStatus as S;
+        for text in ["CONFIRMED", "SHIPPED", "CANCELLED", "FAILED", "REFUNDED"] {
+            let Ok(Target::Final(f)) = map(text) else {
+                panic!("{text} is final")
+            };
+            let status = match f {
+                FinalStatus::Confirmed => S::Confirmed,
+                FinalStatus::Fulfilled => S::Fulfilled,
+                FinalStatus::Cancelled => S::Cancelled,
+                FinalStatus::Failed => S::Failed,
+                FinalStatus::Refunded => S::Refunded,
+            };
+            assert_eq!(legacy_status(status), text);
+        }
+        assert_eq!(legacy_status(S::Pending), "NEW");
+        assert_eq!(known("PAID"), Some("PAID"));
+        assert_eq!(known("paid"), None);
     }
 
     #[test]

@@ -119,6 +119,33 @@ pub fn with_hint(cause: String) -> String {
     }
 }
 
+/// A TLS connector that verifies the server's certificate chain to the CAs
+/// in `root_cert` (a PEM file), or to the system's roots without one, and the
+/// URL's host name (or IP address) against the certificate: libpq's
+/// `verify-full`. The one TLS set-up of every connection to the legacy
+/// database (the migration's and the legacy-sync function's).
+pub fn connector(
+    root_cert: Option<&Path>,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+    let roots = match root_cert {
+        Some(path) => private_roots(path)?,
+        None => {
+            let mut roots = rustls::RootCertStore::empty();
+            // Unreadable system certificates only matter when TLS is used;
+            // the handshake then fails naming the server.
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            roots
+        }
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,12 +49,26 @@ pub fn parse_cents(text: &str) -> Result<Money, MoneyError> {
     Money::from_cents(cents).ok_or_else(too_large)
 }
 
+/// [`Money`] as `numeric(p,2)` text (`1234` cents → `"12.34"`): the inverse
+/// of [`parse_cents`].
+pub fn format_cents(m: Money) -> String {
+    let c = m.cents();
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn cents(s: &str) -> u64 {
         parse_cents(s).map(Money::cents).unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn formatting_is_the_inverse_of_parsing() {
+        for text in ["0.00", "0.05", "12.30", "1234567.89"] {
+            assert_eq!(parse_cents(text).map(format_cents), Ok(text.to_owned()));
+        }
     }
 
     #[test]
