@@ -6,6 +6,7 @@
 //! | [`DynamoStore`] | [`order_domain::store::Store`] | `TransactWriteItems`, `GetItem` (consistent when asked), `Query`, `PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem` |
 //! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
+//! | [`ShadowSampler`] | | `SendMessage` of a sample of answered orders to the ShadowReads queue (mode `shadow`) |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
 //! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER`: which payment provider the county chose |
 //!
@@ -38,6 +39,7 @@ mod logs;
 mod memory;
 mod payment;
 pub mod ports;
+mod shadow;
 mod sqs;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -52,4 +54,10 @@ pub use logs::init_json_logs;
 pub use memory::{MemoryQueue, MemorySink};
 pub use payment::{Payment, PaymentConfigError};
 pub use ports::{CustomerNotification, Enqueuer, EventSink, PublishError, SendError};
+#[cfg(any(test, feature = "test-support"))]
+pub use shadow::MemoryShadowQueue;
+pub use shadow::{
+    SEND_TIMEOUT as SHADOW_SEND_TIMEOUT, ShadowCounts, ShadowQueue, ShadowSampler, ShadowSettings,
+    SqsShadowQueue,
+};
 pub use sqs::SqsEnqueuer;
