@@ -85,6 +85,24 @@ pub struct MigrationConfig {
     /// IAM role or user ARNs (or the account root) of the county's own
     /// account allowed to assume the migration role; 1..=10, no duplicates.
     pub operators: Vec<String>,
+    /// `migration.shadow`: the comparison of the API's reads in mode `shadow`.
+    pub shadow: ShadowConfig,
+}
+
+/// `migration.shadow` of a county file. Absent = [`ShadowConfig::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShadowConfig {
+    /// Percent of the order API's reads (0..=100) sent to the ShadowReads
+    /// queue for comparison with the legacy database in mode `shadow`.
+    pub sample_percent: u32,
+}
+
+impl Default for ShadowConfig {
+    /// 5%: at a few reads a second a day's sample holds thousands of orders,
+    /// while the comparer's legacy reads stay a small share of the API's.
+    fn default() -> Self {
+        ShadowConfig { sample_percent: 5 }
+    }
 }
 
 /// `payment:` of a county file. Only in the county's own file, never in

@@ -16,7 +16,7 @@ use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean}
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
     FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, ShadowConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -679,9 +679,27 @@ fn migration(
 ) -> Option<MigrationConfig> {
     let mut f = Fields::of(d, node, path)?;
     let operators = f.req_with(d, "operators", |d, n, p| operators(d, n, p, account));
+    let shadow = f.opt_with(d, "shadow", shadow);
     f.finish(d);
     Some(MigrationConfig {
         operators: operators?,
+        shadow: shadow?.unwrap_or_default(),
+    })
+}
+
+/// `migration.shadow`: `sample_percent` of the API's reads compared in
+/// mode `shadow` (0 turns sampling off; 100 compares every read).
+fn shadow(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ShadowConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let sample_percent = f.req_in_or(
+        d,
+        "sample_percent",
+        0..=100,
+        "a percent of the order API's reads: 0 (none) to 100 (every read)",
+    );
+    f.finish(d);
+    Some(ShadowConfig {
+        sample_percent: sample_percent?,
     })
 }
 

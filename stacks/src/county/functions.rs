@@ -153,6 +153,8 @@ pub(crate) struct Deps<'a> {
     pub order_queue: &'a LogicalId,
     pub events: &'a Events,
     pub pii: &'a Pii,
+    /// The ShadowReads queue of a migrating county (`shadow.rs`).
+    pub shadow_reads: Option<&'a super::shadow::ShadowReads>,
 }
 
 pub(crate) fn add(
@@ -199,6 +201,10 @@ pub(crate) fn add(
     // Only the order API learns where customer PII is.
     let mut api_env = common_env.clone();
     api_env.insert(env::CUSTOMERS_TABLE, d.pii.table.r#ref());
+    api_env.extend(super::shadow::api_env(
+        cfg.migration.as_ref(),
+        d.shadow_reads,
+    ));
     let api = add_function(
         cx,
         &API,
