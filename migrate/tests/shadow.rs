@@ -224,3 +224,75 @@ async fn metric_sums(cw: &aws_sdk_cloudwatch::Client) -> Vec<f64> {
     }
     sums
 }
+
+/// A CloudWatch that refuses every publish.
+struct Refusing;
+
+impl shadow::MetricSink for Refusing {
+    async fn publish(&self, _: &CountyId, _: &Counts) -> Result<(), shadow::ShadowError> {
+        Err(shadow::ShadowError::Metrics("simulated outage".into()))
+    }
+}
+
+async fn visible_and_in_flight(sqs: &aws_sdk_sqs::Client, url: &str) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("attributes");
+    let a = out.attributes().expect("attributes");
+    (
+        a[&A::ApproximateNumberOfMessages].clone(),
+        a[&A::ApproximateNumberOfMessagesNotVisible].clone(),
+    )
+}
+
+#[tokio::test]
+async fn a_comparison_not_published_is_not_deleted() {
+    let (url, store) = backfilled("shadow_unpublished").await;
+    let sdk = aws_config::load_from_env().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = new_queue(&sqs, &format!("ShadowReadsKept-{}", std::process::id())).await;
+    let sampler = ShadowSampler::with_random(
+        SampleRate::from_percent(100.0).expect("rate"),
+        Arc::new(SqsShadowQueue::new(sqs.clone(), &queue_url)),
+        Arc::new(ScriptedRandom::new(vec![0])),
+    );
+    for n in [1001, 1003, 1009] {
+        let sending = sampler.offer(&read(&store, n).await).expect("sampled");
+        sending.await.expect("send task");
+    }
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_body("{not json")
+        .send()
+        .await
+        .expect("send");
+
+    let mut legacy = Legacy::connect(&url.parse().expect("url"))
+        .await
+        .expect("connect");
+    let inbox = SqsInbox::new(sqs.clone(), &queue_url);
+    let mut messages = Vec::new();
+    while messages.len() < 4 {
+        let got = shadow::Inbox::receive(&inbox, 10, Duration::from_secs(1))
+            .await
+            .expect("receive");
+        assert!(!got.is_empty(), "the four messages are in the queue");
+        messages.extend(got);
+    }
+    let err = shadow::compare_batch(&mut legacy, &inbox, &Refusing, &county(), messages)
+        .await
+        .expect_err("the publish is refused");
+    assert!(err.to_string().contains("simulated outage"), "{err}");
+    // The malformed message was deleted; the three compared ones were not:
+    // in flight until their visibility timeout, then delivered again.
+    assert_eq!(
+        visible_and_in_flight(&sqs, &queue_url).await,
+        ("0".to_owned(), "3".to_owned())
+    );
+}

@@ -221,3 +221,88 @@ fn add_alarms(cx: &mut Ctx<'_>, s: &ShadowReads, topic: &LogicalId) -> Result<()
     cx.t.add_resource(&LogicalId::new("ShadowReadsDlqDepthAlarm"), dlq_depth)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::config::{CountyConfig, Environments, ShadowConfig};
+
+    fn county(id: &str) -> CountyConfig {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let envs = Environments::open(&dir).unwrap_or_else(|e| panic!("{e}"));
+        envs.load(id).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn template(cfg: &CountyConfig) -> Value {
+        super::super::build(cfg).expect("builds").to_value()
+    }
+
+    const IDS: [&str; 7] = [
+        "ShadowReadsQueue",
+        "ShadowReadsDeadLetterQueue",
+        "ShadowReadsQueuesPolicy",
+        "OrderApiShadowReadsPolicy",
+        "MigrationShadowReadsPolicy",
+        "ShadowMismatchesAlarm",
+        "ShadowReadsDlqDepthAlarm",
+    ];
+
+    #[test]
+    fn a_migrating_county_gets_the_queue_its_access_settings_and_alarms() {
+        let mut cfg = county("travis-tx");
+        if let Some(m) = cfg.migration.as_mut() {
+            m.shadow = ShadowConfig { sample_percent: 12 };
+        }
+        let t = template(&cfg);
+        let r = &t["Resources"];
+        for id in IDS {
+            assert!(r.get(id).is_some(), "{id}");
+        }
+        let q = &r["ShadowReadsQueue"]["Properties"];
+        assert_eq!(
+            q["KmsMasterKeyId"],
+            json!({"Fn::GetAtt": ["CountyKey", "Arn"]})
+        );
+        assert_eq!(
+            q["RedrivePolicy"]["deadLetterTargetArn"],
+            json!({"Fn::GetAtt": ["ShadowReadsDeadLetterQueue", "Arn"]})
+        );
+        let vars = &r["OrderApiFunction"]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            vars["ACME_SHADOW_READS_QUEUE_URL"],
+            json!({"Ref": "ShadowReadsQueue"})
+        );
+        assert_eq!(vars["ACME_SHADOW_SAMPLE_PERCENT"], "12");
+        // Only the order API samples.
+        for f in ["OrderWorkerFunction", "StreamPublisherFunction"] {
+            let v = &r[f]["Properties"]["Environment"]["Variables"];
+            assert!(v.get("ACME_SHADOW_READS_QUEUE_URL").is_none(), "{f}");
+        }
+        let alarm = &r["ShadowMismatchesAlarm"]["Properties"];
+        assert_eq!(alarm["Namespace"], "ACME/Migration");
+        assert_eq!(alarm["MetricName"], "ShadowMismatches");
+        assert_eq!(
+            alarm["Dimensions"][0],
+            json!({"Name": "County", "Value": "travis-tx"})
+        );
+        assert_eq!(
+            alarm["AlarmActions"],
+            json!([{"Ref": "OperationsAlarmsTopic"}])
+        );
+        assert_eq!(
+            t["Outputs"]["ShadowReadsQueueUrl"]["Value"],
+            json!({"Ref": "ShadowReadsQueue"})
+        );
+    }
+
+    #[test]
+    fn without_the_section_there_is_nothing_of_it() {
+        let mut cfg = county("travis-tx");
+        cfg.migration = None;
+        let text = template(&cfg).to_string();
+        for needle in IDS.iter().copied().chain(["ACME_SHADOW", "ACME/Migration"]) {
+            assert!(!text.contains(needle), "{needle}");
+        }
+    }
+}
