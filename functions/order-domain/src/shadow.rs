@@ -55,9 +55,9 @@ impl ShadowRead {
         Some(ShadowRead {
             v: MESSAGE_VERSION,
             county_id: order.county_id.clone(),
-            order_id: order.order_id.clone(),
+            order_id: order.order_id,
             legacy_order_id: legacy.number,
-            legacy_updated_us: i64::try_from(legacy.updated_at.as_microsecond()).ok()?,
+            legacy_updated_us: legacy.updated_at.as_microsecond(),
             customer_id: order.customer_id.clone(),
             store_id: order.store_id.clone(),
             client_request_id: order.client_request_id.clone(),
