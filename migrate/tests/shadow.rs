@@ -123,14 +123,22 @@ async fn sampled_reads_are_compared_with_the_legacy_rows_and_counted() {
         Arc::new(SqsShadowQueue::new(sqs.clone(), &queue_url)),
         Arc::new(ScriptedRandom::new(vec![0, u32::MAX])),
     );
+    // How long the read waits for the sampler, and how long the send takes
+    // beside it (printed with --nocapture; moto's time, not SQS's).
+    let (mut offer_max, mut send_max) = (Duration::ZERO, Duration::ZERO);
     for n in MIGRATED {
         let order = read(&store, n).await;
         for _ in 0..2 {
-            if let Some(sending) = sampler.offer(&order) {
+            let started = std::time::Instant::now();
+            let offered = sampler.offer(&order);
+            offer_max = offer_max.max(started.elapsed());
+            if let Some(sending) = offered {
                 sending.await.expect("send task");
+                send_max = send_max.max(started.elapsed());
             }
         }
     }
+    eprintln!("offer returned within {offer_max:?}; sends done within {send_max:?}");
     assert_eq!(sampler.counts().sent, MIGRATED.len() as u64);
     assert_eq!(sampler.counts().failed, 0);
 
@@ -167,6 +175,7 @@ async fn sampled_reads_are_compared_with_the_legacy_rows_and_counted() {
         until_empty: true,
     };
     let mut batches = 0;
+    let compared = std::time::Instant::now();
     let totals = shadow::run(
         &url.parse().expect("url"),
         &SqsInbox::new(sqs.clone(), &queue_url),
@@ -177,6 +186,7 @@ async fn sampled_reads_are_compared_with_the_legacy_rows_and_counted() {
     )
     .await
     .expect("compare");
+    eprintln!("compared 11 messages in {:?}", compared.elapsed());
 
     assert_eq!(
         totals.counts,
