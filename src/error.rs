@@ -92,6 +92,8 @@ pub enum Error {
     /// `plan --fail-on-risk`, `doctor`: the report above says what failed.
     #[error("{0}")]
     CheckFailed(String),
+    #[error(transparent)]
+    Shadow(#[from] acme_migrate::shadow::ShadowError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -145,6 +147,8 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
             Error::VerifyFailed(_) | Error::PipelineFilesDiffer(_) => Exit::DiffFound,
             Error::Sync(e) => sync_exit(e),
+            Error::Shadow(acme_migrate::shadow::ShadowError::Source(e)) => legacy_exit(e),
+            Error::Shadow(acme_migrate::shadow::ShadowError::NoStores(_)) => Exit::Usage,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(
                 LocalError::BadInput(_)

@@ -113,6 +113,10 @@ pub mod shadow_metrics {
     pub const READS: &str = "ShadowReads";
     /// Compared reads whose answer differed from the legacy database (count).
     pub const MISMATCHES: &str = "ShadowMismatches";
+    /// Compared reads whose legacy row had changed after the item the API
+    /// read (lag the change capture had not applied yet; not mismatches,
+    /// counted in [`READS`]).
+    pub const STALE: &str = "ShadowStaleReads";
 }
 
 #[cfg(test)]

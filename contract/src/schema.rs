@@ -152,4 +152,12 @@ pub mod env {
     /// database's certificate chains to (the RDS bundle), instead of the
     /// system's roots.
     pub const LEGACY_DB_CA_FILE: &str = "ACME_LEGACY_DB_CA_FILE";
+    /// The county's ShadowReads queue, where the order API sends the sample
+    /// of its answers `acme-infra migrate shadow` compares with the legacy
+    /// database. Set on the order API only, and only for a county with a
+    /// `migration:` section.
+    pub const SHADOW_READS_QUEUE_URL: &str = "ACME_SHADOW_READS_QUEUE_URL";
+    /// The percent of reads sampled in mode `shadow` (0 to 100), from
+    /// `migration.shadow.sample_percent`. Set with the queue's URL.
+    pub const SHADOW_SAMPLE_PERCENT: &str = "ACME_SHADOW_SAMPLE_PERCENT";
 }

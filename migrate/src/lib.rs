@@ -23,7 +23,9 @@
 //! [`progress`] counts what a run has left;
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
 //! sides order by order; [`sync`] keeps the tables in step with the legacy
-//! database afterwards (change data capture), under the [`guard`].
+//! database afterwards (change data capture), under the [`guard`];
+//! [`shadow`] compares the API's sampled reads with the legacy database
+//! (mode `shadow`) and publishes the mismatch metrics.
 
 mod ahead;
 pub mod backfill;
@@ -35,6 +37,7 @@ pub mod map;
 pub mod order;
 pub mod progress;
 pub mod read;
+pub mod shadow;
 pub mod source;
 pub mod sync;
 pub use legacy_schema::tls;

@@ -69,6 +69,30 @@ Exit codes: 2 no slot (run --prepare) or no stores in the county; 11 the
 legacy database refused (unreachable, wal_level not logical, the slot in use by
 another process, no REPLICATION privilege); 12 DynamoDB refused a write.")]
     Sync(SyncArgs),
+    /// Compare the order API's sampled reads (mode shadow) with the legacy
+    /// database and publish the mismatch metrics.
+    #[command(after_help = "\
+Examples:
+  export ACME_LEGACY_URL='postgres://migrator@legacy-db:5432/orders?sslmode=require'
+  export ACME_SHADOW_READS_QUEUE_URL=$(aws cloudformation describe-stacks --stack-name acme-travis-tx \\
+    --query \"Stacks[0].Outputs[?OutputKey=='ShadowReadsQueueUrl'].OutputValue\" --output text)
+  acme-infra migrate shadow --county travis-tx                 # runs until SIGTERM or Ctrl-C
+  acme-infra migrate shadow --county travis-tx --until-empty --report shadow.json
+
+In mode shadow the order API sends migration.shadow.sample_percent of its
+answers (GET /orders/{id}, GET /orders/legacy/{n}) to the county's ShadowReads
+queue. This long-polls the queue, reads each order's legacy row, maps it by the
+backfill's rules and compares it field by field with the answer. A legacy row
+updated after the item the API read is lag, counted as stale, not a mismatch.
+Each batch's counts go to CloudWatch (namespace ACME/Migration, dimension
+County: ShadowReads, ShadowMismatches, ShadowStaleReads) before its messages
+are deleted, so a stop at any moment loses no comparison. Mismatches are
+logged with the order id and the names of the differing fields, never values.
+A message that is not a shadow read of this county is reported and deleted.
+
+Exit codes: 2 no stores in the county, no queue URL; 11 the legacy database
+refused; 1 SQS or CloudWatch refused.")]
+    Shadow(ShadowArgs),
 }
 
 /// The two sides every migration command joins, and where its report goes.
@@ -152,4 +176,24 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "N", default_value_t = 500,
           value_parser = clap::value_parser!(i64).range(1..=10_000))]
     pub page_size: i64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ShadowArgs {
+    #[command(flatten)]
+    pub sides: Sides,
+    /// The county's ShadowReads queue (the stack output ShadowReadsQueueUrl).
+    #[arg(long, value_name = "URL", env = "ACME_SHADOW_READS_QUEUE_URL")]
+    pub queue: String,
+    /// Messages received at a time (SQS takes at most 10).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(i32).range(1..=10))]
+    pub batch: i32,
+    /// Seconds a receive waits for messages (long polling; at most 20).
+    #[arg(long, value_name = "SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub wait: u64,
+    /// Exit once a receive finds the queue empty, instead of running on.
+    #[arg(long)]
+    pub until_empty: bool,
 }

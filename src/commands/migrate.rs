@@ -20,6 +20,7 @@ pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
         MigrateCommand::Backfill(a) => backfill(a, c),
         MigrateCommand::Verify(a) => verify(a, c),
         MigrateCommand::Sync(a) => super::migrate_sync::run(a, c),
+        MigrateCommand::Shadow(a) => super::migrate_shadow::run(a, c),
     }
 }
 

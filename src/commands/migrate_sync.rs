@@ -69,7 +69,7 @@ pub fn run(a: &SyncArgs, c: &mut Console) -> CmdResult {
 }
 
 /// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C).
-async fn signalled() {
+pub(super) async fn signalled() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -98,6 +98,9 @@ pub struct Api<S, Q, P, C, G> {
     cancel: CancelService<S, P, C>,
     customers: CustomerService<S, C>,
     enqueuer: Q,
+    /// Set for a migrating county (its ShadowReads queue); offered answered
+    /// orders in mode `shadow` only.
+    shadow: Option<order_aws::ShadowSampler>,
 }
 
 /// A response before it becomes an API Gateway one.
@@ -445,6 +448,24 @@ where
             customers: CustomerService::new(store.clone(), rules.clone(), clock.clone()),
             cancel: CancelService::new(store, gateway, rules, clock),
             enqueuer,
+            shadow: None,
+        }
+    }
+
+    /// Samples answered reads into the county's ShadowReads queue (mode
+    /// `shadow`; see [`Api::offer_shadow`]).
+    pub fn with_shadow(mut self, sampler: order_aws::ShadowSampler) -> Self {
+        self.shadow = Some(sampler);
+        self
+    }
+
+    /// Offers an order this API has just answered for comparison with the
+    /// legacy database. Call it only in mode `shadow`. It returns at once:
+    /// the send runs beside the answer, and its failure is logged and
+    /// counted, never the read's.
+    pub fn offer_shadow(&self, order: &order_domain::Order) {
+        if let Some(s) = &self.shadow {
+            drop(s.offer(order));
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use order_api::Api;
-use order_aws::{Adapters, Startup};
+use order_aws::{Adapters, ShadowSampler, ShadowSettings, Startup};
 use order_domain::clock::{SystemClock, UlidGenerator};
 
 #[tokio::main]
@@ -28,14 +28,21 @@ async fn main() -> Result<(), Error> {
         return Err(e.into());
     }
     let adapters = Adapters::new(&startup.sdk, &startup.config);
-    let api = Arc::new(Api::new(
+    // A migrating county's ShadowReads queue and sample rate (both or neither).
+    let shadow = ShadowSettings::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let mut api = Api::new(
         adapters.store,
         adapters.enqueuer,
         startup.gateway,
         startup.config.rules,
         SystemClock,
         UlidGenerator::new(),
-    ));
+    );
+    if let Some(settings) = shadow {
+        api = api.with_shadow(ShadowSampler::from_settings(&settings, &startup.sdk));
+    }
+    let api = Arc::new(api);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayProxyRequest>| {
             let api = Arc::clone(&api);

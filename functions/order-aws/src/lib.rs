@@ -6,6 +6,7 @@
 //! | [`DynamoStore`] | [`order_domain::store::Store`] | `TransactWriteItems`, `GetItem` (consistent when asked), `Query`, `PutItem`, `UpdateItem`, `DeleteItem`, `BatchWriteItem` |
 //! | [`SqsEnqueuer`] | [`Enqueuer`] | `SendMessage` (`{"order_id": ...}`) |
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
+//! | [`ShadowSampler`] | | `SendMessage` of a sample of answered orders to the ShadowReads queue (mode `shadow`) |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
 //! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER` (and `ACME_PAYMENT_API_*` for `card_api`): which payment provider the county chose |
 //! | [`CardApiGateway`] | [`order_domain::payment::PaymentGateway`] | the card provider's HTTPS API (reqwest); Secrets Manager `GetSecretValue` once at start-up for its key |
@@ -43,6 +44,7 @@ mod logs;
 mod memory;
 mod payment;
 pub mod ports;
+mod shadow;
 mod sqs;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
@@ -58,4 +60,10 @@ pub use logs::init_json_logs;
 pub use memory::{MemoryQueue, MemorySink};
 pub use payment::{CardApiSettings, CountyGateway, Payment, PaymentConfigError};
 pub use ports::{CustomerNotification, Enqueuer, EventSink, PublishError, SendError};
+#[cfg(any(test, feature = "test-support"))]
+pub use shadow::MemoryShadowQueue;
+pub use shadow::{
+    SEND_TIMEOUT as SHADOW_SEND_TIMEOUT, ShadowCounts, ShadowQueue, ShadowSampler, ShadowSettings,
+    SqsShadowQueue,
+};
 pub use sqs::SqsEnqueuer;

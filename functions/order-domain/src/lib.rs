@@ -17,6 +17,7 @@
 //! | [`service`] | accept, worker, cancel, queries, sweeper |
 //! | [`events`] | events and outbox decisions from stream images |
 //! | [`payment`] | the payment port and the simulated gateway a county selects explicitly |
+//! | [`shadow`] | shadow reads: the message the API samples for comparison with the legacy database, the sample rate and the draw |
 //! | [`clock`] | injected time (the wall clock and the sale clock) and ids |
 //!
 //! Feature `test-support` adds the test doubles: `store::MemoryStore` (with
@@ -40,6 +41,7 @@ pub mod order;
 pub mod payment;
 pub mod rules;
 pub mod service;
+pub mod shadow;
 pub mod store;
 mod util;
 

@@ -134,6 +134,8 @@ pub struct MigrationConfig {
     /// `migration.legacy_sync`: where the legacy-sync function reaches the
     /// legacy database. Absent = no legacy-sync function.
     pub legacy_sync: Option<LegacySyncConfig>,
+    /// `migration.shadow`: the comparison of the API's reads in mode `shadow`.
+    pub shadow: ShadowConfig,
 }
 
 /// `migration.legacy_sync:` the legacy-sync function (OrderById stream →
@@ -149,6 +151,22 @@ pub struct LegacySyncConfig {
     pub subnet_ids: Vec<String>,
     /// A security group id (`sg-` and 8 or 17 hex digits) the database admits.
     pub security_group_id: String,
+}
+
+/// `migration.shadow` of a county file. Absent = [`ShadowConfig::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShadowConfig {
+    /// Percent of the order API's reads (0..=100) sent to the ShadowReads
+    /// queue for comparison with the legacy database in mode `shadow`.
+    pub sample_percent: u32,
+}
+
+impl Default for ShadowConfig {
+    /// 5%: at a few reads a second a day's sample holds thousands of orders,
+    /// while the comparer's legacy reads stay a small share of the API's.
+    fn default() -> Self {
+        ShadowConfig { sample_percent: 5 }
+    }
 }
 
 /// `payment:` of a county file. Only in the county's own file, never in

@@ -17,7 +17,7 @@ use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
     CountyConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig, MigrationConfig,
     PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
-    ScalingRange, WafConfig,
+    ScalingRange, ShadowConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -972,10 +972,28 @@ fn migration(
     let legacy_sync = f.opt_with(d, "legacy_sync", |d, n, p| {
         legacy_sync(d, n, p, account, region)
     });
+    let shadow = f.opt_with(d, "shadow", shadow);
     f.finish(d);
     Some(MigrationConfig {
         operators: operators?,
         legacy_sync: legacy_sync?,
+        shadow: shadow?.unwrap_or_default(),
+    })
+}
+
+/// `migration.shadow`: `sample_percent` of the API's reads compared in
+/// mode `shadow` (0 turns sampling off; 100 compares every read).
+fn shadow(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ShadowConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let sample_percent = f.req_in_or(
+        d,
+        "sample_percent",
+        0..=100,
+        "a percent of the order API's reads: 0 (none) to 100 (every read)",
+    );
+    f.finish(d);
+    Some(ShadowConfig {
+        sample_percent: sample_percent?,
     })
 }
 

@@ -193,6 +193,8 @@ pub(crate) struct Deps<'a> {
     pub order_queue: &'a LogicalId,
     pub events: &'a Events,
     pub pii: &'a Pii,
+    /// The ShadowReads queue of a migrating county (`shadow.rs`).
+    pub shadow_reads: Option<&'a super::shadow::ShadowReads>,
 }
 
 pub(crate) fn add(
@@ -245,6 +247,10 @@ pub(crate) fn add(
         api_env.extend(card_api_env(card));
         api_statements.extend(card_api_statements(cx, card));
     }
+    api_env.extend(super::shadow::api_env(
+        cfg.migration.as_ref(),
+        d.shadow_reads,
+    ));
     let api = add_function(
         cx,
         &API,

@@ -244,7 +244,8 @@ mod tests {
         assert_eq!(after, before);
         // Nothing else differs between the two templates but the migration parts.
         let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
-        assert_eq!(resources(&t_with), resources(&t_without) + 2);
+        // + the ShadowReads queues, their policy and alarms, and who may use them (`shadow.rs`).
+        assert_eq!(resources(&t_with), resources(&t_without) + 2 + 7);
     }
 
     #[test]

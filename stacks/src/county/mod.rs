@@ -14,6 +14,7 @@ pub mod migration;
 mod outputs;
 pub mod pii;
 mod queues;
+pub mod shadow;
 pub mod tables;
 
 use crate::cfn::{Tag, Template, TemplateError};
@@ -149,6 +150,7 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
     let key = keys::add(&mut cx)?;
     let tables = tables::add(&mut cx, &key)?;
     let (order_queue, order_dlq) = queues::add(&mut cx, &key)?;
+    let shadow_reads = shadow::add_queues(&mut cx, &key)?;
     let events = events::add(&mut cx, &key)?;
     let function_ids = functions::ids(cfg);
     let migration_role = migration::role(cfg);
@@ -162,12 +164,16 @@ pub fn build(cfg: &CountyConfig) -> Result<Template, TemplateError> {
             order_queue: &order_queue,
             events: &events,
             pii: &pii,
+            shadow_reads: shadow_reads.as_ref(),
         },
     )?;
     let migration = match &cfg.migration {
         Some(m) => Some(migration::add(&mut cx, m, &key, &tables, &pii)?),
         None => None,
     };
+    if let (Some(s), Some(role)) = (&shadow_reads, &migration) {
+        shadow::add_access(&mut cx, s, &functions.api.role, role, &events.operations)?;
+    }
     let front_door = api::add(&mut cx, &key, &functions)?;
     let access_logs = audit::add_access_logs(&mut cx)?;
     let analytics = analytics::add(
