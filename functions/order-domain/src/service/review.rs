@@ -59,7 +59,10 @@ impl Action {
     fn done(self, order: &Order) -> bool {
         let after = |s: OrderStatus| order.entered(s).is_some();
         match self {
-            Action::Release => after(OrderStatus::Held) && order.status != OrderStatus::Cancelled,
+            Action::Release => {
+                after(OrderStatus::Held)
+                    && !matches!(order.status, OrderStatus::Held | OrderStatus::Cancelled)
+            }
             Action::Reject => after(OrderStatus::Held) && order.status == OrderStatus::Cancelled,
             Action::Fulfill => after(OrderStatus::Fulfilled),
         }
