@@ -390,6 +390,14 @@ async fn accept_then_process_on_dynamodb() {
     let now: Timestamp = "2026-03-09T15:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let stock = common::stock(&store, "s1", "WINE-1", 10).await;
+    store
+        .put(order_domain::store::Put {
+            table: Table::Customers,
+            item: adult("c1").to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
     let accept = AcceptService::new(
         Arc::clone(&store),
         rules.clone(),
@@ -486,4 +494,19 @@ async fn customer_profiles_on_dynamodb_and_a_clear_error_without_the_table() {
         ),
         "{e}"
     );
+}
+
+/// An adult's profile: the API takes orders only from customers with one.
+fn adult(id: &str) -> order_domain::customer::Customer {
+    let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    order_domain::customer::Customer {
+        customer_id: order_domain::ids::CustomerId::parse(id).unwrap(),
+        email: None,
+        full_name: None,
+        phone: None,
+        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
+        created_at: t,
+        updated_at: t,
+        legacy: None,
+    }
 }

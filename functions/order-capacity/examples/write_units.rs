@@ -99,6 +99,25 @@ async fn measure(lines: usize, layout: Layout) -> Result<Measured, Box<dyn Error
             return Err("stock not seeded".into());
         }
     }
+    // The customer's profile: the API takes orders only from an adult with
+    // one. Written before metering starts, as it exists before the order.
+    let profile = order_domain::customer::Customer {
+        customer_id: order_domain::ids::CustomerId::parse(CUSTOMER)?,
+        email: None,
+        full_name: None,
+        phone: None,
+        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
+        created_at: "2026-01-01T00:00:00Z".parse()?,
+        updated_at: "2026-01-01T00:00:00Z".parse()?,
+        legacy: None,
+    };
+    if !memory
+        .batch_put(Table::Customers, vec![profile.to_item()])
+        .await?
+        .is_empty()
+    {
+        return Err("profile not seeded".into());
+    }
     let store = Arc::new(MeteredStore::with_layout(memory, layout));
     // Monday 14:00 in Austin.
     let now: Timestamp = "2026-03-09T20:00:00Z".parse()?;
