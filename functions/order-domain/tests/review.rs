@@ -254,11 +254,11 @@ async fn fulfil_moves_confirmed_out_of_the_pick_list_and_is_idempotent() {
 
 /// The store's pick list: its CONFIRMED orders.
 async fn pick_list(f: &Fixture) -> usize {
-    let store = order_domain::StoreId::parse(common::STORE).unwrap();
+    let store = order_domain::StoreId::parse(common::STORE).expect("store id");
     f.queries
         .store_orders_since(&store, common::t0(), Some(OrderStatus::Confirmed), 10, None)
         .await
-        .unwrap()
+        .expect("pick list")
         .orders
         .len()
 }

@@ -7,14 +7,14 @@
 //!    answer even if the shop has closed since or prices changed;
 //! 3. sales enabled and sale hours in the county's time zone, read on the
 //!    sale clock (422);
-//! 3a. the customer's profile (Customers, strongly consistent): refused
+//! 4. the customer's profile (Customers, strongly consistent): refused
 //!    (422) without one, without a birth date, or under the county's
 //!    `legal_age` in whole years on the order date in the county's time zone
 //!    (the wall clock's date there, not UTC's). A refusal writes nothing, no
 //!    idempotency record either, so the same request retried after the
 //!    profile is written is taken;
-//! 4. prices from the `STOCK#<sku>` records (unknown SKU at the store: 400);
-//! 5. one transaction: idempotency record (only if absent or expired), Orders
+//! 5. prices from the `STOCK#<sku>` records (unknown SKU at the store: 400);
+//! 6. one transaction: idempotency record (only if absent or expired), Orders
 //!    summary, OrderById record. If two identical requests race past step 2,
 //!    the transaction's condition on the idempotency record lets exactly one
 //!    win; the loser answers with the winner's response.
