@@ -178,6 +178,19 @@ fn http(api: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Valu
 fn place(api: &str, tag: &str, store: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|i| {
+            // The API takes orders only from customers with a profile.
+            let profile = serde_json::json!({
+                "email": "restart@example.com",
+                "full_name": "Restart Test",
+                "birth_date": "1990-02-28",
+            });
+            let (status, body) = http(
+                api,
+                "PUT",
+                &format!("/customers/cust-{tag}-{i}"),
+                Some(&profile),
+            );
+            assert!(matches!(status, 200 | 201), "{body}");
             let order = serde_json::json!({
                 "client_request_id": format!("{tag}-{i}"),
                 "customer_id": format!("cust-{tag}-{i}"),

@@ -48,6 +48,9 @@ pub enum Operation {
     GetLegacyOrder,
     PutCustomer,
     GetCustomer,
+    ReleaseHeldOrder,
+    RejectHeldOrder,
+    FulfillOrder,
 }
 
 impl Operation {
@@ -64,7 +67,27 @@ impl Operation {
             Operation::GetLegacyOrder => "GetLegacyOrder",
             Operation::PutCustomer => "PutCustomer",
             Operation::GetCustomer => "GetCustomer",
+            Operation::ReleaseHeldOrder => "ReleaseHeldOrder",
+            Operation::RejectHeldOrder => "RejectHeldOrder",
+            Operation::FulfillOrder => "FulfillOrder",
         }
+    }
+
+    /// Whether only store or county staff may call it: a request whose
+    /// authorizer names a customer is refused (403) before any service runs.
+    /// API Gateway authorizes every method the same way (`AWS_IAM`, ACME's
+    /// own services); this is the order API's second gate, for the day a
+    /// customer-facing authorizer passes a `customer_id` through.
+    pub const fn staff_only(self) -> bool {
+        matches!(
+            self,
+            Operation::ListOrdersByStatus
+                | Operation::ListStoreOrders
+                | Operation::ListCountyOrders
+                | Operation::ReleaseHeldOrder
+                | Operation::RejectHeldOrder
+                | Operation::FulfillOrder
+        )
     }
 }
 
@@ -111,7 +134,14 @@ pub mod query {
     pub const STATUS: QueryParam = QueryParam {
         name: "status",
         required: false,
-        format: "PENDING, RESERVED or CONFIRMED",
+        format: "PENDING, RESERVED, HELD or CONFIRMED",
+    };
+    /// A store's listing filtered to one status (the pick list is
+    /// `status=CONFIRMED`): any status name.
+    pub const STORE_STATUS: QueryParam = QueryParam {
+        name: "status",
+        required: false,
+        format: "an order status, e.g. CONFIRMED",
     };
     pub const LIMIT: QueryParam = QueryParam {
         name: "limit",
@@ -267,7 +297,12 @@ pub const ROUTES: &[Route] = &[
         operation: Operation::ListStoreOrders,
         method: Method::Get,
         path: "/stores/{store_id}/orders",
-        query: &[query::SINCE.required(), PAGE[0], PAGE[1]],
+        query: &[
+            query::SINCE.required(),
+            query::STORE_STATUS,
+            PAGE[0],
+            PAGE[1],
+        ],
         body_model: false,
     },
     Route {
@@ -298,6 +333,30 @@ pub const ROUTES: &[Route] = &[
         operation: Operation::GetCustomer,
         method: Method::Get,
         path: "/customers/{customer_id}",
+        query: &[],
+        body_model: false,
+    },
+    // Staff review of orders the worker's fraud screening held: release
+    // (payment goes ahead) or reject (cancelled, stock back).
+    Route {
+        operation: Operation::ReleaseHeldOrder,
+        method: Method::Post,
+        path: "/orders/{order_id}/release",
+        query: &[],
+        body_model: false,
+    },
+    Route {
+        operation: Operation::RejectHeldOrder,
+        method: Method::Post,
+        path: "/orders/{order_id}/reject",
+        query: &[],
+        body_model: false,
+    },
+    // The store marks a CONFIRMED order picked up or shipped.
+    Route {
+        operation: Operation::FulfillOrder,
+        method: Method::Post,
+        path: "/orders/{order_id}/fulfill",
         query: &[],
         body_model: false,
     },
@@ -382,6 +441,9 @@ mod tests {
             Operation::GetLegacyOrder,
             Operation::PutCustomer,
             Operation::GetCustomer,
+            Operation::ReleaseHeldOrder,
+            Operation::RejectHeldOrder,
+            Operation::FulfillOrder,
         ];
         assert_eq!(ROUTES.len(), all.len());
         for op in all {
@@ -467,5 +529,30 @@ mod tests {
             .required_query()
             .collect();
         assert!(required.is_empty());
+    }
+
+    #[test]
+    fn the_pick_list_filters_a_store_by_status_and_staff_actions_are_staff_only() {
+        let store = route_of(Operation::ListStoreOrders);
+        let status = store.query.iter().find(|q| q.name == "status");
+        assert_eq!(status.map(|q| q.required), Some(false));
+        for (path, op) in [
+            ("/orders/x/release", Operation::ReleaseHeldOrder),
+            ("/orders/x/reject", Operation::RejectHeldOrder),
+            ("/orders/x/fulfill", Operation::FulfillOrder),
+        ] {
+            let (r, p) = find("POST", path).expect(path);
+            assert_eq!(r.operation, op);
+            assert_eq!(p.get("order_id"), Some("x"));
+            assert!(op.staff_only(), "{op}");
+        }
+        for op in [
+            Operation::PlaceOrder,
+            Operation::GetOrder,
+            Operation::CancelOrder,
+            Operation::PutCustomer,
+        ] {
+            assert!(!op.staff_only(), "{op}");
+        }
     }
 }

@@ -33,6 +33,10 @@ pub mod orders {
     pub const COUNTY_ID: &str = "county_id";
     pub const STATUS: &str = "status";
     pub const TOTAL_CENTS: &str = "total_cents";
+    /// Units (sum of quantities) of the order: what the worker's fraud
+    /// screening sums over a customer's day without reading each record.
+    /// Absent on items written before it existed.
+    pub const UNITS: &str = "units";
     pub const CREATED_AT: &str = "created_at";
     pub const UPDATED_AT: &str = "updated_at";
     /// Mirrors the OrderById record's version; status writes check it on both items.

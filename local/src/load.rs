@@ -119,6 +119,7 @@ async fn drive(
 
     let url = format!("{}/orders", county.api_url());
     let http = LoopbackClient::new(county.api_addr);
+    register_customers(&http, county, token, args.clients).await?;
     let deadline = Instant::now() + args.duration;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -284,6 +285,40 @@ struct ClientStats {
 
 /// A minimal HTTP/1.1 client for loopback only: keeps the load tool free of
 /// an HTTP client dependency and refuses any non-loopback address.
+/// Gives each load client's customer an adult profile (`PUT
+/// /customers/{id}`, idempotent): the API refuses orders without one.
+async fn register_customers(
+    http: &LoopbackClient,
+    county: &LocalCounty,
+    token: &BearerToken,
+    clients: usize,
+) -> Result<()> {
+    let auth = format!("Bearer {}", token.expose());
+    let profile = serde_json::json!({
+        "email": "load@example.com",
+        "full_name": "Load Customer",
+        "birth_date": "1990-02-28",
+    })
+    .to_string();
+    for c in 0..clients {
+        let url = format!("{}/customers/load-customer-{c}", county.api_url());
+        match http.send_json("PUT", &url, &auth, &profile).await {
+            Ok((200 | 201, _)) => {}
+            Ok((status, body)) => {
+                return Err(LocalError::Invalid(format!(
+                    "PUT /customers/load-customer-{c} answered {status}: {body}"
+                )));
+            }
+            Err(e) => {
+                return Err(LocalError::Invalid(format!(
+                    "PUT /customers/load-customer-{c}: {e}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 struct LoopbackClient {
     addr: std::net::SocketAddr,
@@ -300,6 +335,16 @@ impl LoopbackClient {
         auth: &str,
         body: &str,
     ) -> std::io::Result<(u16, serde_json::Value)> {
+        self.send_json("POST", url, auth, body).await
+    }
+
+    async fn send_json(
+        &self,
+        method: &str,
+        url: &str,
+        auth: &str,
+        body: &str,
+    ) -> std::io::Result<(u16, serde_json::Value)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         if !self.addr.ip().is_loopback() {
             return Err(std::io::Error::other(
@@ -312,7 +357,7 @@ impl LoopbackClient {
             .map_or("/".to_owned(), |p| format!("/{p}"));
         let mut s = tokio::net::TcpStream::connect(self.addr).await?;
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         );

@@ -322,6 +322,7 @@ async fn an_order_written_but_never_enqueued_is_still_processed() {
         order_domain::ManualClock::new(OPEN.parse().unwrap()),
         order_domain::UlidGenerator::new(),
     );
+    h.adult("cust-crash").await;
     let out = svc
         .accept(
             order_body("crash-1", "cust-crash", "s-crash", "SKU-A", 1)
@@ -411,6 +412,7 @@ async fn a_message_that_always_fails_reaches_the_dead_letter_queue() {
 async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
     let h = start().await;
     h.stock("s-bad", "SKU-A", 5, 700).await;
+    h.adult("c").await;
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(20_000));
     let cases: Vec<(&str, reqwest::Method, &str, Option<String>, u16)> = vec![
         ("not JSON", reqwest::Method::POST, "/orders", Some("{nope".into()), 400),
@@ -420,6 +422,7 @@ async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
         ("zero quantity", reqwest::Method::POST, "/orders", Some(order_body("r", "c", "s-bad", "SKU-A", 0).to_string()), 400),
         ("too many units", reqwest::Method::POST, "/orders", Some(order_body("r", "c", "s-bad", "SKU-A", 10_000).to_string()), 400),
         ("unknown sku", reqwest::Method::POST, "/orders", Some(order_body("r", "c", "s-bad", "SKU-NOPE", 1).to_string()), 400),
+        ("customer without a profile", reqwest::Method::POST, "/orders", Some(order_body("r", "c-nobody", "s-bad", "SKU-A", 1).to_string()), 422),
         ("bad id characters", reqwest::Method::POST, "/orders", Some(order_body("r r", "c/1", "s-bad", "SKU-A", 1).to_string()), 400),
         ("body too large", reqwest::Method::POST, "/orders", Some(big), 413),
         ("no such route", reqwest::Method::GET, "/nowhere", None, 404),

@@ -157,6 +157,7 @@ pub fn map_order(
         updated_at,
         version: 1,
         failure_reason: None,
+        hold_reason: None,
         payment_id: None,
         history,
         legacy: Some(LegacyRecord {

@@ -56,6 +56,7 @@ fn order(l: &Life, county: &str, upto: usize, base: i64) -> Order {
             .then(|| l.failure.clone())
             .flatten(),
         payment_id: None,
+        hold_reason: None,
         history: (0..=upto)
             .map(|i| StatusChange {
                 status: l.writes[i].0,

@@ -181,6 +181,9 @@ fn every_method_is_signed_with_sigv4_and_every_route_exists() {
             "GET /orders/legacy/{legacy_order_id}",
             "PUT /customers/{customer_id}",
             "GET /customers/{customer_id}",
+            "POST /orders/{order_id}/release",
+            "POST /orders/{order_id}/reject",
+            "POST /orders/{order_id}/fulfill",
         ]
         .into_iter()
         .map(str::to_owned)

@@ -53,12 +53,12 @@ pub fn map(legacy: &str) -> Result<Target, UnknownStatus> {
 
 /// The legacy status text an order of the new system is recorded with: the
 /// inverse of [`map`] for every status [`map`] yields (`SHIPPED` ↔ FULFILLED).
-/// The new system's in-flight statuses (PENDING, RESERVED) are the legacy
-/// `NEW`: not paid yet.
+/// The new system's in-flight statuses (PENDING, RESERVED, and HELD for
+/// staff review) are the legacy `NEW`: not paid yet.
 pub fn legacy_status(status: order_domain::OrderStatus) -> &'static str {
     use order_domain::OrderStatus as S;
     match status {
-        S::Pending | S::Reserved => "NEW",
+        S::Pending | S::Reserved | S::Held => "NEW",
         S::Confirmed => "CONFIRMED",
         S::Fulfilled => "SHIPPED",
         S::Cancelled => "CANCELLED",

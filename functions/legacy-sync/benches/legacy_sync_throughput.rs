@@ -45,6 +45,7 @@ fn order(i: u64) -> Order {
         version: 1,
         failure_reason: None,
         payment_id: None,
+        hold_reason: None,
         history: vec![StatusChange {
             status: OrderStatus::Pending,
             at,

@@ -94,6 +94,7 @@ mod tests {
             version: 1,
             failure_reason: None,
             payment_id: None,
+            hold_reason: None,
             history: vec![],
             legacy: None,
         }

@@ -192,6 +192,7 @@ fn new_order(id: &str, store: &str) -> Order {
         version: 1,
         failure_reason: None,
         payment_id: None,
+        hold_reason: None,
         history: vec![StatusChange {
             status: OrderStatus::Pending,
             at,

@@ -35,6 +35,17 @@
 //! | `GET` | `/orders/legacy/{legacy_order_id}` | a migrated order by its legacy number, as `GET /orders/{order_id}` | 200 |
 //! | `PUT` | `/customers/{customer_id}` | create or replace the profile (idempotent) | 201 created, 200 otherwise; masked |
 //! | `GET` | `/customers/{customer_id}` | the profile, e-mail and phone masked | 200 |
+//! | `GET` | `/stores/{store_id}/orders?since=&status=CONFIRMED` | the store's pick list (any status filters) | 200 |
+//! | `POST` | `/orders/{order_id}/release` | staff: a HELD order goes to payment (re-enqueued) | 200 |
+//! | `POST` | `/orders/{order_id}/reject` | staff: a HELD order is cancelled, stock released | 200 |
+//! | `POST` | `/orders/{order_id}/fulfill` | staff: CONFIRMED → FULFILLED (picked up or shipped) | 200 |
+//!
+//! `POST /orders` answers 422 `customer_profile_required`,
+//! `birth_date_required` or `under_legal_age` when the customer may not
+//! order (nothing is written: the same request may be retried once the
+//! profile is right). The staff actions are idempotent (again after success:
+//! 200 with the order as it is) and 409 (`not_held`, `not_confirmed`) from
+//! any other status.
 //!
 //! The routes, and the query parameters each requires, are
 //! `acme_contract::routes::ROUTES`, the table the county stack's API Gateway
@@ -79,7 +90,7 @@ use order_domain::payment::PaymentGateway;
 use order_domain::rules::CountyRules;
 use order_domain::service::{
     AcceptService, CancelService, CustomerService, MAX_BODY_BYTES, OrderQueries, OrdersPage,
-    QueryError, Upsert,
+    QueryError, ReviewAction, ReviewService, Upsert,
 };
 use order_domain::store::Store;
 use serde::Serialize;
@@ -97,6 +108,7 @@ pub struct Api<S, Q, P, C, G> {
     queries: OrderQueries<S>,
     cancel: CancelService<S, P, C>,
     customers: CustomerService<S, C>,
+    review: ReviewService<S, C>,
     enqueuer: Q,
     /// Set for a migrating county (its ShadowReads queue); offered answered
     /// orders in mode `shadow` only.
@@ -446,6 +458,7 @@ where
             accept: AcceptService::new(store.clone(), rules.clone(), clock.clone(), ids),
             queries: OrderQueries::new(store.clone(), rules.clone()),
             customers: CustomerService::new(store.clone(), rules.clone(), clock.clone()),
+            review: ReviewService::new(store.clone(), rules.clone(), clock.clone()),
             cancel: CancelService::new(store, gateway, rules, clock),
             enqueuer,
             shadow: None,
@@ -501,6 +514,9 @@ where
             .map_err(|e| e.reply(method, path))?;
         let caller = caller_customer(req)?;
         let caller = caller.as_ref();
+        if operation.staff_only() {
+            staff_only(caller)?;
+        }
         Ok(match operation {
             Operation::PlaceOrder => self.place_order(req, caller).await?,
             Operation::GetOrder => self.get_order(&params, caller).await?,
@@ -509,16 +525,12 @@ where
             Operation::GetCustomer => self.get_customer(&params, caller).await?,
             Operation::CancelOrder => self.cancel_order(&params, caller).await?,
             Operation::ListCustomerOrders => self.customer_orders(req, &params, caller).await?,
-            Operation::ListStoreOrders => {
-                staff_only(caller)?;
-                self.store_orders(req, &params).await?
-            }
-            Operation::ListOrdersByStatus => {
-                staff_only(caller)?;
-                self.status_orders(req).await?
-            }
+            Operation::ListStoreOrders => self.store_orders(req, &params).await?,
+            Operation::ListOrdersByStatus => self.status_orders(req).await?,
+            Operation::ReleaseHeldOrder => self.review(&params, ReviewAction::Release).await?,
+            Operation::RejectHeldOrder => self.review(&params, ReviewAction::Reject).await?,
+            Operation::FulfillOrder => self.review(&params, ReviewAction::Fulfill).await?,
             Operation::ListCountyOrders => {
-                staff_only(caller)?;
                 let (since, limit) = (since_param(req)?, limit_param(req)?);
                 page_reply(
                     self.queries
@@ -661,23 +673,51 @@ where
     ) -> Result<Reply, Reply> {
         let store = id_param(path_param(params, "store_id")?, "store_id", StoreId::parse)?;
         let (since, limit) = (since_param(req)?, limit_param(req)?);
+        let status = query_param(req, query::STORE_STATUS.name)
+            .map(|raw| status_param(raw, &query::STORE_STATUS))
+            .transpose()?;
         Ok(page_reply(
             self.queries
-                .store_orders_since(&store, since, limit, cursor_param(req))
+                .store_orders_since(&store, since, status, limit, cursor_param(req))
                 .await,
         ))
     }
 
+    /// A staff action on one order. A release re-enqueues the order so the
+    /// worker charges it (each time it is asked: the worker is idempotent,
+    /// and a lost send must be recoverable by asking again).
+    async fn review(&self, params: &PathParams<'_>, action: ReviewAction) -> Result<Reply, Reply> {
+        let id = id_param(path_param(params, "order_id")?, "order_id", OrderId::parse)?;
+        let r = match action {
+            ReviewAction::Release => self.review.release(&id).await,
+            ReviewAction::Reject => self.review.reject(&id).await,
+            ReviewAction::Fulfill => self.review.fulfill(&id).await,
+        };
+        let order = r.map_err(|e| Reply::domain(&e))?;
+        if action == ReviewAction::Release && order.status == OrderStatus::Reserved {
+            let message = WorkMessage {
+                order_id: order.order_id,
+            };
+            if let Err(e) = self.enqueuer.enqueue(message).await {
+                tracing::warn!(
+                    order_id = %order.order_id, error = %e, retryable = e.retryable,
+                    "order released but not enqueued; release it again to retry"
+                );
+                return Err(Reply::error(
+                    503,
+                    "enqueue_failed",
+                    None,
+                    "the order is released but its payment was not queued: retry the release",
+                )
+                .header("retry-after", RETRY_AFTER_SECONDS));
+            }
+        }
+        Ok(Reply::json(200, order))
+    }
+
     async fn status_orders(&self, req: &ApiGatewayProxyRequest) -> Result<Reply, Reply> {
         let raw = query_param(req, query::STATUS.name).ok_or_else(|| missing(&query::STATUS))?;
-        let status: OrderStatus = raw.parse().map_err(|e| {
-            Reply::error(
-                400,
-                "validation_failed",
-                Some(query::STATUS.name),
-                format!("{e}"),
-            )
-        })?;
+        let status = status_param(raw, &query::STATUS)?;
         let (since, limit) = (since_param(req)?, limit_param(req)?);
         Ok(page_reply(
             self.queries
@@ -736,13 +776,25 @@ where
     }
 }
 
+/// A status name in query parameter `q`.
+fn status_param(raw: &str, q: &QueryParam) -> Result<OrderStatus, Reply> {
+    raw.parse().map_err(|e| {
+        Reply::error(
+            400,
+            "validation_failed",
+            Some(q.name),
+            format!("{e}: expected {}", q.format),
+        )
+    })
+}
+
 fn staff_only(caller: Option<&CustomerId>) -> Result<(), Reply> {
     match caller {
         Some(_) => Err(Reply::error(
             403,
             "forbidden",
             None,
-            "this listing is for store and county staff",
+            "this operation is for store and county staff",
         )),
         None => Ok(()),
     }

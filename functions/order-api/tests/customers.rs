@@ -100,6 +100,7 @@ fn legacy_order(number: i64) -> Order {
         updated_at: t,
         version: 1,
         failure_reason: None,
+        hold_reason: None,
         payment_id: None,
         history: vec![StatusChange {
             status: OrderStatus::Confirmed,

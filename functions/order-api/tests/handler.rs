@@ -15,7 +15,8 @@ use order_api::Api;
 use order_aws::MemoryQueue;
 use order_domain::clock::{ManualClock, SequentialIds};
 use order_domain::codec::StockRecord;
-use order_domain::ids::{Sku, StoreId};
+use order_domain::customer::Customer;
+use order_domain::ids::{CustomerId, Sku, StoreId};
 use order_domain::money::Money;
 use order_domain::payment::SimulatedGateway;
 use order_domain::rules::CountyRules;
@@ -28,6 +29,8 @@ type TestApi =
 struct Harness {
     api: TestApi,
     queue: Arc<MemoryQueue>,
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
 }
 
 const FIXTURES: &[&str] = &[
@@ -90,19 +93,42 @@ async fn harness_at(now: Timestamp, sale_time: Option<Timestamp>) -> Harness {
             .await
             .unwrap();
     }
+    // The fixtures' customer, of age (the age check has tests of its own).
+    for id in ["cust-1", "cust-2"] {
+        store.seed(Table::Customers, adult(id, now).to_item());
+    }
     let queue = Arc::new(MemoryQueue::new());
+    let clock = Arc::new(ManualClock::new(now));
     let mut api = Api::new(
-        store,
+        Arc::clone(&store),
         Arc::clone(&queue),
         SimulatedGateway::new(),
         rules(),
-        Arc::new(ManualClock::new(now)),
+        Arc::clone(&clock),
         SequentialIds::new(),
     );
     if let Some(at) = sale_time {
         api = api.with_sale_clock(ManualClock::new(at));
     }
-    Harness { api, queue }
+    Harness {
+        api,
+        queue,
+        store,
+        clock,
+    }
+}
+
+fn adult(id: &str, now: Timestamp) -> Customer {
+    Customer {
+        customer_id: CustomerId::parse(id).unwrap(),
+        email: None,
+        full_name: None,
+        phone: None,
+        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
+        created_at: now,
+        updated_at: now,
+        legacy: None,
+    }
 }
 
 fn body(r: &ApiGatewayProxyResponse) -> Value {
@@ -488,4 +514,110 @@ async fn authorized_customers_see_only_their_own_orders() {
         ))
         .await;
     assert_eq!(r.status_code, 403);
+}
+
+/// `POST /orders/{id}/<action>` as the cancel fixture is, for staff.
+fn staff_action(id: &str, action: &str) -> ApiGatewayProxyRequest {
+    let mut req = fixture("cancel-order.json", id);
+    let path = format!("/orders/{id}/{action}");
+    req.path = Some(path.clone());
+    req.resource = Some(format!("/orders/{{order_id}}/{action}"));
+    req.request_context.path = None;
+    req.request_context.resource_path = None;
+    req
+}
+
+#[tokio::test]
+async fn no_profile_is_a_422_and_the_retry_after_the_profile_is_accepted() {
+    let h = harness().await;
+    h.store.seed(
+        Table::Customers,
+        Customer {
+            birth_date: Some(jiff::civil::Date::constant(2010, 1, 1)),
+            ..adult("cust-1", "2026-01-01T00:00:00Z".parse().unwrap())
+        }
+        .to_item(),
+    );
+    let r = h.api.handle(fixture("post-order.json", "")).await;
+    assert_eq!(r.status_code, 422);
+    assert_eq!(body(&r)["error"], "under_legal_age");
+    assert!(h.queue.messages().is_empty(), "nothing enqueued");
+    h.store.seed(
+        Table::Customers,
+        adult("cust-1", "2026-01-01T00:00:00Z".parse().unwrap()).to_item(),
+    );
+    let r = h.api.handle(fixture("post-order.json", "")).await;
+    assert_eq!(r.status_code, 202, "{:?}", r.body);
+    assert_eq!(header(&r, "idempotent-replayed"), None);
+}
+
+#[tokio::test]
+async fn staff_fulfil_confirmed_orders_and_the_pick_list_shows_what_is_left() {
+    let h = harness().await;
+    let id = place(&h).await;
+    let worker = order_domain::service::OrderWorker::new(
+        Arc::clone(&h.store),
+        SimulatedGateway::new(),
+        rules(),
+        Arc::clone(&h.clock),
+    );
+    let r = h.api.handle(staff_action(&id, "fulfill")).await;
+    assert_eq!(r.status_code, 409, "PENDING is not fulfillable");
+    assert_eq!(body(&r)["error"], "not_confirmed");
+    worker
+        .process(&order_domain::OrderId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let mut pick = fixture("list-store-orders.json", "");
+    pick.query_string_parameters = [
+        ("since".to_owned(), "2026-03-09T00:00:00Z".to_owned()),
+        ("status".to_owned(), "CONFIRMED".to_owned()),
+    ]
+    .into_iter()
+    .collect::<std::collections::HashMap<_, _>>()
+    .into();
+    let listed = |r: &ApiGatewayProxyResponse| body(r)["orders"].as_array().unwrap().len();
+    assert_eq!(listed(&h.api.handle(pick.clone()).await), 1);
+    for _ in 0..2 {
+        let r = h.api.handle(staff_action(&id, "fulfill")).await;
+        assert_eq!(r.status_code, 200, "{:?}", r.body);
+        assert_eq!(body(&r)["status"], "FULFILLED");
+    }
+    assert_eq!(listed(&h.api.handle(pick.clone()).await), 0);
+    let mut bad = pick.clone();
+    bad.query_string_parameters = [
+        ("since".to_owned(), "2026-03-09T00:00:00Z".to_owned()),
+        ("status".to_owned(), "SHIPPED".to_owned()),
+    ]
+    .into_iter()
+    .collect::<std::collections::HashMap<_, _>>()
+    .into();
+    let r = h.api.handle(bad).await;
+    assert_eq!(r.status_code, 400);
+    assert_eq!(body(&r)["field"], "status");
+}
+
+#[tokio::test]
+async fn release_and_reject_are_staff_only_and_answer_409_unless_held() {
+    let h = harness().await;
+    let id = place(&h).await;
+    let auth = fixture("post-order-customer-auth.json", "")
+        .request_context
+        .authorizer;
+    for action in ["release", "reject", "fulfill"] {
+        let mut req = staff_action(&id, action);
+        req.request_context.authorizer = auth.clone();
+        let r = h.api.handle(req).await;
+        assert_eq!(r.status_code, 403, "{action}");
+        let r = h.api.handle(staff_action(&id, action)).await;
+        assert_eq!(r.status_code, 409, "{action}: {:?}", r.body);
+    }
+    let sent = h.queue.messages().len();
+    let r = h.api.handle(staff_action(&id, "release")).await;
+    assert_eq!(body(&r)["error"], "not_held");
+    assert_eq!(
+        h.queue.messages().len(),
+        sent,
+        "nothing enqueued for a refusal"
+    );
 }

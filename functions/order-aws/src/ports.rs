@@ -95,6 +95,17 @@ impl CustomerNotification {
             (OrderEventKind::OrderFailed, Some(r)) => format!("Your order failed: {r}."),
             (OrderEventKind::OrderFailed, None) => "Your order failed.".to_owned(),
             (OrderEventKind::OrderCancelled, _) => "Your order was cancelled.".to_owned(),
+            // The rule that held it is for staff: the customer is not told
+            // which limit to stay under.
+            (OrderEventKind::OrderHeld, _) => {
+                "Your order is being reviewed before payment; its items are set aside.".to_owned()
+            }
+            (OrderEventKind::OrderReleased, _) => {
+                "Your order passed review; payment is being taken.".to_owned()
+            }
+            (OrderEventKind::OrderFulfilled, _) => {
+                "Your order has been picked up or shipped.".to_owned()
+            }
         };
         let subject = format!(
             "ACME Liquors order {}: {}",
@@ -141,6 +152,7 @@ fn status_word(s: OrderStatus) -> &'static str {
         OrderStatus::Cancelled => "cancelled",
         OrderStatus::Fulfilled => "fulfilled",
         OrderStatus::Refunded => "refunded",
+        OrderStatus::Held => "under review",
     }
 }
 

@@ -390,6 +390,14 @@ async fn accept_then_process_on_dynamodb() {
     let now: Timestamp = "2026-03-09T15:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let stock = common::stock(&store, "s1", "WINE-1", 10).await;
+    store
+        .put(order_domain::store::Put {
+            table: Table::Customers,
+            item: adult("c1").to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
     let accept = AcceptService::new(
         Arc::clone(&store),
         rules.clone(),
@@ -486,4 +494,116 @@ async fn customer_profiles_on_dynamodb_and_a_clear_error_without_the_table() {
         ),
         "{e}"
     );
+}
+
+/// An adult's profile: the API takes orders only from customers with one.
+fn adult(id: &str) -> order_domain::customer::Customer {
+    let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+    order_domain::customer::Customer {
+        customer_id: order_domain::ids::CustomerId::parse(id).unwrap(),
+        email: None,
+        full_name: None,
+        phone: None,
+        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
+        created_at: t,
+        updated_at: t,
+        legacy: None,
+    }
+}
+
+/// The fraud screening counts a customer's orders with a bounded, strongly
+/// consistent Query of the Orders table on DynamoDB, holds the second order
+/// of the hour (ledger HELD, no TTL), and a staff release puts the ledger
+/// back to RESERVED with an `expires_at` and lets the worker charge it.
+#[tokio::test]
+async fn fraud_screening_holds_and_release_resumes_on_dynamodb() {
+    use order_domain::codec::{RESERVATION_HELD, RESERVATION_RESERVED};
+    use order_domain::rules::FraudRules;
+    use order_domain::service::ReviewService;
+
+    let store = Arc::new(common::store("fraud").await);
+    let mut rules = open_rules();
+    rules.fraud = Some(FraudRules {
+        orders_per_customer_per_hour: 1,
+        units_per_customer_per_day: 100,
+        order_total_over_cents: 1_000_000,
+    });
+    let clock = Arc::new(ManualClock::new("2026-03-09T15:00:00Z".parse().unwrap()));
+    common::stock(&store, "s1", "WINE-1", 10).await;
+    store
+        .put(order_domain::store::Put {
+            table: Table::Customers,
+            item: adult("c9").to_item(),
+            condition: None,
+        })
+        .await
+        .unwrap();
+    let accept = AcceptService::new(
+        Arc::clone(&store),
+        rules.clone(),
+        Arc::clone(&clock),
+        SequentialIds::new(),
+    );
+    let worker = OrderWorker::new(
+        Arc::clone(&store),
+        SimulatedGateway::new(),
+        rules.clone(),
+        Arc::clone(&clock),
+    );
+    let mut ids = Vec::new();
+    for r in ["f1", "f2"] {
+        let body = format!(
+            r#"{{"client_request_id":"{r}","customer_id":"c9","store_id":"s1","items":[{{"sku":"WINE-1","quantity":1}}]}}"#
+        );
+        ids.push(
+            accept
+                .accept(body.as_bytes())
+                .await
+                .unwrap()
+                .accepted
+                .order_id,
+        );
+        clock.advance(jiff::SignedDuration::from_secs(60));
+    }
+    assert!(matches!(
+        worker.process(&ids[0]).await.unwrap(),
+        ProcessOutcome::Confirmed(_)
+    ));
+    let held = match worker.process(&ids[1]).await.unwrap() {
+        ProcessOutcome::Held(o) => o,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        held.hold_reason,
+        Some(order_domain::order::HoldReason::OrdersPerHour {
+            limit: 1,
+            counted: 2
+        })
+    );
+    let ledger_key =
+        order_domain::codec::reservation_key(&held.store_id, &held.items[0].sku, &held.order_id);
+    let entry = store
+        .get(Table::Inventory, ledger_key.clone(), true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry[inv::STATE], AttrValue::s(RESERVATION_HELD));
+    assert!(!entry.contains_key(inv::TTL));
+
+    let staff = ReviewService::new(Arc::clone(&store), rules, Arc::clone(&clock));
+    assert_eq!(
+        staff.release(&held.order_id).await.unwrap().status,
+        OrderStatus::Reserved
+    );
+    let entry = store
+        .get(Table::Inventory, ledger_key, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry[inv::STATE], AttrValue::s(RESERVATION_RESERVED));
+    assert!(entry.contains_key(inv::TTL));
+    assert!(matches!(
+        worker.process(&held.order_id).await.unwrap(),
+        ProcessOutcome::Confirmed(_)
+    ));
 }

@@ -31,6 +31,7 @@ fn migrated(number: i64) -> Order {
         version: 1,
         failure_reason: None,
         payment_id: None,
+        hold_reason: None,
         history: vec![StatusChange {
             status: OrderStatus::Confirmed,
             at,

@@ -135,6 +135,7 @@ fn store_id(n: usize) -> String {
 pub async fn measure(lines: usize, layout: Layout) -> Result<Measured, FlowError> {
     let memory = Arc::new(MemoryStore::new());
     seed(&memory, STORE, lines).await?;
+    seed_profiles(&memory, [CUSTOMER.to_owned()]).await?;
     let store = Arc::new(MeteredStore::with_layout(memory, layout));
     let run = Runner::new(store, "travis-tx", 8)?;
     run.order(CUSTOMER, CLIENT_REQUEST_ID, STORE, lines).await?;
@@ -157,15 +158,56 @@ pub async fn simulate(sample: &Sample, layout: Layout) -> Result<Measured, FlowE
     for s in 0..=used_stores {
         seed(&memory, &store_id(s), sample.lines).await?;
     }
+    seed_profiles(&memory, (0..sample.orders).map(customer_id)).await?;
     let store = Arc::new(MeteredStore::with_layout(memory, layout));
     let run = Runner::new(store, &sample.county, sample.gsi_write_shards)?;
     for i in 0..sample.orders {
-        let customer = format!("cust_{i:010}");
+        let customer = customer_id(i);
         let request = format!("3f1c9a7e-5b2d-4e8f-9a10-{i:012x}");
         let at = store_id(sample.store_of(i));
         run.order(&customer, &request, &at, sample.lines).await?;
     }
     Ok(run.finish(sample.orders))
+}
+
+fn customer_id(i: usize) -> String {
+    format!("cust_{i:010}")
+}
+
+/// The customers' profiles (adults with a birth date): the API takes orders
+/// only from such a customer. Written before metering starts, as they exist
+/// before the order; the accept flow's read of the profile is metered.
+async fn seed_profiles(
+    memory: &MemoryStore,
+    customers: impl IntoIterator<Item = String>,
+) -> Result<(), FlowError> {
+    let at: Timestamp = "2026-01-01T00:00:00Z".parse().map_err(fail)?;
+    let items = customers
+        .into_iter()
+        .map(|id| {
+            Ok(order_domain::customer::Customer {
+                customer_id: order_domain::ids::CustomerId::parse(&id).map_err(fail)?,
+                email: None,
+                full_name: None,
+                phone: None,
+                birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
+                created_at: at,
+                updated_at: at,
+                legacy: None,
+            }
+            .to_item())
+        })
+        .collect::<Result<Vec<_>, FlowError>>()?;
+    for chunk in items.chunks(25) {
+        let unprocessed = memory
+            .batch_put(Table::Customers, chunk.to_vec())
+            .await
+            .map_err(fail)?;
+        if !unprocessed.is_empty() {
+            return Err(fail("profiles not seeded"));
+        }
+    }
+    Ok(())
 }
 
 /// Stock for every SKU an order of `lines` lines asks for, deep enough for

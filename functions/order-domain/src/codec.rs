@@ -12,7 +12,8 @@ use crate::ids::{ClientRequestId, CustomerId, OrderId, Sku, StoreId};
 use crate::keys;
 use crate::money::Money;
 use crate::order::{
-    FailureReason, LegacyOwner, LegacyRecord, LineItem, Order, OrderStatus, StatusChange,
+    FailureReason, HoldReason, LegacyOwner, LegacyRecord, LineItem, Order, OrderStatus,
+    StatusChange,
 };
 use crate::payment::PaymentId;
 use crate::schema::{inventory as inv, orders};
@@ -130,6 +131,9 @@ pub(crate) fn order_item_with(o: &Order, created_at: AttrValue) -> Item {
     if let Some(p) = &o.payment_id {
         item.insert("payment_id".into(), s(p.0.clone()));
     }
+    if let Some(r) = &o.hold_reason {
+        item.insert("hold_reason".into(), hold_to_attr(r));
+    }
     if let Some(r) = &o.client_request_id {
         item.insert("client_request_id".into(), s(r.as_str()));
     }
@@ -215,6 +219,55 @@ fn failure_to_attr(r: &FailureReason) -> AttrValue {
         FailureReason::ReservationExpired => {}
     }
     AttrValue::M(m)
+}
+
+/// `{code, limit, counted}`: every rule has a limit and a counted value.
+fn hold_to_attr(r: &HoldReason) -> AttrValue {
+    let (limit, counted) = match *r {
+        HoldReason::OrdersPerHour { limit, counted } => (u64::from(limit), u64::from(counted)),
+        HoldReason::UnitsPerDay { limit, counted } => (u64::from(limit), counted),
+        HoldReason::OrderTotal {
+            limit_cents,
+            total_cents,
+        } => (limit_cents, total_cents),
+        HoldReason::TooManyToCount { scanned } => (u64::from(scanned), u64::from(scanned)),
+    };
+    AttrValue::M(
+        [
+            entry("code", s(r.code())),
+            entry("counted", AttrValue::n(counted)),
+            entry("limit", AttrValue::n(limit)),
+        ]
+        .into(),
+    )
+}
+
+fn hold_from_attr(v: &AttrValue) -> Result<HoldReason, AttrError> {
+    let m = as_map(v, "hold_reason")?;
+    let (limit, counted) = (m.get_u64("limit")?, m.get_u64("counted")?);
+    let small =
+        |n: u64| u32::try_from(n).map_err(|_| AttrError::new("hold_reason", "out of range"));
+    match m.get_s("code")? {
+        "ORDERS_PER_HOUR" => Ok(HoldReason::OrdersPerHour {
+            limit: small(limit)?,
+            counted: small(counted)?,
+        }),
+        "UNITS_PER_DAY" => Ok(HoldReason::UnitsPerDay {
+            limit: small(limit)?,
+            counted,
+        }),
+        "ORDER_TOTAL" => Ok(HoldReason::OrderTotal {
+            limit_cents: limit,
+            total_cents: counted,
+        }),
+        "TOO_MANY_TO_COUNT" => Ok(HoldReason::TooManyToCount {
+            scanned: small(counted)?,
+        }),
+        other => Err(AttrError::new(
+            "hold_reason.code",
+            format!("unknown code {other:?}"),
+        )),
+    }
 }
 
 fn as_map<'a>(v: &'a AttrValue, what: &str) -> Result<&'a Item, AttrError> {
@@ -321,6 +374,7 @@ fn decode_order(item: &Item) -> Result<Order, AttrError> {
         payment_id: item
             .get_opt_s("payment_id")?
             .map(|p| PaymentId(p.to_owned())),
+        hold_reason: item.get("hold_reason").map(hold_from_attr).transpose()?,
         history,
         legacy: legacy_from_attr(item)?,
     })
@@ -360,6 +414,7 @@ pub(crate) fn summary_item_with(o: &Order, gsi_write_shards: u32, created_at: At
         entry(orders::STATUS, s(o.status.as_str())),
         entry(orders::STORE_PK, s(o.store_id.as_str())),
         entry(orders::TOTAL_CENTS, AttrValue::n(o.total_cents.cents())),
+        entry(orders::UNITS, AttrValue::n(o.total_units())),
         entry(orders::UPDATED_AT, updated_at),
         entry(orders::VERSION, AttrValue::n(o.version)),
     ]
@@ -451,6 +506,10 @@ impl StockRecord {
 /// State of a reservation ledger entry.
 pub const RESERVATION_RESERVED: &str = "RESERVED";
 pub const RESERVATION_CONFIRMED: &str = "CONFIRMED";
+/// The order is HELD for fraud review: no `expires_at`, so neither TTL nor a
+/// sweeper looking for expired `RESERVED` entries releases it while staff
+/// decide. A release sets `RESERVED` and a fresh `expires_at` again.
+pub const RESERVATION_HELD: &str = "HELD";
 
 /// Key of a reservation ledger entry.
 pub fn reservation_key(store: &StoreId, sku: &Sku, order_id: &OrderId) -> Item {
@@ -510,6 +569,7 @@ pub(crate) mod tests_support {
                 skus: vec![Sku::parse("WINE-1").unwrap()],
             }),
             payment_id: Some(PaymentId("pay_1".into())),
+            hold_reason: None,
             history: vec![StatusChange {
                 status: OrderStatus::Pending,
                 at: t,
@@ -609,6 +669,61 @@ mod tests {
         let summary = OrderSummary::from_item(&pending).unwrap();
         assert_eq!(summary.order_id, o.order_id);
         assert_eq!(summary.status, OrderStatus::Pending);
+    }
+
+    #[test]
+    fn a_held_order_carries_its_reason_and_sits_in_the_status_index() {
+        let mut o = sample_order();
+        o.failure_reason = None;
+        o.status = OrderStatus::Held;
+        for r in [
+            HoldReason::OrdersPerHour {
+                limit: 5,
+                counted: 6,
+            },
+            HoldReason::UnitsPerDay {
+                limit: 96,
+                counted: 100,
+            },
+            HoldReason::OrderTotal {
+                limit_cents: 100_000,
+                total_cents: 100_001,
+            },
+        ] {
+            o.hold_reason = Some(r);
+            let item = order_to_item(&o);
+            assert_eq!(order_from_item(&item).unwrap(), o);
+            let json = serde_json::to_value(&o).unwrap();
+            assert_eq!(json["hold_reason"]["code"], r.code());
+        }
+        let shard = keys::shard_of(&o.order_id, 4);
+        assert_eq!(
+            summary_item(&o, 4)[orders::STATUS_SHARD_PK],
+            AttrValue::s(format!("HELD#{shard}"))
+        );
+    }
+
+    #[test]
+    fn fulfilled_and_terminal_orders_leave_the_status_index() {
+        // Status writes put the whole summary item, so an attribute the item
+        // lacks is removed from the stored one: leaving the index is this.
+        let mut o = sample_order();
+        for status in OrderStatus::ALL {
+            o.status = status;
+            let item = summary_item(&o, 4);
+            let listed = matches!(
+                status,
+                OrderStatus::Pending
+                    | OrderStatus::Reserved
+                    | OrderStatus::Held
+                    | OrderStatus::Confirmed
+            );
+            assert_eq!(
+                item.contains_key(orders::STATUS_SHARD_PK),
+                listed,
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,19 @@ impl fmt::Debug for Customer {
     }
 }
 
+/// Whole years lived from `birth` to `on`. A birthday counts from its own
+/// day; someone born on February 29 comes of age on March 1 in a year without
+/// one (the years are not complete until February 28 has ended), the reading
+/// that never sells early.
+pub fn age_on(birth: Date, on: Date) -> i32 {
+    let years = i32::from(on.year()) - i32::from(birth.year());
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        years - 1
+    } else {
+        years
+    }
+}
+
 /// Key of a customer's Customers item.
 pub fn customer_key(id: &CustomerId) -> Item {
     [(attr::PK.to_owned(), AttrValue::s(id.as_str()))].into()
@@ -488,6 +501,21 @@ mod tests {
     }
 
     const TODAY: Date = Date::constant(2026, 3, 9);
+
+    #[test]
+    fn age_counts_whole_years_and_feb_29_comes_of_age_on_march_1() {
+        let d = |y, m, d| Date::constant(y, m, d);
+        assert_eq!(age_on(d(2005, 3, 9), d(2026, 3, 9)), 21);
+        assert_eq!(age_on(d(2005, 3, 10), d(2026, 3, 9)), 20);
+        assert_eq!(age_on(d(2005, 3, 8), d(2026, 3, 9)), 21);
+        // Born on a leap day: 21 on 2025-03-01, not on 2025-02-28.
+        assert_eq!(age_on(d(2004, 2, 29), d(2025, 2, 28)), 20);
+        assert_eq!(age_on(d(2004, 2, 29), d(2025, 3, 1)), 21);
+        // In a leap year the birthday itself exists.
+        assert_eq!(age_on(d(2003, 2, 29 - 1), d(2024, 2, 28)), 21);
+        assert_eq!(age_on(d(2000, 2, 29), d(2024, 2, 29)), 24);
+        assert_eq!(age_on(d(2000, 2, 29), d(2024, 2, 28)), 23);
+    }
 
     fn fields(e: &ValidationErrors) -> Vec<&str> {
         e.0.iter().map(|e| e.field.as_str()).collect()

@@ -7,7 +7,9 @@
 //!
 //! - **Events**: at most one per record, only for changes the outside world
 //!   cares about: an order placed (INSERT as PENDING), or a status change into
-//!   CONFIRMED, FAILED or CANCELLED. RESERVED is internal; an update that
+//!   CONFIRMED, FAILED, CANCELLED, HELD (fraud review, with its reason) or
+//!   FULFILLED, and a held order released (HELD → RESERVED). RESERVED is
+//!   otherwise internal; an update that
 //!   leaves the status alone says nothing.
 //! - **Outbox**: an INSERT of a PENDING order means "make sure the worker
 //!   hears of it". The API enqueues right after writing, but if it crashed in
@@ -26,7 +28,7 @@ use crate::codec::{self, CorruptItem};
 use crate::error::DomainError;
 use crate::ids::{CountyId, CustomerId, OrderId, StoreId};
 use crate::money::Money;
-use crate::order::{FailureReason, Order, OrderStatus};
+use crate::order::{FailureReason, HoldReason, Order, OrderStatus};
 use crate::store::Item;
 
 /// EventBridge `Source` of every order event.
@@ -39,6 +41,9 @@ pub enum OrderEventKind {
     OrderConfirmed,
     OrderFailed,
     OrderCancelled,
+    OrderHeld,
+    OrderReleased,
+    OrderFulfilled,
 }
 
 impl OrderEventKind {
@@ -48,6 +53,9 @@ impl OrderEventKind {
             OrderEventKind::OrderConfirmed => "OrderConfirmed",
             OrderEventKind::OrderFailed => "OrderFailed",
             OrderEventKind::OrderCancelled => "OrderCancelled",
+            OrderEventKind::OrderHeld => "OrderHeld",
+            OrderEventKind::OrderReleased => "OrderReleased",
+            OrderEventKind::OrderFulfilled => "OrderFulfilled",
         }
     }
 }
@@ -69,6 +77,9 @@ pub struct OrderEvent {
     pub total_cents: Money,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<FailureReason>,
+    /// On `OrderHeld`: the fraud rule that held the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_reason: Option<HoldReason>,
 }
 
 impl OrderEvent {
@@ -85,6 +96,9 @@ impl OrderEvent {
             version: o.version,
             total_cents: o.total_cents,
             failure_reason: o.failure_reason.clone(),
+            hold_reason: (kind == OrderEventKind::OrderHeld)
+                .then_some(o.hold_reason)
+                .flatten(),
         }
     }
 
@@ -169,14 +183,16 @@ pub fn derive(old: Option<&Item>, new: Option<&Item>) -> Result<StreamOutput, Ev
         None if new.status == OrderStatus::Pending => Some(OrderEventKind::OrderPlaced),
         None => None,
         Some(old) if old.status == new.status => None,
-        Some(_) => match new.status {
+        Some(old) => match new.status {
             OrderStatus::Confirmed => Some(OrderEventKind::OrderConfirmed),
             OrderStatus::Failed => Some(OrderEventKind::OrderFailed),
             OrderStatus::Cancelled => Some(OrderEventKind::OrderCancelled),
-            OrderStatus::Pending
-            | OrderStatus::Reserved
-            | OrderStatus::Fulfilled
-            | OrderStatus::Refunded => None,
+            OrderStatus::Held => Some(OrderEventKind::OrderHeld),
+            OrderStatus::Fulfilled => Some(OrderEventKind::OrderFulfilled),
+            OrderStatus::Reserved if old.status == OrderStatus::Held => {
+                Some(OrderEventKind::OrderReleased)
+            }
+            OrderStatus::Pending | OrderStatus::Reserved | OrderStatus::Refunded => None,
         },
     };
     let outbox = if old.is_none() && new.status == OrderStatus::Pending {
@@ -273,7 +289,17 @@ mod tests {
                 Some(OrderCancelled),
                 false,
             ),
+            (Some(Reserved), Some(Held), Some(OrderHeld), false),
+            (Some(Held), Some(Reserved), Some(OrderReleased), false),
+            (Some(Held), Some(Cancelled), Some(OrderCancelled), false),
+            (
+                Some(Confirmed),
+                Some(Fulfilled),
+                Some(OrderFulfilled),
+                false,
+            ),
             // Version-only updates and repeats say nothing.
+            (Some(Held), Some(Held), None, false),
             (Some(Pending), Some(Pending), None, false),
             (Some(Confirmed), Some(Confirmed), None, false),
             (Some(Cancelled), Some(Cancelled), None, false),

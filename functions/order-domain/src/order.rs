@@ -1,6 +1,8 @@
 //! Orders, line items and the status machine.
 //!
 //! ```text
+//!                  HELD (fraud review: release ▲▼ to RESERVED, reject ▶ CANCELLED)
+//!                   ▲▼
 //!   PENDING ──▶ RESERVED ──▶ CONFIRMED
 //!      │  ╲         │  ╲          │
 //!      │   ╲        │   ▼         │
@@ -48,10 +50,14 @@ pub enum OrderStatus {
     Fulfilled,
     /// Money returned after confirmation or fulfilment. Terminal.
     Refunded,
+    /// Reserved, but the worker's fraud rules stopped it before payment:
+    /// waits for staff to release it (back to RESERVED, then payment) or
+    /// reject it (CANCELLED, stock released). Its stock stays reserved.
+    Held,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::Pending,
         OrderStatus::Reserved,
         OrderStatus::Confirmed,
@@ -59,6 +65,7 @@ impl OrderStatus {
         OrderStatus::Cancelled,
         OrderStatus::Fulfilled,
         OrderStatus::Refunded,
+        OrderStatus::Held,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -70,6 +77,7 @@ impl OrderStatus {
             OrderStatus::Cancelled => "CANCELLED",
             OrderStatus::Fulfilled => "FULFILLED",
             OrderStatus::Refunded => "REFUNDED",
+            OrderStatus::Held => "HELD",
         }
     }
 
@@ -87,17 +95,25 @@ impl OrderStatus {
     }
 
     /// Whether the order appears in the sparse `by-status-time` index.
-    /// Terminal orders drop out so the index only holds work in flight.
+    /// FULFILLED and the terminal statuses drop out so the index only holds
+    /// work in flight: the worker's, staff review's (HELD) and the stores'
+    /// pick lists (CONFIRMED).
     pub const fn in_status_index(self) -> bool {
         matches!(
             self,
-            OrderStatus::Pending | OrderStatus::Reserved | OrderStatus::Confirmed
+            OrderStatus::Pending
+                | OrderStatus::Reserved
+                | OrderStatus::Held
+                | OrderStatus::Confirmed
         )
     }
 
     /// Whether the order holds entries in the reservation ledger.
     pub const fn holds_stock(self) -> bool {
-        matches!(self, OrderStatus::Reserved | OrderStatus::Confirmed)
+        matches!(
+            self,
+            OrderStatus::Reserved | OrderStatus::Held | OrderStatus::Confirmed
+        )
     }
 }
 
@@ -138,7 +154,9 @@ pub fn transition(from: OrderStatus, to: OrderStatus) -> Result<(), InvalidTrans
         (Pending, Reserved)
             | (Reserved, Confirmed)
             | (Pending | Reserved, Failed)
-            | (Pending | Reserved | Confirmed, Cancelled)
+            | (Pending | Reserved | Held | Confirmed, Cancelled)
+            | (Reserved, Held)
+            | (Held, Reserved)
             | (Confirmed, Fulfilled)
             | (Confirmed | Fulfilled, Refunded)
     );
@@ -209,6 +227,56 @@ impl fmt::Display for FailureReason {
     }
 }
 
+/// Which fraud rule held an order, with the rule's limit and what was counted.
+/// Stored with the order and put in the `OrderHeld` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum HoldReason {
+    /// The customer's orders in the hour up to this one (this one included).
+    OrdersPerHour { limit: u32, counted: u32 },
+    /// The customer's units in the 24 hours up to this order (its own included).
+    UnitsPerDay { limit: u32, counted: u64 },
+    /// The order's total, in cents, is over the county's threshold.
+    OrderTotal { limit_cents: u64, total_cents: u64 },
+    /// The customer has more orders in the day than the screening reads
+    /// (`scanned`): held rather than judged on part of them.
+    TooManyToCount { scanned: u32 },
+}
+
+impl HoldReason {
+    pub const fn code(&self) -> &'static str {
+        match self {
+            HoldReason::OrdersPerHour { .. } => "ORDERS_PER_HOUR",
+            HoldReason::UnitsPerDay { .. } => "UNITS_PER_DAY",
+            HoldReason::OrderTotal { .. } => "ORDER_TOTAL",
+            HoldReason::TooManyToCount { .. } => "TOO_MANY_TO_COUNT",
+        }
+    }
+}
+
+impl fmt::Display for HoldReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HoldReason::OrdersPerHour { limit, counted } => {
+                write!(f, "{counted} orders in an hour, over the limit of {limit}")
+            }
+            HoldReason::UnitsPerDay { limit, counted } => {
+                write!(f, "{counted} units in a day, over the limit of {limit}")
+            }
+            HoldReason::OrderTotal {
+                limit_cents,
+                total_cents,
+            } => write!(
+                f,
+                "total of {total_cents} cents, over the limit of {limit_cents}"
+            ),
+            HoldReason::TooManyToCount { scanned } => {
+                write!(f, "more than {scanned} orders in a day, too many to count")
+            }
+        }
+    }
+}
+
 /// One entry of an order's status history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +307,9 @@ pub struct Order {
     pub failure_reason: Option<FailureReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<PaymentId>,
+    /// Why the fraud rules held the order; kept after a release, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_reason: Option<HoldReason>,
     /// Every status the order has been in, oldest first.
     pub history: Vec<StatusChange>,
     /// Set on orders migrated from the legacy order database.
@@ -344,6 +415,9 @@ mod tests {
             (Pending, Cancelled),
             (Reserved, Cancelled),
             (Confirmed, Cancelled),
+            (Reserved, Held),
+            (Held, Reserved),
+            (Held, Cancelled),
             (Confirmed, Fulfilled),
             (Confirmed, Refunded),
             (Fulfilled, Refunded),
@@ -360,7 +434,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 49);
+        assert_eq!(checked, 64);
     }
 
     #[test]

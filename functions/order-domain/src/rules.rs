@@ -17,8 +17,10 @@ use std::fmt;
 use std::ops::RangeInclusive;
 
 use acme_contract::rules::{
-    CountyRulesJson, GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, MAX_LINE_ITEMS_RANGE,
-    MAX_UNITS_PER_ORDER_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+    CountyRulesJson, GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, LEGAL_AGE_RANGE,
+    MAX_LINE_ITEMS_RANGE, MAX_UNITS_PER_ORDER_RANGE, ORDER_TOTAL_OVER_CENTS_RANGE,
+    ORDERS_PER_CUSTOMER_PER_HOUR_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+    UNITS_PER_CUSTOMER_PER_DAY_RANGE,
 };
 use jiff::Timestamp;
 use jiff::civil::Weekday;
@@ -29,8 +31,8 @@ use thiserror::Error;
 use crate::ids::CountyId;
 
 pub use acme_contract::limits::{MAX_LINE_ITEMS_PER_ORDER, OPS_PER_LINE_ITEM, OPS_PER_ORDER};
-/// The sale hours' JSON shape, shared with the generator.
-pub use acme_contract::rules::{SaleHours, SaleWindow};
+/// The sale hours' and fraud rules' JSON shapes, shared with the generator.
+pub use acme_contract::rules::{FraudRulesJson as FraudRules, SaleHours, SaleWindow};
 
 /// The window of weekday `d`.
 fn window_on(hours: &SaleHours, d: Weekday) -> Option<SaleWindow> {
@@ -122,6 +124,10 @@ pub struct CountyRules {
     pub reservation_ttl_seconds: u32,
     /// Life of an idempotency record, hours, [`IDEMPOTENCY_TTL_HOURS_RANGE`].
     pub idempotency_ttl_hours: u32,
+    /// Whole years a customer must have on the order date, [`LEGAL_AGE_RANGE`].
+    pub legal_age: u32,
+    /// The worker's screening before payment; `None` = none.
+    pub fraud: Option<FraudRules>,
 }
 
 impl TryFrom<CountyRulesJson> for CountyRules {
@@ -142,6 +148,8 @@ impl TryFrom<CountyRulesJson> for CountyRules {
             gsi_write_shards: j.gsi_write_shards,
             reservation_ttl_seconds: j.reservation_ttl_seconds,
             idempotency_ttl_hours: j.idempotency_ttl_hours,
+            legal_age: j.legal_age,
+            fraud: j.fraud,
         })
     }
 }
@@ -158,6 +166,8 @@ impl From<CountyRules> for CountyRulesJson {
             gsi_write_shards: r.gsi_write_shards,
             reservation_ttl_seconds: r.reservation_ttl_seconds,
             idempotency_ttl_hours: r.idempotency_ttl_hours,
+            legal_age: r.legal_age,
+            fraud: r.fraud,
         }
     }
 }
@@ -238,6 +248,31 @@ impl CountyRules {
             self.idempotency_ttl_hours,
             IDEMPOTENCY_TTL_HOURS_RANGE,
         )?;
+        range("legal_age", self.legal_age, LEGAL_AGE_RANGE)?;
+        if let Some(f) = &self.fraud {
+            range(
+                "fraud.orders_per_customer_per_hour",
+                f.orders_per_customer_per_hour,
+                ORDERS_PER_CUSTOMER_PER_HOUR_RANGE,
+            )?;
+            range(
+                "fraud.units_per_customer_per_day",
+                f.units_per_customer_per_day,
+                UNITS_PER_CUSTOMER_PER_DAY_RANGE,
+            )?;
+            let r = ORDER_TOTAL_OVER_CENTS_RANGE;
+            if !r.contains(&f.order_total_over_cents) {
+                return Err(RulesError::Invalid {
+                    field: "fraud.order_total_over_cents",
+                    reason: format!(
+                        "is {}, must be {}..={}",
+                        f.order_total_over_cents,
+                        r.start(),
+                        r.end()
+                    ),
+                });
+            }
+        }
         for (day, w) in self.sale_hours.days() {
             if let Some(w) = w
                 && !(w.open_minute < w.close_minute
@@ -336,6 +371,49 @@ mod tests {
         let shards = sample_json().replace("\"gsi_write_shards\": 8", "\"gsi_write_shards\": 0");
         assert!(CountyRules::from_json(&shards).is_err());
         assert_eq!(MAX_LINE_ITEMS_PER_ORDER, 49);
+    }
+
+    #[test]
+    fn legal_age_defaults_to_21_and_fraud_rules_are_checked() {
+        let r = rules();
+        assert_eq!((r.legal_age, r.fraud), (21, None));
+        let with = sample_json().replace(
+            "\"idempotency_ttl_hours\": 24",
+            "\"idempotency_ttl_hours\": 24, \"legal_age\": 19, \"fraud\": \
+             {\"orders_per_customer_per_hour\": 5, \"units_per_customer_per_day\": 96, \
+             \"order_total_over_cents\": 100000}",
+        );
+        let r = CountyRules::from_json(&with).unwrap();
+        assert_eq!(r.legal_age, 19);
+        assert_eq!(r.fraud.map(|f| f.units_per_customer_per_day), Some(96));
+        assert_eq!(
+            CountyRules::from_json(&serde_json::to_string(&r).unwrap()).unwrap(),
+            r
+        );
+        let young = with.replace("\"legal_age\": 19", "\"legal_age\": 12");
+        assert!(matches!(
+            CountyRules::from_json(&young),
+            Err(RulesError::Invalid {
+                field: "legal_age",
+                ..
+            })
+        ));
+        let zero = with.replace(
+            "\"orders_per_customer_per_hour\": 5",
+            "\"orders_per_customer_per_hour\": 0",
+        );
+        assert!(matches!(
+            CountyRules::from_json(&zero),
+            Err(RulesError::Invalid {
+                field: "fraud.orders_per_customer_per_hour",
+                ..
+            })
+        ));
+        let typo = with.replace("order_total_over_cents", "order_total_cents");
+        assert!(matches!(
+            CountyRules::from_json(&typo),
+            Err(RulesError::Json(_))
+        ));
     }
 
     #[test]

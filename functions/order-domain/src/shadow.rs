@@ -222,6 +222,7 @@ mod tests {
             version: 1,
             failure_reason: None,
             payment_id: None,
+            hold_reason: None,
             history: vec![StatusChange {
                 status: OrderStatus::Confirmed,
                 at,

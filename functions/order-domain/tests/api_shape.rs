@@ -23,7 +23,7 @@ fn service_futures_are_send() {
     assert_send(&f.cancel.cancel(&id, Some(&c)));
     assert_send(&f.queries.get_order(&id));
     assert_send(&f.queries.customer_orders(&c, 10, None));
-    assert_send(&f.queries.store_orders_since(&s, t, 10, None));
+    assert_send(&f.queries.store_orders_since(&s, t, None, 10, None));
     assert_send(
         &f.queries
             .status_orders_since(OrderStatus::Pending, t, 10, None),

@@ -114,7 +114,10 @@ async fn store_orders_since() {
     let got = drain(|c| {
         let q = &f.queries;
         let store = store.clone();
-        async move { q.store_orders_since(&store, since, 2, c.as_deref()).await }
+        async move {
+            q.store_orders_since(&store, since, None, 2, c.as_deref())
+                .await
+        }
     })
     .await;
     assert_eq!(got, ids[3..]);
@@ -124,12 +127,12 @@ async fn store_orders_since() {
     let early = f.order(&ids[0]).created_at;
     let page = f
         .queries
-        .store_orders_since(&store, early, 1, None)
+        .store_orders_since(&store, early, None, 1, None)
         .await
         .unwrap();
     let err = f
         .queries
-        .store_orders_since(&store, since, 2, page.next_cursor.as_deref())
+        .store_orders_since(&store, since, None, 2, page.next_cursor.as_deref())
         .await
         .unwrap_err();
     assert_eq!(

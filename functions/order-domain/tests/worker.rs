@@ -155,6 +155,7 @@ async fn every_message_three_times_concurrently_reserves_and_charges_once() {
             ProcessOutcome::Confirmed(_) => confirmed_by_call += 1,
             ProcessOutcome::AlreadyFinal(o) => assert_eq!(o.status, OrderStatus::Confirmed),
             ProcessOutcome::Failed(o) => panic!("failed: {o:?}"),
+            ProcessOutcome::Held(o) => panic!("held: {o:?}"),
         }
     }
     assert_eq!(

@@ -139,6 +139,7 @@ fn log_outcome(message_id: &str, outcome: &MessageOutcome) {
                 ProcessOutcome::Confirmed(_) => "confirmed",
                 ProcessOutcome::Failed(_) => "failed",
                 ProcessOutcome::AlreadyFinal(_) => "already_final",
+                ProcessOutcome::Held(_) => "held",
             };
             tracing::info!(
                 message_id, order_id = %order.order_id, status = %order.status, result,

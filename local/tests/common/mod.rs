@@ -143,9 +143,31 @@ impl Harness {
         }
     }
 
+    /// Posts an order, after giving its customer (if the body names a
+    /// usable one) an adult profile through `PUT /customers/{id}`: the API
+    /// refuses orders from customers without one. The PUT is idempotent.
     pub async fn post_order(&self, body: &Value) -> Answer {
+        if let Some(c) = body["customer_id"].as_str() {
+            self.adult(c).await;
+        }
         self.send(reqwest::Method::POST, "/orders", Some(body.to_string()))
             .await
+    }
+
+    /// Gives `customer` a profile of someone born in 1990 (no-op for ids
+    /// the API would refuse: the order's own validation reports those).
+    pub async fn adult(&self, customer: &str) {
+        let profile = serde_json::json!({
+            "email": format!("{customer}@example.com"),
+            "full_name": "Test Customer",
+            "birth_date": "1990-02-28",
+        });
+        self.send(
+            reqwest::Method::PUT,
+            &format!("/customers/{customer}"),
+            Some(profile.to_string()),
+        )
+        .await;
     }
 
     pub fn store(&self) -> order_aws::emulator::IsolatedStore<order_aws::DynamoStore> {

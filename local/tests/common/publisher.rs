@@ -366,6 +366,12 @@ impl EventTap {
             .expect("PutTargets");
     }
 
+    /// Every event published since the last call, as EventBridge delivered
+    /// it (envelope and detail).
+    pub async fn take_raw(&self) -> Vec<Value> {
+        drain(&self.sqs, &self.url).await
+    }
+
     /// Every event published since the last call, in publication order.
     pub async fn take(&self) -> Vec<Seen> {
         drain(&self.sqs, &self.url)
@@ -404,6 +410,11 @@ impl NotificationTap {
             .await
             .expect("Subscribe");
         Self { sqs, url }
+    }
+
+    /// Every notification since the last call, as SNS delivered it.
+    pub async fn take_raw(&self) -> Vec<Value> {
+        drain(&self.sqs, &self.url).await
     }
 
     /// How many notifications each event id got since the last call.

@@ -42,6 +42,12 @@ pub struct CountyConfig {
     pub reservation_ttl_seconds: u32,
     /// How long idempotency records are kept, hours, 1..=720.
     pub idempotency_ttl_hours: u32,
+    /// Whole years a customer must have on the order date (in `timezone`),
+    /// 18..=30; `environments/defaults.yaml` ships 21.
+    pub legal_age: u32,
+    /// The worker's fraud rules before payment: an order breaking one is
+    /// HELD for staff review instead of charged.
+    pub fraud: FraudConfig,
     /// Write shards for low-cardinality GSI keys (county id, status), 1..=64.
     pub gsi_write_shards: u32,
     /// DynamoDB streams on the tables whose changes become events.
@@ -119,6 +125,20 @@ pub struct LoadConfig {
     /// Share of the county's orders the busiest store takes, percent; at
     /// least an even share (100 / `stores`).
     pub busiest_store_percent: f64,
+}
+
+/// `fraud:` of a county file (defaults in `environments/defaults.yaml`),
+/// passed to the functions in `ACME_COUNTY_RULES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FraudConfig {
+    /// Orders one customer may place in an hour (this one included), 1..=100.
+    pub orders_per_customer_per_hour: u32,
+    /// Units one customer may order in 24 hours, 1..=100_000, at least
+    /// `max_units_per_order`.
+    pub units_per_customer_per_day: u32,
+    /// An order whose total is more than this many cents is held,
+    /// 100..=100_000_000.
+    pub order_total_over_cents: u32,
 }
 
 /// `migration:` of a county file. Only in the county's own file, never in

@@ -7,17 +7,18 @@ use std::collections::BTreeMap;
 // The ranges of the values the functions read back in `ACME_COUNTY_RULES`:
 // they refuse what is outside them, so the file must too.
 use acme_contract::rules::{
-    GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, MAX_LINE_ITEMS_RANGE,
-    MAX_UNITS_PER_ORDER_RANGE, RESERVATION_TTL_SECONDS_RANGE,
+    GSI_WRITE_SHARDS_RANGE, IDEMPOTENCY_TTL_HOURS_RANGE, LEGAL_AGE_RANGE, MAX_LINE_ITEMS_RANGE,
+    MAX_UNITS_PER_ORDER_RANGE, ORDER_TOTAL_OVER_CENTS_RANGE, ORDERS_PER_CUSTOMER_PER_HOUR_RANGE,
+    RESERVATION_TTL_SECONDS_RANGE, UNITS_PER_CUSTOMER_PER_DAY_RANGE,
 };
 
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, did_you_mean};
 use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
-    CountyConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig, MigrationConfig,
-    PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow,
-    ScalingRange, ShadowConfig, WafConfig,
+    CountyConfig, FraudConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig,
+    MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
+    SaleWindow, ScalingRange, ShadowConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -108,6 +109,8 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
     let reservation_ttl_seconds =
         f.req_in(d, "reservation_ttl_seconds", RESERVATION_TTL_SECONDS_RANGE);
     let idempotency_ttl_hours = f.req_in(d, "idempotency_ttl_hours", IDEMPOTENCY_TTL_HOURS_RANGE);
+    let legal_age = f.req_in(d, "legal_age", LEGAL_AGE_RANGE);
+    let fraud = f.req_with(d, "fraud", fraud);
     let gsi_write_shards = f.req_in(d, "gsi_write_shards", GSI_WRITE_SHARDS_RANGE);
     let streams_enabled = f.req::<bool>(d, "streams_enabled");
     let point_in_time_recovery = f.req::<bool>(d, "point_in_time_recovery");
@@ -178,6 +181,21 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         let hint = "every line item holds at least one unit, so the extra ones could never be used";
         d.error(pos, &path, message, Some(hint.to_owned()));
     }
+    if let (Some(fraud), Some(units)) = (fraud, max_units_per_order)
+        && fraud.units_per_customer_per_day < units
+    {
+        let path = "fraud.units_per_customer_per_day";
+        let pos = f.value_pos("fraud");
+        d.error(
+            pos,
+            path,
+            format!(
+                "`{path}` ({}) is smaller than `max_units_per_order` ({units})",
+                fraud.units_per_customer_per_day
+            ),
+            Some("a single order the county allows would be held for review: raise the daily limit, or lower max_units_per_order".to_owned()),
+        );
+    }
     if let (Some(true), Some(hours)) = (sales_enabled, &sale_hours)
         && all_closed(hours)
     {
@@ -217,6 +235,8 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         capacity: capacity?,
         reservation_ttl_seconds: reservation_ttl_seconds?,
         idempotency_ttl_hours: idempotency_ttl_hours?,
+        legal_age: legal_age?,
+        fraud: fraud?,
         gsi_write_shards: gsi_write_shards?,
         streams_enabled: streams_enabled?,
         point_in_time_recovery: point_in_time_recovery?,
@@ -734,6 +754,33 @@ fn api(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ApiConfig> {
     Some(ApiConfig {
         throttle_rate: throttle_rate?,
         throttle_burst: throttle_burst?,
+    })
+}
+
+fn fraud(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FraudConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let per_hour = f.req_in(
+        d,
+        "orders_per_customer_per_hour",
+        ORDERS_PER_CUSTOMER_PER_HOUR_RANGE,
+    );
+    let per_day = f.req_in(
+        d,
+        "units_per_customer_per_day",
+        UNITS_PER_CUSTOMER_PER_DAY_RANGE,
+    );
+    let cents = ORDER_TOTAL_OVER_CENTS_RANGE;
+    let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+    let total = f.req_in(
+        d,
+        "order_total_over_cents",
+        narrow(*cents.start())..=narrow(*cents.end()),
+    );
+    f.finish(d);
+    Some(FraudConfig {
+        orders_per_customer_per_hour: per_hour?,
+        units_per_customer_per_day: per_day?,
+        order_total_over_cents: total?,
     })
 }
 

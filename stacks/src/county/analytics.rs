@@ -619,7 +619,7 @@ fn add_catalog(
         Column::new(
             "event_type",
             "string",
-            "the envelope's detail-type: OrderPlaced, OrderConfirmed, OrderFailed or OrderCancelled",
+            "the envelope's detail-type: OrderPlaced, OrderConfirmed, OrderFailed, OrderCancelled, OrderHeld, OrderReleased or OrderFulfilled",
         ),
         Column::new("source", "string", ""),
         Column::new("account", "string", ""),

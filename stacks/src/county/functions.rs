@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use acme_contract::rules::CountyRulesJson;
+use acme_contract::rules::{CountyRulesJson, FraudRulesJson};
 use acme_contract::schema::env;
 use serde_json::json;
 
@@ -181,6 +181,12 @@ pub fn county_rules_json(cfg: &crate::config::CountyConfig) -> String {
         gsi_write_shards: cfg.gsi_write_shards,
         reservation_ttl_seconds: cfg.reservation_ttl_seconds,
         idempotency_ttl_hours: cfg.idempotency_ttl_hours,
+        legal_age: cfg.legal_age,
+        fraud: Some(FraudRulesJson {
+            orders_per_customer_per_hour: cfg.fraud.orders_per_customer_per_hour,
+            units_per_customer_per_day: cfg.fraud.units_per_customer_per_day,
+            order_total_over_cents: u64::from(cfg.fraud.order_total_over_cents),
+        }),
     };
     // Plain structs of strings, numbers and options: serialization cannot fail.
     serde_json::to_string(&rules).unwrap_or_default()
@@ -292,7 +298,13 @@ pub(crate) fn add(
             vec![t.order_by_id.arn()],
         )
         .sid("OrderRecord"),
-        Statement::allow(&["dynamodb:PutItem"], vec![t.orders.arn()]).sid("OrderSummary"),
+        // Query: the fraud screening counts the customer's own orders
+        // (`order_domain::service::fraud`).
+        Statement::allow(
+            &["dynamodb:PutItem", "dynamodb:Query"],
+            vec![t.orders.arn()],
+        )
+        .sid("OrderSummaryAndCustomerOrders"),
         Statement::allow(
             &[
                 "dynamodb:DeleteItem",

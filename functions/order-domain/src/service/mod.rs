@@ -7,6 +7,7 @@
 //! | API `GET /orders/{id}`, lists | [`OrderQueries`] | `get_order`, `customer_orders`, ... |
 //! | API `POST /orders/{id}/cancel` | [`CancelService`] | [`CancelService::cancel`] |
 //! | API `PUT`/`GET /customers/{id}` | [`CustomerService`] | `put`, `get` |
+//! | API `POST /orders/{id}/release`, `/reject`, `/fulfill` (staff) | [`ReviewService`] | `release`, `reject`, `fulfill` |
 //! | worker (SQS) | [`OrderWorker`] | [`OrderWorker::process`] per message |
 //! | stream publisher | [`crate::events`] | `derive_event`, `outbox_decision` |
 //! | scheduled sweeper | [`Sweeper`] | [`Sweeper::stale_orders`] |
@@ -23,17 +24,22 @@
 mod accept;
 mod cancel;
 mod customers;
+mod fraud;
 mod queries;
+mod review;
 mod sweeper;
 mod worker;
 
 pub use accept::{
-    AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, MAX_BODY_BYTES,
-    MAX_LISTED_PROBLEMS, RequestedLine, ValidatedRequest, parse_request, plan_accept,
+    AcceptError, AcceptOp, AcceptOutcome, AcceptPlan, AcceptService, Accepted, CustomerRefusal,
+    MAX_BODY_BYTES, MAX_LISTED_PROBLEMS, RequestedLine, ValidatedRequest, check_age, parse_request,
+    plan_accept,
 };
 pub use cancel::{CancelError, CancelService};
 pub use customers::{CustomerError, CustomerService, Upsert};
+pub use fraud::SCREEN_SCAN_LIMIT;
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
+pub use review::{Action as ReviewAction, ReviewError, ReviewService};
 pub use sweeper::Sweeper;
 pub use worker::{OrderWorker, ProcessError, ProcessOutcome};
 
@@ -344,6 +350,44 @@ pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
         tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
     }
     tx.change_status(prev, next, shards)
+}
+
+/// Sets every line's ledger entry to `state`, with `expires_at` set to
+/// `expires_at` or removed (`None`), each conditional on the entry existing.
+fn ledger_state_tx(prev: &Order, state: &str, expires_at: Option<i64>) -> OrderTx {
+    let mut tx = OrderTx::with_capacity(prev.items.len() + 2);
+    for (n, line) in prev.items.iter().enumerate() {
+        let ttl = match expires_at {
+            Some(at) => UpdateAction::Set(inv::TTL.into(), AttrValue::n(at)),
+            None => UpdateAction::Remove(inv::TTL.into()),
+        };
+        let ledger = WriteOp::Update(Update {
+            table: Table::Inventory,
+            key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
+            actions: vec![
+                UpdateAction::Set(inv::STATE.into(), AttrValue::s(state)),
+                ttl,
+            ],
+            condition: Some(Condition::exists(inv::SK)),
+        });
+        tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
+    }
+    tx
+}
+
+/// RESERVED → HELD: the ledger entries become `HELD` and lose their TTL, so
+/// the stock stays reserved for as long as review takes and nothing
+/// releases it as expired.
+pub(crate) fn hold_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
+    ledger_state_tx(prev, codec::RESERVATION_HELD, None).change_status(prev, next, shards)
+}
+
+/// HELD → RESERVED (staff released it): the ledger entries are `RESERVED`
+/// again with a fresh `expires_at`; the order's reservation deadline starts
+/// over from this RESERVED entry in its history.
+pub(crate) fn unhold_tx(prev: &Order, next: &Order, shards: u32, expires_at: i64) -> OrderTx {
+    ledger_state_tx(prev, codec::RESERVATION_RESERVED, Some(expires_at))
+        .change_status(prev, next, shards)
 }
 
 #[cfg(test)]

@@ -172,21 +172,31 @@ impl<S: Store> OrderQueries<S> {
         self.single(q, limit, cursor).await
     }
 
-    /// A store's orders created at or after `since`, oldest first.
+    /// A store's orders created at or after `since`, oldest first; with
+    /// `status`, only those in it (`CONFIRMED`: the store's pick list).
+    ///
+    /// The status is a filter on the store index's page, as DynamoDB's
+    /// `FilterExpression` would be: `limit` bounds the orders read, so a
+    /// page may hold fewer (even none) and still have a `next_cursor`.
     pub async fn store_orders_since(
         &self,
         store: &StoreId,
         since: Timestamp,
+        status: Option<OrderStatus>,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<OrdersPage, QueryError> {
         let mut q = Query::index(Index::StoreTime, store.as_str());
         q.sort = Some(SortCondition::Ge(keys::order_sk_bound(since)));
-        self.single(q, limit, cursor).await
+        let mut page = self.single(q, limit, cursor).await?;
+        if let Some(status) = status {
+            page.orders.retain(|o| o.status == status);
+        }
+        Ok(page)
     }
 
-    /// Orders in `status` (PENDING, RESERVED or CONFIRMED: the sparse index
-    /// holds nothing else) created at or after `since`, oldest first.
+    /// Orders in `status` (PENDING, RESERVED, HELD or CONFIRMED: the sparse
+    /// index holds nothing else) created at or after `since`, oldest first.
     pub async fn status_orders_since(
         &self,
         status: OrderStatus,
@@ -197,7 +207,9 @@ impl<S: Store> OrderQueries<S> {
         if !status.in_status_index() {
             return Err(QueryError::BadRequest(ValidationErrors::single(
                 "status",
-                format!("{status} orders are not indexed; use PENDING, RESERVED or CONFIRMED"),
+                format!(
+                    "{status} orders are not indexed; use PENDING, RESERVED, HELD or CONFIRMED"
+                ),
             )));
         }
         let partitions = (0..self.rules.gsi_write_shards)

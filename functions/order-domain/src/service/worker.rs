@@ -9,7 +9,11 @@
 //!   │                          + order PENDING→RESERVED IF version = v
 //!   │              out of stock ─▶ PENDING→FAILED (no stock touched)
 //!   │
-//!   └─ RESERVED ─▶ charge(order id as idempotency key)
+//!   ├─ HELD ─────▶ nothing: staff release it (→ RESERVED, re-enqueued) or reject it
+//!   │
+//!   └─ RESERVED ─▶ fraud screening (county rules; skipped once staff released it)
+//!                    rule broken ─▶ hold tx (ledger HELD, no TTL) → HELD
+//!                  charge(order id as idempotency key)
 //!                    ok        ─▶ confirm tx (ledger CONFIRMED, no TTL) → CONFIRMED
 //!                    declined  ─▶ release tx (stock back, ledger deleted) → FAILED
 //!                    timeout / unavailable ─▶ retryable error: SQS redelivers
@@ -31,9 +35,10 @@ use crate::ids::{OrderId, Sku};
 use crate::order::{FailureReason, InvalidTransition, Order, OrderStatus};
 use crate::payment::{PaymentError, PaymentGateway};
 use crate::rules::CountyRules;
+use crate::service::fraud::{ScreenError, screen};
 use crate::service::{
     LEDGER_TTL_GRACE_SECONDS, LineOp, LoadError, MAX_ATTEMPTS, OrderOp, TxOutcome, commit,
-    confirm_tx, end_order, load_order, reserve_tx,
+    confirm_tx, end_order, hold_tx, load_order, reserve_tx,
 };
 use crate::store::{Store, StoreError};
 
@@ -47,6 +52,8 @@ pub enum ProcessOutcome {
     /// Nothing to do: CONFIRMED, FAILED or CANCELLED already (a redelivery,
     /// or another worker got there first).
     AlreadyFinal(Order),
+    /// Held for staff review, by this call's fraud screening or before it.
+    Held(Order),
 }
 
 impl ProcessOutcome {
@@ -54,7 +61,8 @@ impl ProcessOutcome {
         match self {
             ProcessOutcome::Confirmed(o)
             | ProcessOutcome::Failed(o)
-            | ProcessOutcome::AlreadyFinal(o) => o,
+            | ProcessOutcome::AlreadyFinal(o)
+            | ProcessOutcome::Held(o) => o,
         }
     }
 }
@@ -90,6 +98,15 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Corrupt(#[from] CorruptItem),
+}
+
+impl From<ScreenError> for ProcessError {
+    fn from(e: ScreenError) -> Self {
+        match e {
+            ScreenError::Store(e) => ProcessError::Store(e),
+            ScreenError::Corrupt(e) => ProcessError::Corrupt(e),
+        }
+    }
 }
 
 impl From<LoadError> for ProcessError {
@@ -223,11 +240,18 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                     Step::Reload => {}
                     Step::Done(outcome) => return Ok(outcome),
                 },
-                OrderStatus::Reserved => match self.pay(&order, &mut charged).await? {
-                    Step::Next(o) => known = Some(o),
-                    Step::Reload => {}
-                    Step::Done(outcome) => return Ok(outcome),
-                },
+                OrderStatus::Held => return Ok(ProcessOutcome::Held(order)),
+                OrderStatus::Reserved => {
+                    let step = match self.screen(&order).await? {
+                        Some(step) => step,
+                        None => self.pay(&order, &mut charged).await?,
+                    };
+                    match step {
+                        Step::Next(o) => known = Some(o),
+                        Step::Reload => {}
+                        Step::Done(outcome) => return Ok(outcome),
+                    }
+                }
             }
         }
         Err(ProcessError::Contention(*order_id))
@@ -269,6 +293,26 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
                 self.fail(order, failed).await
             }
         }
+    }
+
+    /// The fraud step before payment: `None` to go on to payment, or the
+    /// step after holding the order (RESERVED → HELD, its ledger entries
+    /// kept without TTL) because it breaks one of the county's rules.
+    async fn screen(&self, order: &Order) -> Result<Option<Step>, ProcessError> {
+        let Some(rules) = &self.rules.fraud else {
+            return Ok(None);
+        };
+        let Some(reason) = screen(&self.store, rules, order).await? else {
+            return Ok(None);
+        };
+        let mut held = advance(order, OrderStatus::Held, self.clock.now())?;
+        held.hold_reason = Some(reason);
+        let outcome = commit(
+            &self.store,
+            hold_tx(order, &held, self.rules.gsi_write_shards),
+        )
+        .await?;
+        self.finish(outcome, held, ProcessOutcome::Held).map(Some)
     }
 
     async fn pay(&self, order: &Order, charged: &mut bool) -> Result<Step, ProcessError> {

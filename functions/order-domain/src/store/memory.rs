@@ -110,6 +110,18 @@ impl MemoryStore {
             .unwrap_or_default()
     }
 
+    /// Writes an item without any of the async machinery, stats or faults
+    /// (for test fixtures: state that exists before the story starts).
+    pub fn seed(&self, table: Table, item: Item) {
+        if let Ok(kt) = key_tuple(table, &item) {
+            self.lock()
+                .tables
+                .entry(table)
+                .or_default()
+                .insert(kt, item);
+        }
+    }
+
     /// Reads an item without any of the async machinery (for test assertions).
     pub fn peek(&self, table: Table, key: &Item) -> Option<Item> {
         let kt = key_tuple(table, key).ok()?;

@@ -7,8 +7,14 @@
 //!    answer even if the shop has closed since or prices changed;
 //! 3. sales enabled and sale hours in the county's time zone, read on the
 //!    sale clock (422);
-//! 4. prices from the `STOCK#<sku>` records (unknown SKU at the store: 400);
-//! 5. one transaction: idempotency record (only if absent or expired), Orders
+//! 4. the customer's profile (Customers, strongly consistent): refused
+//!    (422) without one, without a birth date, or under the county's
+//!    `legal_age` in whole years on the order date in the county's time zone
+//!    (the wall clock's date there, not UTC's). A refusal writes nothing, no
+//!    idempotency record either, so the same request retried after the
+//!    profile is written is taken;
+//! 5. prices from the `STOCK#<sku>` records (unknown SKU at the store: 400);
+//! 6. one transaction: idempotency record (only if absent or expired), Orders
 //!    summary, OrderById record. If two identical requests race past step 2,
 //!    the transaction's condition on the idempotency record lets exactly one
 //!    win; the loser answers with the winner's response.
@@ -29,6 +35,7 @@ use thiserror::Error;
 
 use crate::clock::{Clock, IdGenerator};
 use crate::codec::{self, CorruptItem, StockRecord};
+use crate::customer::{Customer, age_on, customer_key};
 use crate::error::{DomainError, ValidationError, ValidationErrors, store_code, store_status};
 use crate::ids::{ClientRequestId, CountyId, CustomerId, OrderId, StoreId};
 use crate::money::Money;
@@ -90,6 +97,8 @@ pub enum AcceptError {
     Conflict,
     #[error(transparent)]
     Closed(#[from] SalesClosed),
+    #[error(transparent)]
+    Customer(#[from] CustomerRefusal),
     /// A concurrent request interfered; the same request can be retried.
     #[error("concurrent request in progress; retry")]
     Contention,
@@ -104,7 +113,7 @@ impl DomainError for AcceptError {
         match self {
             AcceptError::Validation(_) => 400,
             AcceptError::Conflict => 409,
-            AcceptError::Closed(_) => 422,
+            AcceptError::Closed(_) | AcceptError::Customer(_) => 422,
             AcceptError::Contention => 503,
             AcceptError::Store(e) => store_status(e),
             AcceptError::Corrupt(_) => 500,
@@ -125,6 +134,7 @@ impl DomainError for AcceptError {
             AcceptError::Conflict => "idempotency_conflict",
             AcceptError::Closed(SalesClosed::Disabled { .. }) => "sales_disabled",
             AcceptError::Closed(SalesClosed::OutsideHours { .. }) => "outside_sale_hours",
+            AcceptError::Customer(r) => r.code(),
             AcceptError::Contention => "contention",
             AcceptError::Store(e) => store_code(e),
             AcceptError::Corrupt(_) => "internal",
@@ -137,6 +147,72 @@ impl DomainError for AcceptError {
             _ => &[],
         }
     }
+}
+
+/// Why the customer may not order. No variant carries PII: the birth date
+/// is never quoted, only the county's rule and the date it was applied on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CustomerRefusal {
+    #[error(
+        "customer {customer} has no profile: PUT /customers/{customer} with a birth date, then retry the order"
+    )]
+    NoProfile { customer: CustomerId },
+    #[error(
+        "customer {customer}'s profile has no birth date: PUT /customers/{customer} with one, then retry the order"
+    )]
+    NoBirthDate { customer: CustomerId },
+    #[error(
+        "customer {customer} is under the legal age of {legal_age} in {county} on {date} ({timezone})"
+    )]
+    UnderAge {
+        customer: CustomerId,
+        legal_age: u32,
+        county: CountyId,
+        date: jiff::civil::Date,
+        timezone: String,
+    },
+}
+
+impl CustomerRefusal {
+    pub const fn code(&self) -> &'static str {
+        match self {
+            CustomerRefusal::NoProfile { .. } => "customer_profile_required",
+            CustomerRefusal::NoBirthDate { .. } => "birth_date_required",
+            CustomerRefusal::UnderAge { .. } => "under_legal_age",
+        }
+    }
+}
+
+/// Whether `profile` may order at `now` under `rules`: the date is the
+/// county's, so an order at 23:30 local is judged on that local day
+/// whatever UTC's date is.
+pub fn check_age(
+    customer: &CustomerId,
+    profile: Option<&Customer>,
+    rules: &CountyRules,
+    now: Timestamp,
+) -> Result<(), CustomerRefusal> {
+    let customer = customer.clone();
+    let profile = profile.ok_or_else(|| CustomerRefusal::NoProfile {
+        customer: customer.clone(),
+    })?;
+    let birth = profile
+        .birth_date
+        .ok_or_else(|| CustomerRefusal::NoBirthDate {
+            customer: customer.clone(),
+        })?;
+    let date = now.to_zoned_datetime(rules.timezone.tz().clone()).date();
+    let old_enough = i64::from(age_on(birth, date)) >= i64::from(rules.legal_age);
+    if old_enough {
+        return Ok(());
+    }
+    Err(CustomerRefusal::UnderAge {
+        customer,
+        legal_age: rules.legal_age,
+        county: rules.county_id.clone(),
+        date,
+        timezone: rules.timezone.name().to_owned(),
+    })
 }
 
 /// A live idempotency record.
@@ -227,6 +303,8 @@ impl<S: Store, C: Clock, G: IdGenerator> AcceptService<S, C, G> {
             return answer(record, &req);
         }
         self.rules.check_open(self.sale_time(now))?;
+        let profile = self.fetch_profile(&req.customer_id).await?;
+        check_age(&req.customer_id, profile.as_ref(), &self.rules, now)?;
         let stock = self.fetch_stock(&req).await?;
         let plan = plan_accept(&req, &stock, &self.rules, now, self.ids.order_id(now))?;
         self.execute(plan, &req, now).await
@@ -297,6 +375,16 @@ impl<S: Store, C: Clock, G: IdGenerator> AcceptService<S, C, G> {
         }
     }
 
+    /// The customer's profile, strongly consistent: a profile written just
+    /// before the order must count.
+    async fn fetch_profile(&self, id: &CustomerId) -> Result<Option<Customer>, AcceptError> {
+        let item = self
+            .store
+            .get(Table::Customers, customer_key(id), true)
+            .await?;
+        Ok(item.as_ref().map(Customer::from_item).transpose()?)
+    }
+
     /// Reads every line's stock record concurrently (one round trip's time).
     /// Eventually consistent: a price a second stale is acceptable, and it
     /// halves the read cost.
@@ -341,6 +429,73 @@ fn test_rules() -> CountyRules {
 mod tests {
     use super::*;
     use crate::ids::Sku;
+
+    fn profile(birth: Option<jiff::civil::Date>) -> Customer {
+        let t: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+        Customer {
+            customer_id: CustomerId::parse("cust-1").unwrap(),
+            email: None,
+            full_name: None,
+            phone: None,
+            birth_date: birth,
+            created_at: t,
+            updated_at: t,
+            legacy: None,
+        }
+    }
+
+    #[test]
+    fn the_legal_age_is_judged_on_the_countys_date() {
+        let rules = test_rules();
+        let id = CustomerId::parse("cust-1").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let born = |y, m, d| profile(Some(jiff::civil::Date::constant(y, m, d)));
+        // 21 today in Austin (CDT, UTC-5): 2026-03-09 local all day.
+        let p = born(2005, 3, 9);
+        assert_eq!(
+            check_age(&id, Some(&p), &rules, at("2026-03-09T05:00:00Z")),
+            Ok(())
+        );
+        // 2026-03-09T04:59Z is still 23:59 on March 8 in Austin: one day short,
+        // although UTC's date is already the birthday.
+        let e = check_age(&id, Some(&p), &rules, at("2026-03-09T04:59:00Z")).unwrap_err();
+        assert_eq!(e.code(), "under_legal_age");
+        assert_eq!(
+            e.to_string(),
+            "customer cust-1 is under the legal age of 21 in travis-tx on 2026-03-08 (America/Chicago)"
+        );
+        // And the other way: 23:30 local on the birthday is UTC's next day.
+        let p = born(2005, 3, 10);
+        assert!(check_age(&id, Some(&p), &rules, at("2026-03-10T04:30:00Z")).is_err());
+        assert!(check_age(&id, Some(&p), &rules, at("2026-03-10T05:00:00Z")).is_ok());
+        // A leap-day birthday: of age on March 1 of a common year.
+        let p = born(2005, 2, 29 - 1);
+        assert!(check_age(&id, Some(&p), &rules, at("2026-02-28T18:00:00Z")).is_ok());
+        let leap = born(2004, 2, 29);
+        assert!(check_age(&id, Some(&leap), &rules, at("2025-02-28T18:00:00Z")).is_err());
+        assert!(check_age(&id, Some(&leap), &rules, at("2025-03-01T18:00:00Z")).is_ok());
+        // A county with another legal age.
+        let mut eighteen = rules.clone();
+        eighteen.legal_age = 18;
+        let p = born(2008, 3, 9);
+        assert!(check_age(&id, Some(&p), &eighteen, at("2026-03-09T18:00:00Z")).is_ok());
+        assert!(check_age(&id, Some(&p), &rules, at("2026-03-09T18:00:00Z")).is_err());
+    }
+
+    #[test]
+    fn no_profile_or_no_birth_date_is_refused_with_its_own_code() {
+        let rules = test_rules();
+        let id = CustomerId::parse("cust-1").unwrap();
+        let now = "2026-03-09T18:00:00Z".parse().unwrap();
+        let e = check_age(&id, None, &rules, now).unwrap_err();
+        assert_eq!(e.code(), "customer_profile_required");
+        assert!(e.to_string().contains("PUT /customers/cust-1"), "{e}");
+        let e = check_age(&id, Some(&profile(None)), &rules, now).unwrap_err();
+        assert_eq!(e.code(), "birth_date_required");
+        let refused = AcceptError::Customer(e);
+        assert_eq!(refused.http_status(), 422);
+        assert!(!refused.is_retryable());
+    }
 
     fn sample(created_at: &str) -> Accepted {
         Accepted {

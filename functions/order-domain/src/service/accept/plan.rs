@@ -93,6 +93,7 @@ pub fn plan_accept(
         updated_at: now,
         version: 1,
         failure_reason: None,
+        hold_reason: None,
         payment_id: None,
         history: vec![StatusChange {
             status: OrderStatus::Pending,
