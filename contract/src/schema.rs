@@ -133,4 +133,8 @@ pub mod env {
     /// ([`crate::migration::mode_parameter`]). Unset for a county without a
     /// `migration:` section: it has no legacy system to defer to.
     pub const CUTOVER_MODE_PARAMETER: &str = "ACME_CUTOVER_MODE_PARAMETER";
+    /// Seconds a PENDING order waits before the sweeper sends it to the
+    /// worker again, from `sweeper.stuck_after_minutes` in the county file.
+    /// Set on the order sweeper only.
+    pub const STUCK_AFTER_SECONDS: &str = "ACME_STUCK_AFTER_SECONDS";
 }

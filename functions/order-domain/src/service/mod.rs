@@ -9,7 +9,7 @@
 //! | API `PUT`/`GET /customers/{id}` | [`CustomerService`] | `put`, `get` |
 //! | worker (SQS) | [`OrderWorker`] | [`OrderWorker::process`] per message |
 //! | stream publisher | [`crate::events`] | `derive_event`, `outbox_decision` |
-//! | scheduled sweeper | [`Sweeper`] | [`Sweeper::stale_orders`] |
+//! | scheduled sweeper | [`Sweeper`], [`Expiry`] | [`Sweeper::stale_pending`], [`Sweeper::expiry_candidates`], [`Expiry::release_if_expired`] |
 //!
 //! Every status change is one transaction that writes the OrderById record
 //! and the Orders summary together, conditional on the record's `version`, so
@@ -34,7 +34,7 @@ pub use accept::{
 pub use cancel::{CancelError, CancelService};
 pub use customers::{CustomerError, CustomerService, Upsert};
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
-pub use sweeper::Sweeper;
+pub use sweeper::{EXPIRY_SETTLE_SECONDS, Expired, Expiry, Sweeper};
 pub use worker::{OrderWorker, ProcessError, ProcessOutcome};
 
 use jiff::Timestamp;
@@ -52,10 +52,18 @@ use crate::store::{
 /// lock race before giving up with a retryable error.
 pub(crate) const MAX_ATTEMPTS: usize = 5;
 
-/// A reservation ledger entry outlives the worker's own deadline by this much
-/// before DynamoDB TTL may reap it: TTL is a last-resort cleanup, the worker
-/// releases expired reservations itself (see [`Sweeper`]).
-pub(crate) const LEDGER_TTL_GRACE_SECONDS: i64 = 86_400;
+/// When a reservation stops being worth holding: the time the order entered
+/// RESERVED plus the county's `reservation_ttl_seconds`. The worker stops
+/// charging at this instant; the sweeper releases after it (plus
+/// [`EXPIRY_SETTLE_SECONDS`]).
+pub(crate) fn reservation_deadline(order: &Order, ttl_seconds: u32) -> Timestamp {
+    let since = order
+        .entered(crate::order::OrderStatus::Reserved)
+        .unwrap_or(order.updated_at);
+    since
+        .checked_add(jiff::SignedDuration::from_secs(i64::from(ttl_seconds)))
+        .unwrap_or(since)
+}
 
 /// A transaction op by name. DynamoDB explains a cancelled transaction with
 /// one reason per op, in the order the ops were sent; a name stands for that
@@ -262,14 +270,10 @@ pub(crate) fn status_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
 
 /// PENDING → RESERVED: per line, take the units from the stock record only if
 /// enough are available, and write the ledger entry only if absent (so a
-/// retried reservation can never take stock twice).
-pub(crate) fn reserve_tx(
-    prev: &Order,
-    next: &Order,
-    shards: u32,
-    now: Timestamp,
-    ledger_expires_at: i64,
-) -> OrderTx {
+/// retried reservation can never take stock twice). The entry has no TTL:
+/// it leaves the table only in the transaction that gives its units back
+/// ([`release_tx`]), so DynamoDB can never delete units out of the ledger.
+pub(crate) fn reserve_tx(prev: &Order, next: &Order, shards: u32, now: Timestamp) -> OrderTx {
     let mut tx = OrderTx::with_capacity(prev.items.len() * 2 + 2);
     for (n, line) in prev.items.iter().enumerate() {
         let q = i64::from(line.quantity);
@@ -282,13 +286,7 @@ pub(crate) fn reserve_tx(
         });
         let ledger = WriteOp::Put(Put {
             table: Table::Inventory,
-            item: codec::reservation_item(
-                &prev.store_id,
-                line,
-                &prev.order_id,
-                now,
-                ledger_expires_at,
-            ),
+            item: codec::reservation_item(&prev.store_id, line, &prev.order_id, now),
             condition: Some(Condition::not_exists(inv::SK)),
         });
         tx.push(OrderOp::Line(n, LineOp::Stock), stock);
@@ -324,21 +322,18 @@ pub(crate) fn release_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
     tx.change_status(prev, next, shards)
 }
 
-/// RESERVED → CONFIRMED: mark the ledger entries sold and drop their TTL, so
-/// a sold reservation is never reaped; the stock was already taken.
+/// RESERVED → CONFIRMED: mark the ledger entries sold; the stock was
+/// already taken.
 pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
     let mut tx = OrderTx::with_capacity(prev.items.len() + 2);
     for (n, line) in prev.items.iter().enumerate() {
         let ledger = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
-            actions: vec![
-                UpdateAction::Set(
-                    inv::STATE.into(),
-                    AttrValue::s(codec::RESERVATION_CONFIRMED),
-                ),
-                UpdateAction::Remove(inv::TTL.into()),
-            ],
+            actions: vec![UpdateAction::Set(
+                inv::STATE.into(),
+                AttrValue::s(codec::RESERVATION_CONFIRMED),
+            )],
             condition: Some(Condition::exists(inv::SK)),
         });
         tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
@@ -365,7 +360,7 @@ mod tests {
             .collect();
         let now = o.created_at;
         let reserved = o.transitioned(OrderStatus::Reserved, now).unwrap();
-        let r = reserve_tx(&o, &reserved, 8, now, 0);
+        let r = reserve_tx(&o, &reserved, 8, now);
         assert_eq!(r.ops.len(), 100);
         assert_eq!(r.names[1], OrderOp::Line(0, LineOp::Ledger));
         assert_eq!(r.names[98..], [OrderOp::Record, OrderOp::Summary]);
