@@ -57,8 +57,8 @@ pub mod inventory {
     pub const LOGICAL: &str = "Inventory";
     pub const PK: &str = "store_id";
     pub const SK: &str = "item_key";
-    /// Epoch seconds after which an unconfirmed reservation may be reaped.
-    pub const TTL: &str = "expires_at";
+    // No TTL attribute: nothing in Inventory expires. A reservation leaves
+    // the table only in the transaction that returns its units.
 
     /// `item_key` prefix of stock records.
     pub const STOCK_PREFIX: &str = "STOCK";
@@ -72,8 +72,7 @@ pub mod inventory {
     /// Reservation: the order holding the units, and how many.
     pub const ORDER_ID: &str = "order_id";
     pub const QUANTITY: &str = "quantity";
-    /// Reservation: `RESERVED` until the order is paid, then `CONFIRMED`
-    /// (and `expires_at` is removed so TTL never reaps a sold reservation).
+    /// Reservation: `RESERVED` until the order is paid, then `CONFIRMED`.
     pub const STATE: &str = "state";
     pub const CREATED_AT: &str = "created_at";
 }

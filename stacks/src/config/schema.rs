@@ -16,7 +16,7 @@ use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean}
 use super::model::{
     AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
     FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    QueueConfig, SaleHours, SaleWindow, ScalingRange, SweeperConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -127,6 +127,10 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         .map(Option::unwrap_or_default);
     // Optional as a whole for the same reason.
     let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
+    // Optional as a whole for the same reason.
+    let sweeper = f
+        .opt_with(d, "sweeper", sweeper)
+        .map(Option::unwrap_or_default);
     // Absent = no provider chosen: the stack deploys, the order API and the
     // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
     let payment = f.opt_with(d, "payment", payment);
@@ -185,6 +189,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         tags: tags?,
         analytics: analytics?,
         api: api?,
+        sweeper: sweeper?,
         payment: payment?,
         migration: migration?,
     })
@@ -517,12 +522,17 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
     let api = f.req_with(d, "api", function);
     let worker = f.req_with(d, "worker", function);
     let publisher = f.req_with(d, "publisher", function);
+    // Optional: configurations written before the sweeper existed load.
+    let sweeper = f
+        .opt_with(d, "sweeper", function)
+        .map(|s| s.unwrap_or(FunctionSettings::SWEEPER_DEFAULT));
     f.finish(d);
     Some(FunctionsConfig {
         architecture: architecture?,
         api: api?,
         worker: worker?,
         publisher: publisher?,
+        sweeper: sweeper?,
     })
 }
 
@@ -624,6 +634,27 @@ fn api(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ApiConfig> {
     Some(ApiConfig {
         throttle_rate: throttle_rate?,
         throttle_burst: throttle_burst?,
+    })
+}
+
+fn sweeper(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<SweeperConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let rate_minutes = f.req_in_or(
+        d,
+        "rate_minutes",
+        1..=60,
+        "the sweeper runs every 1 to 60 minutes; an expired reservation waits up to this long for its units to return",
+    );
+    let stuck_after_minutes = f.req_in_or(
+        d,
+        "stuck_after_minutes",
+        1..=1440,
+        "minutes a PENDING order waits before the sweeper sends it to the worker again (1 minute to 1 day)",
+    );
+    f.finish(d);
+    Some(SweeperConfig {
+        rate_minutes: rate_minutes?,
+        stuck_after_minutes: stuck_after_minutes?,
     })
 }
 
