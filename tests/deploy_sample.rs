@@ -112,7 +112,7 @@ fn said(o: &Output) -> String {
 fn prebuilt_zips(dir: &Path) -> PathBuf {
     let zips = dir.join("zips");
     std::fs::create_dir_all(&zips).expect("mkdir");
-    for f in ["order-api", "order-worker", "stream-publisher"] {
+    for f in acme_stacks::county::functions::FUNCTION_CRATES {
         let mut bytes = b"PK\x05\x06".to_vec();
         bytes.extend_from_slice(&[0u8; 16]);
         bytes.extend_from_slice(&u16::try_from(f.len()).expect("short").to_le_bytes());

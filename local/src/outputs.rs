@@ -11,6 +11,21 @@ pub fn stack_name(county: &str) -> String {
 
 /// `DescribeStacks` on `acme-<county>`: the `<Logical>TableName` outputs.
 pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> Result<TableNames> {
+    let get = outputs(cfn, county).await?;
+    Ok(TableNames {
+        orders: get("OrdersTableName")?,
+        order_by_id: get("OrderByIdTableName")?,
+        inventory: get("InventoryTableName")?,
+        idempotency: get("IdempotencyTableName")?,
+        customers: Some(get("CustomersTableName")?),
+    })
+}
+
+/// The stack's outputs, as a lookup that names a missing one.
+pub async fn outputs(
+    cfn: &aws_sdk_cloudformation::Client,
+    county: &str,
+) -> Result<impl Fn(&str) -> Result<String> + use<>> {
     let name = stack_name(county);
     let out = cfn
         .describe_stacks()
@@ -25,7 +40,7 @@ pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> 
         .next()
         .and_then(|s| s.outputs)
         .unwrap_or_default();
-    let get = |key: &str| {
+    let get = move |key: &str| {
         outputs
             .iter()
             .find(|o| o.output_key.as_deref() == Some(key))
@@ -36,11 +51,5 @@ pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> 
                 ))
             })
     };
-    Ok(TableNames {
-        orders: get("OrdersTableName")?,
-        order_by_id: get("OrderByIdTableName")?,
-        inventory: get("InventoryTableName")?,
-        idempotency: get("IdempotencyTableName")?,
-        customers: Some(get("CustomersTableName")?),
-    })
+    Ok(get)
 }
