@@ -44,7 +44,8 @@ const MOVE_TASK_WATCH: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RedriveReport {
     pub dry_run: bool,
-    /// `move-task` (SQS `StartMessageMoveTask`) or `receive-send-delete`.
+    /// `move-task` (SQS `StartMessageMoveTask`), `receive-send-delete`, or
+    /// for a dry run `listed, visibility 0`.
     pub method: &'static str,
     /// Messages moved (or, dry run, in the DLQ).
     pub moved: u64,
@@ -182,7 +183,7 @@ async fn peek(sqs: &Sqs, q: &QueuePair) -> Result<RedriveReport> {
     let mut seen = BTreeSet::new();
     let mut report = RedriveReport {
         dry_run: true,
-        method: "receive-send-delete",
+        method: "listed, visibility 0",
         ..RedriveReport::default()
     };
     // A receive samples some of the queue's servers: stop after two rounds
@@ -389,6 +390,7 @@ mod tests {
         insta::assert_snapshot!("redrive", render_redrive(&r));
         let dry = RedriveReport {
             dry_run: true,
+            method: "listed, visibility 0",
             moved: 0,
             order_ids: vec![],
             unreadable: 0,
