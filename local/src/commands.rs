@@ -129,7 +129,7 @@ async fn stop_signal() {
 /// Where a county command's resources are: a running local runner's (its
 /// state), or the deployed stack's.
 pub(crate) enum Located {
-    Local(LocalState),
+    Local(Box<LocalState>),
     Aws,
 }
 
@@ -166,7 +166,7 @@ pub(crate) async fn locate(t: &InventoryTargetArgs) -> Result<(aws_config::SdkCo
             crate::aws::sdk_config(&crate::aws::Target::Emulator(s.endpoint.clone()), &region)
                 .await;
         tracing::info!(endpoint = %s.endpoint, "using the local runner's resources");
-        return Ok((sdk, Located::Local(s)));
+        return Ok((sdk, Located::Local(Box::new(s))));
     }
     let sdk = crate::aws::sdk_config(&crate::aws::Target::Aws, &region).await;
     Ok((sdk, Located::Aws))

@@ -394,7 +394,6 @@ mod tests {
             moved: 0,
             order_ids: vec![],
             unreadable: 0,
-            ..r
         };
         insta::assert_snapshot!("redrive_dry_run_empty", render_redrive(&dry));
     }
