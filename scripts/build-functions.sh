@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-functions=(order-api order-worker stream-publisher legacy-sync)
+functions=(order-api order-worker stream-publisher order-sweeper legacy-sync)
 arch=${ARCH:-arm64}
 # Lambda rejects a bundle over 50 MB zipped; ours should stay far below.
 size_target_bytes=$((5 * 1024 * 1024))

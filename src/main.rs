@@ -44,6 +44,7 @@ fn run(command: Command, c: &mut Console) -> Result<(), Error> {
         Command::Status(a) => commands::deploy::status(&a, c),
         Command::Local(a) => commands::local::local(&a),
         Command::Inventory(c2) => commands::local::inventory(&c2, c),
+        Command::Orders(c2) => commands::local::orders(&c2, c),
         Command::Migrate(m) => commands::migrate::run(&m, c),
         Command::Plan(a) => commands::plan::run(&a, c),
         Command::Doctor(a) => commands::doctor::run(&a, c),

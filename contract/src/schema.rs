@@ -61,8 +61,8 @@ pub mod inventory {
     pub const LOGICAL: &str = "Inventory";
     pub const PK: &str = "store_id";
     pub const SK: &str = "item_key";
-    /// Epoch seconds after which an unconfirmed reservation may be reaped.
-    pub const TTL: &str = "expires_at";
+    // No TTL attribute: nothing in Inventory expires. A reservation leaves
+    // the table only in the transaction that returns its units.
 
     /// `item_key` prefix of stock records.
     pub const STOCK_PREFIX: &str = "STOCK";
@@ -76,8 +76,7 @@ pub mod inventory {
     /// Reservation: the order holding the units, and how many.
     pub const ORDER_ID: &str = "order_id";
     pub const QUANTITY: &str = "quantity";
-    /// Reservation: `RESERVED` until the order is paid, then `CONFIRMED`
-    /// (and `expires_at` is removed so TTL never reaps a sold reservation).
+    /// Reservation: `RESERVED` until the order is paid, then `CONFIRMED`.
     pub const STATE: &str = "state";
     pub const CREATED_AT: &str = "created_at";
 }
@@ -164,4 +163,8 @@ pub mod env {
     /// The percent of reads sampled in mode `shadow` (0 to 100), from
     /// `migration.shadow.sample_percent`. Set with the queue's URL.
     pub const SHADOW_SAMPLE_PERCENT: &str = "ACME_SHADOW_SAMPLE_PERCENT";
+    /// Seconds a PENDING order waits before the sweeper sends it to the
+    /// worker again, from `sweeper.stuck_after_minutes` in the county file.
+    /// Set on the order sweeper only.
+    pub const STUCK_AFTER_SECONDS: &str = "ACME_STUCK_AFTER_SECONDS";
 }

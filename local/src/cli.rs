@@ -99,3 +99,27 @@ pub struct InventoryShowArgs {
     /// Print JSON instead of a table.
     pub json: bool,
 }
+
+/// Dead letters and stuck orders of a county.
+#[derive(Debug, Clone)]
+pub enum OrdersCommand {
+    /// Move the order DLQ's messages back to the order queue.
+    Redrive(OrdersRedriveArgs),
+    /// List orders PENDING or RESERVED for longer than the county's
+    /// `sweeper.stuck_after_minutes`.
+    Stuck(OrdersStuckArgs),
+}
+
+#[derive(Debug, Clone)]
+pub struct OrdersRedriveArgs {
+    pub target: InventoryTargetArgs,
+    /// List what would move; move nothing.
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrdersStuckArgs {
+    pub target: InventoryTargetArgs,
+    /// Print JSON instead of a table.
+    pub json: bool,
+}

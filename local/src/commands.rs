@@ -5,7 +5,8 @@ use order_domain::ids::StoreId;
 
 use crate::auth::BearerToken;
 use crate::cli::{
-    InventoryCommand, InventoryTargetArgs, LocalArgs, LocalCommand, RunArgs, TargetArg,
+    InventoryCommand, InventoryTargetArgs, LocalArgs, LocalCommand, OrdersCommand, RunArgs,
+    TargetArg,
 };
 use crate::emulator::Emulator;
 use crate::error::{LocalError, Result};
@@ -125,10 +126,16 @@ async fn stop_signal() {
     }
 }
 
-/// The county's tables, for a command that reads or writes them
-/// (inventory, migration): the running local runner's, or the deployed
-/// stack's.
-pub async fn county_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoStore> {
+/// Where a county command's resources are: a running local runner's (its
+/// state), or the deployed stack's.
+pub(crate) enum Located {
+    Local(Box<LocalState>),
+    Aws,
+}
+
+/// Finds the county for a command (`--target`), with the SDK configuration
+/// that reaches it.
+pub(crate) async fn locate(t: &InventoryTargetArgs) -> Result<(aws_config::SdkConfig, Located)> {
     let region = acme_stacks::config::Environments::open(&t.environments)?
         .load(&t.county)?
         .region;
@@ -158,15 +165,25 @@ pub async fn county_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoSt
         let sdk =
             crate::aws::sdk_config(&crate::aws::Target::Emulator(s.endpoint.clone()), &region)
                 .await;
-        tracing::info!(endpoint = %s.endpoint, "using the local runner's tables");
-        return Ok(order_aws::DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            s.resources.table_names()?,
-        ));
+        tracing::info!(endpoint = %s.endpoint, "using the local runner's resources");
+        return Ok((sdk, Located::Local(Box::new(s))));
     }
     let sdk = crate::aws::sdk_config(&crate::aws::Target::Aws, &region).await;
-    let tables =
-        crate::outputs::table_names(&aws_sdk_cloudformation::Client::new(&sdk), &t.county).await?;
+    Ok((sdk, Located::Aws))
+}
+
+/// The county's tables, for a command that reads or writes them
+/// (inventory, migration): the running local runner's, or the deployed
+/// stack's.
+pub async fn county_store(t: &InventoryTargetArgs) -> Result<order_aws::DynamoStore> {
+    let (sdk, located) = locate(t).await?;
+    let tables = match located {
+        Located::Local(s) => s.resources.table_names()?,
+        Located::Aws => {
+            crate::outputs::table_names(&aws_sdk_cloudformation::Client::new(&sdk), &t.county)
+                .await?
+        }
+    };
     Ok(order_aws::DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         tables,
@@ -211,6 +228,76 @@ pub fn inventory(cmd: &InventoryCommand, out: &mut dyn std::io::Write) -> Result
             }
         }
     })
+}
+
+/// The county's order queue and its DLQ, found as [`county_store`] finds
+/// its tables.
+async fn county_queues(
+    t: &InventoryTargetArgs,
+) -> Result<(aws_config::SdkConfig, crate::orders::QueuePair)> {
+    use crate::stack::logical;
+    let (sdk, located) = locate(t).await?;
+    let pair = match located {
+        Located::Local(s) => {
+            let q = s.resources.queue(logical::ORDER_QUEUE)?;
+            let d = s.resources.queue(logical::ORDER_DLQ)?;
+            crate::orders::QueuePair {
+                queue_url: q.url.clone(),
+                queue_arn: q.arn.clone(),
+                dlq_url: d.url.clone(),
+                dlq_arn: d.arn.clone(),
+            }
+        }
+        Located::Aws => {
+            let get =
+                crate::outputs::outputs(&aws_sdk_cloudformation::Client::new(&sdk), &t.county)
+                    .await?;
+            crate::orders::QueuePair {
+                queue_url: get("OrderQueueUrl")?,
+                queue_arn: get("OrderQueueArn")?,
+                dlq_url: get("OrderDeadLetterQueueUrl")?,
+                dlq_arn: get("OrderDeadLetterQueueArn")?,
+            }
+        }
+    };
+    Ok((sdk, pair))
+}
+
+/// `acme-infra orders redrive|stuck`; what it shows goes to `out`.
+pub fn orders(cmd: &OrdersCommand, out: &mut dyn std::io::Write) -> Result<()> {
+    init_logging();
+    let rt = runtime()?;
+    let text = rt.block_on(async {
+        match cmd {
+            OrdersCommand::Redrive(a) => {
+                let (sdk, queues) = county_queues(&a.target).await?;
+                let sqs = aws_sdk_sqs::Client::new(&sdk);
+                let report = crate::orders::redrive(&sqs, &queues, a.dry_run).await?;
+                Ok::<_, LocalError>(crate::orders::render_redrive(&report))
+            }
+            OrdersCommand::Stuck(a) => {
+                let cfg = acme_stacks::config::Environments::open(&a.target.environments)?
+                    .load(&a.target.county)?;
+                let rules = order_domain::rules::CountyRules::from_json(
+                    &acme_stacks::county::functions::county_rules_json(&cfg),
+                )
+                .map_err(|e| LocalError::Invalid(format!("the county's rules: {e}")))?;
+                let older_than =
+                    jiff::SignedDuration::from_mins(i64::from(cfg.sweeper.stuck_after_minutes));
+                let store = county_store(&a.target).await?;
+                let now = jiff::Timestamp::now();
+                let orders = crate::orders::stuck(store, rules, older_than, now).await?;
+                if a.json {
+                    serde_json::to_string_pretty(&orders)
+                        .map(|s| s + "\n")
+                        .map_err(|e| LocalError::Invalid(e.to_string()))
+                } else {
+                    Ok(crate::orders::render_stuck(&orders, older_than))
+                }
+            }
+        }
+    })?;
+    out.write_all(text.as_bytes()).map_err(LocalError::Output)
 }
 
 /// A stock file, read as it streams and validated in full before anything

@@ -1,4 +1,4 @@
-//! The three functions as the runner calls them: one trait per event source,
+//! The functions as the runner calls them: one trait per event source,
 //! taking and returning the `aws_lambda_events` types Lambda itself would
 //! deserialize, so the handler code run here is the code deployed.
 

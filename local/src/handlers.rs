@@ -1,7 +1,7 @@
-//! Binds the three handler crates to the runner's event sources: the same
-//! `Api::handle`, `Worker::handle` and `Publisher::handle` the Lambdas'
-//! `main.rs` call, over the same adapters (`order_aws`), pointed at the
-//! emulator.
+//! Binds the four handler crates to the runner's event sources: the same
+//! `Api::handle`, `Worker::handle`, `Publisher::handle` and
+//! `SweeperFn::handle` the Lambdas' `main.rs` call, over the same adapters
+//! (`order_aws`), pointed at the emulator.
 //!
 //! Local differences, all at the edges:
 //! - the API's store reports each call's time and its enqueuer is wrapped
@@ -34,6 +34,8 @@ pub struct Wiring {
     pub config: order_aws::Config,
     pub sale_clock: Option<Timestamp>,
     pub gateway: Arc<SimulatedGateway>,
+    /// The sweeper's threshold, as the stack sets it on the sweeper.
+    pub sweeper: order_sweeper::Settings,
 }
 
 /// The API function as the runner builds it.
@@ -47,6 +49,13 @@ pub type LocalApi = order_api::Api<
 /// The worker function.
 pub type LocalWorker =
     order_worker::Worker<IsolatedStore<DynamoStore>, Arc<SimulatedGateway>, SystemClock>;
+/// The order sweeper function.
+pub type LocalSweeper = order_sweeper::SweeperFn<
+    IsolatedStore<DynamoStore>,
+    SqsEnqueuer,
+    Arc<SimulatedGateway>,
+    SystemClock,
+>;
 /// The stream publisher function.
 pub type LocalPublisher = stream_publisher::Publisher<AwsEventSink, SqsEnqueuer>;
 
@@ -57,6 +66,7 @@ pub type LocalPublisher = stream_publisher::Publisher<AwsEventSink, SqsEnqueuer>
 pub struct Handlers {
     pub api: Arc<LocalApi>,
     pub worker: Arc<LocalWorker>,
+    pub sweeper: Arc<LocalSweeper>,
     pub adapters: Adapters,
 }
 
@@ -87,13 +97,22 @@ pub fn build(w: Wiring) -> Handlers {
     }
     let worker = order_worker::Worker::new(
         isolated(adapters.store.clone()),
+        w.gateway.clone(),
+        w.config.rules.clone(),
+        SystemClock,
+    );
+    let sweeper = order_sweeper::SweeperFn::new(
+        isolated(adapters.store.clone()),
+        adapters.enqueuer.clone(),
         w.gateway,
         w.config.rules.clone(),
         SystemClock,
+        w.sweeper,
     );
     Handlers {
         api: Arc::new(api),
         worker: Arc::new(worker),
+        sweeper: Arc::new(sweeper),
         adapters,
     }
 }

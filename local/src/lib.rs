@@ -52,6 +52,7 @@ pub mod handlers;
 pub mod inventory;
 pub mod load;
 pub mod metrics;
+pub mod orders;
 pub mod outputs;
 pub mod provision;
 pub mod queue;

@@ -11,6 +11,21 @@ pub fn stack_name(county: &str) -> String {
 
 /// `DescribeStacks` on `acme-<county>`: the `<Logical>TableName` outputs.
 pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> Result<TableNames> {
+    let get = outputs(cfn, county).await?;
+    Ok(TableNames {
+        orders: get("OrdersTableName")?,
+        order_by_id: get("OrderByIdTableName")?,
+        inventory: get("InventoryTableName")?,
+        idempotency: get("IdempotencyTableName")?,
+        customers: Some(get("CustomersTableName")?),
+    })
+}
+
+/// The stack's outputs, as a lookup that names a missing one.
+pub async fn outputs(
+    cfn: &aws_sdk_cloudformation::Client,
+    county: &str,
+) -> Result<impl Fn(&str) -> Result<String> + use<>> {
     let name = stack_name(county);
     let out = cfn
         .describe_stacks()
@@ -31,7 +46,7 @@ pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> 
     if outputs.is_empty() {
         outputs = from_resources(cfn, &name).await?;
     }
-    let get = |key: &str| {
+    let get = move |key: &str| {
         outputs
             .iter()
             .find(|(k, _)| k == key)
@@ -42,13 +57,7 @@ pub async fn table_names(cfn: &aws_sdk_cloudformation::Client, county: &str) -> 
                 ))
             })
     };
-    Ok(TableNames {
-        orders: get("OrdersTableName")?,
-        order_by_id: get("OrderByIdTableName")?,
-        inventory: get("InventoryTableName")?,
-        idempotency: get("IdempotencyTableName")?,
-        customers: Some(get("CustomersTableName")?),
-    })
+    Ok(get)
 }
 
 /// The `<Logical>TableName` outputs (each a plain `Ref`, the table's physical id) from

@@ -264,6 +264,11 @@ impl LocalCounty {
             }
             .run(rx.clone()),
         );
+        pollers.spawn(sweep_on_schedule(
+            handlers.sweeper.clone(),
+            stack.sweeper.every,
+            rx.clone(),
+        ));
         match &resources.order_stream_arn {
             Some(arn) => {
                 pollers.spawn(
@@ -341,6 +346,31 @@ impl LocalCounty {
         }
         self.emulator.stop().await;
         tracing::info!("local county stopped");
+    }
+}
+
+/// EventBridge's schedule for the sweeper: one run every `every`, the first
+/// one `every` after start (as a new rule's first run), none after stop.
+async fn sweep_on_schedule(
+    sweeper: Arc<handlers::LocalSweeper>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopped = tokio::select! {
+            _ = stop.wait_for(|s| *s) => true,
+            _ = ticks.tick() => false,
+        };
+        if stopped {
+            return;
+        }
+        // `handle` logs the run's summary; a failed run is Lambda's function
+        // error, and the next tick runs again.
+        if let Err(e) = sweeper.handle().await {
+            tracing::error!(error = %e, "sweeper run failed");
+        }
     }
 }
 
@@ -440,6 +470,7 @@ async fn prepare(
         config,
         sale_clock: opts.sale_clock,
         gateway: gateway.clone(),
+        sweeper: stack.sweeper.settings,
     });
     if let Some(path) = &opts.state_file {
         LocalState {

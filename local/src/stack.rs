@@ -43,6 +43,62 @@ pub struct StreamMapping {
     pub batch_size: u32,
 }
 
+/// How EventBridge runs the order sweeper (`OrderSweeperSchedule`), and the
+/// threshold the stack gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweeperSchedule {
+    /// The rule's `rate(N minutes)`.
+    pub every: std::time::Duration,
+    pub settings: order_sweeper::Settings,
+}
+
+/// Logical ids of the sweeper's function and its schedule.
+const SWEEPER_FUNCTION: &str = "OrderSweeperFunction";
+const SWEEPER_SCHEDULE: &str = "OrderSweeperSchedule";
+
+/// Minutes of an EventBridge `rate(N minute[s])` expression.
+fn rate_minutes(expr: &str) -> Option<u64> {
+    let inner = expr.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    matches!((n, unit), (1, "minute") | (2.., "minutes")).then_some(n)
+}
+
+impl SweeperSchedule {
+    fn from_template(template: &Value) -> Result<Self> {
+        let missing = |what: &str| LocalError::MissingInTemplate {
+            what: what.to_owned(),
+            why: "run the order sweeper on the county's schedule",
+        };
+        let resources = template.get("Resources");
+        let expr = resources
+            .and_then(|r| {
+                r.pointer(&format!(
+                    "/{SWEEPER_SCHEDULE}/Properties/ScheduleExpression"
+                ))
+            })
+            .and_then(Value::as_str)
+            .ok_or_else(|| missing(&format!("{SWEEPER_SCHEDULE} with a ScheduleExpression")))?;
+        let minutes = rate_minutes(expr)
+            .ok_or_else(|| missing(&format!("a `rate(N minutes)` schedule (found {expr:?})")))?;
+        let vars = resources
+            .and_then(|r| {
+                r.pointer(&format!(
+                    "/{SWEEPER_FUNCTION}/Properties/Environment/Variables"
+                ))
+            })
+            .ok_or_else(|| missing(&format!("{SWEEPER_FUNCTION} with an environment")))?;
+        let settings = order_sweeper::Settings::from_lookup(|k| {
+            vars.get(k).and_then(Value::as_str).map(str::to_owned)
+        })
+        .map_err(|e| LocalError::Invalid(format!("the sweeper's configuration: {e}")))?;
+        Ok(SweeperSchedule {
+            every: std::time::Duration::from_secs(minutes * 60),
+            settings,
+        })
+    }
+}
+
 /// One county's template and what the runner reads from it.
 #[derive(Debug, Clone)]
 pub struct CountyStack {
@@ -55,6 +111,7 @@ pub struct CountyStack {
     pub rules_json: String,
     pub queue_mapping: QueueMapping,
     pub stream_mapping: StreamMapping,
+    pub sweeper: SweeperSchedule,
 }
 
 impl CountyStack {
@@ -136,6 +193,7 @@ impl CountyStack {
         // Counties with streams off have no publisher mapping; Lambda's
         // default batch for streams is 100.
         let stream_mapping = stream_mapping.unwrap_or(StreamMapping { batch_size: 100 });
+        let sweeper = SweeperSchedule::from_template(&template)?;
         Ok(Self {
             county_id,
             region,
@@ -144,6 +202,7 @@ impl CountyStack {
             rules_json,
             queue_mapping,
             stream_mapping,
+            sweeper,
         })
     }
 
@@ -205,5 +264,27 @@ mod tests {
         in_template.sort();
         specified.sort();
         assert_eq!(in_template, specified);
+    }
+
+    #[test]
+    fn the_sweeper_runs_at_the_rate_the_county_file_gives() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments");
+        let cfg = acme_stacks::config::Environments::open(&dir)
+            .unwrap()
+            .load("travis-tx")
+            .unwrap();
+        let stack = CountyStack::load(&dir, "travis-tx").unwrap();
+        assert_eq!(
+            stack.sweeper.every.as_secs(),
+            u64::from(cfg.sweeper.rate_minutes) * 60
+        );
+        assert_eq!(
+            stack.sweeper.settings.stuck_after.as_secs(),
+            i64::from(cfg.sweeper.stuck_after_minutes) * 60
+        );
+        assert_eq!(rate_minutes("rate(1 minute)"), Some(1));
+        assert_eq!(rate_minutes("rate(15 minutes)"), Some(15));
+        assert_eq!(rate_minutes("rate(1 minutes)"), None);
+        assert_eq!(rate_minutes("cron(0 * * * ? *)"), None);
     }
 }

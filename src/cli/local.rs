@@ -193,6 +193,79 @@ pub struct InventoryShowArgs {
     pub json: bool,
 }
 
+/// Dead letters and stuck orders of a county.
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Move the order dead-letter queue's messages back to the order queue.
+    #[command(after_help = "\
+Examples:
+  acme-infra orders redrive --county travis-tx --dry-run
+  acme-infra orders redrive --county travis-tx
+  acme-infra orders redrive --county travis-tx --target aws
+
+Uses SQS's StartMessageMoveTask where the endpoint has it (AWS), and prints
+the order ids seen in the DLQ before the move; elsewhere (the local
+emulator) it moves message by message: receive, send to the order queue,
+and delete from the DLQ only after the send succeeded, at most 10,000 per
+run. Prints how many messages moved and their order ids. --dry-run lists
+them and moves nothing. The worker is idempotent: a redriven order that is
+already final is acknowledged and left as it is.
+
+Exit codes: 0 done (nothing to move too); 2 bad flags, or the local runner
+its state file names is stopped; 7 the county file is missing or invalid;
+10 an SQS or CloudFormation call failed (the message names it).")]
+    Redrive(OrdersRedriveArgs),
+    /// List orders PENDING or RESERVED for longer than the county's
+    /// `sweeper.stuck_after_minutes`.
+    #[command(after_help = "\
+Examples:
+  acme-infra orders stuck --county travis-tx
+  acme-infra orders stuck --county travis-tx --target aws --json
+
+The threshold is the county file's sweeper.stuck_after_minutes (default 10).
+The sweeper sends such PENDING orders to the worker again on its next run,
+and releases RESERVED ones once their reservation has expired
+(reservation_ttl_seconds, plus 15 minutes).
+
+Exit codes: 0 listed (an empty list too); 2 bad flags, or the local runner
+its state file names is stopped; 7 the county file is missing or invalid;
+10 a DynamoDB or CloudFormation call failed (the message names it).")]
+    Stuck(OrdersStuckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrdersRedriveArgs {
+    #[command(flatten)]
+    pub target: InventoryTargetArgs,
+    /// List what would move; move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OrdersStuckArgs {
+    #[command(flatten)]
+    pub target: InventoryTargetArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<&OrdersCommand> for local::OrdersCommand {
+    fn from(c: &OrdersCommand) -> Self {
+        match c {
+            OrdersCommand::Redrive(a) => local::OrdersCommand::Redrive(local::OrdersRedriveArgs {
+                target: (&a.target).into(),
+                dry_run: a.dry_run,
+            }),
+            OrdersCommand::Stuck(a) => local::OrdersCommand::Stuck(local::OrdersStuckArgs {
+                target: (&a.target).into(),
+                json: a.json,
+            }),
+        }
+    }
+}
+
 impl From<&LocalArgs> for local::LocalArgs {
     fn from(a: &LocalArgs) -> Self {
         local::LocalArgs {

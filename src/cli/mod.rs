@@ -63,6 +63,14 @@ Examples:
   acme-infra inventory show --county travis-tx --store store-001
   acme-infra inventory show --county travis-tx --store store-001 --target aws --json")]
     Inventory(local::InventoryCommand),
+    /// Dead letters and stuck orders: redrive the order DLQ, list stuck orders.
+    #[command(subcommand)]
+    #[command(after_help = "\
+Examples:
+  acme-infra orders redrive --county travis-tx --dry-run
+  acme-infra orders redrive --county travis-tx --target aws
+  acme-infra orders stuck --county travis-tx --json")]
+    Orders(local::OrdersCommand),
     /// Move a county off the legacy PostgreSQL order database.
     #[command(subcommand)]
     #[command(after_help = "\

@@ -1,8 +1,8 @@
-//! `acme-infra local` and `acme-infra inventory`: thin wrappers over
+//! `acme-infra local`, `inventory` and `orders`: thin wrappers over
 //! `acme_local::commands`.
 
 use super::{CmdResult, load_county};
-use crate::cli::local::{InventoryCommand, LocalArgs, LocalCommand};
+use crate::cli::local::{InventoryCommand, LocalArgs, LocalCommand, OrdersCommand};
 use crate::output::Console;
 
 /// The county's file is read (and an unknown county refused, as every other
@@ -25,4 +25,8 @@ pub fn inventory(cmd: &InventoryCommand, c: &mut Console) -> CmdResult {
     };
     load_county(&target.env, &target.county)?;
     Ok(acme_local::commands::inventory(&cmd.into(), &mut c.out)?)
+}
+
+pub fn orders(cmd: &OrdersCommand, c: &mut Console) -> CmdResult {
+    Ok(acme_local::commands::orders(&cmd.into(), &mut c.out)?)
 }

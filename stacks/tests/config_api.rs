@@ -559,7 +559,7 @@ fn payment_is_chosen_by_the_county_file_and_reaches_every_function() {
     };
     let none = parse(IDENTITY).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(none.payment, None);
-    assert_eq!(provider_env(&none), vec![None; 3]);
+    assert_eq!(provider_env(&none), vec![None; 4]);
 
     let chosen = parse(&format!("{IDENTITY}payment:\n  provider: simulator\n"))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -570,7 +570,7 @@ fn payment_is_chosen_by_the_county_file_and_reaches_every_function() {
             card_api: None,
         })
     );
-    assert_eq!(provider_env(&chosen), vec![Some("simulator".to_owned()); 3]);
+    assert_eq!(provider_env(&chosen), vec![Some("simulator".to_owned()); 4]);
 
     let scaffold = render_new_county(&new_county()).expect("renders");
     let scaffolded = parse_county(

@@ -46,7 +46,7 @@ fn get_att(id: &str, attr: &str) -> Value {
     json!({"Fn::GetAtt": [id, attr]})
 }
 
-const FUNCTIONS: [&str; 3] = ["OrderApi", "OrderWorker", "StreamPublisher"];
+const FUNCTIONS: [&str; 4] = ["OrderApi", "OrderWorker", "StreamPublisher", "OrderSweeper"];
 
 /// The only actions each role may hold (the functions' code paths, see
 /// `stacks/src/county/functions.rs`).
@@ -89,6 +89,14 @@ fn allowed_actions(prefix: &str) -> BTreeSet<&'static str> {
             "dynamodb:ListStreams",
             "events:PutEvents",
             "sns:Publish",
+        ],
+        // Releases (no reservation, no ConditionCheck) and re-enqueues.
+        "OrderSweeper" => &[
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
         ],
         other => panic!("unknown function {other}"),
     };
@@ -196,8 +204,12 @@ fn every_method_is_signed_with_sigv4_and_every_route_exists() {
         assert_eq!(model["properties"]["items"]["maxItems"], cfg.max_line_items);
         assert_eq!(model["additionalProperties"], false);
 
-        // Lambda may be invoked by this API's live stage only.
-        let perms = resources(&t, "AWS::Lambda::Permission");
+        // The order API may be invoked by this API's live stage only (the
+        // other permission lets the sweeper's schedule invoke the sweeper).
+        let perms: Vec<_> = resources(&t, "AWS::Lambda::Permission")
+            .into_iter()
+            .filter(|(_, p)| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
+            .collect();
         assert_eq!(perms.len(), 1, "{}", cfg.id);
         let src = serde_json::to_string(&perms[0].1["Properties"]["SourceArn"]).expect("json");
         assert!(
@@ -487,6 +499,7 @@ fn functions_get_the_rules_the_domain_parses_and_code_from_hashed_assets() {
             ("OrderApi", "order-api"),
             ("OrderWorker", "order-worker"),
             ("StreamPublisher", "stream-publisher"),
+            ("OrderSweeper", "order-sweeper"),
         ] {
             let p = &t["Resources"][format!("{prefix}Function")]["Properties"];
             assert_eq!(p["Runtime"], "provided.al2023");
@@ -556,7 +569,7 @@ fn functions_get_the_rules_the_domain_parses_and_code_from_hashed_assets() {
         }
         assert_eq!(
             assets.as_object().expect("assets").len(),
-            3 + usize::from(legacy_sync)
+            functions::FUNCTION_CRATES.len() - 1 + usize::from(legacy_sync)
         );
     }
 }
@@ -602,6 +615,60 @@ fn event_sources_report_item_failures_and_keep_stream_order() {
             );
             let q = &t["Resources"]["PublisherFailureQueue"]["Properties"];
             assert_eq!(q["KmsMasterKeyId"], get_att("CountyKey", "Arn"));
+        }
+    }
+}
+
+/// The sweeper runs on the county's schedule, only its rule may invoke it,
+/// it learns the stuck threshold, and its role can release stock and
+/// re-enqueue but not reserve, charge or read anything else.
+#[test]
+fn the_sweeper_runs_on_the_countys_schedule_with_a_least_privilege_role() {
+    for (cfg, t) in templates() {
+        let rule = &t["Resources"]["OrderSweeperSchedule"]["Properties"];
+        let rate = cfg.sweeper.rate_minutes;
+        let want = if rate == 1 {
+            "rate(1 minute)".to_owned()
+        } else {
+            format!("rate({rate} minutes)")
+        };
+        assert_eq!(rule["ScheduleExpression"], want.as_str(), "{}", cfg.id);
+        assert_eq!(rule["State"], "ENABLED");
+        assert_eq!(
+            rule["Targets"][0]["Arn"],
+            get_att("OrderSweeperFunction", "Arn")
+        );
+        let perm = &t["Resources"]["OrderSweeperSchedulePermission"]["Properties"];
+        assert_eq!(perm["Principal"], "events.amazonaws.com");
+        assert_eq!(perm["SourceArn"], get_att("OrderSweeperSchedule", "Arn"));
+        let vars =
+            &t["Resources"]["OrderSweeperFunction"]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            vars[env::STUCK_AFTER_SECONDS],
+            json!((cfg.sweeper.stuck_after_minutes * 60).to_string())
+        );
+        let policy = &t["Resources"]["OrderSweeperRole"]["Properties"]["Policies"][0];
+        let actions: BTreeSet<String> = policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+            .iter()
+            .flat_map(|s| as_list(&s["Action"]))
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        for denied in ["sqs:ReceiveMessage", "dynamodb:Scan", "events:PutEvents"] {
+            assert!(!actions.contains(denied), "{}: {denied}", cfg.id);
+        }
+        for needed in [
+            "dynamodb:Query",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "sqs:SendMessage",
+        ] {
+            assert!(actions.contains(needed), "{}: {needed}", cfg.id);
+        }
+        for alarm in ["OrderSweeperErrorsAlarm", "OrderSweeperThrottlesAlarm"] {
+            assert!(t["Resources"].get(alarm).is_some(), "{}: {alarm}", cfg.id);
         }
     }
 }

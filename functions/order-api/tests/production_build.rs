@@ -1,5 +1,6 @@
 //! The Lambda bundles are built as `cargo lambda build --package order-api
-//! --package order-worker --package stream-publisher`: in that build no crate
+//! --package order-worker --package stream-publisher --package
+//! order-sweeper`: in that build no crate
 //! may enable `test-support`, which compiles the test doubles (in-memory
 //! store, fault injection, manual clock) and the emulator workaround. A
 //! dependency that turned it on would ship them in every function.
@@ -12,7 +13,12 @@ fn no_lambda_build_enables_test_support() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["tree", "--offline", "--edges", "normal,build,features"])
         .args(["--package", "order-api", "--package", "order-worker"])
-        .args(["--package", "stream-publisher"])
+        .args([
+            "--package",
+            "stream-publisher",
+            "--package",
+            "order-sweeper",
+        ])
         .output()
         .expect("cargo tree runs");
     let tree = String::from_utf8_lossy(&out.stdout);

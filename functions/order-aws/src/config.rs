@@ -18,7 +18,7 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
 }
 
-/// Everything the three functions read from their environment.
+/// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `ACME_COUNTY_ID`; must equal the rules' `county_id`.

@@ -588,7 +588,10 @@ async fn fraud_screening_holds_and_release_resumes_on_dynamodb() {
         .unwrap()
         .unwrap();
     assert_eq!(entry[inv::STATE], AttrValue::s(RESERVATION_HELD));
-    assert!(!entry.contains_key(inv::TTL));
+    assert!(
+        !entry.contains_key("expires_at"),
+        "ledger entries never expire"
+    );
 
     let staff = ReviewService::new(Arc::clone(&store), rules, Arc::clone(&clock));
     assert_eq!(
@@ -601,7 +604,10 @@ async fn fraud_screening_holds_and_release_resumes_on_dynamodb() {
         .unwrap()
         .unwrap();
     assert_eq!(entry[inv::STATE], AttrValue::s(RESERVATION_RESERVED));
-    assert!(entry.contains_key(inv::TTL));
+    assert!(
+        !entry.contains_key("expires_at"),
+        "ledger entries never expire"
+    );
     assert!(matches!(
         worker.process(&held.order_id).await.unwrap(),
         ProcessOutcome::Confirmed(_)

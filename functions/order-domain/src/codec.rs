@@ -520,14 +520,13 @@ pub fn reservation_key(store: &StoreId, sku: &Sku, order_id: &OrderId) -> Item {
     .into()
 }
 
-/// A reservation ledger entry, in state `RESERVED`, reaped by TTL at
-/// `expires_at` (epoch seconds) unless confirmed first.
+/// A reservation ledger entry, in state `RESERVED`. No TTL: only the release
+/// that returns its units deletes it (docs/architecture.md, "Reservations").
 pub fn reservation_item(
     store: &StoreId,
     line: &LineItem,
     order_id: &OrderId,
     now: Timestamp,
-    expires_at: i64,
 ) -> Item {
     let mut item = reservation_key(store, &line.sku, order_id);
     item.extend([
@@ -536,7 +535,6 @@ pub fn reservation_item(
         entry(inv::QUANTITY, AttrValue::n(line.quantity)),
         entry(inv::STATE, s(RESERVATION_RESERVED)),
         entry(inv::CREATED_AT, ts(now)),
-        entry(inv::TTL, AttrValue::n(expires_at)),
     ]);
     item
 }

@@ -50,8 +50,8 @@ async fn happy_path_reserves_charges_and_confirms() {
     for entry in &ledger {
         assert_eq!(entry[inv::STATE], AttrValue::s(RESERVATION_CONFIRMED));
         assert!(
-            !entry.contains_key(inv::TTL),
-            "sold reservations are never reaped"
+            !entry.contains_key("expires_at"),
+            "no ledger entry carries a TTL: DynamoDB never deletes units"
         );
     }
     assert_eq!(f.gateway.captures(&id), 1);

@@ -72,6 +72,9 @@ pub struct CountyConfig {
     pub analytics: AnalyticsConfig,
     /// Order API stage throttling.
     pub api: ApiConfig,
+    /// The scheduled order sweeper: how often it runs and when a PENDING
+    /// order counts as stuck.
+    pub sweeper: SweeperConfig,
     /// The payment provider the order API and the worker charge through.
     /// `None` (no `payment:` in the county file) deploys, but those functions
     /// refuse to start: no county takes orders on a provider nobody chose.
@@ -243,6 +246,27 @@ impl Default for ApiConfig {
     }
 }
 
+/// `sweeper:` of a county file. Absent = the values
+/// `environments/defaults.yaml` ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweeperConfig {
+    /// Minutes between two runs of the sweeper (an EventBridge
+    /// `rate(N minutes)` schedule), 1..=60.
+    pub rate_minutes: u32,
+    /// Minutes after which an order still PENDING is sent to the worker
+    /// again (and `acme-infra orders stuck` lists it), 1..=1440.
+    pub stuck_after_minutes: u32,
+}
+
+impl Default for SweeperConfig {
+    fn default() -> Self {
+        SweeperConfig {
+            rate_minutes: 5,
+            stuck_after_minutes: 10,
+        }
+    }
+}
+
 /// `analytics:` of a county file. Absent = every switch off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct AnalyticsConfig {
@@ -301,6 +325,8 @@ pub struct FunctionsConfig {
     pub api: FunctionSettings,
     pub worker: FunctionSettings,
     pub publisher: FunctionSettings,
+    /// Absent = [`FunctionSettings::SWEEPER_DEFAULT`].
+    pub sweeper: FunctionSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -318,4 +344,15 @@ pub struct FunctionSettings {
     pub timeout_seconds: u32,
     /// Reserved concurrency, if set: 0..=1000.
     pub reserved_concurrency: Option<u32>,
+}
+
+impl FunctionSettings {
+    /// The sweeper's settings when the county file gives none: one run at a
+    /// time (a run that outlasts the rate is not joined by the next; two
+    /// runs would still be safe, only wasteful).
+    pub const SWEEPER_DEFAULT: FunctionSettings = FunctionSettings {
+        memory_mb: 256,
+        timeout_seconds: 300,
+        reserved_concurrency: Some(1),
+    };
 }

@@ -18,7 +18,7 @@ use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
     CountyConfig, FraudConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig,
     MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
-    SaleWindow, ScalingRange, ShadowConfig, WafConfig,
+    SaleWindow, ScalingRange, ShadowConfig, SweeperConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -139,6 +139,10 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         .map(Option::unwrap_or_default);
     // Optional as a whole for the same reason.
     let api = f.opt_with(d, "api", api).map(Option::unwrap_or_default);
+    // Optional as a whole for the same reason.
+    let sweeper = f
+        .opt_with(d, "sweeper", sweeper)
+        .map(Option::unwrap_or_default);
     // Absent = no provider chosen: the stack deploys, the order API and the
     // worker refuse to start. Never defaulted (see `COUNTY_ONLY_KEYS`).
     let timeouts = functions.as_ref().map(|f| FunctionTimeouts {
@@ -249,6 +253,7 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         tags: tags?,
         analytics: analytics?,
         api: api?,
+        sweeper: sweeper?,
         payment: payment?,
         migration: migration?,
         access: access?,
@@ -647,12 +652,17 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
     let api = f.req_with(d, "api", function);
     let worker = f.req_with(d, "worker", function);
     let publisher = f.req_with(d, "publisher", function);
+    // Optional: configurations written before the sweeper existed load.
+    let sweeper = f
+        .opt_with(d, "sweeper", function)
+        .map(|s| s.unwrap_or(FunctionSettings::SWEEPER_DEFAULT));
     f.finish(d);
     Some(FunctionsConfig {
         architecture: architecture?,
         api: api?,
         worker: worker?,
         publisher: publisher?,
+        sweeper: sweeper?,
     })
 }
 
@@ -781,6 +791,27 @@ fn fraud(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FraudConfig> {
         orders_per_customer_per_hour: per_hour?,
         units_per_customer_per_day: per_day?,
         order_total_over_cents: total?,
+    })
+}
+
+fn sweeper(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<SweeperConfig> {
+    let mut f = Fields::of(d, node, path)?;
+    let rate_minutes = f.req_in_or(
+        d,
+        "rate_minutes",
+        1..=60,
+        "the sweeper runs every 1 to 60 minutes; an expired reservation waits up to this long for its units to return",
+    );
+    let stuck_after_minutes = f.req_in_or(
+        d,
+        "stuck_after_minutes",
+        1..=1440,
+        "minutes a PENDING order waits before the sweeper sends it to the worker again (1 minute to 1 day)",
+    );
+    f.finish(d);
+    Some(SweeperConfig {
+        rate_minutes: rate_minutes?,
+        stuck_after_minutes: stuck_after_minutes?,
     })
 }
 

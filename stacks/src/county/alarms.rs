@@ -149,26 +149,31 @@ pub(crate) fn add(cx: &mut Ctx<'_>, r: &Refs) -> Result<Monitoring, TemplateErro
         });
     }
 
-    // Errors and throttles of the two asynchronous consumers. The API
+    // Errors and throttles of the asynchronous functions. The API
     // function's errors surface as API 5XX below, with the customer's view.
+    let retried = "failed batches are retried, but repeated {what} end in a dead-letter queue.";
+    // The sweeper fails a run that left an order unsettled (after settling
+    // the rest): a stuck order or held stock stays until a run succeeds.
+    let swept = "orders stay stuck or stock stays held until a run succeeds; see its log group.";
     let mut consumers = vec![
-        (&r.functions.worker.function, "OrderWorker"),
-        (&r.functions.publisher.function, "StreamPublisher"),
+        (&r.functions.worker.function, "OrderWorker", retried),
+        (&r.functions.publisher.function, "StreamPublisher", retried),
+        (&r.functions.sweeper.function, "OrderSweeper", swept),
     ];
     consumers.extend(
         r.functions
             .legacy_sync
             .as_ref()
-            .map(|f| (&f.function, "LegacySync")),
+            .map(|f| (&f.function, "LegacySync", retried)),
     );
-    for (f, label) in consumers {
+    for (f, label, consequence) in consumers {
         for (metric, what) in [("Errors", "errors"), ("Throttles", "throttles")] {
             specs.push(AlarmSpec {
                 id: format!("{label}{metric}Alarm"),
                 name: alarm_name(&format!("{}-{what}", kebab(label))),
                 description: format!(
-                    "{label} function {what} in the last 5 minutes: failed batches are retried, \
-                     but repeated {what} end in a dead-letter queue."
+                    "{label} function {what} in the last 5 minutes: {}",
+                    consequence.replace("{what}", what)
                 ),
                 metric: Source::Single(SingleMetric {
                     namespace: "AWS/Lambda",
@@ -577,6 +582,7 @@ fn dashboard_context(
             named("order-api", placeholder(&f.api.function)),
             named("order-worker", placeholder(&f.worker.function)),
             named("stream-publisher", placeholder(&f.publisher.function)),
+            named("order-sweeper", placeholder(&f.sweeper.function)),
         ],
         publisher: cx
             .cfg

@@ -1,7 +1,7 @@
 //! The county's functions — the order API, the order worker, the stream
-//! publisher and, in a county moving off the legacy database with
-//! `migration.legacy_sync`, legacy-sync — each with its own execution role,
-//! log group and least-privilege policy.
+//! publisher, the scheduled order sweeper and, in a county moving off the
+//! legacy database with `migration.legacy_sync`, legacy-sync — each with its
+//! own execution role, log group and least-privilege policy.
 //!
 //! Code comes from content-hashed assets: the template takes the assets
 //! bucket and one `assets/<sha256>.zip` key per function as parameters, and
@@ -24,11 +24,12 @@ use serde_json::json;
 
 use crate::assembly::{AssetMetadata, FunctionBundle};
 use crate::cfn::guard::{self, Suppression};
+use crate::cfn::resources::events::{RetryPolicy, RuleTarget, ScheduleRule};
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
 use crate::cfn::resources::lambda::{
     Code, DeadLetterConfig, DestinationConfig, Environment, EventSourceMapping, Function,
-    LoggingConfig, OnFailure, ScalingConfig, TracingConfig, VpcConfig,
+    LoggingConfig, OnFailure, Permission, ScalingConfig, TracingConfig, VpcConfig,
 };
 use crate::cfn::resources::logs::LogGroup;
 use crate::cfn::resources::sqs::{Queue, QueuePolicy};
@@ -98,18 +99,30 @@ const PUBLISHER: Spec = Spec {
     crate_name: "stream-publisher",
     description: "Turns OrderById changes into events, notifications and re-enqueues",
 };
+const SWEEPER: Spec = Spec {
+    prefix: "OrderSweeper",
+    crate_name: "order-sweeper",
+    description: "On a schedule: re-enqueues stuck orders, releases expired reservations",
+};
 const LEGACY_SYNC: Spec = Spec {
     prefix: "LegacySync",
     crate_name: "legacy-sync",
     description: "Writes orders the new system took or changed into the legacy database",
 };
 
-/// Every function crate a county stack may deploy, by bundle name: the one
-/// list the bundler (`scripts/build-functions.sh`, checked by a test) builds.
-pub const FUNCTION_CRATES: [&str; 4] = [
+/// Every function a county stack may deploy, in template order: the one list
+/// the deployer (through the template's `AcmeAssets`),
+/// `scripts/build-functions.sh` and the tests follow (a test fails if the
+/// script's list differs). legacy-sync is in a county's template only with
+/// `migration.legacy_sync`.
+const ALL: [&Spec; 5] = [&API, &WORKER, &PUBLISHER, &SWEEPER, &LEGACY_SYNC];
+
+/// The function crates (= bundle names), in template order.
+pub const FUNCTION_CRATES: [&str; 5] = [
     API.crate_name,
     WORKER.crate_name,
     PUBLISHER.crate_name,
+    SWEEPER.crate_name,
     LEGACY_SYNC.crate_name,
 ];
 
@@ -144,6 +157,7 @@ pub(crate) fn ids(cfg: &crate::config::CountyConfig) -> Functions {
         api: FunctionIds::of(&API),
         worker: FunctionIds::of(&WORKER),
         publisher: FunctionIds::of(&PUBLISHER),
+        sweeper: FunctionIds::of(&SWEEPER),
         dead_letter_queue: LogicalId::new("FunctionDeadLetterQueue"),
         publisher_failure_queue: cfg
             .streams_enabled
@@ -406,7 +420,7 @@ pub(crate) fn add(
         &ids,
         &ids.publisher,
         d.key,
-        common_env,
+        common_env.clone(),
         publisher_statements,
         &cfg.functions.publisher,
         None,
@@ -438,6 +452,7 @@ pub(crate) fn add(
             },
         )?;
     }
+    add_sweeper(cx, &ids, d, common_env)?;
     if let (Some(ls), Some(f), Some(q)) = (
         legacy_sync(cfg),
         &ids.legacy_sync,
@@ -529,6 +544,104 @@ fn add_legacy_sync(
         },
     )?;
     Ok(())
+}
+
+/// The sweeper: lists stale PENDING and RESERVED orders (the Orders status
+/// index), loads each (OrderById), re-enqueues PENDING ones, and releases
+/// expired reservations with the cancel's release transaction (stock update,
+/// ledger delete, OrderById + Orders status writes;
+/// `order_domain::service::Expiry`). Invoked only by its schedule rule.
+fn add_sweeper(
+    cx: &mut Ctx<'_>,
+    ids: &Functions,
+    d: &Deps<'_>,
+    mut vars: BTreeMap<&'static str, Expr>,
+) -> Result<(), TemplateError> {
+    let t = d.tables;
+    let s = &cx.cfg.sweeper;
+    let statements = vec![
+        Statement::allow(&["dynamodb:Query"], vec![index_arns(&t.orders)])
+            .sid("OrdersByStatusTime"),
+        Statement::allow(&["dynamodb:PutItem"], vec![t.orders.arn()]).sid("OrderSummary"),
+        Statement::allow(
+            &["dynamodb:GetItem", "dynamodb:PutItem"],
+            vec![t.order_by_id.arn()],
+        )
+        .sid("OrderRecord"),
+        Statement::allow(
+            &["dynamodb:DeleteItem", "dynamodb:UpdateItem"],
+            vec![t.inventory.arn()],
+        )
+        .sid("ReleaseStockAndReservations"),
+        Statement::allow(&["sqs:SendMessage"], vec![d.order_queue.arn()]).sid("RequeueOrders"),
+    ];
+    let mut statements = statements;
+    // It refunds before it releases an expired reservation: the same
+    // provider settings and key as the worker.
+    if let Some(card) = cx.cfg.payment.as_ref().and_then(|p| p.card_api.as_ref()) {
+        vars.extend(card_api_env(card));
+        statements.extend(card_api_statements(cx, card));
+    }
+    vars.insert(
+        env::STUCK_AFTER_SECONDS,
+        Expr::lit((u64::from(s.stuck_after_minutes) * 60).to_string()),
+    );
+    let function = add_function(
+        cx,
+        &SWEEPER,
+        ids,
+        &ids.sweeper,
+        d.key,
+        vars,
+        statements,
+        &cx.cfg.functions.sweeper,
+        None,
+    )?;
+    cx.t.add(function)?;
+    let rule = LogicalId::new("OrderSweeperSchedule");
+    cx.t.add_resource(
+        &rule,
+        ScheduleRule {
+            description: format!(
+                "Runs the order sweeper of county {} every {} minute(s)",
+                cx.cfg.id, s.rate_minutes
+            ),
+            schedule_expression: schedule_expression(s.rate_minutes),
+            state: "ENABLED",
+            targets: vec![RuleTarget {
+                id: "OrderSweeper".into(),
+                arn: ids.sweeper.function.arn(),
+                role_arn: None,
+                // A missed run is made up by the next one: never queue
+                // runs up behind an outage.
+                dead_letter_config: None,
+                retry_policy: Some(RetryPolicy {
+                    maximum_event_age_in_seconds: 60 * s.rate_minutes,
+                    maximum_retry_attempts: 2,
+                }),
+            }],
+        },
+    )?;
+    cx.t.add_resource(
+        &LogicalId::new("OrderSweeperSchedulePermission"),
+        Permission {
+            action: "lambda:InvokeFunction",
+            function_name: ids.sweeper.function.r#ref(),
+            principal: "events.amazonaws.com",
+            source_arn: rule.arn(),
+            source_account: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// EventBridge's rate expression: singular unit for 1.
+pub fn schedule_expression(minutes: u32) -> String {
+    if minutes == 1 {
+        "rate(1 minute)".to_owned()
+    } else {
+        format!("rate({minutes} minutes)")
+    }
 }
 
 /// `<table ARN>/index/*`: every GSI of a table.
@@ -629,9 +742,10 @@ fn add_parameters(cx: &mut Ctx<'_>, ids: &Functions) -> Result<(), TemplateError
     )?;
     let arch = architecture(cx.cfg.functions.architecture);
     let mut assets = AssetMetadata::default();
-    let mut specs = vec![&API, &WORKER, &PUBLISHER];
-    specs.extend(ids.legacy_sync.as_ref().map(|_| &LEGACY_SYNC));
-    for spec in specs {
+    let wanted = ALL
+        .into_iter()
+        .filter(|s| s.crate_name != LEGACY_SYNC.crate_name || ids.legacy_sync.is_some());
+    for spec in wanted {
         let name = code_key_parameter(spec);
         cx.t.add_parameter(
             &name,
@@ -856,25 +970,31 @@ mod tests {
     }
 
     #[test]
-    fn the_bundler_builds_every_function_crate() {
+    fn function_names_fit_lambdas_limit_for_the_longest_county_id() {
+        let longest = "a".repeat(acme_contract::ids::COUNTY_ID_MAX_LEN);
+        for spec in ALL {
+            assert!(function_name(&longest, spec.crate_name).len() <= 64);
+        }
+    }
+
+    #[test]
+    fn schedules_use_eventbridges_rate_syntax() {
+        assert_eq!(schedule_expression(1), "rate(1 minute)");
+        assert_eq!(schedule_expression(5), "rate(5 minutes)");
+    }
+
+    #[test]
+    fn the_build_script_bundles_every_function() {
         let script = include_str!("../../../scripts/build-functions.sh");
         let line = script
             .lines()
             .find(|l| l.starts_with("functions=("))
-            .expect("the functions=(...) line");
+            .expect("a functions=(...) line");
         let listed: Vec<&str> = line
             .trim_start_matches("functions=(")
             .trim_end_matches(')')
             .split_whitespace()
             .collect();
-        assert_eq!(listed, FUNCTION_CRATES);
-    }
-
-    #[test]
-    fn function_names_fit_lambdas_limit_for_the_longest_county_id() {
-        let longest = "a".repeat(acme_contract::ids::COUNTY_ID_MAX_LEN);
-        for spec in [&API, &WORKER, &PUBLISHER, &LEGACY_SYNC] {
-            assert!(function_name(&longest, spec.crate_name).len() <= 64);
-        }
+        assert_eq!(listed, FUNCTION_CRATES, "scripts/build-functions.sh");
     }
 }

@@ -55,7 +55,7 @@ pub struct Refs {
     pub events: events::Events,
     /// Customer PII: its own key and table.
     pub pii: Pii,
-    /// The three functions, their roles and log groups.
+    /// The four functions, their roles and log groups.
     pub functions: Functions,
     /// REST API, stage and WAF web ACL.
     pub front_door: FrontDoor,
@@ -88,6 +88,8 @@ pub struct Functions {
     /// `StreamPublisherFunction`: consumes the OrderById stream (present even
     /// when streams are off; then it has no event source).
     pub publisher: FunctionIds,
+    /// `OrderSweeperFunction`: run by the `OrderSweeperSchedule` rule.
+    pub sweeper: FunctionIds,
     /// `FunctionDeadLetterQueue`: failed asynchronous invocations of any function.
     pub dead_letter_queue: crate::cfn::LogicalId,
     /// `PublisherFailureQueue`: stream batches the publisher gave up on; only

@@ -214,7 +214,9 @@ fn order_tables(cfg: &CountyConfig) -> [TableSpec; 4] {
         },
         TableSpec {
             range: Some(schema::inventory::SK),
-            ttl: Some(schema::inventory::TTL),
+            // No TTL: a reservation's ledger entry is deleted only by the
+            // transaction that returns its units (the release), so stock
+            // never leaks through a TTL deletion (docs/architecture.md).
             ..table(schema::inventory::LOGICAL, schema::inventory::PK)
         },
         TableSpec {

@@ -10,7 +10,7 @@
 //! | API `POST /orders/{id}/release`, `/reject`, `/fulfill` (staff) | [`ReviewService`] | `release`, `reject`, `fulfill` |
 //! | worker (SQS) | [`OrderWorker`] | [`OrderWorker::process`] per message |
 //! | stream publisher | [`crate::events`] | `derive_event`, `outbox_decision` |
-//! | scheduled sweeper | [`Sweeper`] | [`Sweeper::stale_orders`] |
+//! | scheduled sweeper | [`Sweeper`], [`Expiry`] | [`Sweeper::stale_pending`], [`Sweeper::expiry_candidates`], [`Expiry::release_if_expired`] |
 //!
 //! Every status change is one transaction that writes the OrderById record
 //! and the Orders summary together, conditional on the record's `version`, so
@@ -40,7 +40,7 @@ pub use customers::{CustomerError, CustomerService, Upsert};
 pub use fraud::SCREEN_SCAN_LIMIT;
 pub use queries::{MAX_PAGE_SIZE, OrderQueries, OrdersPage, QueryError};
 pub use review::{Action as ReviewAction, ReviewError, ReviewService};
-pub use sweeper::Sweeper;
+pub use sweeper::{EXPIRY_SETTLE_SECONDS, Expired, Expiry, Sweeper};
 pub use worker::{OrderWorker, ProcessError, ProcessOutcome};
 
 use jiff::Timestamp;
@@ -58,10 +58,18 @@ use crate::store::{
 /// lock race before giving up with a retryable error.
 pub(crate) const MAX_ATTEMPTS: usize = 5;
 
-/// A reservation ledger entry outlives the worker's own deadline by this much
-/// before DynamoDB TTL may reap it: TTL is a last-resort cleanup, the worker
-/// releases expired reservations itself (see [`Sweeper`]).
-pub(crate) const LEDGER_TTL_GRACE_SECONDS: i64 = 86_400;
+/// When a reservation stops being worth holding: the time the order entered
+/// RESERVED plus the county's `reservation_ttl_seconds`. The worker stops
+/// charging at this instant; the sweeper releases after it (plus
+/// [`EXPIRY_SETTLE_SECONDS`]).
+pub(crate) fn reservation_deadline(order: &Order, ttl_seconds: u32) -> Timestamp {
+    let since = order
+        .entered(crate::order::OrderStatus::Reserved)
+        .unwrap_or(order.updated_at);
+    since
+        .checked_add(jiff::SignedDuration::from_secs(i64::from(ttl_seconds)))
+        .unwrap_or(since)
+}
 
 /// A transaction op by name. DynamoDB explains a cancelled transaction with
 /// one reason per op, in the order the ops were sent; a name stands for that
@@ -268,14 +276,10 @@ pub(crate) fn status_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
 
 /// PENDING → RESERVED: per line, take the units from the stock record only if
 /// enough are available, and write the ledger entry only if absent (so a
-/// retried reservation can never take stock twice).
-pub(crate) fn reserve_tx(
-    prev: &Order,
-    next: &Order,
-    shards: u32,
-    now: Timestamp,
-    ledger_expires_at: i64,
-) -> OrderTx {
+/// retried reservation can never take stock twice). The entry has no TTL:
+/// it leaves the table only in the transaction that gives its units back
+/// ([`release_tx`]), so DynamoDB can never delete units out of the ledger.
+pub(crate) fn reserve_tx(prev: &Order, next: &Order, shards: u32, now: Timestamp) -> OrderTx {
     let mut tx = OrderTx::with_capacity(prev.items.len() * 2 + 2);
     for (n, line) in prev.items.iter().enumerate() {
         let q = i64::from(line.quantity);
@@ -288,13 +292,7 @@ pub(crate) fn reserve_tx(
         });
         let ledger = WriteOp::Put(Put {
             table: Table::Inventory,
-            item: codec::reservation_item(
-                &prev.store_id,
-                line,
-                &prev.order_id,
-                now,
-                ledger_expires_at,
-            ),
+            item: codec::reservation_item(&prev.store_id, line, &prev.order_id, now),
             condition: Some(Condition::not_exists(inv::SK)),
         });
         tx.push(OrderOp::Line(n, LineOp::Stock), stock);
@@ -330,21 +328,18 @@ pub(crate) fn release_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
     tx.change_status(prev, next, shards)
 }
 
-/// RESERVED → CONFIRMED: mark the ledger entries sold and drop their TTL, so
-/// a sold reservation is never reaped; the stock was already taken.
+/// RESERVED → CONFIRMED: mark the ledger entries sold; the stock was
+/// already taken.
 pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
     let mut tx = OrderTx::with_capacity(prev.items.len() + 2);
     for (n, line) in prev.items.iter().enumerate() {
         let ledger = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
-            actions: vec![
-                UpdateAction::Set(
-                    inv::STATE.into(),
-                    AttrValue::s(codec::RESERVATION_CONFIRMED),
-                ),
-                UpdateAction::Remove(inv::TTL.into()),
-            ],
+            actions: vec![UpdateAction::Set(
+                inv::STATE.into(),
+                AttrValue::s(codec::RESERVATION_CONFIRMED),
+            )],
             condition: Some(Condition::exists(inv::SK)),
         });
         tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
@@ -352,22 +347,17 @@ pub(crate) fn confirm_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
     tx.change_status(prev, next, shards)
 }
 
-/// Sets every line's ledger entry to `state`, with `expires_at` set to
-/// `expires_at` or removed (`None`), each conditional on the entry existing.
-fn ledger_state_tx(prev: &Order, state: &str, expires_at: Option<i64>) -> OrderTx {
+/// Sets every line's ledger entry to `state`, each conditional on the entry
+/// existing. Ledger entries carry no expiry: the sweeper releases a RESERVED
+/// order's stock after its reservation deadline, which the order's history
+/// gives (`reservation_deadline`).
+fn ledger_state_tx(prev: &Order, state: &str) -> OrderTx {
     let mut tx = OrderTx::with_capacity(prev.items.len() + 2);
     for (n, line) in prev.items.iter().enumerate() {
-        let ttl = match expires_at {
-            Some(at) => UpdateAction::Set(inv::TTL.into(), AttrValue::n(at)),
-            None => UpdateAction::Remove(inv::TTL.into()),
-        };
         let ledger = WriteOp::Update(Update {
             table: Table::Inventory,
             key: codec::reservation_key(&prev.store_id, &line.sku, &prev.order_id),
-            actions: vec![
-                UpdateAction::Set(inv::STATE.into(), AttrValue::s(state)),
-                ttl,
-            ],
+            actions: vec![UpdateAction::Set(inv::STATE.into(), AttrValue::s(state))],
             condition: Some(Condition::exists(inv::SK)),
         });
         tx.push(OrderOp::Line(n, LineOp::Ledger), ledger);
@@ -375,19 +365,18 @@ fn ledger_state_tx(prev: &Order, state: &str, expires_at: Option<i64>) -> OrderT
     tx
 }
 
-/// RESERVED → HELD: the ledger entries become `HELD` and lose their TTL, so
-/// the stock stays reserved for as long as review takes and nothing
-/// releases it as expired.
+/// RESERVED → HELD: the ledger entries become `HELD`, so the stock stays
+/// reserved for as long as review takes; the sweeper releases only RESERVED
+/// orders past their deadline, never a HELD one.
 pub(crate) fn hold_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
-    ledger_state_tx(prev, codec::RESERVATION_HELD, None).change_status(prev, next, shards)
+    ledger_state_tx(prev, codec::RESERVATION_HELD).change_status(prev, next, shards)
 }
 
 /// HELD → RESERVED (staff released it): the ledger entries are `RESERVED`
-/// again with a fresh `expires_at`; the order's reservation deadline starts
-/// over from this RESERVED entry in its history.
-pub(crate) fn unhold_tx(prev: &Order, next: &Order, shards: u32, expires_at: i64) -> OrderTx {
-    ledger_state_tx(prev, codec::RESERVATION_RESERVED, Some(expires_at))
-        .change_status(prev, next, shards)
+/// again; the order's reservation deadline starts over from this RESERVED
+/// entry in its history.
+pub(crate) fn unhold_tx(prev: &Order, next: &Order, shards: u32) -> OrderTx {
+    ledger_state_tx(prev, codec::RESERVATION_RESERVED).change_status(prev, next, shards)
 }
 
 #[cfg(test)]
@@ -409,7 +398,7 @@ mod tests {
             .collect();
         let now = o.created_at;
         let reserved = o.transitioned(OrderStatus::Reserved, now).unwrap();
-        let r = reserve_tx(&o, &reserved, 8, now, 0);
+        let r = reserve_tx(&o, &reserved, 8, now);
         assert_eq!(r.ops.len(), 100);
         assert_eq!(r.names[1], OrderOp::Line(0, LineOp::Ledger));
         assert_eq!(r.names[98..], [OrderOp::Record, OrderOp::Summary]);

@@ -4,7 +4,7 @@
 //!
 //! | action | from | to | stock |
 //! |---|---|---|---|
-//! | release | HELD | RESERVED | ledger `RESERVED` again, fresh `expires_at`; the caller re-enqueues the order and the worker charges it |
+//! | release | HELD | RESERVED | ledger `RESERVED` again, the deadline counted from now; the caller re-enqueues the order and the worker charges it |
 //! | reject | HELD | CANCELLED | put back, ledger deleted (as a cancel) |
 //! | fulfill | CONFIRMED | FULFILLED | already consumed; ledger stays `CONFIRMED` |
 //!
@@ -15,7 +15,6 @@
 //! other status is a 409 naming it. The stream publisher turns each change
 //! into its event (`OrderReleased`, `OrderCancelled`, `OrderFulfilled`).
 
-use jiff::SignedDuration;
 use thiserror::Error;
 
 use crate::clock::Clock;
@@ -25,8 +24,7 @@ use crate::ids::OrderId;
 use crate::order::{Order, OrderStatus};
 use crate::rules::CountyRules;
 use crate::service::{
-    LEDGER_TTL_GRACE_SECONDS, LoadError, MAX_ATTEMPTS, TxOutcome, commit, end_order, load_order,
-    status_tx, unhold_tx,
+    LoadError, MAX_ATTEMPTS, TxOutcome, commit, end_order, load_order, status_tx, unhold_tx,
 };
 use crate::store::{Store, StoreError};
 
@@ -225,12 +223,7 @@ impl<S: Store, C: Clock> ReviewService<S, C> {
     ) -> Result<TxOutcome, StoreError> {
         let shards = self.rules.gsi_write_shards;
         match action {
-            Action::Release => {
-                let ttl = SignedDuration::from_secs(i64::from(self.rules.reservation_ttl_seconds));
-                let deadline = next.updated_at.checked_add(ttl).unwrap_or(next.updated_at);
-                let expires_at = deadline.as_second() + LEDGER_TTL_GRACE_SECONDS;
-                commit(&self.store, unhold_tx(order, next, shards, expires_at)).await
-            }
+            Action::Release => commit(&self.store, unhold_tx(order, next, shards)).await,
             Action::Reject => end_order(&self.store, order, next, shards).await,
             Action::Fulfill => commit(&self.store, status_tx(order, next, shards)).await,
         }

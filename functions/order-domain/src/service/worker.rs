@@ -37,8 +37,8 @@ use crate::payment::{PaymentError, PaymentGateway};
 use crate::rules::CountyRules;
 use crate::service::fraud::{ScreenError, screen};
 use crate::service::{
-    LEDGER_TTL_GRACE_SECONDS, LineOp, LoadError, MAX_ATTEMPTS, OrderOp, TxOutcome, commit,
-    confirm_tx, end_order, hold_tx, load_order, reserve_tx,
+    LineOp, LoadError, MAX_ATTEMPTS, OrderOp, TxOutcome, commit, confirm_tx, end_order, hold_tx,
+    load_order, reservation_deadline, reserve_tx,
 };
 use crate::store::{Store, StoreError};
 
@@ -260,15 +260,7 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
     async fn reserve(&self, order: &Order) -> Result<Step, ProcessError> {
         let now = self.clock.now();
         let reserved = advance(order, OrderStatus::Reserved, now)?;
-        let ledger_expires_at =
-            self.reservation_deadline(&reserved).as_second() + LEDGER_TTL_GRACE_SECONDS;
-        let tx = reserve_tx(
-            order,
-            &reserved,
-            self.rules.gsi_write_shards,
-            now,
-            ledger_expires_at,
-        );
+        let tx = reserve_tx(order, &reserved, self.rules.gsi_write_shards, now);
         match commit(&self.store, tx).await? {
             TxOutcome::Committed => Ok(Step::Next(reserved)),
             TxOutcome::LostRace => Ok(Step::Reload),
@@ -389,14 +381,7 @@ impl<S: Store, P: PaymentGateway, C: Clock> OrderWorker<S, P, C> {
     /// When a reservation stops being worth holding: RESERVED time plus the
     /// county's reservation TTL.
     fn reservation_deadline(&self, order: &Order) -> Timestamp {
-        let since = order
-            .entered(OrderStatus::Reserved)
-            .unwrap_or(order.updated_at);
-        since
-            .checked_add(jiff::SignedDuration::from_secs(i64::from(
-                self.rules.reservation_ttl_seconds,
-            )))
-            .unwrap_or(since)
+        reservation_deadline(order, self.rules.reservation_ttl_seconds)
     }
 }
 

@@ -43,6 +43,19 @@ pub struct Rule {
 }
 resource!(Rule, "AWS::Events::Rule");
 
+/// A scheduled rule (on the account's default bus, the only one schedules
+/// run on).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ScheduleRule {
+    pub description: String,
+    /// `rate(5 minutes)` style.
+    pub schedule_expression: String,
+    pub state: &'static str,
+    pub targets: Vec<RuleTarget>,
+}
+resource!(ScheduleRule, "AWS::Events::Rule");
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RuleTarget {
