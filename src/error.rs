@@ -85,6 +85,24 @@ pub enum Error {
     VerifyFailed(u64),
     #[error(transparent)]
     Sync(#[from] acme_migrate::sync::SyncError),
+    /// `migrate cutover`: a step that is not one step, or nothing to undo.
+    #[error(transparent)]
+    Step(#[from] acme_migrate::cutover::StepError),
+    /// `migrate cutover`: a gate of the step is not met; nothing changed.
+    #[error(
+        "{county} stays in mode `{from}`: {failed} gate(s) of the step to `{to}` not met (listed above)"
+    )]
+    GateNotMet {
+        county: String,
+        from: acme_contract::migration::CutoverMode,
+        to: acme_contract::migration::CutoverMode,
+        failed: usize,
+    },
+    /// `migrate status|cutover`: SSM or CloudWatch.
+    #[error(transparent)]
+    Control(#[from] acme_migrate::cutover::control::ControlError),
+    #[error("reading the change capture's slot failed: {0}")]
+    Slot(#[from] acme_migrate::sync::slot::SlotError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -123,6 +141,13 @@ impl Error {
             Error::Verify(acme_migrate::verify::VerifyError::Store(_)) => Exit::Failure,
             Error::VerifyFailed(_) => Exit::DiffFound,
             Error::Sync(e) => sync_exit(e),
+            Error::Step(_) => Exit::Usage,
+            Error::GateNotMet { .. } => Exit::Refused,
+            Error::Control(acme_migrate::cutover::control::ControlError::NoFlag { .. }) => {
+                Exit::Usage
+            }
+            Error::Control(_) => Exit::Failure,
+            Error::Slot(_) => Exit::LegacyDatabase,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(
                 LocalError::BadInput(_)

@@ -125,6 +125,42 @@ async fn stop_signal() {
     }
 }
 
+/// The SDK configuration [`county_store`] would use, for a command that
+/// calls other services of the county (`migrate status|cutover`: SSM,
+/// CloudWatch): the running local runner's emulator, or AWS.
+pub async fn county_sdk(t: &InventoryTargetArgs) -> Result<aws_config::SdkConfig> {
+    let region = acme_stacks::config::Environments::open(&t.environments)?
+        .load(&t.county)?
+        .region;
+    let path = state_path(&state_dir(), &t.county);
+    let local = match t.target {
+        TargetArg::Aws => None,
+        TargetArg::Local | TargetArg::Auto => LocalState::read(&path)?,
+    };
+    let target = match local {
+        Some(s) if runner_alive(&path)? => crate::aws::Target::Emulator(s.endpoint),
+        Some(s) => {
+            return Err(LocalError::RunnerStopped {
+                county: t.county.clone(),
+                path,
+                pid: s.pid,
+                endpoint: s.endpoint,
+            });
+        }
+        None if t.target == TargetArg::Local => {
+            return Err(LocalError::File {
+                path,
+                message: format!(
+                    "no state file: is `acme-infra local --county {}` running (from this directory)?",
+                    t.county
+                ),
+            });
+        }
+        None => crate::aws::Target::Aws,
+    };
+    Ok(crate::aws::sdk_config(&target, &region).await)
+}
+
 /// The county's tables, for a command that reads or writes them
 /// (inventory, migration): the running local runner's, or the deployed
 /// stack's.

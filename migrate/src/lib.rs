@@ -23,12 +23,14 @@
 //! [`progress`] counts what a run has left;
 //! [`backfill`] runs it all for a county; [`verify`] compares the two
 //! sides order by order; [`sync`] keeps the tables in step with the legacy
-//! database afterwards (change data capture), under the [`guard`].
+//! database afterwards (change data capture), under the [`guard`];
+//! [`cutover`] reads where a migrating county stands and gates its steps.
 
 mod ahead;
 pub mod backfill;
 pub mod checkpoint;
 pub mod customer;
+pub mod cutover;
 pub mod guard;
 pub mod limit;
 pub mod map;

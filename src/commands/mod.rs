@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod list;
 pub mod local;
 pub mod migrate;
+pub mod migrate_cutover;
 pub mod migrate_sync;
 pub mod synth;
 pub mod validate;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use order_api::Api;
-use order_aws::{Adapters, Startup};
+use order_aws::{Adapters, CutoverFlag, Startup};
 use order_domain::clock::{SystemClock, UlidGenerator};
 
 #[tokio::main]
@@ -28,14 +28,21 @@ async fn main() -> Result<(), Error> {
         return Err(e.into());
     }
     let adapters = Adapters::new(&startup.sdk, &startup.config);
-    let api = Arc::new(Api::new(
+    // A migrating county's writes follow its cutover mode (SSM, cached).
+    let cutover = CutoverFlag::from_env(&startup.sdk)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    let mut api = Api::new(
         adapters.store,
         adapters.enqueuer,
         startup.payment.gateway(),
         startup.config.rules,
         SystemClock,
         UlidGenerator::new(),
-    ));
+    );
+    if let Some(flag) = cutover {
+        api = api.with_cutover(flag);
+    }
+    let api = Arc::new(api);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayProxyRequest>| {
             let api = Arc::clone(&api);

@@ -8,6 +8,7 @@
 //! | [`AwsEventSink`] | [`EventSink`] | EventBridge `PutEvents` (source `acme.orders`), SNS `Publish` |
 //! | [`Config`] | | reads `order_domain::schema::env::*` |
 //! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER`: which payment provider the county chose |
+//! | [`CutoverFlag`] | | SSM `GetParameter`: a migrating county's cutover mode, cached 15 s |
 //!
 //! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits.
 //!
@@ -30,6 +31,7 @@ mod bus;
 mod clients;
 mod config;
 pub mod convert;
+mod cutover;
 mod dynamo;
 #[cfg(any(test, feature = "test-support"))]
 pub mod emulator;
@@ -46,6 +48,7 @@ pub use acme_contract::payment::PaymentProvider;
 pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
 pub use clients::{Adapters, Startup, load_sdk_config};
 pub use config::{Config, ConfigError};
+pub use cutover::{CutoverFlag, FlagError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
 #[cfg(any(test, feature = "test-support"))]

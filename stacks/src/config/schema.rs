@@ -14,9 +14,9 @@ use acme_contract::rules::{
 use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, did_you_mean};
 use super::model::{
-    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, FunctionSettings,
-    FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity,
-    QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
+    AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CountyConfig, CutoverGates,
+    FunctionSettings, FunctionsConfig, MigrationConfig, PaymentConfig, PaymentProvider,
+    ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -679,11 +679,54 @@ fn migration(
 ) -> Option<MigrationConfig> {
     let mut f = Fields::of(d, node, path)?;
     let operators = f.req_with(d, "operators", |d, n, p| operators(d, n, p, account));
+    let cutover = f.opt_with(d, "cutover", cutover_gates);
     f.finish(d);
     Some(MigrationConfig {
         operators: operators?,
+        cutover: cutover?.unwrap_or(CutoverGates::DEFAULT),
     })
 }
+
+/// `migration.cutover`: each key optional, each within its range.
+fn cutover_gates(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<CutoverGates> {
+    let mut f = Fields::of(d, node, path)?;
+    let dflt = CutoverGates::DEFAULT;
+    let mut opt = |d: &mut Decoder<'_>, key, range, default| {
+        f.opt_with(d, key, |d, n, p| {
+            super::decode::decode_u32_in_or(d, n, p, range, Some(GATE_HINT))
+        })
+        .map(|v| v.unwrap_or(default))
+    };
+    let lag = opt(d, "max_cdc_lag_seconds", 1..=3600, dflt.max_cdc_lag_seconds);
+    let window = opt(
+        d,
+        "shadow_window_minutes",
+        5..=20_160,
+        dflt.shadow_window_minutes,
+    );
+    let reads = opt(
+        d,
+        "min_shadow_reads",
+        1..=100_000_000,
+        dflt.min_shadow_reads,
+    );
+    let age = opt(
+        d,
+        "verify_max_age_hours",
+        1..=720,
+        dflt.verify_max_age_hours,
+    );
+    f.finish(d);
+    Some(CutoverGates {
+        max_cdc_lag_seconds: lag?,
+        shadow_window_minutes: window?,
+        min_shadow_reads: reads?,
+        verify_max_age_hours: age?,
+    })
+}
+
+const GATE_HINT: &str =
+    "a gate of `acme-infra migrate cutover` (docs/migration.md); leave the key out for its default";
 
 /// `migration.operators`: IAM principal ARNs of the county's account, each
 /// checked where it is written. The account check is skipped when `account`

@@ -172,7 +172,7 @@ pub(crate) fn add(
     // order lists (Orders and its GSIs), GET /orders/{id} (OrderById), and
     // cancel, whose transaction also puts reserved stock back (Inventory
     // update + ledger delete, `order_domain::service::release_tx`).
-    let api_statements = vec![
+    let mut api_statements = vec![
         Statement::allow(
             &["dynamodb:PutItem", "dynamodb:Query"],
             vec![t.orders.arn()],
@@ -199,6 +199,11 @@ pub(crate) fn add(
     // Only the order API learns where customer PII is.
     let mut api_env = common_env.clone();
     api_env.insert(env::CUSTOMERS_TABLE, d.pii.table.r#ref());
+    // A migrating county's writes follow its cutover mode.
+    if let Some((parameter, read)) = super::migration::cutover_flag_reader(cfg) {
+        api_env.insert(env::CUTOVER_MODE_PARAMETER, parameter);
+        api_statements.push(read);
+    }
     let api = add_function(
         cx,
         &API,

@@ -10,8 +10,11 @@
 //! no MFA. Trust is narrowed instead to the exact principals listed, all in
 //! the county's account (the config rejects others).
 
+use acme_contract::migration::{CutoverMode, mode_parameter, parameter_path, shadow_metrics};
+
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
+use crate::cfn::resources::ssm::Parameter;
 use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Statement, TemplateError, guard};
 use crate::config::MigrationConfig;
 
@@ -55,7 +58,7 @@ pub(crate) fn add(
     let role = LogicalId::new(ROLE);
     let operators = m.operators.iter().map(Expr::lit).collect();
     let tables = vec![t.orders.arn(), t.order_by_id.arn(), t.inventory.arn()];
-    let statements = vec![
+    let mut statements = vec![
         Statement::allow(ORDER_TABLE_ACTIONS, tables).sid("OrderTables"),
         Statement::allow(
             &["dynamodb:Query"],
@@ -73,6 +76,7 @@ pub(crate) fn add(
         )
         .sid("ReadCountyStackOutputs"),
     ];
+    statements.extend(add_cutover_flag(cx)?);
     cx.t.add_resource(
         &role,
         Role {
@@ -106,6 +110,81 @@ pub(crate) fn add(
         },
     )?;
     Ok(role)
+}
+
+/// Logical id of the county's cutover flag (`AWS::SSM::Parameter`).
+pub const MODE_PARAMETER: &str = "CutoverModeParameter";
+
+/// The order API's share of the cutover flag (`functions.rs`): the env var
+/// naming the parameter (`Ref`, so the function waits for it) and leave to
+/// read that one parameter. `None` without a `migration:` section.
+pub(crate) fn cutover_flag_reader(cfg: &crate::config::CountyConfig) -> Option<(Expr, Statement)> {
+    cfg.migration.as_ref()?;
+    let read = Statement::allow(&["ssm:GetParameter"], vec![parameter_arn(&cfg.id)])
+        .sid("ReadCutoverMode");
+    Some((LogicalId::new(MODE_PARAMETER).r#ref(), read))
+}
+
+/// `arn:…:parameter/acme/<county>/migration/mode` (the name's leading `/`
+/// is the ARN's separator).
+fn parameter_arn(county: &str) -> Expr {
+    ssm_arn(&mode_parameter(county))
+}
+
+fn ssm_arn(name: &str) -> Expr {
+    Expr::sub(format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"
+    ))
+}
+
+/// The cutover flag, created in mode `legacy`; returns the migration role's
+/// statements for it: read and change the county's migration parameters
+/// (the mode: `migrate status|cutover`; the last verify's record:
+/// `migrate verify`), read the shadow-read metrics the gate to `dynamo`
+/// counts (`GetMetricStatistics` has no resource-level permissions), and
+/// publish the sync's flagged legacy writes in the migration namespace only.
+///
+/// CloudFormation sets `Value` only when it creates the parameter or when a
+/// property of it changes; its properties are fixed here so that a later
+/// deploy never puts a cut-over county back to `legacy`.
+fn add_cutover_flag(cx: &mut Ctx<'_>) -> Result<Vec<Statement>, TemplateError> {
+    let cfg = cx.cfg;
+    let names: Vec<&str> = CutoverMode::ALL.iter().map(|m| m.name()).collect();
+    let mut tags: std::collections::BTreeMap<String, String> = cfg.tags.clone();
+    tags.insert("county".into(), cfg.id.clone());
+    tags.insert("managed-by".into(), "acme-infra".into());
+    tags.insert("state".into(), cfg.state.clone());
+    cx.t.add_resource(
+        &LogicalId::new(MODE_PARAMETER),
+        Parameter {
+            name: mode_parameter(&cfg.id),
+            kind: "String",
+            value: CutoverMode::Legacy.name().into(),
+            description: format!(
+                "Cutover mode of county {}: changed by acme-infra migrate cutover only",
+                cfg.id
+            ),
+            allowed_pattern: format!("^({})$", names.join("|")),
+            tier: "Standard",
+            tags,
+        },
+    )?;
+    Ok(vec![
+        Statement::allow(
+            &["ssm:GetParameter", "ssm:PutParameter"],
+            vec![ssm_arn(&format!("{}*", parameter_path(&cfg.id)))],
+        )
+        .sid("CutoverModeAndVerifyRecord"),
+        Statement::allow(&["cloudwatch:GetMetricStatistics"], vec![Expr::lit("*")])
+            .sid("ShadowReadMetrics"),
+        Statement::allow(&["cloudwatch:PutMetricData"], vec![Expr::lit("*")])
+            .sid("FlaggedLegacyWrites")
+            .when(
+                "StringEquals",
+                "cloudwatch:namespace",
+                shadow_metrics::NAMESPACE,
+            ),
+    ])
 }
 
 #[cfg(test)]
