@@ -58,7 +58,7 @@ pub(crate) fn add(
     let role = LogicalId::new(ROLE);
     let operators = m.operators.iter().map(Expr::lit).collect();
     let tables = vec![t.orders.arn(), t.order_by_id.arn(), t.inventory.arn()];
-    let mut statements = vec![
+    let statements = vec![
         Statement::allow(ORDER_TABLE_ACTIONS, tables).sid("OrderTables"),
         Statement::allow(
             &["dynamodb:Query"],
@@ -76,7 +76,6 @@ pub(crate) fn add(
         )
         .sid("ReadCountyStackOutputs"),
     ];
-    statements.extend(add_cutover_flag(cx)?);
     cx.t.add_resource(
         &role,
         Role {
@@ -109,6 +108,7 @@ pub(crate) fn add(
             role_name: role.r#ref(),
         },
     )?;
+    add_cutover_flag(cx, &role)?;
     Ok(role)
 }
 
@@ -137,23 +137,22 @@ fn ssm_arn(name: &str) -> Expr {
     ))
 }
 
-/// The cutover flag, created in mode `legacy`; returns the migration role's
-/// statements for it: read and change the county's migration parameters
+/// The cutover flag, created in mode `legacy`, and the migration role's
+/// policy for the cutover (`MigrationCutoverPolicy`, its own resource so
+/// the role's inline policy stays free of wildcards): read and change the
+/// county's migration parameters
 /// (the mode: `migrate status|cutover`; the last verify's record:
 /// `migrate verify`), read the shadow-read metrics the gate to `dynamo`
 /// counts (`GetMetricStatistics` has no resource-level permissions), and
 /// publish the sync's flagged legacy writes in the migration namespace only.
 ///
 /// CloudFormation sets `Value` only when it creates the parameter or when a
-/// property of it changes; its properties are fixed here so that a later
-/// deploy never puts a cut-over county back to `legacy`.
-fn add_cutover_flag(cx: &mut Ctx<'_>) -> Result<Vec<Statement>, TemplateError> {
+/// property of it changes; its properties are fixed here (no tags either:
+/// the county's tags change) so that a later deploy never puts a cut-over
+/// county back to `legacy`.
+fn add_cutover_flag(cx: &mut Ctx<'_>, role: &LogicalId) -> Result<(), TemplateError> {
     let cfg = cx.cfg;
     let names: Vec<&str> = CutoverMode::ALL.iter().map(|m| m.name()).collect();
-    let mut tags: std::collections::BTreeMap<String, String> = cfg.tags.clone();
-    tags.insert("county".into(), cfg.id.clone());
-    tags.insert("managed-by".into(), "acme-infra".into());
-    tags.insert("state".into(), cfg.state.clone());
     cx.t.add_resource(
         &LogicalId::new(MODE_PARAMETER),
         Parameter {
@@ -166,10 +165,9 @@ fn add_cutover_flag(cx: &mut Ctx<'_>) -> Result<Vec<Statement>, TemplateError> {
             ),
             allowed_pattern: format!("^({})$", names.join("|")),
             tier: "Standard",
-            tags,
         },
     )?;
-    Ok(vec![
+    let statements = vec![
         Statement::allow(
             &["ssm:GetParameter", "ssm:PutParameter"],
             vec![ssm_arn(&format!("{}*", parameter_path(&cfg.id)))],
@@ -184,11 +182,60 @@ fn add_cutover_flag(cx: &mut Ctx<'_>) -> Result<Vec<Statement>, TemplateError> {
                 "cloudwatch:namespace",
                 shadow_metrics::NAMESPACE,
             ),
-    ])
+    ];
+    cx.t.add_resource(
+        &LogicalId::new(CUTOVER_POLICY),
+        RolePolicy {
+            policy_name: "Cutover".into(),
+            policy_document: PolicyDocument::new(statements),
+            role_name: role.r#ref(),
+        },
+    )?;
+    Ok(())
 }
+
+/// Logical id of the migration role's cutover policy.
+pub const CUTOVER_POLICY: &str = "MigrationCutoverPolicy";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_flag_starts_legacy_and_only_the_api_and_the_role_reach_it() {
+        let t = template(&travis());
+        let r = &t["Resources"];
+        let p = &r["CutoverModeParameter"]["Properties"];
+        assert_eq!(r["CutoverModeParameter"]["Type"], "AWS::SSM::Parameter");
+        assert_eq!(p["Name"], "/acme/travis-tx/migration/mode");
+        assert_eq!(p["Value"], "legacy");
+        assert_eq!(p["AllowedPattern"], "^(legacy|shadow|dynamo|retired)$");
+        let api = &r["OrderApiFunction"]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            api["ACME_CUTOVER_MODE_PARAMETER"],
+            json!({"Ref": "CutoverModeParameter"})
+        );
+        let arn = json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme/travis-tx/migration/mode"});
+        let api_policy = r["OrderApiRole"]["Properties"]["Policies"].to_string();
+        assert!(api_policy.contains("ReadCutoverMode"), "{api_policy}");
+        assert!(api_policy.contains(&arn.to_string()), "{api_policy}");
+        for f in ["OrderWorkerFunction", "StreamPublisherFunction"] {
+            let vars = &r[f]["Properties"]["Environment"]["Variables"];
+            assert!(vars.get("ACME_CUTOVER_MODE_PARAMETER").is_none(), "{f}");
+        }
+        let cutover = &r["MigrationCutoverPolicy"]["Properties"];
+        assert_eq!(cutover["RoleName"], json!({"Ref": "MigrationRole"}));
+        let s = cutover["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert_eq!(
+            sid(s, "CutoverModeAndVerifyRecord")["Resource"],
+            json!([{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme/travis-tx/migration/*"}])
+        );
+        assert_eq!(
+            sid(s, "FlaggedLegacyWrites")["Condition"],
+            json!({"StringEquals": {"cloudwatch:namespace": "ACME/Migration"}})
+        );
+    }
+
     use serde_json::{Value, json};
 
     use crate::config::{CountyConfig, Environments};
@@ -317,8 +364,16 @@ mod tests {
         let mut after = key_statements(&t_with);
         after.retain(|s| s["Sid"] != "MigrationUsesKeyThroughDynamoDb");
         assert_eq!(after, before);
-        // Nothing else differs between the two templates but the migration parts.
+        // Nothing else differs between the two templates but the migration
+        // parts: the role, its two policies and the cutover flag.
         let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
-        assert_eq!(resources(&t_with), resources(&t_without) + 2);
+        assert_eq!(resources(&t_with), resources(&t_without) + 4);
+        assert!(t_without["Resources"].get("CutoverModeParameter").is_none());
+        let api = &t_without["Resources"]["OrderApiFunction"]["Properties"];
+        assert!(
+            api["Environment"]["Variables"]
+                .get("ACME_CUTOVER_MODE_PARAMETER")
+                .is_none()
+        );
     }
 }
