@@ -101,8 +101,8 @@ pub enum Error {
     /// `migrate status|cutover`: SSM or CloudWatch.
     #[error(transparent)]
     Control(#[from] acme_migrate::cutover::control::ControlError),
-    #[error("reading the change capture's slot failed: {0}")]
-    Slot(#[from] acme_migrate::sync::slot::SlotError),
+    #[error(transparent)]
+    Figures(#[from] acme_migrate::cutover::FiguresError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -147,7 +147,11 @@ impl Error {
                 Exit::Usage
             }
             Error::Control(_) => Exit::Failure,
-            Error::Slot(_) => Exit::LegacyDatabase,
+            Error::Figures(acme_migrate::cutover::FiguresError::Control(
+                acme_migrate::cutover::control::ControlError::NoFlag { .. },
+            )) => Exit::Usage,
+            Error::Figures(acme_migrate::cutover::FiguresError::Control(_)) => Exit::Failure,
+            Error::Figures(_) => Exit::LegacyDatabase,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(
                 LocalError::BadInput(_)

@@ -5,11 +5,10 @@
 
 use acme_contract::migration::CutoverMode;
 use acme_migrate::cutover::control::{Control, Flag};
-use acme_migrate::cutover::{self, Check, Figures, Thresholds, lag};
+use acme_migrate::cutover::{self, Check, Figures, Thresholds};
 use acme_migrate::source::{Legacy, LegacyUrl};
 use acme_migrate::sync::slot::SlotName;
 use acme_stacks::config::{CountyConfig, Environments};
-use jiff::Timestamp;
 use order_domain::CountyId;
 
 use super::CmdResult;
@@ -69,24 +68,15 @@ impl County {
     async fn figures(&self, sides: &CountySides) -> Result<(Figures, Flag, Control), Error> {
         let sdk = acme_local::commands::county_sdk(&(&sides.target).into()).await?;
         let control = Control::new(&sdk, &self.config.id);
-        let flag = control.flag().await?;
-        let at = Timestamp::now();
         let legacy = Legacy::connect(&self.url).await?;
-        let cdc = lag::cdc(&legacy, &self.slot, at).await?;
-        let legacy_sync = lag::legacy_sync(&legacy, &self.config.id).await?;
-        let verify = control.verify().await?;
-        let window = control
-            .window(self.thresholds.shadow_window_minutes, at)
-            .await?;
-        let figures = Figures {
-            county: self.config.id.clone(),
-            mode: flag.mode,
-            cdc,
-            legacy_sync,
-            verify,
-            window,
-            at,
-        };
+        let (figures, flag) = cutover::figures(
+            &control,
+            &legacy,
+            &self.slot,
+            &self.config.id,
+            self.thresholds.shadow_window_minutes,
+        )
+        .await?;
         Ok((figures, flag, control))
     }
 }

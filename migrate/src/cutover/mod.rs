@@ -85,6 +85,40 @@ impl Window {
     }
 }
 
+/// Why the figures could not be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum FiguresError {
+    #[error(transparent)]
+    Control(#[from] control::ControlError),
+    #[error("reading the change capture's slot failed: {0}")]
+    Slot(#[from] crate::sync::slot::SlotError),
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+}
+
+/// Every figure of `county` at `at`: the flag as read (for the compare of
+/// a later put) and the rest.
+pub async fn figures(
+    control: &control::Control,
+    legacy: &crate::source::Legacy,
+    slot: &crate::sync::slot::SlotName,
+    county: &str,
+    window_minutes: u32,
+) -> Result<(Figures, control::Flag), FiguresError> {
+    let flag = control.flag().await?;
+    let at = Timestamp::now();
+    let figures = Figures {
+        county: county.to_owned(),
+        mode: flag.mode,
+        cdc: lag::cdc(legacy, slot, at).await?,
+        legacy_sync: lag::legacy_sync(legacy, county).await?,
+        verify: control.verify().await?,
+        window: control.window(window_minutes, at).await?,
+        at,
+    };
+    Ok((figures, flag))
+}
+
 /// One gate of a step: its figure against its threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {

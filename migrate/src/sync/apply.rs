@@ -326,6 +326,10 @@ pub struct Flagged {
     /// overwrite, and a rollback then finds it in DynamoDB).
     pub applied: bool,
     pub reason: &'static str,
+    /// The legacy number of an order held back (not applied): the sync
+    /// applies it after a rollback out of `dynamo`.
+    #[serde(skip)]
+    pub held: Option<i64>,
 }
 
 const NEW_ORDER: &str = "the legacy system took a new order while the county is cut over";
@@ -363,7 +367,9 @@ pub async fn hold_for_new_system<S: Store>(
                 kept.push((put, summary));
             }
             Some(_) => {
-                flagged.push(flag(label, false, NEW_SYSTEM_OWNS));
+                let mut f = flag(label, false, NEW_SYSTEM_OWNS);
+                f.held = legacy_number(&put.item);
+                flagged.push(f);
                 dropped.extend(put.item.get(ORDER_ID).cloned());
             }
         }
@@ -387,7 +393,9 @@ pub async fn hold_for_new_system<S: Store>(
         _ => true,
     });
     for n in std::mem::take(&mut plan.delete_orders) {
-        flagged.push(flag(format!("deleted order {n}"), false, NO_DELETES));
+        let mut f = flag(format!("deleted order {n}"), false, NO_DELETES);
+        f.held = Some(n);
+        flagged.push(f);
     }
     for k in std::mem::take(&mut plan.delete_stock) {
         flagged.push(flag(
@@ -406,7 +414,12 @@ fn flag(legacy: String, applied: bool, reason: &'static str) -> Flagged {
         legacy,
         applied,
         reason,
+        held: None,
     }
+}
+
+fn legacy_number(item: &Item) -> Option<i64> {
+    order_from_item(item).ok()?.legacy.map(|l| l.number)
 }
 
 /// `order <legacy number> (<order id>)`, from the mapped record.

@@ -407,9 +407,30 @@ async fn stream<S: Store + Clone + 'static>(
     on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> End {
     let lost = |e: &dyn std::fmt::Display| End::Lost(e.to_string());
+    // Orders held back in `dynamo`: applied again once the county is rolled
+    // back, so the rollback loses no legacy change (kept in memory: after a
+    // restart, `migrate verify` names any left).
+    let mut held = std::collections::BTreeSet::new();
     loop {
         if *stop.borrow() {
             return End::Stopped;
+        }
+        let owned = mode
+            .borrow()
+            .is_some_and(CutoverMode::new_system_owns_orders);
+        if !owned && !held.is_empty() {
+            let again = Batch {
+                orders: std::mem::take(&mut held),
+                ..Batch::default()
+            };
+            on(Event::Note(&format!(
+                "rolled back: applying the {} legacy order(s) held back in dynamo",
+                again.orders.len()
+            )));
+            match apply_batch(conn, store, slot, opts, false, &again, totals, on).await {
+                Ok(_) => {}
+                Err(end) => return end,
+            }
         }
         // Read before the peek, which decodes at least this far: an empty
         // peek means nothing of this database committed before it, so the
@@ -468,7 +489,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
     batch: &Batch,
     totals: &mut Totals,
     on: &mut (dyn FnMut(Event<'_>) + Send),
-) -> Result<(), End> {
+) -> Result<Vec<i64>, End> {
     let rows = apply::read(&mut conn.legacy, &opts.county, batch, false)
         .await
         .map_err(|e| End::Lost(e.to_string()))?;
@@ -482,11 +503,13 @@ async fn apply_batch<S: Store + Clone + 'static>(
         &opts.county,
         opts.gsi_write_shards,
     );
+    let mut held = Vec::new();
     if new_system_owns {
         let flagged = apply::hold_for_new_system(store, &mut plan)
             .await
             .map_err(|e| End::Fatal(e.into()))?;
         for f in flagged {
+            held.extend(f.held);
             on(Event::Flagged(&f));
             totals.flagged_total += 1;
             if totals.flagged.len() < LISTED_MAX {
@@ -539,7 +562,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
         written_at,
         totals,
     });
-    Ok(())
+    Ok(held)
 }
 
 /// Sleeps `wait`; `true` if `stop` turned true meanwhile.
