@@ -93,16 +93,19 @@ pub fn status(a: &StatusArgs, c: &mut Console) -> CmdResult {
 pub fn cutover(a: &CutoverArgs, c: &mut Console) -> CmdResult {
     let county = County::open(&a.sides)?;
     let id = county.config.id.clone();
+    // The step is checked against the flag before any figure is gathered:
+    // a bad step is bad input whatever the figures say.
+    let current = county.rt.block_on(async {
+        let sdk = acme_local::commands::county_sdk(&(&a.sides.target).into()).await?;
+        Ok::<_, Error>(Control::new(&sdk, &id).flag().await?.mode)
+    })?;
+    let to = target(a, &id, current)?;
     let (figures, flag, control) = county.rt.block_on(county.figures(&a.sides))?;
     let from = figures.mode;
-    let to = match a.to {
-        _ if a.rollback => cutover::rollback(&id, from)?,
-        Some(to) => {
-            cutover::step(&id, from, to)?;
-            to
-        }
-        None => return Err(Error::Usage("give --to MODE or --rollback".into())),
-    };
+    if from != current {
+        // Moved by someone else in between: check the step again.
+        target(a, &id, from)?;
+    }
     let checks = if a.rollback {
         Vec::new()
     } else {
@@ -120,6 +123,18 @@ pub fn cutover(a: &CutoverArgs, c: &mut Console) -> CmdResult {
     }
     county.rt.block_on(control.set_mode(flag, to))?;
     c.print(&moved(&id, from, to, a.rollback))
+}
+
+/// The mode `--to` or `--rollback` asks for, from `current`.
+fn target(a: &CutoverArgs, county: &str, current: CutoverMode) -> Result<CutoverMode, Error> {
+    match a.to {
+        _ if a.rollback => Ok(cutover::rollback(county, current)?),
+        Some(to) => {
+            cutover::step(county, current, to)?;
+            Ok(to)
+        }
+        None => Err(Error::Usage("give --to MODE or --rollback".into())),
+    }
 }
 
 fn gates(county: &str, from: CutoverMode, to: CutoverMode, checks: &[Check]) -> String {
