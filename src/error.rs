@@ -94,6 +94,24 @@ pub enum Error {
     CheckFailed(String),
     #[error(transparent)]
     Shadow(#[from] acme_migrate::shadow::ShadowError),
+    /// `migrate cutover`: a step that is not one step, or nothing to undo.
+    #[error(transparent)]
+    Step(#[from] acme_migrate::cutover::StepError),
+    /// `migrate cutover`: a gate of the step is not met; nothing changed.
+    #[error(
+        "{county} stays in mode `{from}`: {failed} gate(s) of the step to `{to}` not met (listed above)"
+    )]
+    GateNotMet {
+        county: String,
+        from: acme_contract::migration::CutoverMode,
+        to: acme_contract::migration::CutoverMode,
+        failed: usize,
+    },
+    /// `migrate status|cutover`: SSM or CloudWatch.
+    #[error(transparent)]
+    Control(#[from] acme_migrate::cutover::control::ControlError),
+    #[error(transparent)]
+    Figures(#[from] acme_migrate::cutover::FiguresError),
     #[error("cannot encode JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("cannot write to stdout: {0}")]
@@ -149,6 +167,17 @@ impl Error {
             Error::Sync(e) => sync_exit(e),
             Error::Shadow(acme_migrate::shadow::ShadowError::Source(e)) => legacy_exit(e),
             Error::Shadow(acme_migrate::shadow::ShadowError::NoStores(_)) => Exit::Usage,
+            Error::Step(_) => Exit::Usage,
+            Error::GateNotMet { .. } => Exit::Refused,
+            Error::Control(acme_migrate::cutover::control::ControlError::NoFlag { .. }) => {
+                Exit::Usage
+            }
+            Error::Control(_) => Exit::Failure,
+            Error::Figures(acme_migrate::cutover::FiguresError::Control(
+                acme_migrate::cutover::control::ControlError::NoFlag { .. },
+            )) => Exit::Usage,
+            Error::Figures(acme_migrate::cutover::FiguresError::Control(_)) => Exit::Failure,
+            Error::Figures(_) => Exit::LegacyDatabase,
             Error::Local(LocalError::Config(_)) => Exit::ConfigInvalid,
             Error::Local(
                 LocalError::BadInput(_)

@@ -100,8 +100,47 @@ impl FromStr for CutoverMode {
 /// The SSM parameter that holds `county`'s cutover mode (a plain
 /// [`CutoverMode::name`]).
 pub fn mode_parameter(county: &str) -> String {
-    format!("/acme/{county}/migration/mode")
+    format!("{}mode", parameter_path(county))
 }
+
+/// The SSM path under which all of `county`'s migration parameters are
+/// (the migration role may read and put exactly these).
+pub fn parameter_path(county: &str) -> String {
+    format!("/acme/{county}/migration/")
+}
+
+/// How long the functions keep a mode they read before asking SSM again
+/// (seconds): a change of mode reaches every function instance within it.
+/// Why 15: `functions/order-aws/src/cutover.rs`.
+pub const MODE_CACHE_SECONDS: u64 = 15;
+
+/// The SSM parameter holding `county`'s last `migrate verify` outcome (JSON:
+/// `finished_at`, `clean`, `checked`, `differences`), which `migrate status`
+/// shows and `migrate cutover` gates on. Written by `migrate verify`, never
+/// by the stack (a deploy must not reset it).
+pub fn verify_parameter(county: &str) -> String {
+    format!("{}verify", parameter_path(county))
+}
+
+/// The table legacy-sync keeps its progress in, in the legacy database: one
+/// row per county, updated with every applied batch. `migrate status` shows
+/// its lag and the step to `retired` requires it caught up; no table (or no
+/// row) means legacy-sync has not run.
+pub mod legacy_sync_progress {
+    /// Schema-qualified table name.
+    pub const TABLE: &str = "acme_migration.legacy_sync_progress";
+    /// `text`, primary key: the county id.
+    pub const COUNTY: &str = "county";
+    /// `timestamptz`: the stream record last applied
+    /// (`ApproximateCreationDateTime`).
+    pub const LAST_RECORD_AT: &str = "last_record_at";
+    /// `timestamptz`: when it was written to the legacy tables.
+    pub const APPLIED_AT: &str = "applied_at";
+}
+
+/// Legacy writes the change capture flagged in mode `dynamo` (count), in
+/// [`shadow_metrics::NAMESPACE`] with the same County dimension.
+pub const LEGACY_WRITES_FLAGGED: &str = "LegacyWritesFlagged";
 
 /// CloudWatch metrics of shadow reads (mode [`CutoverMode::Shadow`]): the
 /// comparer publishes them, the cutover gate and `migrate status` read them.

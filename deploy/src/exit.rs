@@ -23,7 +23,8 @@ pub enum Exit {
     DiffFound = 1,
     /// Bad command line or inputs (clap uses 2 for its own usage errors too).
     Usage = 2,
-    /// A deploy safety check refused the change; nothing was executed.
+    /// A safety check refused the change; nothing was executed: a deploy
+    /// check, or a gate of `migrate cutover`.
     Refused = 3,
     /// The change needed approval and did not get it; nothing was executed.
     NotApproved = 4,
@@ -85,7 +86,9 @@ impl Exit {
                 "differences: `diff --fail`, `migrate verify`, `pipeline init` (an edited file kept)"
             }
             Exit::Usage => "bad command line or inputs",
-            Exit::Refused => "a deploy safety check refused the change; nothing was executed",
+            Exit::Refused => {
+                "a safety check refused the change (deploy; `migrate cutover`: a gate not met); nothing was executed"
+            }
             Exit::NotApproved => "the change needed approval and did not get it",
             Exit::CloudFormation => "CloudFormation (or S3) failed",
             Exit::Credentials => "credentials missing, or for another account or region",

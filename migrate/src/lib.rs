@@ -26,11 +26,13 @@
 //! database afterwards (change data capture), under the [`guard`];
 //! [`shadow`] compares the API's sampled reads with the legacy database
 //! (mode `shadow`) and publishes the mismatch metrics.
+//! [`cutover`] reads where a migrating county stands and gates its steps.
 
 mod ahead;
 pub mod backfill;
 pub mod checkpoint;
 pub mod customer;
+pub mod cutover;
 pub mod guard;
 pub mod limit;
 pub mod map;

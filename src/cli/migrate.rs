@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use acme_contract::migration::CutoverMode;
 use acme_migrate::read::Shard;
 use acme_migrate::sync::slot::SlotName;
 use clap::{Args, Subcommand};
@@ -93,6 +94,92 @@ A message that is not a shadow read of this county is reported and deleted.
 Exit codes: 2 no stores in the county, no queue URL; 11 the legacy database
 refused; 1 SQS or CloudWatch refused.")]
     Shadow(ShadowArgs),
+    /// Where a migrating county stands: cutover mode, CDC lag, legacy-sync
+    /// lag, last verify, shadow mismatches.
+    #[command(after_help = "\
+Examples:
+  acme-infra migrate status --county travis-tx
+  acme-infra migrate status --county travis-tx --json | jq .cdc
+
+Mode: the county's SSM parameter /acme/<county>/migration/mode. CDC lag: the
+commit time of the oldest change still in the county's replication slot (0
+when it holds none). legacy-sync lag: its progress row in the legacy database
+(\"legacy-sync has not run\" without one). Last verify: what `migrate verify`
+recorded. Shadow reads and mismatches, and legacy writes the sync flagged:
+CloudWatch sums over the county file's migration.cutover.shadow_window_minutes.
+Runs as the county's MigrationRole against a deployed county.
+
+Exit codes: 2 bad input (a county without `migration:`, no URL); 7 a county
+not in environments/; 10 SSM or CloudWatch refused; 11 the legacy database
+could not be read.")]
+    Status(StatusArgs),
+    /// Move a migrating county one step (legacy → shadow → dynamo → retired)
+    /// when the step's gates are met, or back one step with --rollback.
+    #[command(after_help = "\
+Examples:
+  acme-infra migrate cutover --county travis-tx --to shadow
+  acme-infra migrate cutover --county travis-tx --to dynamo
+  acme-infra migrate cutover --county travis-tx --rollback     # dynamo → shadow
+
+Gates (thresholds under migration.cutover: in the county file):
+  to shadow   verify clean within verify_max_age_hours; CDC lag <= max_cdc_lag_seconds
+  to dynamo   the same, and at least min_shadow_reads shadow reads with 0
+              mismatches over the last shadow_window_minutes
+  to retired  legacy-sync lag <= max_cdc_lag_seconds
+Each gate is printed with its figure and threshold. --rollback has no gate:
+it is the way back. The functions read the mode with a 15 s cache, so a
+change is everywhere within 15 s.
+
+Exit codes: 0 moved; 2 bad input (a mode not next to the current one, a
+county without `migration:`, nothing to roll back to); 3 a gate is not met,
+nothing changed; 10 SSM or CloudWatch refused; 11 the legacy database could
+not be read.")]
+    Cutover(CutoverArgs),
+}
+
+/// Where status and cutover read the county's figures.
+#[derive(Debug, Clone, Args)]
+pub struct CountySides {
+    #[command(flatten)]
+    pub target: InventoryTargetArgs,
+    /// The legacy database (as for `migrate sync`).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACME_LEGACY_URL",
+        hide_env_values = true
+    )]
+    pub from: Option<String>,
+    /// The county's replication slot, if not `acme_cdc_<county>`.
+    #[arg(long, value_name = "NAME", value_parser = SlotName::parse)]
+    pub slot: Option<SlotName>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub sides: CountySides,
+    /// Print the figures as JSON (for tools) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("step").required(true).args(["to", "rollback"]))]
+pub struct CutoverArgs {
+    #[command(flatten)]
+    pub sides: CountySides,
+    /// The mode to move to: the one after the current mode.
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub to: Option<CutoverMode>,
+    /// Return to the mode before the current one.
+    #[arg(long)]
+    pub rollback: bool,
+}
+
+fn parse_mode(s: &str) -> Result<CutoverMode, String> {
+    s.parse()
+        .map_err(|e: acme_contract::migration::UnknownMode| e.to_string())
 }
 
 /// The two sides every migration command joins, and where its report goes.

@@ -21,6 +21,8 @@ pub fn run(cmd: &MigrateCommand, c: &mut Console) -> CmdResult {
         MigrateCommand::Verify(a) => verify(a, c),
         MigrateCommand::Sync(a) => super::migrate_sync::run(a, c),
         MigrateCommand::Shadow(a) => super::migrate_shadow::run(a, c),
+        MigrateCommand::Status(a) => super::migrate_cutover::status(a, c),
+        MigrateCommand::Cutover(a) => super::migrate_cutover::cutover(a, c),
     }
 }
 
@@ -38,12 +40,38 @@ fn verify(a: &VerifyArgs, c: &mut Console) -> CmdResult {
     })?;
     write_report(&a.sides, &report)?;
     c.print(&verify_summary(&report))?;
+    if job.config.migration.is_some() {
+        job.rt
+            .block_on(record_verify(&a.sides, &job.config.id, &report));
+    }
     if report.is_clean() {
         Ok(())
     } else {
         Err(Error::VerifyFailed(
             report.differences_total + report.customer_differences_total,
         ))
+    }
+}
+
+/// Records the outcome where `migrate status` and the cutover gates find
+/// it (SSM). A failure to record is said, not fatal: the verify itself
+/// stands, and the gate then sees the previous record (or none).
+async fn record_verify(sides: &Sides, county: &str, r: &acme_migrate::verify::Report) {
+    let record = acme_migrate::cutover::VerifyRecord {
+        finished_at: jiff::Timestamp::now(),
+        clean: r.is_clean(),
+        checked: r.checked,
+        differences: r.differences_total + r.customer_differences_total,
+    };
+    let recorded = match acme_local::commands::county_sdk(&(&sides.target).into()).await {
+        Ok(sdk) => acme_migrate::cutover::control::Control::new(&sdk, county)
+            .record_verify(&record)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = recorded {
+        eprintln!("verify {county}: the outcome was not recorded for `migrate status`: {e}");
     }
 }
 

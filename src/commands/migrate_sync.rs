@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use acme_contract::migration::{CutoverMode, MODE_CACHE_SECONDS};
+use acme_migrate::cutover::control::{Control, ControlError};
 use acme_migrate::sync::slot::SlotName;
 use acme_migrate::sync::{self, Event, Options, Prepared, Totals};
 use tokio::sync::watch;
@@ -54,18 +56,69 @@ pub fn run(a: &SyncArgs, c: &mut Console) -> CmdResult {
         reconnect_max: Duration::from_secs(30),
     };
     let mut status = Status::new(job.county.to_string(), a.status_every);
+    let migrating = job.config.migration.is_some();
     let totals = job.rt.block_on(async {
         let store = acme_local::commands::county_store(&(&a.sides.target).into()).await?;
+        let (mode, control) = if migrating {
+            follow_mode(&a.sides, &job.config.id).await?
+        } else {
+            (watch::channel(None).1, None)
+        };
+        status.control = control;
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             signalled().await;
             let _ = stop_tx.send(true);
         });
         let mut on = |e: Event<'_>| status.event(e);
-        Ok::<_, Error>(sync::run(&job.url, store, &opts, stop, &mut on).await?)
+        Ok::<_, Error>(sync::run_in_mode(&job.url, store, &opts, mode, stop, &mut on).await?)
     })?;
     write_report(&a.sides, &totals)?;
     c.print(&summary(&totals))
+}
+
+/// The county's cutover mode, read now and again every
+/// [`MODE_CACHE_SECONDS`] (as the functions do); a failed read keeps the
+/// last mode. A county whose stack has no flag yet is `legacy` in effect
+/// (nothing can have cut it over): `None`, every change applied.
+async fn follow_mode(
+    sides: &crate::cli::migrate::Sides,
+    county: &str,
+) -> Result<(watch::Receiver<Option<CutoverMode>>, Option<Control>), Error> {
+    let sdk = acme_local::commands::county_sdk(&(&sides.target).into()).await?;
+    let control = Control::new(&sdk, county);
+    let first = match control.flag().await {
+        Ok(f) => Some(f.mode),
+        Err(ControlError::NoFlag { .. }) => {
+            eprintln!("sync {county}: no cutover flag in SSM: every change is applied");
+            return Ok((watch::channel(None).1, None));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "sync {county}: cutover mode {}",
+        first.map_or("-", CutoverMode::name)
+    );
+    let (tx, rx) = watch::channel(first);
+    let poller = control.clone();
+    let county = county.to_owned();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(MODE_CACHE_SECONDS)).await;
+            match poller.flag().await {
+                Ok(f) if tx.borrow().as_ref() != Some(&f.mode) => {
+                    eprintln!("sync {county}: cutover mode is now {}", f.mode);
+                    let _ = tx.send(Some(f.mode));
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("sync {county}: {e}; keeping the last mode"),
+            }
+            if tx.is_closed() {
+                return;
+            }
+        }
+    });
+    Ok((rx, Some(control)))
 }
 
 /// SIGTERM (ECS stopping the task) or SIGINT (Ctrl-C).
@@ -100,6 +153,8 @@ struct Status {
     changes_at_last: u64,
     /// Commit to write, of the last batch's oldest transaction.
     lag: Duration,
+    /// Where flagged legacy writes are counted (a migrating county).
+    control: Option<Control>,
 }
 
 impl Status {
@@ -110,6 +165,7 @@ impl Status {
             last: Instant::now(),
             changes_at_last: 0,
             lag: Duration::ZERO,
+            control: None,
         }
     }
 
@@ -143,11 +199,31 @@ impl Status {
                 eprintln!("sync {}: rejected {}: {}", self.county, n.legacy, n.message)
             }
             Event::Note(n) => eprintln!("sync {}: {n}", self.county),
+            Event::Flagged(f) => self.flagged(f),
             Event::Reconnecting { cause, wait } => eprintln!(
                 "sync {}: lost the legacy database ({cause}); reconnecting in {:.1} s",
                 self.county,
                 wait.as_secs_f64()
             ),
+        }
+    }
+
+    /// Logged with the order, and counted in CloudWatch for `migrate status`.
+    fn flagged(&self, f: &acme_migrate::sync::apply::Flagged) {
+        eprintln!(
+            "sync {}: flagged {} ({}): {}",
+            self.county,
+            f.legacy,
+            if f.applied { "applied" } else { "not applied" },
+            f.reason
+        );
+        if let Some(control) = self.control.clone() {
+            let county = self.county.clone();
+            tokio::spawn(async move {
+                if let Err(e) = control.publish_flagged(1).await {
+                    eprintln!("sync {county}: the flagged write was not counted: {e}");
+                }
+            });
         }
     }
 
@@ -180,7 +256,7 @@ impl Status {
 fn summary(t: &Totals) -> String {
     format!(
         "sync {} stopped at {} (slot {}): {} changes in {} transactions, {} orders and {} stock \
-         records written ({} items, {} stale), {} rejects, {} reconnects\n",
+         records written ({} items, {} stale), {} rejects, {} legacy writes flagged, {} reconnects\n",
         t.county,
         t.position,
         t.slot,
@@ -191,6 +267,7 @@ fn summary(t: &Totals) -> String {
         t.items,
         t.stale,
         t.rejects_total,
+        t.flagged_total,
         t.reconnects
     )
 }

@@ -7,6 +7,7 @@ pub mod doctor;
 pub mod list;
 pub mod local;
 pub mod migrate;
+pub mod migrate_cutover;
 pub mod migrate_shadow;
 pub mod migrate_sync;
 pub mod pipeline;

@@ -69,6 +69,8 @@ fn allowed_actions(prefix: &str) -> BTreeSet<&'static str> {
             "dynamodb:GetItem",
             "dynamodb:Query",
             "kms:Encrypt",
+            // A migrating county's cutover mode (its one SSM parameter).
+            "ssm:GetParameter",
         ],
         "OrderWorker" => &[
             "dynamodb:PutItem",

@@ -69,6 +69,13 @@
 //! claim or an HTTP API JWT claim of that name), reads and cancels are
 //! limited to that customer's orders and the staff listings are refused.
 //!
+//! **Migrating county:** with [`Api::with_cutover`] (`main.rs` when the
+//! stack sets `ACME_CUTOVER_MODE_PARAMETER`) every request but `GET`/`HEAD`
+//! first reads the county's cutover mode (cached 15 s): in `legacy` and
+//! `shadow` it is refused with 409 `county_not_cut_over` naming the mode,
+//! nothing written; an unreadable mode refuses it with 503. Reads work in
+//! every mode.
+//!
 //! **PII:** profile bodies are never logged, and their validation errors
 //! name the field and the rule, never the value sent.
 
@@ -113,6 +120,8 @@ pub struct Api<S, Q, P, C, G> {
     /// Set for a migrating county (its ShadowReads queue); offered answered
     /// orders in mode `shadow` only.
     shadow: Option<order_aws::ShadowSampler>,
+    /// A migrating county's cutover mode; `None`: not migrating.
+    cutover: Option<order_aws::CutoverFlag>,
 }
 
 /// A response before it becomes an API Gateway one.
@@ -462,6 +471,7 @@ where
             cancel: CancelService::new(store, gateway, rules, clock),
             enqueuer,
             shadow: None,
+            cutover: None,
         }
     }
 
@@ -480,6 +490,19 @@ where
         if let Some(s) = &self.shadow {
             drop(s.offer(order));
         }
+    }
+
+    /// Makes writes depend on the county's cutover mode (a migrating
+    /// county): refused while the legacy system owns its orders.
+    pub fn with_cutover(mut self, flag: order_aws::CutoverFlag) -> Self {
+        self.cutover = Some(flag);
+        self
+    }
+
+    /// The county's cutover flag, if it is migrating: the shadow-read
+    /// sampler asks it `is_shadow()` per request (one shared cache).
+    pub fn cutover(&self) -> Option<&order_aws::CutoverFlag> {
+        self.cutover.as_ref()
     }
 
     /// Checks sale hours against `sale_clock` instead of `clock` (the local
@@ -512,6 +535,9 @@ where
         let method = req.http_method.as_str();
         let (operation, params) = resolve(method, path, |name| query_param(req, name).is_some())
             .map_err(|e| e.reply(method, path))?;
+        if !matches!(method, "GET" | "HEAD") {
+            self.writes_allowed().await?;
+        }
         let caller = caller_customer(req)?;
         let caller = caller.as_ref();
         if operation.staff_only() {
@@ -539,6 +565,44 @@ where
                 )
             }
         })
+    }
+
+    /// Writes of a migrating county wait for its cutover: in `legacy` and
+    /// `shadow` the legacy system takes its orders (409, nothing written);
+    /// a mode that cannot be read refuses too (503, retryable), since
+    /// taking an order the legacy system never sees is the worse failure.
+    async fn writes_allowed(&self) -> Result<(), Reply> {
+        let Some(flag) = &self.cutover else {
+            return Ok(());
+        };
+        match flag.mode().await {
+            Ok(mode) if mode.new_system_owns_orders() => Ok(()),
+            Ok(mode) => {
+                let mut r = Reply::error(
+                    409,
+                    "county_not_cut_over",
+                    None,
+                    format!(
+                        "this county is in cutover mode `{mode}`: the legacy system still takes \
+                         its orders, so this API takes no writes for it (nothing was written); \
+                         reads work"
+                    ),
+                );
+                r.body["mode"] = json!(mode.name());
+                Err(r)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cutover mode unreadable: writes refused");
+                let mut r = Reply::error(
+                    503,
+                    "cutover_mode_unavailable",
+                    None,
+                    format!("{e}; writes are refused until it can be read (nothing was written)"),
+                );
+                r.body["retryable"] = json!(true);
+                Err(r.header("retry-after", RETRY_AFTER_SECONDS))
+            }
+        }
     }
 
     async fn get_order(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use order_api::Api;
-use order_aws::{Adapters, ShadowSampler, ShadowSettings, Startup};
+use order_aws::{Adapters, CutoverFlag, ShadowSampler, ShadowSettings, Startup};
 use order_domain::clock::{SystemClock, UlidGenerator};
 
 #[tokio::main]
@@ -31,6 +31,9 @@ async fn main() -> Result<(), Error> {
     // A migrating county's ShadowReads queue and sample rate (both or neither).
     let shadow = ShadowSettings::from_env()
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
+    // A migrating county's writes follow its cutover mode (SSM, cached).
+    let cutover = CutoverFlag::from_env(&startup.sdk)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let mut api = Api::new(
         adapters.store,
         adapters.enqueuer,
@@ -41,6 +44,9 @@ async fn main() -> Result<(), Error> {
     );
     if let Some(settings) = shadow {
         api = api.with_shadow(ShadowSampler::from_settings(&settings, &startup.sdk));
+    }
+    if let Some(flag) = cutover {
+        api = api.with_cutover(flag);
     }
     let api = Arc::new(api);
     lambda_runtime::run(service_fn(

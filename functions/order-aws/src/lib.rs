@@ -11,6 +11,7 @@
 //! | [`Payment`] | | reads `ACME_PAYMENT_PROVIDER` (and `ACME_PAYMENT_API_*` for `card_api`): which payment provider the county chose |
 //! | [`CardApiGateway`] | [`order_domain::payment::PaymentGateway`] | the card provider's HTTPS API (reqwest); Secrets Manager `GetSecretValue` once at start-up for its key |
 //! | [`CountyGateway`] | [`order_domain::payment::PaymentGateway`] | the simulator or the card API, as the county file chose |
+//! | [`CutoverFlag`] | | SSM `GetParameter`: a migrating county's cutover mode, cached 15 s |
 //!
 //! The ports [`Enqueuer`] and [`EventSink`] are SDK-free traits.
 //!
@@ -36,6 +37,7 @@ pub mod card_api;
 mod clients;
 mod config;
 pub mod convert;
+mod cutover;
 mod dynamo;
 #[cfg(any(test, feature = "test-support"))]
 pub mod emulator;
@@ -54,6 +56,7 @@ pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
 pub use card_api::CardApiGateway;
 pub use clients::{Adapters, Startup, load_sdk_config};
 pub use config::{Config, ConfigError};
+pub use cutover::{CutoverFlag, FlagError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
 #[cfg(any(test, feature = "test-support"))]

@@ -315,6 +315,131 @@ fn plan_customers(rows: &[LegacyCustomer], plan: &mut Plan) {
     }
 }
 
+/// A legacy write the change capture met in mode `dynamo` (or `retired`),
+/// when the new system owns the county's orders: counted, logged with the
+/// order, and applied only where nothing of the new system's is overwritten.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Flagged {
+    /// `order 1001 (01J…)`, `inventory AUS-1/GIN`, `deleted order 1001`.
+    pub legacy: String,
+    /// Whether it was written anyway (a new legacy order: nothing to
+    /// overwrite, and a rollback then finds it in DynamoDB).
+    pub applied: bool,
+    pub reason: &'static str,
+    /// The legacy number of an order held back (not applied): the sync
+    /// applies it after a rollback out of `dynamo`.
+    #[serde(skip)]
+    pub held: Option<i64>,
+}
+
+const NEW_ORDER: &str = "the legacy system took a new order while the county is cut over";
+const NEW_SYSTEM_OWNS: &str = "the new system owns this order since the cutover";
+const STOCK_IS_NEW: &str = "stock is the new system's since the cutover";
+const NO_DELETES: &str = "a legacy delete is not applied after the cutover";
+
+/// Mode `dynamo`: the plan less what would overwrite the new system's.
+/// An order whose record the legacy system still finishes (owner `LEGACY`:
+/// in flight at the switch) is applied as before, so legacy finishes it
+/// and its changes keep arriving until it is terminal. A new legacy order
+/// (no record) is applied and flagged. Any other order change, every stock
+/// change and every delete is flagged and not applied; a profile is put
+/// only where none exists.
+pub async fn hold_for_new_system<S: Store>(
+    store: &S,
+    plan: &mut Plan,
+) -> Result<Vec<Flagged>, WriteRefused> {
+    let mut flagged = Vec::new();
+    let mut dropped = Vec::new();
+    let mut kept = Vec::new();
+    for (put, summary) in std::mem::take(&mut plan.records) {
+        let (record, _) = retrying(Table::OrderById, || {
+            let key = summary.record.clone();
+            async move { store.get(Table::OrderById, key, true).await }
+        })
+        .await?;
+        let label = order_label(&put.item);
+        match record.flatten() {
+            None => {
+                flagged.push(flag(label, true, NEW_ORDER));
+                kept.push((put, summary));
+            }
+            Some(item) if order_from_item(&item).is_ok_and(|o| o.owned_by_legacy()) => {
+                kept.push((put, summary));
+            }
+            Some(_) => {
+                let mut f = flag(label, false, NEW_SYSTEM_OWNS);
+                f.held = legacy_number(&put.item);
+                flagged.push(f);
+                dropped.extend(put.item.get(ORDER_ID).cloned());
+            }
+        }
+    }
+    plan.records = kept;
+    let customers_key = Table::Customers.partition_key();
+    plan.puts.retain_mut(|p| match p.table {
+        Table::Orders => p.item.get(ORDER_ID).is_none_or(|id| !dropped.contains(id)),
+        Table::Inventory => {
+            flagged.push(flag(
+                format!("inventory {}", key_label(&p.item)),
+                false,
+                STOCK_IS_NEW,
+            ));
+            false
+        }
+        Table::Customers => {
+            p.condition = Some(Condition::not_exists(customers_key));
+            true
+        }
+        _ => true,
+    });
+    for n in std::mem::take(&mut plan.delete_orders) {
+        let mut f = flag(format!("deleted order {n}"), false, NO_DELETES);
+        f.held = Some(n);
+        flagged.push(f);
+    }
+    for k in std::mem::take(&mut plan.delete_stock) {
+        flagged.push(flag(
+            format!("deleted inventory {}", key_label(&k)),
+            false,
+            NO_DELETES,
+        ));
+    }
+    Ok(flagged)
+}
+
+const ORDER_ID: &str = "order_id";
+
+fn flag(legacy: String, applied: bool, reason: &'static str) -> Flagged {
+    Flagged {
+        legacy,
+        applied,
+        reason,
+        held: None,
+    }
+}
+
+fn legacy_number(item: &Item) -> Option<i64> {
+    order_from_item(item).ok()?.legacy.map(|l| l.number)
+}
+
+/// `order <legacy number> (<order id>)`, from the mapped record.
+fn order_label(item: &Item) -> String {
+    match order_from_item(item) {
+        Ok(o) => match &o.legacy {
+            Some(l) => format!("order {} ({})", l.number, o.order_id),
+            None => format!("order {}", o.order_id),
+        },
+        Err(_) => "order (unreadable record)".to_owned(),
+    }
+}
+
+fn key_label(item: &Item) -> String {
+    let pk = Table::Inventory.partition_key();
+    let sk = Table::Inventory.sort_key().unwrap_or(pk);
+    let text = |a: &str| item.get(a).and_then(|v| v.as_s()).unwrap_or("?").to_owned();
+    format!("{}/{}", text(pk), text(sk))
+}
+
 /// An order's record and the key its summary is written under.
 #[derive(Debug, Clone)]
 pub struct Summary {

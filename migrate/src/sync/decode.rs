@@ -101,6 +101,15 @@ const STORES: &str = "stores";
 const CUSTOMERS: &str = "customers";
 
 impl Batch {
+    /// A batch of just these orders, to be read again and applied (the
+    /// orders `dynamo` held back, once the county is rolled back).
+    pub fn of_orders(orders: std::collections::BTreeSet<i64>) -> Self {
+        Batch {
+            orders,
+            ..Batch::default()
+        }
+    }
+
     /// Takes in one row. Rows must come in stream order.
     pub fn add(&mut self, row: &Row) -> Result<(), DecodeError> {
         let err = |reason: &str| DecodeError {

@@ -19,6 +19,7 @@ pub mod slot;
 
 use std::time::Duration;
 
+use acme_contract::migration::CutoverMode;
 use jiff::Timestamp;
 use order_domain::CountyId;
 use order_domain::store::Store;
@@ -81,6 +82,9 @@ pub struct Totals {
     pub rejects: Vec<Note>,
     pub rejects_total: u64,
     pub notes: Vec<String>,
+    /// Legacy writes met once the new system owns the county's orders.
+    pub flagged: Vec<apply::Flagged>,
+    pub flagged_total: u64,
 }
 
 /// What the caller hears while the sync runs.
@@ -101,6 +105,8 @@ pub enum Event<'a> {
     Idle { totals: &'a Totals, behind: i64 },
     /// A row the mapping rules refuse: reported, and the stream goes on.
     Reject(&'a Note),
+    /// A legacy write met in mode `dynamo` or `retired`.
+    Flagged(&'a apply::Flagged),
     /// Something seen but not applied.
     Note(&'a str),
     /// The connection is lost; the next attempt is after `wait`.
@@ -314,11 +320,28 @@ enum End {
 }
 
 /// Runs until `stop` turns true (then finishes the batch in hand, moves the
-/// slot, and returns) or a failure retrying cannot fix.
+/// slot, and returns) or a failure retrying cannot fix. The county is taken
+/// to be the legacy system's (no cutover mode): every change is applied.
 pub async fn run<S: Store + Clone + 'static>(
     url: &LegacyUrl,
     store: S,
     opts: &Options,
+    stop: watch::Receiver<bool>,
+    on: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<Totals, SyncError> {
+    let (_mode_tx, mode) = watch::channel(None);
+    run_in_mode(url, store, opts, mode, stop, on).await
+}
+
+/// [`run`], each batch applied by the county's cutover mode as `mode`
+/// holds it when the batch is read: in `dynamo` and `retired` legacy
+/// writes are held back from what the new system owns
+/// ([`apply::hold_for_new_system`]).
+pub async fn run_in_mode<S: Store + Clone + 'static>(
+    url: &LegacyUrl,
+    store: S,
+    opts: &Options,
+    mode: watch::Receiver<Option<CutoverMode>>,
     mut stop: watch::Receiver<bool>,
     on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<Totals, SyncError> {
@@ -335,12 +358,22 @@ pub async fn run<S: Store + Clone + 'static>(
             slot: &slot,
             info: &conn.info,
         });
-        let mut cause =
-            match stream(&mut conn, &store, &slot, opts, &mut stop, &mut totals, on).await {
-                End::Stopped => return Ok(totals),
-                End::Fatal(e) => return Err(e),
-                End::Lost(cause) => cause,
-            };
+        let mut cause = match stream(
+            &mut conn,
+            &store,
+            &slot,
+            opts,
+            &mode,
+            &mut stop,
+            &mut totals,
+            on,
+        )
+        .await
+        {
+            End::Stopped => return Ok(totals),
+            End::Fatal(e) => return Err(e),
+            End::Lost(cause) => cause,
+        };
         let mut wait = Duration::from_millis(250);
         conn = loop {
             on(Event::Reconnecting {
@@ -362,19 +395,39 @@ pub async fn run<S: Store + Clone + 'static>(
 }
 
 /// Batches until stopped or the connection fails.
+#[allow(clippy::too_many_arguments)]
 async fn stream<S: Store + Clone + 'static>(
     conn: &mut Conn,
     store: &S,
     slot: &SlotName,
     opts: &Options,
+    mode: &watch::Receiver<Option<CutoverMode>>,
     stop: &mut watch::Receiver<bool>,
     totals: &mut Totals,
     on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> End {
     let lost = |e: &dyn std::fmt::Display| End::Lost(e.to_string());
+    // Orders held back in `dynamo`: applied again once the county is rolled
+    // back, so the rollback loses no legacy change (kept in memory: after a
+    // restart, `migrate verify` names any left).
+    let mut held = std::collections::BTreeSet::new();
     loop {
         if *stop.borrow() {
             return End::Stopped;
+        }
+        let owned = mode
+            .borrow()
+            .is_some_and(CutoverMode::new_system_owns_orders);
+        if !owned && !held.is_empty() {
+            let again = Batch::of_orders(std::mem::take(&mut held));
+            on(Event::Note(&format!(
+                "rolled back: applying the {} legacy order(s) held back in dynamo",
+                again.orders.len()
+            )));
+            match apply_batch(conn, store, slot, opts, false, &again, totals, on).await {
+                Ok(_) => {}
+                Err(end) => return end,
+            }
         }
         // Read before the peek, which decodes at least this far: an empty
         // peek means nothing of this database committed before it, so the
@@ -414,34 +467,53 @@ async fn stream<S: Store + Clone + 'static>(
                 return End::Fatal(e.into());
             }
         }
-        if let Err(end) = apply_batch(conn, store, slot, opts, &batch, totals, on).await {
+        let owned = mode
+            .borrow()
+            .is_some_and(CutoverMode::new_system_owns_orders);
+        if let Err(end) = apply_batch(conn, store, slot, opts, owned, &batch, totals, on).await {
             return end;
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn apply_batch<S: Store + Clone + 'static>(
     conn: &mut Conn,
     store: &S,
     slot: &SlotName,
     opts: &Options,
+    new_system_owns: bool,
     batch: &Batch,
     totals: &mut Totals,
     on: &mut (dyn FnMut(Event<'_>) + Send),
-) -> Result<(), End> {
+) -> Result<Vec<i64>, End> {
     let rows = apply::read(&mut conn.legacy, &opts.county, batch, false)
         .await
         .map_err(|e| End::Lost(e.to_string()))?;
     if let Some(stores) = rows.stores.clone().filter(|s| !s.is_empty()) {
         conn.stores = stores;
     }
-    let plan = apply::plan(
+    let mut plan = apply::plan(
         &rows,
         batch,
         &conn.stores,
         &opts.county,
         opts.gsi_write_shards,
     );
+    let mut held = Vec::new();
+    if new_system_owns {
+        let flagged = apply::hold_for_new_system(store, &mut plan)
+            .await
+            .map_err(|e| End::Fatal(e.into()))?;
+        for f in flagged {
+            held.extend(f.held);
+            on(Event::Flagged(&f));
+            totals.flagged_total += 1;
+            if totals.flagged.len() < LISTED_MAX {
+                totals.flagged.push(f);
+            }
+        }
+    }
     for note in &batch.notes {
         on(Event::Note(note));
         if totals.notes.len() < LISTED_MAX {
@@ -487,7 +559,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
         written_at,
         totals,
     });
-    Ok(())
+    Ok(held)
 }
 
 /// Sleeps `wait`; `true` if `stop` turned true meanwhile.

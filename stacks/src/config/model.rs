@@ -159,6 +159,8 @@ pub struct MigrationConfig {
     pub legacy_sync: Option<LegacySyncConfig>,
     /// `migration.shadow`: the comparison of the API's reads in mode `shadow`.
     pub shadow: ShadowConfig,
+    /// `migration.cutover:`, the gates `acme-infra migrate cutover` checks.
+    pub cutover: CutoverGates,
 }
 
 /// `migration.legacy_sync:` the legacy-sync function (OrderById stream →
@@ -190,6 +192,36 @@ impl Default for ShadowConfig {
     fn default() -> Self {
         ShadowConfig { sample_percent: 5 }
     }
+}
+
+/// `migration.cutover:` of a county file: the thresholds each step of
+/// `acme-infra migrate cutover` must meet. Every key is optional; absent
+/// keys take [`CutoverGates::DEFAULT`]'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CutoverGates {
+    /// The change capture may be at most this far behind the legacy database
+    /// (seconds, 1..=3600) for a step to `shadow` or `dynamo`.
+    pub max_cdc_lag_seconds: u32,
+    /// Shadow reads are counted over the last this many minutes (5..=20160,
+    /// the 14 days CloudWatch keeps one-minute data for).
+    pub shadow_window_minutes: u32,
+    /// At least this many shadow reads in the window, with no mismatch, for
+    /// the step to `dynamo` (1..=100000000).
+    pub min_shadow_reads: u32,
+    /// `migrate verify` must have been clean within this many hours
+    /// (1..=720) for a step to `shadow` or `dynamo`.
+    pub verify_max_age_hours: u32,
+}
+
+impl CutoverGates {
+    /// Safe defaults: lag well under the read comparison's tolerance, a
+    /// day's shadow traffic, a fresh verify.
+    pub const DEFAULT: CutoverGates = CutoverGates {
+        max_cdc_lag_seconds: 30,
+        shadow_window_minutes: 1440,
+        min_shadow_reads: 1000,
+        verify_max_age_hours: 24,
+    };
 }
 
 /// `payment:` of a county file. Only in the county's own file, never in

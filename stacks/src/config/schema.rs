@@ -16,9 +16,9 @@ use super::COUNTY;
 use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, did_you_mean};
 use super::model::{
     AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
-    CountyConfig, FraudConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig, LoadConfig,
-    MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours,
-    SaleWindow, ScalingRange, ShadowConfig, SweeperConfig, WafConfig,
+    CountyConfig, CutoverGates, FraudConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig,
+    LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig,
+    SaleHours, SaleWindow, ScalingRange, ShadowConfig, SweeperConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -1051,11 +1051,13 @@ fn migration(
         legacy_sync(d, n, p, account, region)
     });
     let shadow = f.opt_with(d, "shadow", shadow);
+    let cutover = f.opt_with(d, "cutover", cutover_gates);
     f.finish(d);
     Some(MigrationConfig {
         operators: operators?,
         legacy_sync: legacy_sync?,
         shadow: shadow?.unwrap_or_default(),
+        cutover: cutover?.unwrap_or(CutoverGates::DEFAULT),
     })
 }
 
@@ -1187,6 +1189,47 @@ fn subnet_ids(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Vec<String
     }
     ok.then_some(seen)
 }
+
+/// `migration.cutover`: each key optional, each within its range.
+fn cutover_gates(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<CutoverGates> {
+    let mut f = Fields::of(d, node, path)?;
+    let dflt = CutoverGates::DEFAULT;
+    let mut opt = |d: &mut Decoder<'_>, key, range, default| {
+        f.opt_with(d, key, |d, n, p| {
+            super::decode::decode_u32_in_or(d, n, p, range, Some(GATE_HINT))
+        })
+        .map(|v| v.unwrap_or(default))
+    };
+    let lag = opt(d, "max_cdc_lag_seconds", 1..=3600, dflt.max_cdc_lag_seconds);
+    let window = opt(
+        d,
+        "shadow_window_minutes",
+        5..=20_160,
+        dflt.shadow_window_minutes,
+    );
+    let reads = opt(
+        d,
+        "min_shadow_reads",
+        1..=100_000_000,
+        dflt.min_shadow_reads,
+    );
+    let age = opt(
+        d,
+        "verify_max_age_hours",
+        1..=720,
+        dflt.verify_max_age_hours,
+    );
+    f.finish(d);
+    Some(CutoverGates {
+        max_cdc_lag_seconds: lag?,
+        shadow_window_minutes: window?,
+        min_shadow_reads: reads?,
+        verify_max_age_hours: age?,
+    })
+}
+
+const GATE_HINT: &str =
+    "a gate of `acme-infra migrate cutover` (docs/migration.md); leave the key out for its default";
 
 /// `migration.operators`: IAM principal ARNs of the county's account, each
 /// checked where it is written. The account check is skipped when `account`

@@ -271,6 +271,11 @@ pub(crate) fn add(
         cfg.migration.as_ref(),
         d.shadow_reads,
     ));
+    // A migrating county's writes follow its cutover mode.
+    if let Some((parameter, read)) = super::migration::cutover_flag_reader(cfg) {
+        api_env.insert(env::CUTOVER_MODE_PARAMETER, parameter);
+        api_statements.push(read);
+    }
     let api = add_function(
         cx,
         &API,

@@ -10,8 +10,11 @@
 //! no MFA. Trust is narrowed instead to the exact principals listed, all in
 //! the county's account (the config rejects others).
 
+use acme_contract::migration::{CutoverMode, mode_parameter, parameter_path, shadow_metrics};
+
 use crate::cfn::resources::iam::{InlinePolicy, Role};
 use crate::cfn::resources::iam_policy::RolePolicy;
+use crate::cfn::resources::ssm::Parameter;
 use crate::cfn::{Expr, LogicalId, PolicyDocument, Principal, Statement, TemplateError, guard};
 use crate::config::MigrationConfig;
 
@@ -105,11 +108,134 @@ pub(crate) fn add(
             role_name: role.r#ref(),
         },
     )?;
+    add_cutover_flag(cx, &role)?;
     Ok(role)
 }
 
+/// Logical id of the county's cutover flag (`AWS::SSM::Parameter`).
+pub const MODE_PARAMETER: &str = "CutoverModeParameter";
+
+/// The order API's share of the cutover flag (`functions.rs`): the env var
+/// naming the parameter (`Ref`, so the function waits for it) and leave to
+/// read that one parameter. `None` without a `migration:` section.
+pub(crate) fn cutover_flag_reader(cfg: &crate::config::CountyConfig) -> Option<(Expr, Statement)> {
+    cfg.migration.as_ref()?;
+    let read = Statement::allow(&["ssm:GetParameter"], vec![parameter_arn(&cfg.id)])
+        .sid("ReadCutoverMode");
+    Some((LogicalId::new(MODE_PARAMETER).r#ref(), read))
+}
+
+/// `arn:…:parameter/acme/<county>/migration/mode` (the name's leading `/`
+/// is the ARN's separator).
+fn parameter_arn(county: &str) -> Expr {
+    ssm_arn(&mode_parameter(county))
+}
+
+fn ssm_arn(name: &str) -> Expr {
+    Expr::sub(format!(
+        "arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{name}"
+    ))
+}
+
+/// The cutover flag, created in mode `legacy`, and the migration role's
+/// policy for the cutover (`MigrationCutoverPolicy`, its own resource so
+/// the role's inline policy stays free of wildcards): read and change the
+/// county's migration parameters
+/// (the mode: `migrate status|cutover`; the last verify's record:
+/// `migrate verify`), read the shadow-read metrics the gate to `dynamo`
+/// counts (`GetMetricStatistics` has no resource-level permissions), and
+/// publish the sync's flagged legacy writes in the migration namespace only.
+///
+/// CloudFormation sets `Value` only when it creates the parameter or when a
+/// property of it changes; its properties are fixed here (no tags either:
+/// the county's tags change) so that a later deploy never puts a cut-over
+/// county back to `legacy`.
+fn add_cutover_flag(cx: &mut Ctx<'_>, role: &LogicalId) -> Result<(), TemplateError> {
+    let cfg = cx.cfg;
+    let names: Vec<&str> = CutoverMode::ALL.iter().map(|m| m.name()).collect();
+    cx.t.add_resource(
+        &LogicalId::new(MODE_PARAMETER),
+        Parameter {
+            name: mode_parameter(&cfg.id),
+            kind: "String",
+            value: CutoverMode::Legacy.name().into(),
+            description: format!(
+                "Cutover mode of county {}: changed by acme-infra migrate cutover only",
+                cfg.id
+            ),
+            allowed_pattern: format!("^({})$", names.join("|")),
+            tier: "Standard",
+        },
+    )?;
+    let statements = vec![
+        Statement::allow(
+            &["ssm:GetParameter", "ssm:PutParameter"],
+            vec![ssm_arn(&format!("{}*", parameter_path(&cfg.id)))],
+        )
+        .sid("CutoverModeAndVerifyRecord"),
+        Statement::allow(&["cloudwatch:GetMetricStatistics"], vec![Expr::lit("*")])
+            .sid("ShadowReadMetrics"),
+        Statement::allow(&["cloudwatch:PutMetricData"], vec![Expr::lit("*")])
+            .sid("FlaggedLegacyWrites")
+            .when(
+                "StringEquals",
+                "cloudwatch:namespace",
+                shadow_metrics::NAMESPACE,
+            ),
+    ];
+    cx.t.add_resource(
+        &LogicalId::new(CUTOVER_POLICY),
+        RolePolicy {
+            policy_name: "Cutover".into(),
+            policy_document: PolicyDocument::new(statements),
+            role_name: role.r#ref(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Logical id of the migration role's cutover policy.
+pub const CUTOVER_POLICY: &str = "MigrationCutoverPolicy";
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_flag_starts_legacy_and_only_the_api_and_the_role_reach_it() {
+        let t = template(&travis());
+        let r = &t["Resources"];
+        let p = &r["CutoverModeParameter"]["Properties"];
+        assert_eq!(r["CutoverModeParameter"]["Type"], "AWS::SSM::Parameter");
+        assert_eq!(p["Name"], "/acme/travis-tx/migration/mode");
+        assert_eq!(p["Value"], "legacy");
+        assert_eq!(p["AllowedPattern"], "^(legacy|shadow|dynamo|retired)$");
+        let api = &r["OrderApiFunction"]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            api["ACME_CUTOVER_MODE_PARAMETER"],
+            json!({"Ref": "CutoverModeParameter"})
+        );
+        let arn = json!({"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme/travis-tx/migration/mode"});
+        let api_policy = r["OrderApiRole"]["Properties"]["Policies"].to_string();
+        assert!(api_policy.contains("ReadCutoverMode"), "{api_policy}");
+        assert!(api_policy.contains(&arn.to_string()), "{api_policy}");
+        for f in ["OrderWorkerFunction", "StreamPublisherFunction"] {
+            let vars = &r[f]["Properties"]["Environment"]["Variables"];
+            assert!(vars.get("ACME_CUTOVER_MODE_PARAMETER").is_none(), "{f}");
+        }
+        let cutover = &r["MigrationCutoverPolicy"]["Properties"];
+        assert_eq!(cutover["RoleName"], json!({"Ref": "MigrationRole"}));
+        let s = cutover["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        assert_eq!(
+            sid(s, "CutoverModeAndVerifyRecord")["Resource"],
+            json!([{"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/acme/travis-tx/migration/*"}])
+        );
+        assert_eq!(
+            sid(s, "FlaggedLegacyWrites")["Condition"],
+            json!({"StringEquals": {"cloudwatch:namespace": "ACME/Migration"}})
+        );
+    }
+
     use serde_json::{Value, json};
 
     use crate::config::{CountyConfig, Environments};
@@ -242,10 +368,19 @@ mod tests {
         let mut after = key_statements(&t_with);
         after.retain(|s| s["Sid"] != "MigrationUsesKeyThroughDynamoDb");
         assert_eq!(after, before);
-        // Nothing else differs between the two templates but the migration parts.
+        // Nothing else differs between the two templates but the migration
+        // parts: the role, its two policies and the cutover flag.
         let resources = |t: &Value| t["Resources"].as_object().expect("resources").len();
-        // + the ShadowReads queues, their policy and alarms, and who may use them (`shadow.rs`).
-        assert_eq!(resources(&t_with), resources(&t_without) + 2 + 7);
+        // + the ShadowReads queues, their policy and alarms, and who may use them
+        // (`shadow.rs`); + the cutover flag and the role's cutover policy.
+        assert_eq!(resources(&t_with), resources(&t_without) + 2 + 7 + 2);
+        assert!(t_without["Resources"].get("CutoverModeParameter").is_none());
+        let api = &t_without["Resources"]["OrderApiFunction"]["Properties"];
+        assert!(
+            api["Environment"]["Variables"]
+                .get("ACME_CUTOVER_MODE_PARAMETER")
+                .is_none()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod redshift;
 pub mod s3;
 pub mod sqs;
+pub mod ssm;
 pub mod wafv2;
 
 /// Implements [`super::Resource`] for a properties struct.
