@@ -616,9 +616,21 @@ where
             None => self.queries.get_order(&id).await,
         };
         Ok(match r {
-            Ok(order) => Reply::json(200, order),
+            Ok(order) => self.answer_read(order).await,
             Err(e) => Reply::domain(&e),
         })
+    }
+
+    /// A read's answer; in mode `shadow`, first offered to the comparison
+    /// with the legacy database (the offer returns at once: the send runs
+    /// beside the answer, and an unreadable mode samples nothing).
+    async fn answer_read(&self, order: order_domain::Order) -> Reply {
+        if let Some(flag) = self.cutover()
+            && flag.is_shadow().await
+        {
+            self.offer_shadow(&order);
+        }
+        Reply::json(200, order)
     }
 
     async fn get_legacy_order(
@@ -636,7 +648,7 @@ where
             None => self.queries.get_order(&id).await,
         };
         Ok(match r {
-            Ok(order) => Reply::json(200, order),
+            Ok(order) => self.answer_read(order).await,
             Err(QueryError::NotFound(_)) => Reply::error(
                 404,
                 "not_found",

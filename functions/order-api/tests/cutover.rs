@@ -142,7 +142,8 @@ async fn writes_follow_the_mode_in_ssm_and_reads_work_in_every_mode() {
         let mut r = fixture("get-order.json", "");
         r.http_method = "PUT".parse().unwrap();
         r.path = Some("/customers/cust-1".into());
-        r.body = Some(r#"{"email":"a@example.com","full_name":"A B"}"#.into());
+        r.body =
+            Some(r#"{"email":"a@example.com","full_name":"A B","birth_date":"1980-01-01"}"#.into());
         r
     };
 
@@ -168,6 +169,9 @@ async fn writes_follow_the_mode_in_ssm_and_reads_work_in_every_mode() {
     assert!(queue.messages().is_empty(), "nothing enqueued");
 
     set(&client, &parameter, "dynamo").await;
+    // The customer's profile (an adult's), then the order.
+    let put = api.handle(profile).await;
+    assert_eq!(put.status_code, 201, "{:?}", put.body);
     let placed = api.handle(fixture("post-order.json", "")).await;
     assert_eq!(placed.status_code, 202, "{:?}", placed.body);
     let id = body(&placed)["order_id"].as_str().unwrap().to_owned();
@@ -208,4 +212,91 @@ async fn the_mode_is_cached_for_its_ttl() {
     assert_refused(&api.handle(fixture("post-order.json", "")).await, "shadow");
     let fresh = CutoverFlag::ssm_with_ttl(client, &parameter, Duration::ZERO);
     assert!(!fresh.is_shadow().await, "SSM itself holds dynamo now");
+}
+
+/// A migrated order, as the backfill writes it.
+fn migrated(number: i64) -> order_domain::Order {
+    use order_domain::order::{LegacyOwner, LegacyRecord, StatusChange};
+    use order_domain::{CountyId, LineItem, OrderStatus, legacy};
+    let at: jiff::Timestamp = "2025-03-01T17:00:00Z".parse().unwrap();
+    order_domain::Order {
+        order_id: legacy::order_id(number),
+        customer_id: legacy::customer_id(77),
+        store_id: StoreId::parse("store-9").unwrap(),
+        county_id: CountyId::parse("travis-tx").unwrap(),
+        client_request_id: None,
+        items: vec![LineItem {
+            sku: Sku::parse("WINE-1").unwrap(),
+            quantity: 2,
+            unit_price_cents: Money::from_cents(1250).unwrap(),
+        }],
+        total_cents: Money::from_cents(2500).unwrap(),
+        status: OrderStatus::Confirmed,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+        failure_reason: None,
+        payment_id: None,
+        hold_reason: None,
+        history: vec![StatusChange {
+            status: OrderStatus::Confirmed,
+            at,
+        }],
+        legacy: Some(LegacyRecord {
+            number,
+            status: "CONFIRMED".into(),
+            owner: LegacyOwner::New,
+            placed_at_local: "2025-03-01T11:00:00".into(),
+            updated_at: at,
+            payment_ref: None,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn reads_are_offered_to_the_shadow_comparison_in_mode_shadow_only() {
+    use order_aws::{MemoryShadowQueue, ShadowSampler};
+    use order_domain::shadow::SampleRate;
+    let (client, parameter) = ssm().await;
+    let store = stocked_store().await;
+    let order = migrated(4242);
+    let put = Put {
+        table: Table::OrderById,
+        item: order_domain::codec::order_to_item(&order),
+        condition: None,
+    };
+    store.put(put).await.unwrap();
+    let flag = CutoverFlag::ssm_with_ttl(client.clone(), &parameter, Duration::ZERO);
+    let sent = Arc::new(MemoryShadowQueue::new());
+    let sampler = ShadowSampler::new(SampleRate::from_percent(100.0).unwrap(), sent.clone());
+    let api = api(store, Arc::new(MemoryQueue::new()), flag).with_shadow(sampler);
+    let id = order.order_id.to_string();
+    let get = || api.handle(fixture("get-order.json", &id));
+    // The send runs beside the answer: wait for it, bounded.
+    let sent_after = |n: usize| {
+        let sent = Arc::clone(&sent);
+        async move {
+            for _ in 0..200 {
+                if sent.bodies().len() >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            sent.bodies().len()
+        }
+    };
+
+    for mode in ["legacy", "dynamo", "retired"] {
+        set(&client, &parameter, mode).await;
+        assert_eq!(get().await.status_code, 200, "reads work in {mode}");
+    }
+    set(&client, &parameter, "shadow").await;
+    assert_eq!(get().await.status_code, 200);
+    assert_eq!(sent_after(1).await, 1, "the shadow read is sent");
+    let body: Value = serde_json::from_str(&sent.bodies()[0]).unwrap();
+    assert_eq!(body["legacy_order_id"], 4242);
+    // None of the reads in the other modes was sent.
+    set(&client, &parameter, "dynamo").await;
+    assert_eq!(get().await.status_code, 200);
+    assert_eq!(sent_after(2).await, 1, "dynamo answers without sampling");
 }
