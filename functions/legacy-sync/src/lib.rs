@@ -63,6 +63,8 @@ pub struct LegacySync<R> {
     /// Opened on first use and again after it broke; one batch at a time
     /// (Lambda runs one invocation per instance).
     db: Mutex<Option<LegacyDb>>,
+    /// The county's cutover mode (SSM, cached); `None`: write in every mode.
+    cutover: Option<order_aws::CutoverFlag>,
 }
 
 impl<R: Rejects> LegacySync<R> {
@@ -72,7 +74,14 @@ impl<R: Rejects> LegacySync<R> {
             target,
             rejects,
             db: Mutex::new(None),
+            cutover: None,
         }
+    }
+
+    /// Writes only while the county's cutover mode is not `retired`.
+    pub fn with_cutover(mut self, flag: order_aws::CutoverFlag) -> Self {
+        self.cutover = Some(flag);
+        self
     }
 
     /// Applies a batch; reports the first record that did not go through.
@@ -106,9 +115,17 @@ impl<R: Rejects> LegacySync<R> {
     /// The index of the first record not done, and what was done.
     pub async fn apply(&self, records: &[EventRecord]) -> (Option<usize>, Counts) {
         let mut counts = Counts::default();
-        if !self.writes_allowed() {
-            counts.skipped = records.len() as u64;
-            return (None, counts);
+        match self.writes_allowed().await {
+            Ok(true) => {}
+            Ok(false) => {
+                counts.skipped = records.len() as u64;
+                return (None, counts);
+            }
+            // Unknown mode: write nothing yet; Lambda retries the batch.
+            Err(e) => {
+                tracing::warn!(error = %e, "cutover mode unreadable; batch retried");
+                return (Some(0).filter(|_| !records.is_empty()), counts);
+            }
         }
         let mut guard = self.db.lock().await;
         let mut last_done: Option<&EventRecord> = None;
@@ -138,11 +155,18 @@ impl<R: Rejects> LegacySync<R> {
     }
 
     /// The cutover mode's check, the one place it goes: in mode `retired`
-    /// legacy-sync writes nothing (the records are acknowledged). The mode
-    /// reader (SSM, cached) is order-aws's; until it is wired here every
-    /// mode writes.
-    fn writes_allowed(&self) -> bool {
-        true
+    /// In mode `retired` legacy-sync writes nothing (the records are
+    /// acknowledged): the legacy database is out of order taking. A county
+    /// without a flag writes in every mode.
+    async fn writes_allowed(&self) -> Result<bool, String> {
+        match &self.cutover {
+            None => Ok(true),
+            Some(flag) => flag
+                .mode()
+                .await
+                .map(|m| m != acme_contract::migration::CutoverMode::Retired)
+                .map_err(|e| e.to_string()),
+        }
     }
 
     async fn one(

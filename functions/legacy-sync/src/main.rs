@@ -39,7 +39,13 @@ async fn main() -> Result<(), Error> {
     .await
     .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
     let rejects = SqsRejects::new(aws_sdk_sqs::Client::new(&sdk), dlq_url);
-    let sync = Arc::new(LegacySync::new(county, target, rejects));
+    let mut sync = LegacySync::new(county, target, rejects);
+    if let Some(flag) = order_aws::CutoverFlag::from_env(&sdk)
+        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?
+    {
+        sync = sync.with_cutover(flag);
+    }
+    let sync = Arc::new(sync);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let sync = Arc::clone(&sync);
         async move { Ok::<_, Error>(sync.handle(event.payload).await) }

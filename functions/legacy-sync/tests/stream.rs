@@ -123,6 +123,11 @@ async fn connect(url: &str) -> Client {
 
 /// The handler as the Lambda builds it: the connection from the secret.
 async fn handler(c: &County, url: &str) -> Arc<Handler> {
+    handler_with(c, url, None).await
+}
+
+/// The same, reading the county's cutover mode from `flag`.
+async fn handler_with(c: &County, url: &str, flag: Option<order_aws::CutoverFlag>) -> Arc<Handler> {
     let sm = aws_sdk_secretsmanager::Client::new(&c.sdk);
     let arn = sm
         .create_secret()
@@ -135,7 +140,11 @@ async fn handler(c: &County, url: &str) -> Arc<Handler> {
         .expect("arn");
     let target = secret::read(&sm, &arn, None).await.expect("the secret");
     let rejects = SqsRejects::new(aws_sdk_sqs::Client::new(&c.sdk), c.dlq_url.clone());
-    Arc::new(Handler(LegacySync::new(COUNTY, target, rejects)))
+    let sync = LegacySync::new(COUNTY, target, rejects);
+    Arc::new(Handler(match flag {
+        Some(flag) => sync.with_cutover(flag),
+        None => sync,
+    }))
 }
 
 /// The runner's poller over the OrderById stream, into `function`.
@@ -527,4 +536,57 @@ async fn with_the_change_capture_running_nothing_bounces() {
     sync::drop_slot(&legacy_url, &slot)
         .await
         .expect("drop the slot");
+}
+
+#[tokio::test]
+async fn in_mode_retired_nothing_is_written_and_an_unreadable_mode_retries_the_batch() {
+    let c = county().await;
+    let (url, db) = legacy_db("legacy_sync_retired").await;
+    let o = new_order("01JEX5W0000000000000000009", "AUS-1");
+    put(&c.store, &o).await;
+    let id = o.order_id.to_string();
+    let arn = c.resources.order_stream_arn.clone().expect("arn");
+    let streams = aws_sdk_dynamodbstreams::Client::new(&c.sdk);
+    let records = all_records(&streams, &arn).await;
+    let event = dynamodb_event(&records, &arn, "us-east-2").expect("event");
+
+    let ssm = aws_sdk_ssm::Client::new(&c.sdk);
+    let parameter = acme_contract::migration::mode_parameter(&format!("ls-{}", new_run_id()));
+    let set = |mode: &'static str| {
+        let (ssm, parameter) = (ssm.clone(), parameter.clone());
+        async move {
+            ssm.put_parameter()
+                .name(parameter)
+                .value(mode)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .expect("put the mode");
+        }
+    };
+    // No cache: each batch sees the mode just set.
+    let flag = order_aws::CutoverFlag::ssm_with_ttl(ssm.clone(), &parameter, Duration::ZERO);
+    let sync = handler_with(&c, &url, Some(flag)).await;
+
+    set("retired").await;
+    let (failed, counts) = sync.0.apply(&event.records).await;
+    assert_eq!(failed, None, "acknowledged");
+    assert_eq!(counts.skipped, records.len() as u64, "{counts:?}");
+    assert!(legacy_row(&db, &id).await.is_none(), "nothing written");
+
+    ssm.delete_parameter()
+        .name(&parameter)
+        .send()
+        .await
+        .expect("delete");
+    let (failed, _) = sync.0.apply(&event.records).await;
+    assert_eq!(failed, Some(0), "an unreadable mode retries the batch");
+    assert!(legacy_row(&db, &id).await.is_none(), "nothing written");
+
+    set("dynamo").await;
+    let (failed, counts) = sync.0.apply(&event.records).await;
+    assert_eq!(failed, None);
+    assert_eq!(counts.written, 1, "{counts:?}");
+    assert!(legacy_row(&db, &id).await.is_some());
 }

@@ -507,6 +507,12 @@ fn add_legacy_sync(
         ),
         (env::LEGACY_SYNC_DLQ_URL, failures.r#ref()),
     ]);
+    // It stops writing in mode `retired`: it reads the county's cutover flag.
+    let (mut statements, mut variables) = (statements, variables);
+    if let Some((parameter, read)) = super::migration::cutover_flag_reader(cx.cfg) {
+        variables.insert(env::CUTOVER_MODE_PARAMETER, parameter);
+        statements.push(read);
+    }
     let vpc = VpcConfig {
         subnet_ids: ls.subnet_ids.iter().map(Expr::lit).collect(),
         security_group_ids: vec![Expr::lit(ls.security_group_id.clone())],
