@@ -128,12 +128,12 @@ pub fn verify_parameter(county: &str) -> String {
 /// row) means legacy-sync has not run.
 pub mod legacy_sync_progress {
     /// Schema-qualified table name.
-    pub const TABLE: &str = "acme_migration.legacy_sync_progress";
+    pub const TABLE: &str = "acme_sync.position";
     /// `text`, primary key: the county id.
-    pub const COUNTY: &str = "county";
+    pub const COUNTY: &str = "county_id";
     /// `timestamptz`: the stream record last applied
     /// (`ApproximateCreationDateTime`).
-    pub const LAST_RECORD_AT: &str = "last_record_at";
+    pub const LAST_RECORD_AT: &str = "record_at";
     /// `timestamptz`: when it was written to the legacy tables.
     pub const APPLIED_AT: &str = "applied_at";
 }

@@ -164,12 +164,15 @@ impl Control {
     }
 
     /// One metric's sum over the window: one datapoint, its period the
-    /// whole window (a multiple of 60 s, as CloudWatch requires).
+    /// whole window (a multiple of 60 s, as CloudWatch requires). The window
+    /// ends at the end of the current minute, so what was published this
+    /// minute counts (CloudWatch keeps standard metrics per minute).
     async fn sum(&self, metric: &str, minutes: u32, now: Timestamp) -> Result<u64, ControlError> {
         let period = i32::try_from(minutes.saturating_mul(60)).unwrap_or(i32::MAX);
-        let end = aws_sdk_cloudwatch::primitives::DateTime::from_millis(now.as_millisecond());
+        let end_ms = (now.as_millisecond().div_euclid(60_000) + 1) * 60_000;
+        let end = aws_sdk_cloudwatch::primitives::DateTime::from_millis(end_ms);
         let start = aws_sdk_cloudwatch::primitives::DateTime::from_millis(
-            now.as_millisecond() - i64::from(minutes) * 60_000,
+            end_ms - i64::from(minutes) * 60_000,
         );
         let out = self
             .cloudwatch

@@ -470,8 +470,9 @@ async fn stream<S: Store + Clone + 'static>(
         let owned = mode
             .borrow()
             .is_some_and(CutoverMode::new_system_owns_orders);
-        if let Err(end) = apply_batch(conn, store, slot, opts, owned, &batch, totals, on).await {
-            return end;
+        match apply_batch(conn, store, slot, opts, owned, &batch, totals, on).await {
+            Ok(orders) => held.extend(orders),
+            Err(end) => return end,
         }
     }
 }
