@@ -211,6 +211,13 @@ fn county_add_creates_a_county_that_synthesizes_and_refuses_to_overwrite_it_with
         dir.path(),
     );
     assert!(synth.status.success(), "{}", text(&synth.stderr));
+    // A new county can be planned at once: the file carries a first
+    // estimate of its load, so a pipeline's `plan --fail-on-risk` passes.
+    let plan = run(
+        &["plan", "--county", "harris-tx", "--fail-on-risk"],
+        dir.path(),
+    );
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
 
     let again = run(&args, dir.path());
     assert_eq!(again.status.code(), Some(9));
