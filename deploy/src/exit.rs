@@ -87,7 +87,7 @@ impl Exit {
             }
             Exit::Usage => "bad command line or inputs",
             Exit::Refused => {
-                "a safety check refused the change (deploy; `migrate cutover`: a gate not met); nothing was executed"
+                "a safety check or a `migrate cutover` gate refused; nothing was executed"
             }
             Exit::NotApproved => "the change needed approval and did not get it",
             Exit::CloudFormation => "CloudFormation (or S3) failed",
