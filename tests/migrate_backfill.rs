@@ -229,12 +229,13 @@ async fn bad_inputs_are_one_screen_errors_with_their_exit_codes() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    // A county not in environments/: the config error, before any connection.
+    // A county not in environments/: a usage error, as in every command,
+    // before any connection.
     let (code, err) = run(
         &["--county", "nosuch-tx"],
         Some("postgres://x@127.0.0.1:1/db"),
     );
-    assert_eq!(code, Some(7), "{err}");
+    assert_eq!(code, Some(2), "{err}");
     // No database given.
     let (code, err) = run(&["--county", "travis-tx"], None);
     assert_eq!(code, Some(2), "{err}");

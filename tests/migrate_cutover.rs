@@ -111,4 +111,12 @@ async fn bad_steps_are_refused_with_their_exit_codes() {
         .parameter
         .and_then(|p| p.value);
     assert_eq!(value.as_deref(), Some("dynamo"));
+    // The emulator is shared with the other tests of the sample county: a
+    // flag left behind would put their change capture in mode `dynamo`.
+    aws_sdk_ssm::Client::new(&sdk)
+        .delete_parameter()
+        .name("/acme/travis-tx/migration/mode")
+        .send()
+        .await
+        .expect("DeleteParameter");
 }

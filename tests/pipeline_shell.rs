@@ -124,7 +124,7 @@ fn git(dir: &Path, args: &[&str]) {
 fn prebuilt_zips(dir: &Path) {
     let zips = dir.join("zips");
     std::fs::create_dir_all(&zips).expect("mkdir");
-    for f in ["order-api", "order-worker", "stream-publisher"] {
+    for f in acme_stacks::county::functions::FUNCTION_CRATES {
         let mut bytes = b"PK\x05\x06".to_vec();
         bytes.extend_from_slice(&[0u8; 16]);
         bytes.extend_from_slice(&u16::try_from(f.len()).expect("short").to_le_bytes());
@@ -285,6 +285,12 @@ fn first_confirmed_order(d: &Path, creds: &Creds) {
         .args(["inventory", "load", "--county", COUNTY, "--target", "local"])
         .arg(format!("stock/{COUNTY}.csv"));
     ok(stock);
+    // The customer's profile first: the API takes orders only from an adult with one.
+    let profile = serde_json::json!({
+        "email": "c1@example.com", "full_name": "C One", "birth_date": "1980-01-01",
+    });
+    let (status, body) = http(&api, "PUT", "/customers/cust-1", Some(&profile));
+    assert_eq!(status, 201, "{body}");
     let order = serde_json::json!({
         "client_request_id": "first-order",
         "customer_id": "cust-1",

@@ -279,8 +279,13 @@ async fn redrive_moves_dead_letters_back_and_the_orders_then_complete() {
     let want = distinct(&[a.to_string(), b.to_string()]);
     assert_eq!(distinct(&dry.order_ids), want, "{dry:?}");
     assert!(dry.moved >= 2, "{dry:?}");
+    // A dry run takes nothing away: a second one lists at least as many
+    // (an order's second message may still be on its way to the DLQ).
     let again = orders::redrive(&sqs, &q, true).await.expect("dry run");
-    assert_eq!(again.moved, dry.moved, "a dry run moves nothing: {again:?}");
+    assert!(
+        again.moved >= dry.moved,
+        "a dry run moves nothing: {again:?}"
+    );
 
     // The provider answers again: the redriven messages now go through.
     for id in [a, b] {
@@ -289,7 +294,7 @@ async fn redrive_moves_dead_letters_back_and_the_orders_then_complete() {
     let moved = orders::redrive(&sqs, &q, false).await.expect("redrive");
     assert!(!moved.dry_run);
     assert_eq!(moved.method, "receive-send-delete", "moto has no move task");
-    assert_eq!(moved.moved, dry.moved, "{moved:?}");
+    assert!(moved.moved >= again.moved, "{moved:?}");
     assert_eq!(distinct(&moved.order_ids), want);
     let done = h.wait_final(&[a, b], T).await;
     assert!(

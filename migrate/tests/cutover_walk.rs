@@ -297,8 +297,12 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
         .expect("slot");
     backfill(&url, store.clone(), dir.path()).await;
 
-    // The flag as the stack creates it.
+    // The flag as the stack creates it, and no verify recorded yet (the
+    // emulator is shared with the other tests of the sample county).
     let sdk = aws_config::load_from_env().await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let verify_record = acme_contract::migration::verify_parameter(COUNTY);
+    let _ = ssm.delete_parameter().name(&verify_record).send().await;
     aws_sdk_ssm::Client::new(&sdk)
         .put_parameter()
         .name(mode_parameter(COUNTY))
@@ -490,4 +494,12 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     let totals = task.await.expect("join").expect("sync");
     assert!(totals.flagged_total >= 2, "{totals:?}");
     drop(mode_tx);
+    // Leave no flag behind for the other tests of the sample county.
+    for name in [mode_parameter(COUNTY), verify_record] {
+        ssm.delete_parameter()
+            .name(name)
+            .send()
+            .await
+            .expect("clean up");
+    }
 }

@@ -92,6 +92,18 @@ impl County {
     }
 
     async fn order(&self, request: &str) -> OrderId {
+        // The customer's profile: the API takes orders only from an adult with one.
+        order_domain::service::CustomerService::new(
+            self.store.clone(),
+            rules(),
+            Arc::clone(&self.clock),
+        )
+        .put(
+            &order_domain::ids::CustomerId::parse("cust-1").unwrap(),
+            br#"{"email":"c@example.com","full_name":"C One","birth_date":"1980-01-01"}"#,
+        )
+        .await
+        .unwrap();
         let accept = AcceptService::new(
             self.store.clone(),
             rules(),
