@@ -434,27 +434,11 @@ pub(crate) fn add(
     if let Some(failures) = &ids.publisher_failure_queue {
         cx.t.add_resource(
             &LogicalId::new("StreamPublisherStreamSource"),
-            EventSourceMapping {
-                event_source_arn: t.order_by_id.att("StreamArn"),
-                function_name: ids.publisher.function.r#ref(),
-                enabled: true,
-                batch_size: STREAM_BATCH_SIZE,
-                maximum_batching_window_in_seconds: None,
-                function_response_types: vec!["ReportBatchItemFailures"],
-                scaling_config: None,
-                // From the oldest record the stream still has: a new mapping
-                // (or a re-created one) misses no order change.
-                starting_position: Some("TRIM_HORIZON"),
-                bisect_batch_on_function_error: Some(true),
-                maximum_retry_attempts: Some(STREAM_MAX_RETRIES),
-                maximum_record_age_in_seconds: Some(STREAM_MAX_RECORD_AGE_SECONDS),
-                parallelization_factor: Some(STREAM_PARALLELIZATION_FACTOR),
-                destination_config: Some(DestinationConfig {
-                    on_failure: OnFailure {
-                        destination: failures.arn(),
-                    },
-                }),
-            },
+            order_stream_mapping(
+                t.order_by_id.att("StreamArn"),
+                ids.publisher.function.r#ref(),
+                failures,
+            ),
         )?;
     }
     add_sweeper(cx, &ids, d, common_env)?;
@@ -531,28 +515,10 @@ fn add_legacy_sync(
     cx.t.add(function)?;
     cx.t.add_resource(
         &LogicalId::new("LegacySyncStreamSource"),
-        EventSourceMapping {
-            event_source_arn: stream,
-            function_name: f.function.r#ref(),
-            enabled: true,
-            batch_size: STREAM_BATCH_SIZE,
-            maximum_batching_window_in_seconds: None,
-            function_response_types: vec!["ReportBatchItemFailures"],
-            scaling_config: None,
-            starting_position: Some("TRIM_HORIZON"),
-            bisect_batch_on_function_error: Some(true),
-            // As the publisher: a batch fails only while the database or the
-            // queue is unreachable, which passes; rows that cannot be written
-            // go to the failure queue from the function itself.
-            maximum_retry_attempts: Some(STREAM_MAX_RETRIES),
-            maximum_record_age_in_seconds: Some(STREAM_MAX_RECORD_AGE_SECONDS),
-            parallelization_factor: Some(STREAM_PARALLELIZATION_FACTOR),
-            destination_config: Some(DestinationConfig {
-                on_failure: OnFailure {
-                    destination: failures.arn(),
-                },
-            }),
-        },
+        // As the publisher: a batch fails only while the database or the
+        // queue is unreachable, which passes; rows that cannot be written go
+        // to the failure queue from the function itself.
+        order_stream_mapping(stream, f.function.r#ref(), failures),
     )?;
     Ok(())
 }
@@ -644,6 +610,32 @@ fn add_sweeper(
         },
     )?;
     Ok(())
+}
+
+/// A consumer of the OrderById stream: in order per shard, partial batch
+/// failures with bisect, bounded retries and record age, and what still
+/// fails to `failures`. From the oldest record the stream still has: a new
+/// mapping (or a re-created one) misses no order change.
+fn order_stream_mapping(stream: Expr, function: Expr, failures: &LogicalId) -> EventSourceMapping {
+    EventSourceMapping {
+        event_source_arn: stream,
+        function_name: function,
+        enabled: true,
+        batch_size: STREAM_BATCH_SIZE,
+        maximum_batching_window_in_seconds: None,
+        function_response_types: vec!["ReportBatchItemFailures"],
+        scaling_config: None,
+        starting_position: Some("TRIM_HORIZON"),
+        bisect_batch_on_function_error: Some(true),
+        maximum_retry_attempts: Some(STREAM_MAX_RETRIES),
+        maximum_record_age_in_seconds: Some(STREAM_MAX_RECORD_AGE_SECONDS),
+        parallelization_factor: Some(STREAM_PARALLELIZATION_FACTOR),
+        destination_config: Some(DestinationConfig {
+            on_failure: OnFailure {
+                destination: failures.arn(),
+            },
+        }),
+    }
 }
 
 /// EventBridge's rate expression: singular unit for 1.
