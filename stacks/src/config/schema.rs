@@ -1153,34 +1153,59 @@ fn legacy_sync(
 
 /// `migration.legacy_sync.subnet_ids`: each checked where it is written.
 fn subnet_ids(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Vec<String>> {
+    const SUBNETS: ListRule = ListRule {
+        expected: "a list of VPC subnet ids (`subnet-0123456789abcdef0`)",
+        count: rules::subnet_count,
+        once: "list each subnet once",
+    };
+    unique_list(d, node, path, &SUBNETS, |d, n, p| {
+        checked_string(d, n, p, |s| rules::aws_id(s, "subnet", "subnet"))
+    })
+}
+
+/// What [`unique_list`] holds a list of ids to.
+struct ListRule {
+    /// What the list holds, for the error when it is not a list.
+    expected: &'static str,
+    /// Its length (the message names the limit's reason).
+    count: fn(&str, usize) -> Result<(), Problem>,
+    /// The hint when an id is listed twice.
+    once: &'static str,
+}
+
+/// A list of ids: a list at all, a length `rule.count` accepts, each item
+/// checked by `item` where it is written (`item` reports its own problem),
+/// no id twice. Every bad item is reported, not only the first; the list
+/// decodes only if none is bad.
+fn unique_list(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    rule: &ListRule,
+    item: impl Fn(&mut Decoder<'_>, &Node, &str) -> Option<String>,
+) -> Option<Vec<String>> {
     let Kind::Seq(items) = &node.kind else {
-        d.expected(
-            node,
-            path,
-            "a list of VPC subnet ids (`subnet-0123456789abcdef0`)",
-        );
+        d.expected(node, path, rule.expected);
         return None;
     };
-    if let Err((message, hint)) = rules::subnet_count(path, items.len()) {
+    if let Err((message, hint)) = (rule.count)(path, items.len()) {
         d.error(node.pos, path, message, hint);
         return None;
     }
     let mut ok = true;
     let mut seen: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    for (i, node) in items.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
-        let Some(id) = checked_string(d, item, &item_path, |s| {
-            rules::aws_id(s, "subnet", "subnet")
-        }) else {
+        let Some(id) = item(d, node, &item_path) else {
             ok = false;
             continue;
         };
         if seen.contains(&id) {
             d.error(
-                item.pos,
+                node.pos,
                 &item_path,
                 format!("`{id}` is listed twice in `{path}`"),
-                Some("list each subnet once".to_owned()),
+                Some(rule.once.to_owned()),
             );
             ok = false;
             continue;
@@ -1240,46 +1265,17 @@ fn operators(
     path: &str,
     account: Option<&str>,
 ) -> Option<Vec<String>> {
-    let Kind::Seq(items) = &node.kind else {
-        d.expected(node, path, "a list of IAM role or user ARNs");
-        return None;
+    const OPERATORS: ListRule = ListRule {
+        expected: "a list of IAM role or user ARNs",
+        count: rules::operator_count,
+        once: "list each operator once",
     };
-    if let Err((message, hint)) = rules::operator_count(path, items.len()) {
-        d.error(node.pos, path, message, hint);
-        return None;
-    }
-    let mut ok = true;
-    let mut seen: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let item_path = format!("{path}[{i}]");
-        let Some(arn) = checked_string(d, item, &item_path, |arn| rules::operator_arn(arn, None))
-        else {
-            ok = false;
-            continue;
-        };
-        if let Some(account) = account
-            && check(
-                d,
-                item,
-                &item_path,
-                rules::operator_arn(&arn, Some(account)),
-            )
-            .is_none()
-        {
-            ok = false;
-            continue;
+    unique_list(d, node, path, &OPERATORS, |d, n, p| {
+        let arn = checked_string(d, n, p, |arn| rules::operator_arn(arn, None))?;
+        match account {
+            Some(account) => check(d, n, p, rules::operator_arn(&arn, Some(account))),
+            None => Some(()),
         }
-        if seen.contains(&arn) {
-            d.error(
-                item.pos,
-                &item_path,
-                format!("`{arn}` is listed twice in `{path}`"),
-                Some("list each operator once".to_owned()),
-            );
-            ok = false;
-            continue;
-        }
-        seen.push(arn);
-    }
-    ok.then_some(seen)
+        .map(|()| arn)
+    })
 }
