@@ -580,3 +580,101 @@ fn payment_is_chosen_by_the_county_file_and_reaches_every_function() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scaffolded.payment, None);
 }
+
+/// The key paths of the problems in `county_text` over the real defaults
+/// (empty when it loads).
+fn problems(county_text: &str) -> Vec<String> {
+    match parse(&format!("{IDENTITY}{county_text}")) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics().iter().map(|d| d.key_path.clone()).collect(),
+    }
+}
+
+const CARD_API: &str = "payment:\n  provider: card_api\n  base_url: https://api.cards.example.com\n  api_key_secret_arn: \"arn:aws:secretsmanager:us-east-2:111111111111:secret:card-api-key-AbC123\"\n";
+
+#[test]
+fn a_card_api_batch_fits_the_workers_timeout_to_the_second() {
+    // Default budget 8 s + 2 s per message, worker 30 s: three fit exactly.
+    assert_eq!(
+        problems(&format!("queue:\n  batch_size: 3\n{CARD_API}")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(&format!("queue:\n  batch_size: 4\n{CARD_API}")),
+        ["queue.batch_size"]
+    );
+    // Raising the timeout is the other way out; with nothing written but the
+    // provider, the error points at it.
+    assert_eq!(
+        problems(&format!(
+            "functions:\n  worker:\n    timeout_seconds: 100\n{CARD_API}"
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(problems(CARD_API), ["payment.provider"]);
+    // A budget that does not fit one call is the single-call rule's error
+    // alone: the batch rule never repeats it.
+    assert_eq!(
+        problems(&format!(
+            "queue:\n  batch_size: 1\n{CARD_API}  call_budget_ms: 9000\n"
+        )),
+        ["payment.call_budget_ms"]
+    );
+    // The simulator has no call budget: the default batch of 10 stays valid.
+    assert_eq!(
+        problems("payment:\n  provider: simulator\n"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn cross_section_rules_hold_at_their_boundaries() {
+    // Visibility timeout of the defaults: 6 × 30 s + 0 = 180 s.
+    assert_eq!(
+        problems("reservation_ttl_seconds: 181\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems("reservation_ttl_seconds: 180\n"),
+        ["reservation_ttl_seconds"]
+    );
+    assert_eq!(
+        problems("sweeper:\n  stuck_after_minutes: 3\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems("sweeper:\n  stuck_after_minutes: 3\nqueue:\n  batching_window_seconds: 1\n"),
+        ["sweeper.stuck_after_minutes"]
+    );
+    // Default max_concurrency 20.
+    assert_eq!(
+        problems("functions:\n  worker:\n    reserved_concurrency: 20\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems("functions:\n  worker:\n    reserved_concurrency: 19\n"),
+        ["functions.worker.reserved_concurrency"]
+    );
+    assert_eq!(
+        problems(
+            "queue:\n  max_concurrency: 30\nfunctions:\n  worker:\n    reserved_concurrency: 19\n"
+        ),
+        ["queue.max_concurrency"]
+    );
+    assert_eq!(
+        problems("queue:\n  dlq_retention_days: 5\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems("queue:\n  dlq_retention_days: 4\n"),
+        ["queue.dlq_retention_days"]
+    );
+    assert_eq!(
+        problems("functions:\n  api:\n    timeout_seconds: 29\n"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems("functions:\n  api:\n    timeout_seconds: 30\n"),
+        ["functions.api.timeout_seconds"]
+    );
+}

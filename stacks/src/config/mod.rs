@@ -17,6 +17,7 @@
 //! the dotted key path and usually a hint. Their `Display` is the text the CLI
 //! prints.
 
+mod cross;
 mod decode;
 mod diagnostic;
 mod model;

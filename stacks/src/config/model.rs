@@ -336,6 +336,35 @@ pub struct WafConfig {
     pub rate_limit: u32,
 }
 
+/// Days the order queue keeps a message: long enough to ride out a weekend
+/// outage of the worker. The dead-letter queue must keep them longer.
+pub const ORDER_QUEUE_RETENTION_DAYS: u32 = 4;
+
+/// Lambda's guidance for SQS event sources: a visibility timeout of at least
+/// six times the function timeout, so a batch being retried after throttling
+/// is not redelivered while still in flight.
+pub const VISIBILITY_TIMEOUT_FACTOR: u32 = 6;
+
+/// SQS's longest visibility timeout (12 hours).
+const MAX_VISIBILITY_TIMEOUT_SECONDS: u32 = 43_200;
+
+/// The order queue's visibility timeout, seconds, for a worker timeout and
+/// batching window: how long a message the worker did not finish waits
+/// before SQS delivers it again. Always at least the worker's timeout, as an
+/// SQS event source requires.
+pub fn order_queue_visibility_timeout(
+    worker_timeout_seconds: u32,
+    batching_window_seconds: u32,
+) -> u32 {
+    (worker_timeout_seconds * VISIBILITY_TIMEOUT_FACTOR + batching_window_seconds)
+        .min(MAX_VISIBILITY_TIMEOUT_SECONDS)
+}
+
+/// The longest `functions.api.timeout_seconds`: API Gateway's integration
+/// timeout (29 s). A proxied function that ran longer would answer a client
+/// that already received a 504.
+pub const API_TIMEOUT_SECONDS_MAX: u32 = 29;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueConfig {
     /// Receives before a message goes to the dead-letter queue, 1..=1000.

@@ -13,12 +13,16 @@ use acme_contract::rules::{
 };
 
 use super::COUNTY;
-use super::decode::{Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, did_you_mean};
+use super::cross;
+use super::decode::{
+    Decode, Decoder, Fields, Found, decode_f64_in, decode_u32_in, decode_u32_in_or, did_you_mean,
+};
 use super::model::{
-    AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode, CardApiConfig,
-    CountyConfig, CutoverGates, FraudConfig, FunctionSettings, FunctionsConfig, LegacySyncConfig,
-    LoadConfig, MigrationConfig, PaymentConfig, PaymentProvider, ProvisionedCapacity, QueueConfig,
-    SaleHours, SaleWindow, ScalingRange, ShadowConfig, SweeperConfig, WafConfig,
+    API_TIMEOUT_SECONDS_MAX, AccountAccess, AnalyticsConfig, ApiConfig, Architecture, CapacityMode,
+    CardApiConfig, CountyConfig, CutoverGates, FraudConfig, FunctionSettings, FunctionsConfig,
+    LegacySyncConfig, LoadConfig, MigrationConfig, ORDER_QUEUE_RETENTION_DAYS, PaymentConfig,
+    PaymentProvider, ProvisionedCapacity, QueueConfig, SaleHours, SaleWindow, ScalingRange,
+    ShadowConfig, SweeperConfig, WafConfig,
 };
 use super::rules::{self, Problem};
 use super::tree::{Kind, Node, Pos};
@@ -223,6 +227,14 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
         let hint = "the order API refuses an order with more lines than `max_line_items`: lower the estimate or raise the limit";
         d.error(pos, path, message, Some(hint.to_owned()));
     }
+    let sections = cross::Sections {
+        queue: queue.as_ref(),
+        functions: functions.as_ref(),
+        payment: payment.as_ref().and_then(Option::as_ref),
+        reservation_ttl_seconds,
+        sweeper: sweeper.as_ref(),
+    };
+    cross::check(d, root, &sections);
     f.finish(d);
 
     Some(CountyConfig {
@@ -263,14 +275,9 @@ pub(crate) fn county(d: &mut Decoder<'_>, root: &Node, stem: Option<&str>) -> Op
 
 /// Where `parent.key` is written (the parent's own position if it is not).
 fn root_child_pos(root: &Node, parent: &str, key: &str) -> Pos {
-    let parent = root
-        .entries()
-        .and_then(|es| es.iter().find(|e| e.key == parent));
-    let child = parent.and_then(|p| p.value.entries()?.iter().find(|e| e.key == key));
-    child
-        .map(|c| c.value.pos)
-        .or(parent.map(|p| p.value.pos))
-        .unwrap_or(root.pos)
+    cross::find(root, &format!("{parent}.{key}"))
+        .or_else(|| cross::find(root, parent))
+        .map_or(root.pos, |n| n.pos)
 }
 
 /// `load:`, the county's expected order traffic, which `acme-infra plan`
@@ -609,7 +616,7 @@ fn queue(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<QueueConfig> {
     let batching_window_seconds = f.req_in(d, "batching_window_seconds", 0..=300);
     // Lambda's SQS maximum concurrency setting accepts 2..=1000.
     let max_concurrency = f.req_in(d, "max_concurrency", 2..=1000);
-    let mut ok = true;
+    let mut ok = dlq_retention_days.is_none_or(|days| dlq_outlives_queue(d, &f, days));
     if let (Some(size), Some(0)) = (batch_size, batching_window_seconds)
         && size > SQS_MAX_BATCH_WITHOUT_WINDOW
     {
@@ -641,6 +648,29 @@ fn queue(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<QueueConfig> {
     ok.then_some(config)
 }
 
+/// SQS counts a message's age from its first send, in the dead-letter queue
+/// too (standard queues): a DLQ that keeps messages no longer than the order
+/// queue would drop, on arrival, an order that waited out the order queue
+/// (a weekend outage of the worker). False, reported, if it would.
+fn dlq_outlives_queue(d: &mut Decoder<'_>, f: &Fields<'_>, days: u32) -> bool {
+    if days > ORDER_QUEUE_RETENTION_DAYS {
+        return true;
+    }
+    let path = f.child("dlq_retention_days");
+    d.error(
+        f.value_pos("dlq_retention_days"),
+        &path,
+        format!(
+            "`{path}` ({days}) is not longer than the order queue's retention ({ORDER_QUEUE_RETENTION_DAYS} days)"
+        ),
+        Some(format!(
+            "SQS counts a message's age from its first send, in the dead-letter queue too: an order that waited out the order queue would expire on arriving there. Set it to at least {} (SQS keeps a message 14 days at most)",
+            ORDER_QUEUE_RETENTION_DAYS + 1
+        )),
+    );
+    false
+}
+
 fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsConfig> {
     let mut f = Fields::of(d, node, path)?;
     let architecture = f.req_with(d, "architecture", |d, n, p| {
@@ -649,7 +679,12 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
             _ => Architecture::X86_64,
         })
     });
-    let api = f.req_with(d, "api", function);
+    let api_why = format!(
+        "API Gateway waits at most {API_TIMEOUT_SECONDS_MAX} s for the order API: a longer timeout would let it run on after the client got a 504"
+    );
+    let api = f.req_with(d, "api", |d, n, p| {
+        function_with(d, n, p, API_TIMEOUT_SECONDS_MAX, Some(&api_why))
+    });
     let worker = f.req_with(d, "worker", function);
     let publisher = f.req_with(d, "publisher", function);
     // Optional: configurations written before the sweeper existed load.
@@ -666,7 +701,20 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
     })
 }
 
+/// A function's settings, with Lambda's longest timeout (15 minutes).
 fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSettings> {
+    function_with(d, node, path, 900, None)
+}
+
+/// A function's settings whose timeout is at most `max_timeout` seconds
+/// (`why`: the reason, when shorter than Lambda's own limit).
+fn function_with(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+    max_timeout: u32,
+    why: Option<&str>,
+) -> Option<FunctionSettings> {
     let mut f = Fields::of(d, node, path)?;
     // Lambda's limits: 128 MB to 10 GB of memory, at most 15 minutes.
     let memory_mb = f.req_in_or(
@@ -675,7 +723,9 @@ fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSett
         128..=10_240,
         "Lambda gives a function 128 to 10,240 MB; CPU grows with memory (1,769 MB is one full vCPU)",
     );
-    let timeout_seconds = f.req_in(d, "timeout_seconds", 1..=900);
+    let timeout_seconds = f.req_with(d, "timeout_seconds", |d, n, p| {
+        decode_u32_in_or(d, n, p, 1..=max_timeout, why)
+    });
     let reserved_concurrency = f.opt_with(d, "reserved_concurrency", reserved_concurrency);
     f.finish(d);
     Some(FunctionSettings {

@@ -76,9 +76,9 @@ pub const MANAGED_RULE_GROUPS: &[&str] = &[
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesCommonRuleSet",
 ];
-/// API Gateway's integration timeout ceiling (29 s); a proxied function that
-/// ran longer would answer a client that already received a 504.
-const MAX_INTEGRATION_TIMEOUT_MS: u32 = 29_000;
+/// API Gateway's integration timeout ceiling, which the county file's
+/// `functions.api.timeout_seconds` may not pass either.
+const MAX_INTEGRATION_TIMEOUT_MS: u32 = crate::config::API_TIMEOUT_SECONDS_MAX * 1000;
 /// Compress responses of 1 KB or more (order lists) for clients that accept it.
 const MINIMUM_COMPRESSION_BYTES: u32 = 1024;
 

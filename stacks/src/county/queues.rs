@@ -5,18 +5,7 @@ use crate::cfn::resources::sqs::{Queue, QueuePolicy, RedrivePolicy};
 use crate::cfn::{LogicalId, PolicyDocument, Res, Statement, TemplateError};
 
 use super::Ctx;
-
-/// Lambda's guidance for SQS event sources: a visibility timeout of at least six
-/// times the function timeout, so a batch being retried after throttling is not
-/// redelivered while still in flight.
-pub(crate) const VISIBILITY_TIMEOUT_FACTOR: u32 = 6;
-/// SQS's longest visibility timeout (12 hours).
-const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
-
-/// Visibility timeout of the order queue for a worker timeout and batching window.
-pub(crate) fn visibility_timeout(worker_timeout: u32, batching_window: u32) -> u32 {
-    (worker_timeout * VISIBILITY_TIMEOUT_FACTOR + batching_window).min(MAX_VISIBILITY_TIMEOUT)
-}
+use crate::config::{ORDER_QUEUE_RETENTION_DAYS, order_queue_visibility_timeout};
 
 pub(crate) fn add(
     cx: &mut Ctx<'_>,
@@ -48,12 +37,11 @@ pub(crate) fn add(
             Queue {
                 kms_master_key_id: key.arn(),
                 kms_data_key_reuse_period_seconds: 300,
-                visibility_timeout: visibility_timeout(
+                visibility_timeout: order_queue_visibility_timeout(
                     cx.cfg.functions.worker.timeout_seconds,
                     q.batching_window_seconds,
                 ),
-                // Four days: long enough to ride out a weekend outage of the worker.
-                message_retention_period: 4 * 86_400,
+                message_retention_period: ORDER_QUEUE_RETENTION_DAYS * 86_400,
                 receive_message_wait_time_seconds: Some(20),
                 redrive_policy: Some(RedrivePolicy {
                     dead_letter_target_arn: dlq.arn(),

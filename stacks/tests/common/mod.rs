@@ -68,5 +68,7 @@ pub fn with_card_api(mut cfg: CountyConfig) -> CountyConfig {
             call_budget_ms: 8_000,
         }),
     });
+    // As the county file must: 3 × (8 s + 2 s) fits the worker's 30 s.
+    cfg.queue.batch_size = 3;
     cfg
 }
