@@ -38,7 +38,9 @@ pub struct CountyConfig {
     /// transaction items per line plus two, and a DynamoDB transaction takes 100.
     pub max_line_items: u32,
     pub capacity: CapacityMode,
-    /// How long a stock reservation lives before it is released, seconds, 60..=86_400.
+    /// How long a stock reservation lives before it is released, seconds, 60..=86_400,
+    /// longer than the order queue's visibility timeout
+    /// ([`order_queue_visibility_timeout`]) so a failed payment is tried again.
     pub reservation_ttl_seconds: u32,
     /// How long idempotency records are kept, hours, 1..=720.
     pub idempotency_ttl_hours: u32,
@@ -286,7 +288,8 @@ pub struct SweeperConfig {
     /// `rate(N minutes)` schedule), 1..=60.
     pub rate_minutes: u32,
     /// Minutes after which an order still PENDING is sent to the worker
-    /// again (and `acme-infra orders stuck` lists it), 1..=1440.
+    /// again (and `acme-infra orders stuck` lists it), 1..=1440, at least the
+    /// order queue's visibility timeout.
     pub stuck_after_minutes: u32,
 }
 
@@ -369,13 +372,17 @@ pub const API_TIMEOUT_SECONDS_MAX: u32 = 29;
 pub struct QueueConfig {
     /// Receives before a message goes to the dead-letter queue, 1..=1000.
     pub max_receive_count: u32,
-    /// Days the DLQ keeps messages, 1..=14.
+    /// Days the DLQ keeps messages, 1..=14 and more than
+    /// [`ORDER_QUEUE_RETENTION_DAYS`] (SQS ages a message from its first send).
     pub dlq_retention_days: u32,
     /// Worker batch size, 1..=10000 (over 10 requires a batching window > 0).
+    /// With provider `card_api`, `batch_size` × (`call_budget_ms` +
+    /// `FUNCTION_TIMEOUT_MARGIN_MS`) fits the worker's timeout.
     pub batch_size: u32,
     /// Batching window, seconds, 0..=300.
     pub batching_window_seconds: u32,
-    /// Maximum concurrent worker invocations from the queue, 2..=1000.
+    /// Maximum concurrent worker invocations from the queue, 2..=1000, at
+    /// most the worker's reserved concurrency when it has one.
     pub max_concurrency: u32,
 }
 
@@ -401,7 +408,7 @@ pub enum Architecture {
 pub struct FunctionSettings {
     /// 128..=10240.
     pub memory_mb: u32,
-    /// 1..=900.
+    /// 1..=900 (the order API's 1..=[`API_TIMEOUT_SECONDS_MAX`]).
     pub timeout_seconds: u32,
     /// Reserved concurrency, if set: 0..=1000.
     pub reserved_concurrency: Option<u32>,

@@ -701,9 +701,12 @@ fn functions(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionsCo
     })
 }
 
-/// A function's settings, with Lambda's longest timeout (15 minutes).
+/// Lambda's longest function timeout (15 minutes).
+const LAMBDA_MAX_TIMEOUT_SECONDS: u32 = 900;
+
+/// A function's settings, with any timeout Lambda accepts.
 fn function(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<FunctionSettings> {
-    function_with(d, node, path, 900, None)
+    function_with(d, node, path, LAMBDA_MAX_TIMEOUT_SECONDS, None)
 }
 
 /// A function's settings whose timeout is at most `max_timeout` seconds
