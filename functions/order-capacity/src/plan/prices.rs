@@ -249,7 +249,30 @@ impl Prices {
 mod tests {
     use super::*;
 
-    const RULE: &str = "rule_month:\n        usd: 1.00\n        source: https://aws.amazon.com/waf/pricing/\n        confirmed_in: []\n";
+    /// A well-formed `waf.rule_month` entry.
+    const RULE: &str = "      rule_month:
+        usd: 1.00
+        source: https://aws.amazon.com/waf/pricing/
+        confirmed_in: [us-east-1, us-east-2, us-west-2]
+        found: what the sources said
+";
+
+    /// The shipped file with its `waf.rule_month` entry replaced by `rule`.
+    fn with_rule(rule: &str) -> String {
+        let start = SHIPPED.find("      rule_month:\n").expect("waf.rule_month");
+        let len = SHIPPED[start..]
+            .find("      requests_per_million:\n")
+            .expect("the entry after it");
+        let mut text = SHIPPED.to_owned();
+        text.replace_range(start..start + len, rule);
+        text
+    }
+
+    fn error_of(text: &str) -> String {
+        PriceFile::parse("p.yaml", text)
+            .expect_err("a bad price file")
+            .to_string()
+    }
 
     #[test]
     fn the_shipped_prices_parse_and_cover_the_sample_counties_regions() {
@@ -265,22 +288,13 @@ mod tests {
                 assert!(p.source.starts_with("https://aws.amazon.com/"), "{key}");
             }
         }
-    }
-
-    #[test]
-    fn the_test_edits_below_find_their_text() {
-        assert!(SHIPPED.contains(RULE));
-        assert!(SHIPPED.contains("as_of: 2025-06-01\nchecked_on: 2026-12-06\n"));
-    }
-
-    fn error_of(text: &str) -> String {
-        PriceFile::parse("p.yaml", text)
-            .expect_err("a bad price file")
-            .to_string()
+        // The replacement the tests below make parses when well formed.
+        PriceFile::parse("p.yaml", &with_rule(RULE)).unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
     fn a_bad_date_names_its_key() {
+        assert!(SHIPPED.contains("as_of: 2025-06-01\nchecked_on: 2026-12-06\n"));
         let e = error_of(&SHIPPED.replace("as_of: 2025-06-01", "as_of: June"));
         assert_eq!(e, "p.yaml: `as_of` must be a date YYYY-MM-DD, found `June`");
         let e = error_of(&SHIPPED.replace("checked_on: 2026-12-06", "checked_on: 2025-05-31"));
@@ -292,7 +306,7 @@ mod tests {
 
     #[test]
     fn a_bad_price_entry_names_the_file_and_its_key() {
-        let bad = |from: &str, to: &str| error_of(&SHIPPED.replace(RULE, &RULE.replace(from, to)));
+        let bad = |from: &str, to: &str| error_of(&with_rule(&RULE.replace(from, to)));
         assert_eq!(
             bad("usd: 1.00", "usd: -1"),
             "p.yaml: tables[0].waf.rule_month.usd: a price of -1 is not a price"
@@ -302,19 +316,14 @@ mod tests {
             "p.yaml: tables[0].waf.rule_month.source: `http://aws.amazon.com/waf/pricing/` is not an https address of the AWS page the figure comes from"
         );
         assert_eq!(
-            bad("confirmed_in: []", "confirmed_in: [eu-west-1]"),
+            bad("us-east-2, us-west-2]", "eu-west-1]"),
             "p.yaml: tables[0].waf.rule_month.confirmed_in: `eu-west-1` is not one of this table's regions (us-east-1, us-east-2, us-west-2)"
         );
-        // Without `found`, without `source`, or with a misspelt key, the
-        // parser names the key.
-        let no_found = SHIPPED.replace(
-            "No AWS figure stored (see web_acl_month). c3x.dev (third party): $1\n          a month per rule or managed rule group.",
-            "\"\"",
-        );
         assert_eq!(
-            error_of(&no_found.replace("found: >-\n          \"\"", "found: \"\"")),
+            bad("what the sources said", "\"  \""),
             "p.yaml: tables[0].waf.rule_month.found: say what the sources gave when the figure was checked"
         );
+        // Without `source`, or with a misspelt key, the parser names the key.
         let e = bad("        source: https://aws.amazon.com/waf/pricing/\n", "");
         assert!(e.starts_with("p.yaml: ") && e.contains("source"), "{e}");
         let e = bad("usd:", "price:");

@@ -301,16 +301,25 @@ async fn a_line_names_the_prices_it_uses_that_no_source_confirmed_for_the_region
     assert!(unconfirmed(&p).iter().all(|(_, k)| k.is_empty()));
     assert!(!p.render().contains('*'));
 
-    // The shipped file: in us-east-1 the AWS whitepapers confirm Lambda and
-    // API Gateway, and CloudTrail's page holds for every region.
+    // The shipped file: in us-east-1 AWS sources confirm on-demand DynamoDB,
+    // Lambda and API Gateway; WAF's and CloudTrail's prices hold everywhere.
     cfg.region = "us-east-1".to_owned();
+    let confirmed = |p: &Plan| -> Vec<&'static str> {
+        unconfirmed(p)
+            .into_iter()
+            .filter(|(_, k)| k.is_empty())
+            .map(|(s, _)| s)
+            .collect()
+    };
     let p = plan_of(&cfg).await;
-    let confirmed: Vec<&str> = unconfirmed(&p)
-        .into_iter()
-        .filter(|(_, k)| k.is_empty())
-        .map(|(s, _)| s)
-        .collect();
-    assert_eq!(confirmed, ["Lambda", "API Gateway", "CloudTrail"]);
+    assert_eq!(
+        confirmed(&p),
+        ["DynamoDB", "Lambda", "API Gateway", "WAF", "CloudTrail"]
+    );
+    // In us-east-2 AWS's Ohio cost table confirms S3 instead.
+    cfg.region = "us-east-2".to_owned();
+    let p = plan_of(&cfg).await;
+    assert_eq!(confirmed(&p), ["WAF", "S3", "CloudTrail"]);
 }
 
 #[tokio::test]
