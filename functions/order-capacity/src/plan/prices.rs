@@ -1,7 +1,8 @@
 //! The price table the planner costs with: data in the repository
-//! (`prices/aws-list-prices.yaml`), with the date it was transcribed and the
-//! regions each table serves, compiled into the binary so a plan never
-//! depends on the network.
+//! (`prices/aws-list-prices.yaml`), with the date it was transcribed, the date
+//! it was checked against AWS's pricing pages, the regions each table serves
+//! and, per price, its source and the regions a stored AWS source confirms it
+//! for; compiled into the binary so a plan never depends on the network.
 
 use serde::{Deserialize, Serialize};
 
