@@ -61,6 +61,20 @@ fn the_sample_county_plans_as_json_with_its_figures() {
     assert_eq!(p["targets"].as_array().expect("targets").len(), 7);
     assert_eq!(p["risks"].as_array().expect("risks").len(), 0);
     assert_eq!(p["cost"]["prices_as_of"], "2025-06-01");
+    assert_eq!(p["cost"]["prices_checked_on"], "2026-12-06");
+    // us-east-2: only CloudTrail's price is confirmed there by a stored AWS
+    // page; each other line names the prices it uses that are not.
+    let lines = p["cost"]["lines"].as_array().expect("cost lines");
+    let cloudtrail = lines.iter().find(|l| l["service"] == "CloudTrail");
+    assert_eq!(
+        cloudtrail.expect("CloudTrail line")["unconfirmed_prices"],
+        serde_json::json!([])
+    );
+    let sqs = lines.iter().find(|l| l["service"] == "SQS");
+    assert_eq!(
+        sqs.expect("SQS line")["unconfirmed_prices"],
+        serde_json::json!(["sqs.requests_per_million"])
+    );
 }
 
 #[test]

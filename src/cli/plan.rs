@@ -18,8 +18,10 @@ and the result is scaled to the county's rates. Shows write and read units per
 second per table and index at average and at peak, the hottest partition
 against DynamoDB's 1,000 WCU / 3,000 RCU per partition, the GSI write shards
 that keep every partition under half of that, on-demand against provisioned,
-and the monthly cost from the price table in the repository. docs/plan.md
-explains the model and its limits.
+and the monthly cost from the price table in the repository (its date and the
+date it was checked against AWS's pricing pages are printed; a cost line marked
+`*` uses a price no AWS source confirmed for the county's region). docs/plan.md
+explains the model and its limits, and how to refresh the prices.
 
 --fail-on-risk exits 13 when a partition or a provisioned maximum would be
 exceeded at peak.")]

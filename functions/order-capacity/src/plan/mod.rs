@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::flows::{FlowError, Measured, Sample, simulate};
 use crate::meter::{Layout, Target, read_units};
 pub use cost::{Cost, CostLine};
-pub use prices::{PriceError, PriceFile, Prices};
+pub use prices::{Price, PriceError, PriceFile, Prices};
 
 /// Orders the simulation runs: enough that every shard of 64 gets a few
 /// dozen, few enough to run in well under a second.
@@ -250,8 +250,8 @@ fn assemble(
 ) -> Plan {
     let region_prices = prices.for_region(&cfg.region);
     let capacity = capacity_choice(cfg, &rates, &targets, region_prices);
-    let cost = region_prices
-        .map(|p| cost::monthly(cfg, load, &rates, measured, &capacity, p, &prices.as_of));
+    let cost =
+        region_prices.map(|p| cost::monthly(cfg, load, &rates, measured, &capacity, p, prices));
     let (risks, warnings) = findings(cfg, load, &rates, &targets, &shards, prices);
     Plan {
         county: cfg.id.clone(),
@@ -501,10 +501,12 @@ fn capacity_choice(
         let d = &p.dynamodb;
         let writes: f64 = targets.iter().map(|t| t.write_units_per_order).sum::<f64>() * month;
         let reads: f64 = targets.iter().map(|t| t.read_units_per_order).sum::<f64>() * month;
-        writes / 1e6 * d.on_demand_write_per_million + reads / 1e6 * d.on_demand_read_per_million
+        writes / 1e6 * d.on_demand_write_per_million.usd
+            + reads / 1e6 * d.on_demand_read_per_million.usd
     });
     let provisioned = prices.map(|p| {
-        wcu_hours * p.dynamodb.provisioned_wcu_hour + rcu_hours * p.dynamodb.provisioned_rcu_hour
+        wcu_hours * p.dynamodb.provisioned_wcu_hour.usd
+            + rcu_hours * p.dynamodb.provisioned_rcu_hour.usd
     });
     let cheaper = match (on_demand, provisioned) {
         (Some(o), Some(p)) => Some(if o <= p { "on_demand" } else { "provisioned" }),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Plan, SAFE_SHARE};
+use super::{Cost, Plan, SAFE_SHARE};
 
 pub(super) fn render(p: &Plan) -> String {
     let mut s = String::new();
@@ -140,13 +140,40 @@ fn cost(s: &mut String, p: &Plan) {
     };
     let _ = writeln!(
         s,
-        "Monthly cost (list prices of {} as of {}, USD)",
-        c.region, c.prices_as_of
+        "Monthly cost (list prices of {} as of {}, checked against AWS's pricing pages on {}, USD)",
+        c.region, c.prices_as_of, c.prices_checked_on
     );
     for l in &c.lines {
-        let _ = writeln!(s, "  {:<12} {:>10.2}  {}", l.service, l.usd, l.basis);
+        let mark = if l.unconfirmed_prices.is_empty() {
+            ' '
+        } else {
+            '*'
+        };
+        let _ = writeln!(s, "  {:<12} {:>10.2}{mark} {}", l.service, l.usd, l.basis);
     }
-    let _ = writeln!(s, "  {:<12} {:>10.2}\n", "total", c.total_usd);
+    let _ = writeln!(s, "  {:<12} {:>10.2}", "total", c.total_usd);
+    unconfirmed(s, c);
+    s.push('\n');
+}
+
+/// The footnote to the lines marked `*`.
+fn unconfirmed(s: &mut String, c: &Cost) {
+    let keys: Vec<&str> = c
+        .lines
+        .iter()
+        .flat_map(|l| l.unconfirmed_prices.iter().copied())
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "  * uses a price that no AWS source confirmed for {} when checked on {}: {}\n    ({} records what was found)",
+        c.region,
+        c.prices_checked_on,
+        keys.join(", "),
+        super::prices::SHIPPED_PATH
+    );
 }
 
 fn findings(s: &mut String, p: &Plan) {

@@ -193,6 +193,133 @@ async fn the_bill_is_the_volumes_times_the_list_prices() {
     let total: f64 = cost.lines.iter().map(|l| l.usd).sum();
     assert!(close(cost.total_usd, total));
     assert_eq!(cost.prices_as_of, "2025-06-01");
+    assert_eq!(cost.prices_checked_on, "2026-12-06");
+}
+
+#[tokio::test]
+async fn lambda_sqs_firehose_and_s3_are_their_volumes_times_the_list_prices() {
+    let cfg = county(&load(7200, 2.5, 2.0, 3, 4));
+    let p = plan_of(&cfg).await;
+    let cost = p.cost.as_ref().expect("us-west-2 is priced");
+    let usd = |s: &str| cost.lines.iter().find(|l| l.service == s).expect(s).usd;
+    let m = 7200.0 * 6.0 * 730.0 / 168.0; // 187,714.29 orders a month
+    // Three OrderById stream records an order (the order event count of the
+    // Firehose line): accepted, then two status changes.
+    let events = 3.0 * m; // 563,142.86
+    assert!(
+        cost.lines
+            .iter()
+            .any(|l| l.basis == "563143 order events, billed at 5 KB each")
+    );
+    // Lambda, arm64 (the defaults): 5 API calls at 50 ms and 512 MB, 1 worker
+    // call at 300 ms and 512 MB, 3 publisher calls at 40 ms and 256 MB:
+    // 0.125 + 0.15 + 0.03 = 0.305 GB-s an order = 57,252.86 GB-s x
+    // $0.0000133334 = $0.7634; 9 invocations an order = 1,689,428.57 x $0.20
+    // a million = $0.3379. $1.1013 in all.
+    let gb_s = m * (5.0 * 0.05 * 0.5 + 0.3 * 0.5 + 3.0 * 0.04 * 0.25);
+    assert!(close(
+        usd("Lambda"),
+        9.0 * m * 0.20 / 1e6 + gb_s * 0.0000133334
+    ));
+    // SQS: 3 requests an order (563,142.86) and 5 pollers x 730 h x 3,600 s
+    // / 20 s = 657,000 long polls: 1,220,142.86 x $0.40 a million = $0.4881.
+    assert!(close(usd("SQS"), (3.0 * m + 657_000.0) * 0.40 / 1e6));
+    // Firehose: each event billed as 5 KB: 2.6853 GB x $0.029 = $0.0779.
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    assert!(close(usd("Firehose"), events * 5120.0 / gib * 0.029));
+    // S3: 1 KB an event, 0.5371 GB x $0.023 = $0.0124; 2 x 730 x 12 = 17,520
+    // objects x $0.005 a thousand = $0.0876. $0.0999 in all.
+    assert!(close(
+        usd("S3"),
+        events * 1024.0 / gib * 0.023 + 17.52 * 0.005
+    ));
+}
+
+/// The shipped prices with every `confirmed_in` replaced by `to`.
+fn prices_confirmed_in(to: &str) -> PriceFile {
+    let text: String = prices::SHIPPED
+        .lines()
+        .map(|l| match l.split_once("confirmed_in:") {
+            Some((indent, _)) => format!("{indent}confirmed_in: {to}\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    PriceFile::parse("p.yaml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_line_names_the_prices_it_uses_that_no_source_confirmed_for_the_region() {
+    let mut cfg = county(&load(7200, 2.5, 2.0, 3, 4));
+    let unconfirmed = |p: &Plan| -> Vec<(&'static str, Vec<&'static str>)> {
+        let cost = p.cost.as_ref().expect("priced");
+        cost.lines
+            .iter()
+            .map(|l| (l.service, l.unconfirmed_prices.clone()))
+            .collect()
+    };
+    // Nothing confirmed: every line names exactly the prices it uses, and
+    // each is a key of the price file.
+    let none = prices_confirmed_in("[]");
+    let p = plan(&cfg, &none).await.expect("plan");
+    let keys = none.tables[0].entries().map(|(k, _)| k);
+    let want = vec![
+        (
+            "DynamoDB",
+            vec![
+                "dynamodb.on_demand_write_per_million",
+                "dynamodb.on_demand_read_per_million",
+            ],
+        ),
+        (
+            "Lambda",
+            vec!["lambda.requests_per_million", "lambda.gb_second_arm64"],
+        ),
+        ("SQS", vec!["sqs.requests_per_million"]),
+        ("API Gateway", vec!["api_gateway.rest_requests_per_million"]),
+        (
+            "WAF",
+            vec![
+                "waf.web_acl_month",
+                "waf.rule_month",
+                "waf.requests_per_million",
+            ],
+        ),
+        ("Firehose", vec!["firehose.ingested_gb"]),
+        ("S3", vec!["s3.standard_gb_month", "s3.put_per_thousand"]),
+        ("CloudTrail", vec!["cloudtrail.data_events_per_100k"]),
+    ];
+    assert_eq!(unconfirmed(&p), want);
+    assert!(want.iter().flat_map(|(_, k)| k).all(|k| keys.contains(k)));
+    assert!(
+        p.render()
+            .contains("  * uses a price that no AWS source confirmed for us-west-2")
+    );
+
+    // Everything confirmed everywhere: no line is marked, no footnote.
+    let all = prices_confirmed_in("[us-east-1, us-east-2, us-west-2]");
+    let p = plan(&cfg, &all).await.expect("plan");
+    assert!(unconfirmed(&p).iter().all(|(_, k)| k.is_empty()));
+    assert!(!p.render().contains('*'));
+
+    // The shipped file: in us-east-1 AWS sources confirm on-demand DynamoDB,
+    // Lambda and API Gateway; WAF's and CloudTrail's prices hold everywhere.
+    cfg.region = "us-east-1".to_owned();
+    let confirmed = |p: &Plan| -> Vec<&'static str> {
+        unconfirmed(p)
+            .into_iter()
+            .filter(|(_, k)| k.is_empty())
+            .map(|(s, _)| s)
+            .collect()
+    };
+    let p = plan_of(&cfg).await;
+    assert_eq!(
+        confirmed(&p),
+        ["DynamoDB", "Lambda", "API Gateway", "WAF", "CloudTrail"]
+    );
+    // In us-east-2 AWS's Ohio cost table confirms S3 instead.
+    cfg.region = "us-east-2".to_owned();
+    let p = plan_of(&cfg).await;
+    assert_eq!(confirmed(&p), ["WAF", "S3", "CloudTrail"]);
 }
 
 #[tokio::test]
