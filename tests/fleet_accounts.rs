@@ -126,3 +126,143 @@ fn one_job_reaches_every_county_that_names_its_way_in_and_skips_one_that_does_no
     let o = acme(dir.path(), &["bootstrap", "--county", "king-wa"]);
     assert_eq!(o.status.code(), Some(6), "{}", said(&o));
 }
+
+/// Credentials of the role `acme-deploy` in a fresh account, as a pipeline job
+/// that came in through OIDC holds them: `(account, key, secret, token)`.
+async fn deploy_role_in_fresh_account() -> (String, String, String, String) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    let account = format!("6{:011}", (nanos / 1000) % 100_000_000_000);
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .load()
+        .await;
+    let out = aws_sdk_sts::Client::new(&conf)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
+        .role_session_name("ci")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = out.credentials().expect("credentials");
+    (
+        account,
+        c.access_key_id().to_owned(),
+        c.secret_access_key().to_owned(),
+        c.session_token().to_owned(),
+    )
+}
+
+/// A sample county moved to `account`, with `access` in place of its own.
+fn moved(dir: &Path, sample: &str, id: &str, account: &str, access: &str) {
+    let body = std::fs::read_to_string(root().join(format!("environments/{sample}.yaml")))
+        .expect("read county");
+    let at = body
+        .find("\naccess:\n")
+        .expect("the sample names its access");
+    let (from, _) = body
+        .split_once("account: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .expect("the sample's account");
+    let body = body[..=at]
+        .replace(from, account)
+        .replace(&format!("id: {sample}"), &format!("id: {id}"));
+    std::fs::write(
+        dir.join(format!("environments/{id}.yaml")),
+        format!("{body}{access}"),
+    )
+    .expect("write county");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_in_a_county_account_uses_its_own_credentials_there_and_each_way_in_elsewhere() {
+    let (home, key, secret, token) = deploy_role_in_fresh_account().await;
+    let (away, p_key, p_secret, p_token) = deploy_role_in_fresh_account().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("environments")).expect("mkdir");
+    for f in ["defaults.yaml", "travis-tx.yaml"] {
+        std::fs::copy(
+            root().join("environments").join(f),
+            d.join("environments").join(f),
+        )
+        .expect("copy");
+    }
+    // fulton-ga in the job's own account names a profile this machine does
+    // not have: it must not be needed. king-wa is reached through a profile
+    // although the job's keys are in its environment; travis-tx by assuming
+    // its role; cobb-ga, in another account with no way in, is not reached.
+    moved(
+        d,
+        "fulton-ga",
+        "fulton-ga",
+        &home,
+        "access:\n  profile: acme-nobody-has-this\n",
+    );
+    moved(
+        d,
+        "king-wa",
+        "king-wa",
+        &away,
+        "access:\n  profile: king-wa-deploy\n",
+    );
+    moved(d, "fulton-ga", "cobb-ga", "999999999999", "");
+    let config = d.join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile king-wa-deploy]\naws_access_key_id = {p_key}\naws_secret_access_key = {p_secret}\naws_session_token = {p_token}\n"
+        ),
+    )
+    .expect("aws config");
+    let job = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_acme-infra"))
+            .args(args)
+            .current_dir(d)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret)
+            .env("AWS_SESSION_TOKEN", &token)
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", d.join("no-credentials-file"))
+            .env_remove("AWS_PROFILE")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .expect("acme-infra runs")
+    };
+
+    let o = job(&["diff"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!(
+            "not compared: account 999999999999 cannot be reached: these credentials are for account {home}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 differ, 0 unchanged, 1 not reachable from these credentials (not compared: acme-cobb-ga)"),
+        "{text}"
+    );
+
+    // Each account is the one bootstrapped: the job's own, the profile's.
+    for (county, bucket) in [
+        ("fulton-ga", format!("acme-assets-{home}-us-east-1")),
+        ("king-wa", format!("acme-assets-{away}-us-west-2")),
+    ] {
+        let o = job(&["bootstrap", "--county", county]);
+        let text = said(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        assert!(text.contains(&bucket), "{bucket}: {text}");
+    }
+    let o = job(&["bootstrap", "--county", "cobb-ga"]);
+    let text = said(&o);
+    assert_eq!(o.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("999999999999") && text.contains(&home),
+        "{text}"
+    );
+}

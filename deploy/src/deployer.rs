@@ -48,6 +48,7 @@ struct Inner {
     clients: Clients,
     pacing: Pacing,
     stats: Stats,
+    caller: crate::reach::Caller,
 }
 
 /// The deployer: SDK clients (built once) plus bookkeeping. Cheap to clone.
@@ -73,6 +74,7 @@ impl Deployer {
                 clients,
                 pacing,
                 stats: Stats::default(),
+                caller: crate::reach::Caller::default(),
             }),
             interrupt: Interrupt::new(),
         }
@@ -104,6 +106,11 @@ impl Deployer {
     /// The clients.
     pub fn clients(&self) -> &Clients {
         &self.inner.clients
+    }
+
+    /// Who these credentials are, once asked (see [`crate::reach`]).
+    pub(crate) fn caller_cache(&self) -> &crate::reach::Caller {
+        &self.inner.caller
     }
 
     pub(crate) fn pacing(&self) -> &Pacing {

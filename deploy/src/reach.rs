@@ -1,14 +1,17 @@
 //! Reaching each county's account. A fleet spans accounts: one pipeline job's
-//! credentials reach a county directly when they are its account's, and
-//! otherwise through the way in its county file names (`access:`, carried in
-//! the assembly): a role in the county's account to assume (the CDK's
-//! `assumeRoleArn`) or a named profile. A county with neither, in another
-//! account, cannot be reached: a whole-fleet run skips it with the reason, a
-//! run that named it fails.
+//! credentials reach a county directly when they are its account's (whatever
+//! its county file says), and otherwise through the way in its county file
+//! names (`access:`, carried in the assembly): a role in the county's account
+//! to assume (the CDK's `assumeRoleArn`) or a named profile. A county with
+//! neither, in another account, cannot be reached: a whole-fleet run skips it
+//! with the reason, a run that named it fails.
 
 use acme_stacks::config::AccountAccess;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sts::config::SharedCredentialsProvider;
+use tokio::sync::OnceCell;
 
 use crate::artifact::StackArtifact;
 use crate::aws::Clients;
@@ -59,64 +62,120 @@ pub fn by_target(artifacts: Vec<StackArtifact>) -> Vec<(Target, Vec<StackArtifac
     groups
 }
 
+/// The base credentials' identity, asked once per deployer: a fleet of many
+/// counties in a handful of accounts costs one `GetCallerIdentity`, not one
+/// per county. A failure is kept too (as its message and fix), so a machine
+/// without default credentials does not wait out the credential chain again
+/// for every county that names a profile.
+#[derive(Default)]
+pub(crate) struct Caller(OnceCell<Result<Identity, (String, String)>>);
+
 impl Deployer {
-    /// A deployer for `t`: these clients when they already fit (same region,
-    /// no way in named), else clients in `t.region` with the credentials its
-    /// access gives. `Err` when a named way in does not work or leads to
-    /// another account: the county file promised it would.
+    /// A deployer for `t`. The caller's own credentials when they are already
+    /// `t.account`'s, whatever `access:` says (as the CDK does): a pipeline
+    /// job that arrives through OIDC as the county's deploy role must not
+    /// assume that role again (which would need the role to trust itself),
+    /// and a profile kept on operators' machines must not be needed by a
+    /// job that is already in the account. Otherwise the way in `access:`
+    /// names; without one, `Unreachable`. `Err` when a named way in does not
+    /// work or leads to another account: the county file promised it would.
     pub async fn reach(&self, t: &Target) -> Result<Reach, DeployError> {
-        let fits =
-            t.access.is_none() && self.clients().region.as_deref() == Some(t.region.as_str());
-        let deployer = if fits {
-            self.clone()
-        } else {
-            let sdk = self.sdk_for(t).await?;
-            self.with_clients(Clients::from_sdk_config(&sdk))
-        };
-        let identity = match (deployer.identity().await, &t.access) {
-            (Ok(identity), _) => identity,
-            (Err(e), None) => return Err(e),
-            (Err(e), Some(access)) => return Err(way_in_failed(t, access, &e.to_string())),
-        };
-        if identity.account == t.account {
-            return Ok(Reach::Reached { deployer, identity });
+        let caller = self.caller(t).await;
+        if let Ok(me) = &caller
+            && me.account == t.account
+        {
+            return Ok(Reach::Reached {
+                deployer: self.in_region(t)?,
+                identity: Identity {
+                    region: t.region.clone(),
+                    ..me.clone()
+                },
+            });
         }
-        match &t.access {
-            None => Ok(Reach::Unreachable {
+        let Some(access) = &t.access else {
+            let me = caller?;
+            return Ok(Reach::Unreachable {
                 reason: format!(
                     "account {} cannot be reached: these credentials are for account {} ({}) and the county file gives no `access:` (a `role_arn` to assume or a `profile`)",
-                    t.account, identity.account, identity.arn
+                    t.account, me.account, me.arn
                 ),
-            }),
-            Some(access) => Err(way_in_failed(
-                t,
-                access,
-                &format!(
-                    "it leads to account {} ({})",
-                    identity.account, identity.arn
-                ),
-            )),
-        }
+            });
+        };
+        self.reach_through(t, access).await
     }
 
-    /// The SDK configuration of `t`: the caller's, in `t.region`, with the
-    /// role assumed or the profile loaded.
-    async fn sdk_for(&self, t: &Target) -> Result<aws_config::SdkConfig, DeployError> {
-        let region = Region::new(t.region.clone());
-        let base = self
-            .clients()
-            .sdk
+    /// Who the base credentials are, from the cache or one
+    /// `GetCallerIdentity` (in `t`'s region when these clients have none).
+    async fn caller(&self, t: &Target) -> Result<Identity, DeployError> {
+        let asked = self
+            .caller_cache()
+            .0
+            .get_or_init(|| async {
+                let who = match self.clients().region {
+                    Some(_) => self.identity().await,
+                    None => match self.in_region(t) {
+                        Ok(d) => d.identity().await,
+                        Err(e) => Err(e),
+                    },
+                };
+                who.map_err(|e| match e {
+                    DeployError::Identity { message, fix } => (message, fix),
+                    other => (other.to_string(), String::new()),
+                })
+            })
+            .await;
+        asked
             .clone()
-            .ok_or_else(|| DeployError::Identity {
-                message: format!(
-                    "account {} in {} needs clients of its own, and these were assembled by hand",
-                    t.account, t.region
-                ),
-                fix: "build the deployer with Clients::from_env".into(),
-            })?;
-        Ok(match &t.access {
-            None => base.into_builder().region(region).build(),
-            Some(AccountAccess::Role { arn, external_id }) => {
+            .map_err(|(message, fix)| DeployError::Identity { message, fix })
+    }
+
+    /// These credentials in `t.region`: this deployer when it is already there.
+    fn in_region(&self, t: &Target) -> Result<Deployer, DeployError> {
+        if self.clients().region.as_deref() == Some(t.region.as_str()) {
+            return Ok(self.clone());
+        }
+        let sdk = self.base_sdk(t)?;
+        let sdk = sdk
+            .into_builder()
+            .region(Region::new(t.region.clone()))
+            .build();
+        Ok(self.with_clients(Clients::from_sdk_config(&sdk)))
+    }
+
+    /// `t` through the way in its county file names, checked to lead into
+    /// `t.account`.
+    async fn reach_through(
+        &self,
+        t: &Target,
+        access: &AccountAccess,
+    ) -> Result<Reach, DeployError> {
+        let sdk = self.sdk_through(t, access).await?;
+        let deployer = self.with_clients(Clients::from_sdk_config(&sdk));
+        let identity = deployer
+            .identity()
+            .await
+            .map_err(|e| way_in_failed(t, access, &e.to_string()))?;
+        if identity.account != t.account {
+            let why = format!(
+                "it leads to account {} ({})",
+                identity.account, identity.arn
+            );
+            return Err(way_in_failed(t, access, &why));
+        }
+        Ok(Reach::Reached { deployer, identity })
+    }
+
+    /// The SDK configuration of `t` through `access`: the caller's, in
+    /// `t.region`, with the role assumed, or the profile's credentials.
+    async fn sdk_through(
+        &self,
+        t: &Target,
+        access: &AccountAccess,
+    ) -> Result<aws_config::SdkConfig, DeployError> {
+        let region = Region::new(t.region.clone());
+        Ok(match access {
+            AccountAccess::Role { arn, external_id } => {
+                let base = self.base_sdk(t)?;
                 let mut role = aws_config::sts::AssumeRoleProvider::builder(arn)
                     .session_name("acme-infra")
                     .region(region.clone());
@@ -129,14 +188,39 @@ impl Deployer {
                     .credentials_provider(SharedCredentialsProvider::new(provider))
                     .build()
             }
-            Some(AccountAccess::Profile(name)) => {
+            AccountAccess::Profile(name) => {
+                // The profile's credentials, not the default chain's: that
+                // chain reads environment keys first, so a job holding keys
+                // in its environment (its own account's) would never use
+                // the profile at all.
+                let conf = ProviderConfig::without_region().with_region(Some(region.clone()));
+                let creds = ProfileFileCredentialsProvider::builder()
+                    .profile_name(name)
+                    .configure(&conf)
+                    .build();
                 aws_config::defaults(BehaviorVersion::latest())
                     .profile_name(name)
                     .region(region)
+                    .credentials_provider(creds)
                     .load()
                     .await
             }
         })
+    }
+
+    /// The SDK configuration these clients were built from, to derive
+    /// another region's or account's.
+    fn base_sdk(&self, t: &Target) -> Result<aws_config::SdkConfig, DeployError> {
+        self.clients()
+            .sdk
+            .clone()
+            .ok_or_else(|| DeployError::Identity {
+                message: format!(
+                    "account {} in {} needs clients of its own, and these were assembled by hand",
+                    t.account, t.region
+                ),
+                fix: "build the deployer with Clients::from_env".into(),
+            })
     }
 }
 

@@ -828,3 +828,126 @@ async fn a_way_in_that_leads_to_another_account_fails_its_county_only() {
         "the reachable county is deployed all the same"
     );
 }
+
+/// A pipeline job that arrives as a county account's deploy role (as through
+/// OIDC) deploys that account's counties with its own credentials, whatever
+/// their `access:` names, asks who it is once for the whole fleet, and still
+/// assumes the role of a county in another account.
+#[tokio::test]
+async fn a_job_already_in_a_county_account_uses_its_own_credentials_and_assumes_elsewhere() {
+    let d = deployer().await;
+    let home = fresh_account();
+    let job = bootstrapped_through_role(&d, &home).await;
+    let away = fresh_account();
+    let other = bootstrapped_through_role(&d, &away).await;
+    let job_arn = job.identity().await.expect("who the job is").arn;
+    assert!(
+        job_arn.starts_with(&format!("arn:aws:sts::{home}:assumed-role/acme-deploy/")),
+        "{job_arn}"
+    );
+
+    // Ways in the job must not take: a role it would show in its ARN had it
+    // assumed it, and a profile this machine does not have.
+    let admin = acme_stacks::config::AccountAccess::Role {
+        arn: format!("arn:aws:iam::{home}:role/county-admin"),
+        external_id: None,
+    };
+    let no_profile = acme_stacks::config::AccountAccess::Profile("acme-no-such-profile".into());
+    let mut by_role = artifact(&unique("r"), &data_template("pk", 30, &[]));
+    by_role.account = home.clone();
+    by_role.access = Some(admin.clone());
+    let mut by_profile = artifact(&unique("p"), &data_template("pk", 30, &[]));
+    by_profile.account = home.clone();
+    by_profile.access = Some(no_profile.clone());
+    let mut there = artifact(&unique("t"), &data_template("pk", 30, &[]));
+    there.account = away.clone();
+    there.access = Some(role_in(&away));
+    let mut nowhere = artifact(&unique("n"), &data_template("pk", 30, &[]));
+    nowhere.account = "999999999999".into();
+    let asked = job.counter().count("STS.GetCallerIdentity");
+    let fleet = DeployOptions {
+        skip_unreachable: true,
+        ..never_ask()
+    };
+    let (out, text) = Output::capture(Format::Human);
+    let report = job
+        .deploy(
+            vec![
+                by_role.clone(),
+                by_profile.clone(),
+                there.clone(),
+                nowhere.clone(),
+            ],
+            &fleet,
+            &out,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}\n{}", e.report(), text.text()));
+    let outcome = |name: &str| {
+        report
+            .stacks
+            .iter()
+            .find(|r| r.stack == name)
+            .map(|r| r.outcome.clone())
+            .expect("reported")
+    };
+    for a in [&by_role, &by_profile, &there] {
+        assert!(
+            matches!(outcome(&a.stack_name), Outcome::Created { .. }),
+            "{}: {}",
+            a.stack_name,
+            text.text()
+        );
+    }
+    let Outcome::Unreachable { reason } = outcome(&nowhere.stack_name) else {
+        panic!("{}", text.text());
+    };
+    assert!(
+        reason.contains("999999999999") && reason.contains(&home),
+        "{reason}"
+    );
+    // Four counties in four targets, one question of who the job is.
+    assert_eq!(
+        job.counter().count("STS.GetCallerIdentity") - asked,
+        1,
+        "{:?}",
+        job.counter().snapshot()
+    );
+    assert_eq!(
+        stack_status(&job, &by_profile.stack_name).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(
+        stack_status(&other, &there.stack_name).await.as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(stack_status(&job, &there.stack_name).await, None);
+
+    // Reached directly, the job's own credentials, in any region.
+    for (region, access) in [
+        ("us-east-1", &admin),
+        ("us-east-1", &no_profile),
+        ("us-west-2", &admin),
+    ] {
+        let target = acme_deploy::Target {
+            account: home.clone(),
+            region: region.into(),
+            access: Some(access.clone()),
+        };
+        let acme_deploy::Reach::Reached { deployer, identity } =
+            job.reach(&target).await.expect("reached as it is")
+        else {
+            panic!("{target:?} is the job's own account");
+        };
+        let actual = deployer.identity().await.expect("the reached credentials");
+        assert_eq!(
+            (identity.arn.as_str(), identity.region.as_str()),
+            (job_arn.as_str(), region)
+        );
+        assert_eq!(
+            (actual.arn.as_str(), actual.region.as_str()),
+            (job_arn.as_str(), region),
+            "{access:?}"
+        );
+    }
+}
