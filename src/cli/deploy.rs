@@ -48,8 +48,9 @@ const BOOTSTRAP_EXAMPLES: &str = "\
 Examples:
   acme-infra bootstrap                                   bootstrap the account/region of your credentials
   acme-infra bootstrap --account 123456789012 --region us-east-1
-  acme-infra bootstrap --county king-wa                  king-wa's account and region, reached as its
-                                                         county file's `access:` says
+  acme-infra bootstrap --county king-wa                  king-wa's account and region: your own
+                                                         credentials when they are its account's,
+                                                         else through its county file's `access:`
 
 Creates or upgrades the `acme-bootstrap` stack: the KMS-encrypted, versioned, TLS-only assets
 bucket that function bundles and large templates are uploaded to. Run it once per account and
@@ -134,8 +135,9 @@ pub struct DeployArgs {
 #[derive(Debug, Clone, Args)]
 #[command(after_help = BOOTSTRAP_EXAMPLES)]
 pub struct BootstrapArgs {
-    /// Bootstrap this county's account and region, reached as its county
-    /// file's `access:` says (the way `deploy` reaches it).
+    /// Bootstrap this county's account and region, reached the way `deploy`
+    /// reaches it: these credentials when they are its account's, else
+    /// through its county file's `access:`.
     #[arg(long, value_name = "ID", conflicts_with_all = ["account", "region"])]
     pub county: Option<String>,
     #[command(flatten)]

@@ -17,7 +17,7 @@ use crate::synth::SynthesizedStack;
 /// nothing newer than this version's features is used.
 pub const SCHEMA_VERSION: &str = "36.0.0";
 
-/// `manifest.json`: the cloud-assembly manifest, written by [`write`] and
+/// `manifest.json`: the cloud-assembly manifest, written by [`write()`] and
 /// read back by [`read`] through these same types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssemblyManifest {
@@ -190,7 +190,7 @@ pub enum AssemblyError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Reads an assembly written by [`write`]: every CloudFormation stack in its
+/// Reads an assembly written by [`write()`]: every CloudFormation stack in its
 /// manifest, with the template text. Errors name the file and what is wrong;
 /// a template that is not JSON is refused (the deployer needs JSON).
 pub fn read(dir: &Path) -> Result<Vec<StackTemplate>, AssemblyError> {

@@ -58,7 +58,7 @@ pub fn dashboard_name(county: &str) -> String {
 }
 
 /// Name of one of a county's alarms: `acme-<county>-<what>`. Every alarm of
-/// the county is named so, which is what [`alarm_arn_pattern`] relies on.
+/// the county is named so, which is what `alarm_arn_pattern` relies on.
 pub fn alarm_name(county: &str, what: &str) -> String {
     format!("acme-{county}-{what}")
 }
