@@ -210,7 +210,7 @@ fn inferred_region(
             "region",
             Outcome::Pass,
             format!(
-                "{r}: CloudFormation answers (opt-in status not read, {why}: allow account:GetRegionOptStatus to read it)"
+                "{r}: CloudFormation answers (opt-in status not read, {why}; allow account:GetRegionOptStatus to read it)"
             ),
         ),
     }
