@@ -1,7 +1,9 @@
 //! `acme-infra doctor` against the local AWS emulator (moto), through the
 //! binary: a fresh account (no bootstrap stack: a fail line, exit 13), the
-//! same account after `acme-infra bootstrap` (every AWS check passes), and
-//! credentials for another account than the county file's (a fail line).
+//! same account after `acme-infra bootstrap` (the bootstrap line passes; the
+//! quota lines warn, moto serving none of the quotas), the fallbacks the
+//! quota and opt-in reads take on moto, and credentials for another account
+//! than the county file's (a fail line).
 //!
 //! Each run assumes a role into a fresh account id of its own, so runs never
 //! see each other's stacks on a shared emulator.
@@ -153,6 +155,80 @@ async fn a_fresh_account_fails_on_bootstrap_and_passes_once_bootstrapped() {
     insta::assert_snapshot!("doctor_bootstrapped", redacted(&after, &account));
     let (code, strict) = doctor(&creds, dir.path(), &["--strict"]);
     assert_eq!(code, Some(13), "{strict}");
+}
+
+/// moto serves Service Quotas for service code `vpc` only (anything else
+/// answers `NoSuchResourceException`) and not `GetAWSDefaultServiceQuota`
+/// at all, nor the Account API's `GetRegionOptStatus`: each line reached
+/// the emulator with the real call and says which fallback it took.
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_and_opt_in_reads_reach_the_emulator_and_their_lines_say_how_they_fell_back() {
+    let account = fresh_account(21);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), &account);
+
+    let (_, text) = doctor(&creds, dir.path(), &[]);
+    let region = line(&text, "region");
+    assert!(
+        region.starts_with("pass")
+            && region.contains("CloudFormation answers")
+            && region.contains("opt-in status not read, GetRegionOptStatus: HTTP 404"),
+        "{text}"
+    );
+    let fallback = "quota not read (GetServiceQuota: NoSuchResourceException, then GetAWSDefaultServiceQuota: HTTP 500)";
+    for (name, quota, code) in [
+        (
+            "lambda concurrency",
+            "Concurrent executions",
+            "--service-code lambda --quota-code L-B99A9384",
+        ),
+        (
+            "api gateway quota",
+            "Throttle rate",
+            "--service-code apigateway --quota-code L-8A5B8E43",
+        ),
+        (
+            "dynamodb tables",
+            "Maximum number of tables",
+            "--service-code dynamodb --quota-code L-F98FE922",
+        ),
+    ] {
+        let l = line(&text, name);
+        assert!(
+            l.starts_with("warn") && l.contains(&format!("{quota} {fallback}")) && l.contains(code),
+            "{name}: {text}"
+        );
+    }
+    // The county's figures stay in the line the quota could not be read for.
+    assert!(
+        line(&text, "lambda concurrency")
+            .contains("the county needs 351: 201 reserved + 50 for the worker's queue"),
+        "{text}"
+    );
+    // A fresh account: ListTables answers, no table yet.
+    assert!(
+        line(&text, "dynamodb tables")
+            .contains("0 other tables in the account + the county's 5 = 5"),
+        "{text}"
+    );
+
+    let (_, json) = doctor(&creds, dir.path(), &["--json"]);
+    let json_end = json.rfind(']').expect("a JSON array") + 1;
+    let checks: serde_json::Value = serde_json::from_str(&json[..json_end]).expect("JSON");
+    for name in ["lambda concurrency", "api gateway quota", "dynamodb tables"] {
+        let c = checks
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {json}"));
+        assert_eq!(c["outcome"], "warn", "{c}");
+        assert!(
+            c["detail"].as_str().is_some_and(|d| d.contains(fallback)),
+            "{c}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

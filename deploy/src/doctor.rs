@@ -1,15 +1,24 @@
 //! `acme-infra doctor`: what a county's first deploy needs from its account,
 //! checked before it runs. One [`Check`] per line, each pass, warn, fail or
 //! skip (not checkable with the APIs this tool carries; the line says how
-//! to check it by hand).
+//! to check it by hand). A read the account refuses (or an emulator does
+//! not serve) falls back where it can and says so in its line.
 //!
 //! The AWS checks live here, with the deployer's own identity and bootstrap
 //! logic, so `doctor` passes exactly when `deploy` would find what it looks
 //! for. The legacy database check is the binary's (it needs `acme-migrate`).
 
+pub mod quotas;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 
 use acme_stacks::config::{CapacityMode, CountyConfig};
+use aws_sdk_account::types::RegionOptStatus;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::Serialize;
 
 use crate::deployer::Deployer;
@@ -61,16 +70,21 @@ impl fmt::Display for Check {
     }
 }
 
+/// The clients doctor reads through, for the county's region.
+pub struct Clients {
+    pub deployer: Deployer,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
+    pub account: aws_sdk_account::Client,
+}
+
 /// Read-only calls against the county's account and region: `sts`,
-/// `cloudformation:DescribeStacks` (and `ListStackResources` on moto), and
-/// `dynamodb:DescribeLimits`.
-pub async fn aws_checks(
-    deployer: &Deployer,
-    dynamodb: &aws_sdk_dynamodb::Client,
-    cfg: &CountyConfig,
-) -> Vec<Check> {
+/// `cloudformation:DescribeStacks` (and `ListStackResources` on moto),
+/// `account:GetRegionOptStatus`, `dynamodb:DescribeLimits` and `ListTables`,
+/// `servicequotas:GetServiceQuota` and `GetAWSDefaultServiceQuota`.
+pub async fn aws_checks(clients: &Clients, cfg: &CountyConfig) -> Vec<Check> {
     let mut checks = Vec::new();
-    let identity = match deployer.identity().await {
+    let identity = match clients.deployer.identity().await {
         Ok(i) => i,
         Err(e) => {
             checks.push(Check::new("credentials", Outcome::Fail, e.to_string()));
@@ -94,43 +108,109 @@ pub async fn aws_checks(
         return checks;
     }
     checks.push(Check::new("account", Outcome::Pass, cfg.account.clone()));
-    let bootstrap = deployer.bootstrap_info(&cfg.account, &cfg.region).await;
-    checks.push(region(cfg, &bootstrap));
+    let (bootstrap, opt_in, limits, quotas) = tokio::join!(
+        clients.deployer.bootstrap_info(&cfg.account, &cfg.region),
+        opt_in_status(&clients.account, &cfg.region),
+        dynamodb_limits(&clients.dynamodb, cfg),
+        quotas::checks(&clients.quotas, &clients.dynamodb, cfg),
+    );
+    checks.push(region(cfg, opt_in, &bootstrap));
     checks.push(bootstrap_check(bootstrap));
-    checks.push(dynamodb_limits(dynamodb, cfg).await);
-    checks.push(lambda_concurrency(cfg));
-    checks.push(Check::new(
-        "api gateway quota",
-        Outcome::Skip,
-        format!(
-            "not readable without the API Gateway or Service Quotas SDK; the stage asks for {} requests/s (burst {}), the account's default is 10,000 (burst 5,000) per region: `aws service-quotas list-service-quotas --service-code apigateway`",
-            cfg.api.throttle_rate, cfg.api.throttle_burst
-        ),
-    ));
+    checks.push(limits);
+    checks.extend(quotas);
     checks
 }
 
-/// A region that answered CloudFormation is enabled for these credentials;
+/// The region's opt-in status for the account, or why it could not be read.
+async fn opt_in_status(
+    client: &aws_sdk_account::Client,
+    region: &str,
+) -> Result<Option<RegionOptStatus>, String> {
+    client
+        .get_region_opt_status()
+        .region_name(region)
+        .send()
+        .await
+        .map(|out| out.region_opt_status().cloned())
+        .map_err(|e| format!("GetRegionOptStatus: {}", brief(&e)))
+}
+
+/// The opt-in status when the Account API gives it; otherwise inferred: a
+/// region that answered CloudFormation is enabled for these credentials,
 /// an opt-in region that is not answers with an error on every call.
 fn region(
     cfg: &CountyConfig,
+    opt_in: Result<Option<RegionOptStatus>, String>,
     bootstrap: &Result<crate::bootstrap::BootstrapInfo, DeployError>,
 ) -> Check {
+    match opt_in {
+        Ok(status) => opt_in_verdict(&cfg.region, status.as_ref()),
+        Err(why) => inferred_region(cfg, &why, bootstrap),
+    }
+}
+
+/// ENABLED and ENABLED_BY_DEFAULT pass, ENABLING warns, DISABLED and
+/// DISABLING fail.
+pub fn opt_in_verdict(region: &str, status: Option<&RegionOptStatus>) -> Check {
+    let Some(status) = status else {
+        return Check::new(
+            "region",
+            Outcome::Warn,
+            format!(
+                "{region}: GetRegionOptStatus answered without a status: `aws account get-region-opt-status --region-name {region}`"
+            ),
+        );
+    };
+    let s = status.as_str();
+    let (outcome, hint) = match status {
+        RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault => {
+            (Outcome::Pass, String::new())
+        }
+        RegionOptStatus::Enabling => (
+            Outcome::Warn,
+            format!(
+                ": still being enabled, deploy once `aws account get-region-opt-status --region-name {region}` says ENABLED"
+            ),
+        ),
+        RegionOptStatus::Disabled | RegionOptStatus::Disabling => (
+            Outcome::Fail,
+            format!(
+                ": not enabled for the account: `aws account enable-region --region-name {region}`, then wait for ENABLED"
+            ),
+        ),
+        _ => (
+            Outcome::Warn,
+            format!(
+                ": an opt-in status this tool does not know: `aws account get-region-opt-status --region-name {region}`"
+            ),
+        ),
+    };
+    Check::new(
+        "region",
+        outcome,
+        format!("{region}: opt-in status {s}{hint}"),
+    )
+}
+
+fn inferred_region(
+    cfg: &CountyConfig,
+    why: &str,
+    bootstrap: &Result<crate::bootstrap::BootstrapInfo, DeployError>,
+) -> Check {
+    let r = &cfg.region;
     match bootstrap {
         Err(DeployError::Aws { .. }) | Err(DeployError::Identity { .. }) => Check::new(
             "region",
             Outcome::Fail,
             format!(
-                "CloudFormation in {} did not answer: is the region enabled for the account (opt-in regions: `aws account get-region-opt-status --region-name {}`)?",
-                cfg.region, cfg.region
+                "CloudFormation in {r} did not answer and the opt-in status was not read ({why}): is the region enabled for the account? allow account:GetRegionOptStatus or run `aws account get-region-opt-status --region-name {r}`"
             ),
         ),
         _ => Check::new(
             "region",
             Outcome::Pass,
             format!(
-                "{}: CloudFormation answers (opt-in status itself is not read: no Account SDK)",
-                cfg.region
+                "{r}: CloudFormation answers (opt-in status not read, {why}; allow account:GetRegionOptStatus to read it)"
             ),
         ),
     }
@@ -221,25 +301,6 @@ async fn dynamodb_limits(client: &aws_sdk_dynamodb::Client, cfg: &CountyConfig) 
     }
 }
 
-/// What the county reserves of the account's concurrent executions. The
-/// quota itself is `lambda:GetAccountSettings`, whose SDK this tool does not
-/// carry (nor does the local emulator serve it).
-fn lambda_concurrency(cfg: &CountyConfig) -> Check {
-    let reserved = cfg.functions.api.reserved_concurrency.unwrap_or(0)
-        + cfg.functions.worker.reserved_concurrency.unwrap_or(0)
-        + cfg.functions.publisher.reserved_concurrency.unwrap_or(0);
-    Check::new(
-        "lambda concurrency",
-        Outcome::Skip,
-        format!(
-            "the county reserves {reserved} and its worker may run {} at once; Lambda keeps 100 unreserved, so the account needs at least {}: `aws lambda get-account-settings --region {}`",
-            cfg.queue.max_concurrency,
-            reserved + 100,
-            cfg.region
-        ),
-    )
-}
-
 /// The report's exit: any fail fails; a warning fails under `strict`.
 pub fn failed(checks: &[Check], strict: bool) -> bool {
     checks
@@ -247,11 +308,11 @@ pub fn failed(checks: &[Check], strict: bool) -> bool {
         .any(|c| c.outcome == Outcome::Fail || (strict && c.outcome == Outcome::Warn))
 }
 
-/// The deployer and a DynamoDB client for `region`, over the default
-/// credential chain (and `AWS_ENDPOINT_URL`), plus the region the
-/// environment configures: `deploy` refuses when the two differ, so
-/// [`configured_region`] reports it as a check.
-pub async fn connect(region: &str) -> (Deployer, aws_sdk_dynamodb::Client, Option<String>) {
+/// The clients for `region`, over the default credential chain (and
+/// `AWS_ENDPOINT_URL`), plus the region the environment configures:
+/// `deploy` refuses when the two differ, so [`configured_region`] reports
+/// it as a check.
+pub async fn connect(region: &str) -> (Clients, Option<String>) {
     use aws_config::{BehaviorVersion, Region};
     let env = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let configured = env.region().map(|r| r.to_string());
@@ -259,11 +320,41 @@ pub async fn connect(region: &str) -> (Deployer, aws_sdk_dynamodb::Client, Optio
         .into_builder()
         .region(Region::new(region.to_owned()))
         .build();
-    let deployer = Deployer::new(
-        crate::aws::Clients::from_sdk_config(&sdk),
-        crate::aws::Pacing::default(),
-    );
-    (deployer, aws_sdk_dynamodb::Client::new(&sdk), configured)
+    let clients = Clients {
+        deployer: Deployer::new(
+            crate::aws::Clients::from_sdk_config(&sdk),
+            crate::aws::Pacing::default(),
+        ),
+        dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        quotas: aws_sdk_servicequotas::Client::new(&sdk),
+        account: aws_sdk_account::Client::new(&sdk),
+    };
+    (clients, configured)
+}
+
+/// An SDK error in a few words for a check's line: the service's error
+/// code and HTTP status, or what kept the call from an answer.
+pub(crate) fn brief<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    e: &SdkError<E, HttpResponse>,
+) -> String {
+    match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            match se.err().code() {
+                Some(code) => format!("{code}, HTTP {status}"),
+                None => format!("HTTP {status}"),
+            }
+        }
+        SdkError::ResponseError(r) => {
+            format!("unreadable answer, HTTP {}", r.raw().status().as_u16())
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(_) => format!(
+            "no answer: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(e)
+        ),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(e).to_string(),
+    }
 }
 
 /// The environment's region against the county's.

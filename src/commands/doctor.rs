@@ -39,9 +39,9 @@ pub fn run(a: &DoctorArgs, c: &mut Console) -> CmdResult {
 }
 
 async fn checks(cfg: &CountyConfig, legacy_url: Option<&str>) -> Vec<Check> {
-    let (deployer, dynamodb, configured) = doctor::connect(&cfg.region).await;
+    let (clients, configured) = doctor::connect(&cfg.region).await;
     let mut checks = vec![doctor::configured_region(cfg, configured.as_deref())];
-    checks.extend(doctor::aws_checks(&deployer, &dynamodb, cfg).await);
+    checks.extend(doctor::aws_checks(&clients, cfg).await);
     checks.push(legacy(cfg, legacy_url).await);
     checks
 }
