@@ -231,29 +231,71 @@ async fn quota_and_opt_in_reads_reach_the_emulator_and_their_lines_say_how_they_
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn credentials_for_another_account_fail_the_account_line() {
-    let account = fresh_account(7);
-    let creds = assume_role(&account).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    environments(dir.path(), "222222222222");
-
-    let (code, text) = doctor(&creds, dir.path(), &["--json"]);
-    assert_eq!(code, Some(13), "{text}");
+/// The account line of a `--json` report.
+fn account_check(text: &str) -> serde_json::Value {
     let json_end = text.rfind(']').expect("a JSON array") + 1;
     let checks: serde_json::Value = serde_json::from_str(&text[..json_end]).expect("JSON");
-    let account_check = checks
+    checks
         .as_array()
         .expect("array")
         .iter()
         .find(|c| c["name"] == "account")
-        .expect("an account check");
+        .expect("an account check")
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_for_another_account_with_no_way_in_fail_the_account_line() {
+    let account = fresh_account(7);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    environments(dir.path(), "222222222222");
+    let county = dir
+        .path()
+        .join("environments")
+        .join(format!("{COUNTY}.yaml"));
+    let body = std::fs::read_to_string(&county).expect("read county");
+    let without_access = body
+        .split("\naccess:\n")
+        .next()
+        .expect("text before access:")
+        .to_owned();
+    assert_ne!(without_access, body, "the sample county names its access");
+    std::fs::write(&county, without_access + "\n").expect("write county");
+
+    let (code, text) = doctor(&creds, dir.path(), &["--json"]);
+    assert_eq!(code, Some(13), "{text}");
+    let account_check = account_check(&text);
     assert_eq!(account_check["outcome"], "fail");
     let detail = account_check["detail"].as_str().expect("detail");
     assert!(
-        detail.contains(&account) && detail.contains("222222222222"),
+        detail.contains(&account) && detail.contains("222222222222") && detail.contains("access:"),
         "{detail}"
     );
+}
+
+/// A county in another account is checked where `deploy` would reach it:
+/// through the role its `access:` names.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_county_in_another_account_is_checked_through_its_access_role() {
+    let account = fresh_account(9);
+    let creds = assume_role(&account).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let county_account = fresh_account(11);
+    environments(dir.path(), &county_account);
+
+    let (_, text) = doctor(&creds, dir.path(), &[]);
+    assert!(line(&text, "account").starts_with("pass"), "{text}");
+    let credentials = line(&text, "credentials");
+    assert!(
+        credentials.starts_with("pass")
+            && credentials.contains(&format!(
+                "arn:aws:sts::{county_account}:assumed-role/acme-deploy/"
+            )),
+        "{text}"
+    );
+    // Checked in the county's account: a fresh one, not bootstrapped.
+    assert!(line(&text, "bootstrap").starts_with("fail"), "{text}");
 }
 
 /// A fresh database `db` on the test PostgreSQL, with the legacy schema when

@@ -101,7 +101,7 @@ pub async fn aws_checks(clients: &Clients, cfg: &CountyConfig) -> Vec<Check> {
             "account",
             Outcome::Fail,
             format!(
-                "credentials are for account {}, the county file says {}: switch AWS_PROFILE to the county's account",
+                "credentials are for account {}, the county file says {}: switch AWS_PROFILE to the county's account, or give the county file `access:`",
                 identity.account, cfg.account
             ),
         ));
@@ -308,28 +308,65 @@ pub fn failed(checks: &[Check], strict: bool) -> bool {
         .any(|c| c.outcome == Outcome::Fail || (strict && c.outcome == Outcome::Warn))
 }
 
-/// The clients for `region`, over the default credential chain (and
-/// `AWS_ENDPOINT_URL`), plus the region the environment configures:
-/// `deploy` refuses when the two differ, so [`configured_region`] reports
-/// it as a check.
-pub async fn connect(region: &str) -> (Clients, Option<String>) {
+/// The county's account and region reached the way `deploy` reaches them
+/// (these credentials when they are the account's, else the county file's
+/// `access:`), over the default credential chain (and `AWS_ENDPOINT_URL`),
+/// plus the region the environment configures: `deploy` refuses when the
+/// two differ, so [`configured_region`] reports it as a check. `Err` is the
+/// failing line when the account cannot be reached.
+pub async fn connect(cfg: &CountyConfig) -> (Result<Clients, Check>, Option<String>) {
     use aws_config::{BehaviorVersion, Region};
     let env = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let configured = env.region().map(|r| r.to_string());
     let sdk = env
         .into_builder()
-        .region(Region::new(region.to_owned()))
+        .region(Region::new(cfg.region.clone()))
         .build();
+    let base = Deployer::new(
+        crate::aws::Clients::from_sdk_config(&sdk),
+        crate::aws::Pacing::default(),
+    );
+    let deployer = match reach_county(&base, cfg).await {
+        Ok(d) => d,
+        Err(line) => return (Err(line), configured),
+    };
+    let sdk = deployer.clients().sdk.clone().unwrap_or(sdk);
     let clients = Clients {
-        deployer: Deployer::new(
-            crate::aws::Clients::from_sdk_config(&sdk),
-            crate::aws::Pacing::default(),
-        ),
+        deployer,
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         quotas: aws_sdk_servicequotas::Client::new(&sdk),
         account: aws_sdk_account::Client::new(&sdk),
     };
-    (clients, configured)
+    (Ok(clients), configured)
+}
+
+/// `base` in the county's account, or the line that says why not.
+async fn reach_county(base: &Deployer, cfg: &CountyConfig) -> Result<Deployer, Check> {
+    let target = crate::reach::Target {
+        account: cfg.account.clone(),
+        region: cfg.region.clone(),
+        access: cfg.access.clone(),
+    };
+    match base.reach(&target).await {
+        Ok(crate::reach::Reach::Reached { deployer, .. }) => Ok(deployer),
+        Ok(crate::reach::Reach::Unreachable { reason }) => Err(Check::new(
+            "account",
+            Outcome::Fail,
+            format!(
+                "{reason}: switch to the account's credentials (AWS_PROFILE), or give the county file `access: {{ role_arn: ... }}` or `access: {{ profile: ... }}`"
+            ),
+        )),
+        Err(e) => {
+            // No way in named: the credentials themselves did not answer.
+            let name = if cfg.access.is_some() {
+                "account"
+            } else {
+                "credentials"
+            };
+            let fix = e.fix().map(|h| format!(": {h}")).unwrap_or_default();
+            Err(Check::new(name, Outcome::Fail, format!("{e}{fix}")))
+        }
+    }
 }
 
 /// An SDK error in a few words for a check's line: the service's error

@@ -39,9 +39,12 @@ pub fn run(a: &DoctorArgs, c: &mut Console) -> CmdResult {
 }
 
 async fn checks(cfg: &CountyConfig, legacy_url: Option<&str>) -> Vec<Check> {
-    let (clients, configured) = doctor::connect(&cfg.region).await;
+    let (clients, configured) = doctor::connect(cfg).await;
     let mut checks = vec![doctor::configured_region(cfg, configured.as_deref())];
-    checks.extend(doctor::aws_checks(&clients, cfg).await);
+    match clients {
+        Ok(clients) => checks.extend(doctor::aws_checks(&clients, cfg).await),
+        Err(unreached) => checks.push(unreached),
+    }
     checks.push(legacy(cfg, legacy_url).await);
     checks
 }
