@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use acme_local::provision::{Clients, new_run_id, provision};
 use acme_local::stack::CountyStack;
@@ -50,6 +51,19 @@ pub async fn county_tables(state_dir: &Path) -> (aws_sdk_dynamodb::Client, Strin
     .expect("state file");
     std::mem::forget(RunnerLock::acquire(&state, "travis-tx").expect("lock"));
     (dynamodb, table)
+}
+
+/// Waits for `cond` until `deadline`, checking every 20 ms.
+pub async fn until<F, Fut>(what: &str, deadline: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The sample county's region, where the assumed roles' sessions are.
