@@ -1,7 +1,7 @@
 //! `acme-infra migrate cutover` and `status`, the bad inputs, through the
 //! binary: a county without `migration:`, a mode that is not the next one,
 //! a rollback from `legacy`, a county whose stack has no flag. The gates
-//! themselves are walked in `migrate/tests/cutover.rs`. Needs the emulator
+//! themselves are walked in `migrate/tests/cutover_walk.rs`. Needs the emulator
 //! (`scripts/with-moto.sh`): the flag is read from its SSM.
 //!
 //! The migrating county is a copy of travis-tx under an id of this run's own,
