@@ -7,11 +7,14 @@
 //! each run assumes a role into a fresh account id of its own, so runs never
 //! see each other's stacks on a shared emulator.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
 
 use aws_sdk_cloudformation::types::StackStatus;
+use common::{Creds, assume_role, fresh_account};
 
 const COUNTY: &str = "travis-tx";
 const STACK: &str = "acme-travis-tx";
@@ -29,34 +32,6 @@ fn endpoint() -> String {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Credentials of a role in `account`, as a CI pipeline would assume one.
-struct Creds {
-    key: String,
-    secret: String,
-    token: String,
-}
-
-async fn assume_role(account: &str) -> Creds {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
-    let sts = aws_sdk_sts::Client::new(&conf);
-    let out = sts
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
-        .role_session_name("ci")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials().expect("credentials");
-    Creds {
-        key: c.access_key_id().to_owned(),
-        secret: c.secret_access_key().to_owned(),
-        token: c.session_token().to_owned(),
-    }
 }
 
 async fn cfn(creds: &Creds) -> aws_sdk_cloudformation::Client {
@@ -185,12 +160,7 @@ async fn change_sets(cfn: &aws_sdk_cloudformation::Client) -> (usize, usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_user_bootstraps_deploys_a_sample_county_and_is_kept_from_losing_orders() {
-    // A fresh 12-digit account per run.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let account = format!("9{:011}", nanos % 100_000_000_000);
+    let account = fresh_account(0);
     let creds = assume_role(&account).await;
     let cfn = cfn(&creds).await;
     let dir = tempfile::tempdir().expect("tempdir");

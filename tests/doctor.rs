@@ -8,8 +8,12 @@
 //! Each run assumes a role into a fresh account id of its own, so runs never
 //! see each other's stacks on a shared emulator.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::{Creds, assume_role, fresh_account};
 
 const COUNTY: &str = "travis-tx";
 const REGION: &str = "us-east-2";
@@ -22,40 +26,6 @@ fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
         panic!("AWS_ENDPOINT_URL is not set: run the tests through `make test` or `scripts/with-moto.sh cargo test`, which start the emulator")
     })
-}
-
-struct Creds {
-    key: String,
-    secret: String,
-    token: String,
-}
-
-async fn assume_role(account: &str) -> Creds {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
-    let out = aws_sdk_sts::Client::new(&conf)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
-        .role_session_name("ci")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials().expect("credentials");
-    Creds {
-        key: c.access_key_id().to_owned(),
-        secret: c.secret_access_key().to_owned(),
-        token: c.session_token().to_owned(),
-    }
-}
-
-fn fresh_account(salt: u128) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    format!("8{:011}", (nanos + salt) % 100_000_000_000)
 }
 
 /// The shipped environments, with the sample county moved to `account`.

@@ -3,8 +3,6 @@
 //! message that is no shadow read set aside without stopping the run, and a
 //! bad queue URL refused with exit 2.
 
-// The tables helper is for the other binary tests.
-#[allow(dead_code)]
 mod common;
 use common::env_var;
 

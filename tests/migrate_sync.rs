@@ -6,13 +6,13 @@
 //! it restarts the server every other test would be using.
 
 mod common;
-use common::{county_tables, env_var};
+use common::{county_tables, env_var, until};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acme_local::state::STATE_DIR_ENV;
 use tokio_postgres::{Client, NoTls};
@@ -110,19 +110,6 @@ impl Sync {
 
     fn running(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_none()
-    }
-}
-
-/// Waits for `cond` until `deadline`, checking every 20 ms.
-async fn until<F, Fut>(what: &str, deadline: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -5,100 +5,32 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use acme_migrate::backfill::{BackfillError, Options, Progress, Report, run};
-use acme_migrate::limit::WcuBudget;
+use acme_migrate::backfill::{BackfillError, Options, Report};
 use acme_migrate::map::order_id;
-use acme_migrate::read::Shard;
 use acme_migrate::source::Legacy;
-use acme_migrate::write::{Retry, Writer};
+use common::{County, backfill_options, run_backfill, scan};
 use order_aws::DynamoStore;
 use order_domain::codec::order_from_item;
 use order_domain::store::{
-    Delete, Item, Page, Put, Query, Store, StoreError, Table, TableNames, Transaction, Update,
+    Delete, Item, Page, Put, Query, Store, StoreError, Table, Transaction, Update,
 };
 use order_domain::{CountyId, OrderStatus};
 
-struct County {
-    client: aws_sdk_dynamodb::Client,
-    tables: TableNames,
-}
-
-async fn county_tables() -> County {
-    let (client, tables) = common::county_tables().await;
-    County { client, tables }
-}
-
-async fn scan(c: &County, table: Table) -> Vec<Item> {
-    let out = c
-        .client
-        .scan()
-        .table_name(c.tables.name(table).expect("the table is configured"))
-        .send()
-        .await
-        .expect("scan");
-    let mut items: Vec<Item> = out
-        .items()
-        .iter()
-        .map(|i| order_aws::convert::item_from_sdk(i).expect("item"))
-        .collect();
-    items.sort_by_key(|i| format!("{i:?}"));
-    items
-}
-
-fn options(dir: &Path) -> Options {
-    Options {
-        county: CountyId::parse("travis-tx").expect("county"),
-        shard: Shard::WHOLE,
-        page_size: 4,
-        gsi_write_shards: 4,
-        checkpoint: dir.join("checkpoint.json"),
-        resume: false,
-    }
-}
-
+/// The backfill `opts` describe, to its end or its error.
 async fn backfill<S: Store>(url: &str, store: S, opts: &Options) -> Result<Report, BackfillError> {
-    backfill_watched(url, store, opts, &mut |_| {}).await
-}
-
-async fn backfill_watched<S: Store>(
-    url: &str,
-    store: S,
-    opts: &Options,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<Report, BackfillError> {
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let retry = Retry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(2),
-    };
-    let mut writer = Writer::new(store, WcuBudget::new(None), retry);
-    run(&mut legacy, &mut writer, opts, progress).await
-}
-
-async fn messy(db: &str) -> String {
-    let (url, client) = common::legacy_db(db).await;
-    client
-        .batch_execute(include_str!("fixtures/messy-county.sql"))
-        .await
-        .expect("load the messy county");
-    url
+    run_backfill(url, store, opts, &mut |_| {}).await
 }
 
 #[tokio::test]
 async fn the_messy_county_lands_once_and_a_second_run_changes_nothing() {
-    let url = messy("backfill_whole").await;
-    let county = county_tables().await;
+    let url = common::messy_county("backfill_whole").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    let mut opts = options(dir.path());
+    let mut opts = backfill_options(dir.path(), 4);
     let report = backfill(&url, store.clone(), &opts)
         .await
         .expect("backfill");
@@ -205,11 +137,11 @@ impl Store for Failing {
 
 #[tokio::test]
 async fn a_run_stopped_midway_resumes_and_every_order_lands_exactly_once() {
-    let url = messy("backfill_resume").await;
-    let county = county_tables().await;
+    let url = common::messy_county("backfill_resume").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    let mut opts = options(dir.path());
+    let mut opts = backfill_options(dir.path(), 4);
     opts.page_size = 2;
     let failing = Failing {
         inner: store.clone(),
@@ -222,7 +154,7 @@ async fn a_run_stopped_midway_resumes_and_every_order_lands_exactly_once() {
 
     opts.resume = true;
     let mut seen = Vec::new();
-    let report = backfill_watched(&url, store, &opts, &mut |p| seen.push(p))
+    let report = run_backfill(&url, store, &opts, &mut |p| seen.push(p))
         .await
         .expect("resume");
     assert_eq!(report.written.orders, 11);
@@ -241,11 +173,11 @@ async fn a_run_stopped_midway_resumes_and_every_order_lands_exactly_once() {
 
 #[tokio::test]
 async fn a_county_with_no_stores_writes_nothing_and_says_so() {
-    let url = messy("backfill_nostores").await;
-    let county = county_tables().await;
+    let url = common::messy_county("backfill_nostores").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    let mut opts = options(dir.path());
+    let mut opts = backfill_options(dir.path(), 4);
     opts.county = CountyId::parse("fulton-ga").expect("county");
     let err = backfill(&url, store, &opts).await.expect_err("no stores");
     assert_eq!(
@@ -275,11 +207,11 @@ async fn verify_is_clean_after_a_backfill_and_catches_a_changed_a_missing_and_an
     use order_domain::codec::{order_key, order_to_item, summary_item};
     use order_domain::store::AttrValue;
 
-    let url = messy("verify_messy").await;
-    let county = county_tables().await;
+    let url = common::messy_county("verify_messy").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    backfill(&url, store.clone(), &options(dir.path()))
+    backfill(&url, store.clone(), &backfill_options(dir.path(), 4))
         .await
         .expect("backfill");
 

@@ -6,82 +6,22 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 
-use acme_migrate::backfill::{BackfillError, Options, Report, run};
-use acme_migrate::limit::WcuBudget;
-use acme_migrate::read::Shard;
+use acme_migrate::backfill::{BackfillError, Options, Report};
 use acme_migrate::source::Legacy;
 use acme_migrate::verify::Kind;
-use acme_migrate::write::{Retry, Writer};
+use common::{County, backfill_options, run_backfill, scan};
 use order_aws::DynamoStore;
 use order_domain::CountyId;
 use order_domain::store::{
-    AttrValue, Delete, Item, Page, Put, Query, Store, StoreError, Table, TableNames, Transaction,
-    Update,
+    AttrValue, Delete, Item, Page, Put, Query, Store, StoreError, Table, Transaction, Update,
 };
 
-struct County {
-    client: aws_sdk_dynamodb::Client,
-    tables: TableNames,
-}
-
-async fn county_tables() -> County {
-    let (client, tables) = common::county_tables().await;
-    County { client, tables }
-}
-
-async fn scan(c: &County, table: Table) -> Vec<Item> {
-    let out = c
-        .client
-        .scan()
-        .table_name(c.tables.name(table).expect("the table is configured"))
-        .send()
-        .await
-        .expect("scan");
-    let mut items: Vec<Item> = out
-        .items()
-        .iter()
-        .map(|i| order_aws::convert::item_from_sdk(i).expect("item"))
-        .collect();
-    items.sort_by_key(|i| format!("{i:?}"));
-    items
-}
-
-fn options(dir: &Path) -> Options {
-    Options {
-        county: CountyId::parse("travis-tx").expect("county"),
-        shard: Shard::WHOLE,
-        page_size: 2,
-        gsi_write_shards: 4,
-        checkpoint: dir.join("checkpoint.json"),
-        resume: false,
-    }
-}
-
+/// The backfill `opts` describe, to its end or its error.
 async fn backfill<S: Store>(url: &str, store: S, opts: &Options) -> Result<Report, BackfillError> {
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let retry = Retry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(2),
-    };
-    let mut writer = Writer::new(store, WcuBudget::new(None), retry);
-    run(&mut legacy, &mut writer, opts, &mut |_| {}).await
-}
-
-async fn messy(db: &str) -> String {
-    let (url, client) = common::legacy_db(db).await;
-    client
-        .batch_execute(include_str!("fixtures/messy-county.sql"))
-        .await
-        .expect("load the messy county");
-    url
+    run_backfill(url, store, opts, &mut |_| {}).await
 }
 
 fn s(v: &str) -> AttrValue {
@@ -208,11 +148,11 @@ impl Store for ThrottledProfiles {
 
 #[tokio::test]
 async fn customers_land_on_their_own_key_exactly_and_never_in_order_items() {
-    let url = messy("customers_whole").await;
-    let county = county_tables().await;
+    let url = common::messy_county("customers_whole").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    let mut opts = options(dir.path());
+    let mut opts = backfill_options(dir.path(), 2);
     let report = backfill(&url, store.clone(), &opts)
         .await
         .expect("backfill");
@@ -261,11 +201,11 @@ async fn customers_land_on_their_own_key_exactly_and_never_in_order_items() {
 
 #[tokio::test]
 async fn a_run_stopped_among_the_customers_resumes_and_each_lands_once() {
-    let url = messy("customers_resume").await;
-    let county = county_tables().await;
+    let url = common::messy_county("customers_resume").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    let mut opts = options(dir.path());
+    let mut opts = backfill_options(dir.path(), 2);
     // The first page of profiles is written; the second is throttled past
     // the writer's three attempts, and the run stops.
     let stopped = ThrottledProfiles {
@@ -273,16 +213,7 @@ async fn a_run_stopped_among_the_customers_resumes_and_each_lands_once() {
         left: Arc::new(AtomicU32::new(0)),
     };
     let first_page = Arc::clone(&stopped.left);
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let retry = Retry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(2),
-    };
-    let mut writer = Writer::new(stopped, WcuBudget::new(None), retry);
-    let err = run(&mut legacy, &mut writer, &opts, &mut |p| {
+    let err = run_backfill(&url, stopped, &opts, &mut |p| {
         if p.phase == "customers" && p.rows > 0 {
             first_page.store(u32::MAX, Ordering::SeqCst);
         }
@@ -302,11 +233,11 @@ async fn a_run_stopped_among_the_customers_resumes_and_each_lands_once() {
 async fn verify_compares_profiles_and_names_attributes_never_values() {
     use order_domain::customer::customer_key;
 
-    let url = messy("customers_verify").await;
-    let county = county_tables().await;
+    let url = common::messy_county("customers_verify").await;
+    let county = County::provision().await;
     let dir = tempfile::tempdir().expect("tmp");
     let store = DynamoStore::new(county.client.clone(), county.tables.clone());
-    backfill(&url, store.clone(), &options(dir.path()))
+    backfill(&url, store.clone(), &backfill_options(dir.path(), 2))
         .await
         .expect("backfill");
     let mut legacy = Legacy::connect(&url.parse().expect("url"))

@@ -9,39 +9,39 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use acme_contract::migration::{CutoverMode, mode_parameter, shadow_metrics};
-use acme_migrate::backfill::{self, Options as BackfillOptions};
 use acme_migrate::cutover::control::Control;
 use acme_migrate::cutover::{self, Check, Thresholds, VerifyRecord};
-use acme_migrate::limit::WcuBudget;
 use acme_migrate::map::order_id;
-use acme_migrate::read::Shard;
 use acme_migrate::source::{Legacy, LegacyUrl};
-use acme_migrate::sync::slot::SlotName;
 use acme_migrate::sync::{self, Event, Options, SyncError, Totals};
-use acme_migrate::write::{Retry, Writer};
+use common::{backfill, caught_up, county, slot, until};
 use order_aws::DynamoStore;
+use order_domain::OrderStatus;
 use order_domain::clock::{SystemClock, UlidGenerator};
 use order_domain::codec::{order_from_item, order_key};
 use order_domain::rules::CountyRules;
 use order_domain::service::AcceptService;
 use order_domain::store::{Store, Table, TableNames};
-use order_domain::{CountyId, OrderStatus};
+use order_domain::testing::seed_adult;
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 
 const DB: &str = "cutover_walk";
 const COUNTY: &str = "travis-tx";
 
-fn county() -> CountyId {
-    CountyId::parse(COUNTY).expect("county")
-}
-
-fn slot() -> SlotName {
-    SlotName::parse(&format!("acme_test_{DB}")).expect("slot")
+/// The county id this run's flag, verify record and shadow metrics are kept
+/// under (SSM and CloudWatch on an emulator other tests share): its own, so
+/// no other test sees them and nothing has to be deleted after. The orders
+/// and the legacy database stay travis-tx's.
+fn control_county() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("walk-{}-{nanos}", std::process::id())
 }
 
 /// 40 orders at AUS-1 (1–10 PAID: in flight; the rest CONFIRMED), 10 stock rows.
@@ -63,24 +63,6 @@ async fn seeded() -> (String, Client) {
     (url, client)
 }
 
-async fn backfill(url: &str, store: DynamoStore, dir: &Path) {
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let mut writer = Writer::new(store, WcuBudget::new(None), Retry::default());
-    let opts = BackfillOptions {
-        county: county(),
-        shard: Shard::WHOLE,
-        page_size: 50,
-        gsi_write_shards: 4,
-        checkpoint: dir.join("checkpoint.json"),
-        resume: false,
-    };
-    backfill::run(&mut legacy, &mut writer, &opts, &mut |_| {})
-        .await
-        .expect("backfill");
-}
-
 type SyncTask = tokio::task::JoinHandle<Result<Totals, SyncError>>;
 
 /// The sync in the mode `mode` holds; its flagged writes come back as lines.
@@ -93,7 +75,7 @@ fn start_sync(
     let url: LegacyUrl = url.parse().expect("url");
     let opts = Options {
         county: county(),
-        slot: slot(),
+        slot: slot(DB),
         gsi_write_shards: 4,
         batch_changes: 200,
         poll: Duration::from_millis(50),
@@ -112,30 +94,6 @@ fn start_sync(
     (stop_tx, task)
 }
 
-async fn until<F, Fut>(what: &str, deadline: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn caught_up(admin: &Client) -> bool {
-    admin
-        .query_one(
-            "SELECT confirmed_flush_lsn >= pg_current_wal_flush_lsn() FROM pg_replication_slots
-             WHERE slot_name::text = $1",
-            &[&slot().as_str()],
-        )
-        .await
-        .expect("slot")
-        .get(0)
-}
-
 /// One `migrate cutover` as the command runs it: the figures, the step
 /// check, the gates; the flag moves only when every gate is met.
 struct Walk {
@@ -149,7 +107,7 @@ impl Walk {
         let (f, _) = cutover::figures(
             &self.control,
             &self.legacy,
-            &slot(),
+            &slot(DB),
             COUNTY,
             t.shadow_window_minutes,
         )
@@ -162,7 +120,7 @@ impl Walk {
         let (f, flag) = cutover::figures(
             &self.control,
             &self.legacy,
-            &slot(),
+            &slot(DB),
             COUNTY,
             t.shadow_window_minutes,
         )
@@ -208,7 +166,7 @@ async fn verify(url: &str, store: &DynamoStore, control: &Control) -> u64 {
     differences
 }
 
-async fn metric(sdk: &aws_config::SdkConfig, name: &str, value: f64, ago: Duration) {
+async fn metric(sdk: &aws_config::SdkConfig, county: &str, name: &str, value: f64, ago: Duration) {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     let at = std::time::SystemTime::now() - ago;
     aws_sdk_cloudwatch::Client::new(sdk)
@@ -220,7 +178,7 @@ async fn metric(sdk: &aws_config::SdkConfig, name: &str, value: f64, ago: Durati
                 .dimensions(
                     Dimension::builder()
                         .name(shadow_metrics::COUNTY_DIMENSION)
-                        .value(COUNTY)
+                        .value(county)
                         .build(),
                 )
                 .timestamp(at.into())
@@ -254,14 +212,7 @@ async fn take_new_order(store: &DynamoStore, n: u32) {
             "reservation_ttl_seconds": 900, "idempotency_ttl_hours": 24}}"#
     ))
     .expect("rules");
-    // The customer's profile first: the API takes orders only from an adult
-    // with one.
-    let customer = order_domain::ids::CustomerId::parse(&format!("web-{n}")).expect("id");
-    order_domain::service::CustomerService::new(store.clone(), rules.clone(), SystemClock)
-        .put(
-            &customer,
-            br#"{"email": "w@example.com", "full_name": "W B", "birth_date": "1980-01-01"}"#,
-        )
+    seed_adult(store, &format!("web-{n}"))
         .await
         .expect("the profile");
     let accept = AcceptService::new(store.clone(), rules, SystemClock, UlidGenerator::new());
@@ -292,27 +243,24 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     let store = DynamoStore::new(ddb.clone(), tables.clone());
     let dir = tempfile::tempdir().expect("dir");
     let legacy_url: LegacyUrl = url.parse().expect("url");
-    sync::prepare(&legacy_url, &county(), &slot())
+    sync::prepare(&legacy_url, &county(), &slot(DB))
         .await
         .expect("slot");
     backfill(&url, store.clone(), dir.path()).await;
 
-    // The flag as the stack creates it, and no verify recorded yet (the
-    // emulator is shared with the other tests of the sample county).
+    // The flag as the stack creates it, and no verify recorded yet.
     let sdk = aws_config::load_from_env().await;
-    let ssm = aws_sdk_ssm::Client::new(&sdk);
-    let verify_record = acme_contract::migration::verify_parameter(COUNTY);
-    let _ = ssm.delete_parameter().name(&verify_record).send().await;
+    let flags = control_county();
     aws_sdk_ssm::Client::new(&sdk)
         .put_parameter()
-        .name(mode_parameter(COUNTY))
+        .name(mode_parameter(&flags))
         .value("legacy")
         .r#type(aws_sdk_ssm::types::ParameterType::String)
         .overwrite(true)
         .send()
         .await
         .expect("flag");
-    let control = Control::new(&sdk, COUNTY);
+    let control = Control::new(&sdk, &flags);
     let walk = Walk {
         control: control.clone(),
         legacy: Legacy::connect(&legacy_url).await.expect("connect"),
@@ -327,7 +275,7 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     let (mode_tx, mode_rx) = watch::channel(Some(CutoverMode::Legacy));
     let (lines_tx, mut lines) = mpsc::unbounded_channel();
     let (stop, task) = start_sync(&url, store.clone(), mode_rx.clone(), lines_tx.clone());
-    until("caught up", Duration::from_secs(30), || caught_up(&pg)).await;
+    until("caught up", Duration::from_secs(30), || caught_up(&pg, DB)).await;
 
     // → shadow: no verify yet.
     let c = walk.attempt(CutoverMode::Shadow, &t).await;
@@ -352,7 +300,7 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     )
     .await
     .expect("touch");
-    until("caught up", Duration::from_secs(30), || caught_up(&pg)).await;
+    until("caught up", Duration::from_secs(30), || caught_up(&pg, DB)).await;
     assert_eq!(verify(&url, &store, &control).await, 0);
 
     // CDC lag high: the sync stopped while the legacy system writes.
@@ -378,19 +326,20 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     assert_eq!(failed(&c), ["CDC lag"], "{c:?}");
     assert_eq!(walk.mode().await, CutoverMode::Legacy, "refused: unchanged");
     let (stop, task) = start_sync(&url, store.clone(), mode_rx.clone(), lines_tx.clone());
-    until("caught up", Duration::from_secs(30), || caught_up(&pg)).await;
+    until("caught up", Duration::from_secs(30), || caught_up(&pg, DB)).await;
     let c = walk.attempt(CutoverMode::Shadow, &t).await;
     assert!(failed(&c).is_empty(), "{c:?}");
     assert_eq!(walk.mode().await, CutoverMode::Shadow);
     mode_tx.send(Some(CutoverMode::Shadow)).expect("mode");
 
     // → dynamo: too few shadow reads, then a mismatch in the window.
-    metric(&sdk, shadow_metrics::READS, 5.0, Duration::ZERO).await;
+    metric(&sdk, &flags, shadow_metrics::READS, 5.0, Duration::ZERO).await;
     let c = walk.attempt(CutoverMode::Dynamo, &t).await;
     assert_eq!(failed(&c), ["shadow reads"], "{c:?}");
-    metric(&sdk, shadow_metrics::READS, 10.0, Duration::ZERO).await;
+    metric(&sdk, &flags, shadow_metrics::READS, 10.0, Duration::ZERO).await;
     metric(
         &sdk,
+        &flags,
         shadow_metrics::MISMATCHES,
         1.0,
         Duration::from_secs(1800),
@@ -426,7 +375,7 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     )
     .await
     .expect("legacy writes");
-    until("caught up", Duration::from_secs(30), || caught_up(&pg)).await;
+    until("caught up", Duration::from_secs(30), || caught_up(&pg, DB)).await;
     assert_eq!(status_of(&store, 3).await, OrderStatus::Confirmed);
     assert_eq!(status_of(&store, 25).await, OrderStatus::Confirmed, "held");
     assert_eq!(status_of(&store, 1001).await, OrderStatus::Pending);
@@ -464,7 +413,7 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
         status_of(&store, 25).await == OrderStatus::Refunded
     })
     .await;
-    until("caught up", Duration::from_secs(30), || caught_up(&pg)).await;
+    until("caught up", Duration::from_secs(30), || caught_up(&pg, DB)).await;
     assert_eq!(verify(&url, &store, &control).await, 0, "nothing lost");
     assert_eq!(new_system_orders(&ddb, &tables).await, 4, "each once");
     assert_eq!(status_of(&store, 3).await, OrderStatus::Confirmed);
@@ -494,12 +443,4 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     let totals = task.await.expect("join").expect("sync");
     assert!(totals.flagged_total >= 2, "{totals:?}");
     drop(mode_tx);
-    // Leave no flag behind for the other tests of the sample county.
-    for name in [mode_parameter(COUNTY), verify_record] {
-        ssm.delete_parameter()
-            .name(name)
-            .send()
-            .await
-            .expect("clean up");
-    }
 }

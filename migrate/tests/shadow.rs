@@ -10,14 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acme_contract::migration::shadow_metrics;
-use acme_migrate::backfill::{Options, run as backfill};
-use acme_migrate::limit::WcuBudget;
-use acme_migrate::read::Shard;
 use acme_migrate::shadow::aws::{CloudWatchSink, SqsInbox};
 use acme_migrate::shadow::{self, Counts};
 use acme_migrate::source::Legacy;
-use acme_migrate::write::{Retry, Writer};
 use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use common::county;
 use order_aws::{DynamoStore, ShadowSampler, SqsShadowQueue};
 use order_domain::codec::{order_from_item, order_key};
 use order_domain::shadow::{SampleRate, ScriptedRandom};
@@ -27,39 +24,12 @@ use order_domain::{CountyId, Order, legacy};
 /// Orders of the messy county the mapping keeps.
 const MIGRATED: [i64; 9] = [1001, 1002, 1003, 1004, 1007, 1008, 1009, 1010, 1011];
 
-fn county() -> CountyId {
-    CountyId::parse("travis-tx").expect("county")
-}
-
 async fn backfilled(db: &str) -> (String, DynamoStore) {
-    let (url, client) = common::legacy_db(db).await;
-    client
-        .batch_execute(include_str!("fixtures/messy-county.sql"))
-        .await
-        .expect("load the messy county");
+    let url = common::messy_county(db).await;
     let (dynamo, tables) = common::county_tables().await;
     let store = DynamoStore::new(dynamo, tables);
     let dir = tempfile::tempdir().expect("tmp");
-    let opts = Options {
-        county: county(),
-        shard: Shard::WHOLE,
-        page_size: 50,
-        gsi_write_shards: 4,
-        checkpoint: dir.path().join("checkpoint.json"),
-        resume: false,
-    };
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let retry = Retry {
-        attempts: 3,
-        base: Duration::from_millis(1),
-        cap: Duration::from_millis(2),
-    };
-    let mut writer = Writer::new(store.clone(), WcuBudget::new(None), retry);
-    backfill(&mut legacy, &mut writer, &opts, &mut |_| {})
-        .await
-        .expect("backfill");
+    common::backfill(&url, store.clone(), dir.path()).await;
     (url, store)
 }
 

@@ -6,29 +6,21 @@
 
 mod common;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use acme_migrate::backfill::{self, Options as BackfillOptions};
-use acme_migrate::limit::WcuBudget;
 use acme_migrate::map::order_id;
-use acme_migrate::read::Shard;
 use acme_migrate::source::{Legacy, LegacyUrl};
 use acme_migrate::sync::slot::SlotName;
 use acme_migrate::sync::{self, Event, Options, Prepared, SyncError, Totals};
-use acme_migrate::write::{Retry, Writer};
+use common::{backfill, caught_up, county, slot, until};
 use order_aws::DynamoStore;
 use order_domain::codec::{StockRecord, order_from_item};
 use order_domain::store::{Item, Table, TableNames};
 use order_domain::{CountyId, OrderStatus};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
-
-fn county() -> CountyId {
-    CountyId::parse("travis-tx").expect("county")
-}
 
 async fn county_store() -> (aws_sdk_dynamodb::Client, TableNames, DynamoStore) {
     let (client, tables) = common::county_tables().await;
@@ -78,10 +70,6 @@ async fn seeded(db: &str) -> (String, Client) {
         .await
         .expect("seed");
     (url, client)
-}
-
-fn slot(db: &str) -> SlotName {
-    SlotName::parse(&format!("acme_test_{db}")).expect("slot")
 }
 
 fn sync_options(db: &str) -> Options {
@@ -227,32 +215,6 @@ fn writer(url: String, stop: Arc<AtomicBool>, w: Arc<Written>) -> tokio::task::J
     })
 }
 
-/// Waits for `cond` until `deadline`, checking every 20 ms.
-async fn until<F, Fut>(what: &str, deadline: Duration, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Whether the slot has applied everything written so far.
-async fn caught_up(admin: &Client, db: &str) -> bool {
-    let row = admin
-        .query_one(
-            "SELECT confirmed_flush_lsn >= pg_current_wal_flush_lsn() FROM pg_replication_slots
-             WHERE slot_name::text = $1",
-            &[&slot(db).as_str()],
-        )
-        .await
-        .expect("slot");
-    row.get(0)
-}
-
 /// Starts the sync; its events come back as text lines on the channel.
 fn start_sync(
     url: &str,
@@ -279,24 +241,6 @@ fn start_sync(
         sync::run(&url, store, &opts, stop, &mut on).await
     });
     (stop_tx, rx, task)
-}
-
-async fn backfill(url: &str, store: DynamoStore, dir: &Path) {
-    let mut legacy = Legacy::connect(&url.parse().expect("url"))
-        .await
-        .expect("connect");
-    let mut writer = Writer::new(store, WcuBudget::new(None), Retry::default());
-    let opts = BackfillOptions {
-        county: county(),
-        shard: Shard::WHOLE,
-        page_size: 50,
-        gsi_write_shards: 4,
-        checkpoint: dir.join("checkpoint.json"),
-        resume: false,
-    };
-    backfill::run(&mut legacy, &mut writer, &opts, &mut |_| {})
-        .await
-        .expect("backfill");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -1,7 +1,13 @@
-//! Set-up shared by the binary's migration tests: the county's tables on
-//! moto, published as a running `acme-infra local` publishes them.
+//! Set-up shared by the binary's tests against moto: the county's tables,
+//! published as a running `acme-infra local` publishes them (the migration
+//! tests), and credentials of a role in an account of a run's own (the
+//! deploy and doctor tests).
+
+// Each test binary uses a part of this module.
+#![allow(dead_code)]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use acme_local::provision::{Clients, new_run_id, provision};
 use acme_local::stack::CountyStack;
@@ -45,4 +51,59 @@ pub async fn county_tables(state_dir: &Path) -> (aws_sdk_dynamodb::Client, Strin
     .expect("state file");
     std::mem::forget(RunnerLock::acquire(&state, "travis-tx").expect("lock"));
     (dynamodb, table)
+}
+
+/// Waits for `cond` until `deadline`, checking every 20 ms.
+pub async fn until<F, Fut>(what: &str, deadline: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The sample county's region, where the assumed roles' sessions are.
+const REGION: &str = "us-east-2";
+
+/// Credentials of a role in an account, as a CI pipeline would assume one.
+pub struct Creds {
+    pub key: String,
+    pub secret: String,
+    pub token: String,
+}
+
+/// Assumes the deploy role of `account` on moto.
+pub async fn assume_role(account: &str) -> Creds {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .load()
+        .await;
+    let out = aws_sdk_sts::Client::new(&conf)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
+        .role_session_name("ci")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = out.credentials().expect("credentials");
+    Creds {
+        key: c.access_key_id().to_owned(),
+        secret: c.secret_access_key().to_owned(),
+        token: c.session_token().to_owned(),
+    }
+}
+
+/// A 12-digit account id of this run's own (tests of one binary running at
+/// once pass different `salt`s), so runs never see each other's stacks on
+/// a shared emulator.
+pub fn fresh_account(salt: u128) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("8{:011}", (nanos + salt) % 100_000_000_000)
 }

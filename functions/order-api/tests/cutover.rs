@@ -214,52 +214,13 @@ async fn the_mode_is_cached_for_its_ttl() {
     assert!(!fresh.is_shadow().await, "SSM itself holds dynamo now");
 }
 
-/// A migrated order, as the backfill writes it.
-fn migrated(number: i64) -> order_domain::Order {
-    use order_domain::order::{LegacyOwner, LegacyRecord, StatusChange};
-    use order_domain::{CountyId, LineItem, OrderStatus, legacy};
-    let at: jiff::Timestamp = "2025-03-01T17:00:00Z".parse().unwrap();
-    order_domain::Order {
-        order_id: legacy::order_id(number),
-        customer_id: legacy::customer_id(77),
-        store_id: StoreId::parse("store-9").unwrap(),
-        county_id: CountyId::parse("travis-tx").unwrap(),
-        client_request_id: None,
-        items: vec![LineItem {
-            sku: Sku::parse("WINE-1").unwrap(),
-            quantity: 2,
-            unit_price_cents: Money::from_cents(1250).unwrap(),
-        }],
-        total_cents: Money::from_cents(2500).unwrap(),
-        status: OrderStatus::Confirmed,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-        failure_reason: None,
-        payment_id: None,
-        hold_reason: None,
-        history: vec![StatusChange {
-            status: OrderStatus::Confirmed,
-            at,
-        }],
-        legacy: Some(LegacyRecord {
-            number,
-            status: "CONFIRMED".into(),
-            owner: LegacyOwner::New,
-            placed_at_local: "2025-03-01T11:00:00".into(),
-            updated_at: at,
-            payment_ref: None,
-        }),
-    }
-}
-
 #[tokio::test]
 async fn reads_are_offered_to_the_shadow_comparison_in_mode_shadow_only() {
     use order_aws::{MemoryShadowQueue, ShadowSampler};
     use order_domain::shadow::SampleRate;
     let (client, parameter) = ssm().await;
     let store = stocked_store().await;
-    let order = migrated(4242);
+    let order = order_domain::testing::migrated_order(4242);
     let put = Put {
         table: Table::OrderById,
         item: order_domain::codec::order_to_item(&order),

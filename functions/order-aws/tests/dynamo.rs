@@ -22,6 +22,7 @@ use order_domain::store::{
     PlanError, Put, Query, SortCondition, Store, StoreError, Table, Transaction, Update,
     UpdateAction, WriteOp,
 };
+use order_domain::testing::seed_adult;
 
 fn item(pairs: &[(&str, AttrValue)]) -> Item {
     pairs
@@ -390,14 +391,7 @@ async fn accept_then_process_on_dynamodb() {
     let now: Timestamp = "2026-03-09T15:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let stock = common::stock(&store, "s1", "WINE-1", 10).await;
-    store
-        .put(order_domain::store::Put {
-            table: Table::Customers,
-            item: adult("c1").to_item(),
-            condition: None,
-        })
-        .await
-        .unwrap();
+    seed_adult(&store, "c1").await.unwrap();
     let accept = AcceptService::new(
         Arc::clone(&store),
         rules.clone(),
@@ -496,21 +490,6 @@ async fn customer_profiles_on_dynamodb_and_a_clear_error_without_the_table() {
     );
 }
 
-/// An adult's profile: the API takes orders only from customers with one.
-fn adult(id: &str) -> order_domain::customer::Customer {
-    let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-    order_domain::customer::Customer {
-        customer_id: order_domain::ids::CustomerId::parse(id).unwrap(),
-        email: None,
-        full_name: None,
-        phone: None,
-        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
-        created_at: t,
-        updated_at: t,
-        legacy: None,
-    }
-}
-
 /// The fraud screening counts a customer's orders with a bounded, strongly
 /// consistent Query of the Orders table on DynamoDB, holds the second order
 /// of the hour (ledger HELD, no TTL), and a staff release puts the ledger
@@ -530,14 +509,7 @@ async fn fraud_screening_holds_and_release_resumes_on_dynamodb() {
     });
     let clock = Arc::new(ManualClock::new("2026-03-09T15:00:00Z".parse().unwrap()));
     common::stock(&store, "s1", "WINE-1", 10).await;
-    store
-        .put(order_domain::store::Put {
-            table: Table::Customers,
-            item: adult("c9").to_item(),
-            condition: None,
-        })
-        .await
-        .unwrap();
+    seed_adult(&store, "c9").await.unwrap();
     let accept = AcceptService::new(
         Arc::clone(&store),
         rules.clone(),

@@ -4,48 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use order_aws::{ConfigError, MemoryShadowQueue, ShadowCounts, ShadowSampler, ShadowSettings};
-use order_domain::legacy;
-use order_domain::order::{LegacyOwner, LegacyRecord, StatusChange};
 use order_domain::shadow::{SampleRate, ScriptedRandom, ShadowRead};
-use order_domain::{CountyId, LineItem, Money, Order, OrderStatus, Sku, StoreId};
-
-fn migrated(number: i64) -> Order {
-    let at: Timestamp = "2025-03-01T17:00:00Z".parse().expect("time");
-    Order {
-        order_id: legacy::order_id(number),
-        customer_id: legacy::customer_id(77),
-        store_id: StoreId::parse("S1").expect("id"),
-        county_id: CountyId::parse("travis-tx").expect("id"),
-        client_request_id: None,
-        items: vec![LineItem {
-            sku: Sku::parse("WINE-1").expect("sku"),
-            quantity: 2,
-            unit_price_cents: Money::from_cents(1250).expect("cents"),
-        }],
-        total_cents: Money::from_cents(2500).expect("cents"),
-        status: OrderStatus::Confirmed,
-        created_at: at,
-        updated_at: at,
-        version: 1,
-        failure_reason: None,
-        payment_id: None,
-        hold_reason: None,
-        history: vec![StatusChange {
-            status: OrderStatus::Confirmed,
-            at,
-        }],
-        legacy: Some(LegacyRecord {
-            number,
-            status: "CONFIRMED".into(),
-            owner: LegacyOwner::New,
-            placed_at_local: "2025-03-01T11:00:00".into(),
-            updated_at: at,
-            payment_ref: None,
-        }),
-    }
-}
+use order_domain::testing::migrated_order;
 
 fn sampler(percent: f64, draws: Vec<u32>) -> (ShadowSampler, Arc<MemoryShadowQueue>) {
     let queue = Arc::new(MemoryShadowQueue::new());
@@ -63,7 +24,7 @@ async fn a_quarter_of_the_draws_are_sent_with_the_order_fields() {
     let step = u32::MAX / 4;
     let (s, queue) = sampler(25.0, vec![1, step + 1, 2 * step + 1, 3 * step + 1]);
     for n in 0..40 {
-        if let Some(h) = s.offer(&migrated(n)) {
+        if let Some(h) = s.offer(&migrated_order(n)) {
             h.await.expect("task");
         }
     }
@@ -86,7 +47,7 @@ async fn a_quarter_of_the_draws_are_sent_with_the_order_fields() {
 #[tokio::test]
 async fn an_order_the_new_system_took_is_never_sent() {
     let (s, queue) = sampler(100.0, vec![0]);
-    let mut o = migrated(1);
+    let mut o = migrated_order(1);
     o.legacy = None;
     assert!(s.offer(&o).is_none());
     assert!(queue.bodies().is_empty());
@@ -97,9 +58,15 @@ async fn an_order_the_new_system_took_is_never_sent() {
 async fn a_failed_send_is_counted_and_the_next_goes_out() {
     let (s, queue) = sampler(100.0, vec![0]);
     queue.fail(true);
-    s.offer(&migrated(1)).expect("sampled").await.expect("task");
+    s.offer(&migrated_order(1))
+        .expect("sampled")
+        .await
+        .expect("task");
     queue.fail(false);
-    s.offer(&migrated(2)).expect("sampled").await.expect("task");
+    s.offer(&migrated_order(2))
+        .expect("sampled")
+        .await
+        .expect("task");
     assert_eq!(
         s.counts(),
         ShadowCounts {
@@ -116,7 +83,7 @@ async fn offer_returns_at_once_and_a_hung_send_times_out() {
     let (s, queue) = sampler(100.0, vec![0]);
     queue.hang(true);
     let before = tokio::time::Instant::now();
-    let handle = s.offer(&migrated(1)).expect("sampled");
+    let handle = s.offer(&migrated_order(1)).expect("sampled");
     // The caller (the read) got control back without waiting on the send.
     assert_eq!(tokio::time::Instant::now(), before);
     assert!(!handle.is_finished());

@@ -16,6 +16,7 @@ use order_domain::codec::StockRecord;
 use order_domain::payment::SimulatedGateway;
 use order_domain::service::{AcceptService, OrderWorker, ProcessOutcome};
 use order_domain::store::{MemoryStore, Store, Table};
+use order_domain::testing::seed_adult;
 use order_domain::{CountyRules, ManualClock, Money, SequentialIds, Sku, StoreId};
 
 use crate::meter::{Layout, MeteredStore, Usage};
@@ -181,31 +182,8 @@ async fn seed_profiles(
     memory: &MemoryStore,
     customers: impl IntoIterator<Item = String>,
 ) -> Result<(), FlowError> {
-    let at: Timestamp = "2026-01-01T00:00:00Z".parse().map_err(fail)?;
-    let items = customers
-        .into_iter()
-        .map(|id| {
-            Ok(order_domain::customer::Customer {
-                customer_id: order_domain::ids::CustomerId::parse(&id).map_err(fail)?,
-                email: None,
-                full_name: None,
-                phone: None,
-                birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
-                created_at: at,
-                updated_at: at,
-                legacy: None,
-            }
-            .to_item())
-        })
-        .collect::<Result<Vec<_>, FlowError>>()?;
-    for chunk in items.chunks(25) {
-        let unprocessed = memory
-            .batch_put(Table::Customers, chunk.to_vec())
-            .await
-            .map_err(fail)?;
-        if !unprocessed.is_empty() {
-            return Err(fail("profiles not seeded"));
-        }
+    for id in customers {
+        seed_adult(memory, &id).await.map_err(fail)?;
     }
     Ok(())
 }

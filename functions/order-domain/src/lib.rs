@@ -21,7 +21,8 @@
 //! | [`clock`] | injected time (the wall clock and the sale clock) and ids |
 //!
 //! Feature `test-support` adds the test doubles: `store::MemoryStore` (with
-//! fault injection), `ManualClock` and `SequentialIds`. Only dev-dependencies
+//! fault injection), `ManualClock` and `SequentialIds`, and the builders in
+//! `testing` (a migrated order, an adult's profile). Only dev-dependencies
 //! and the local runner enable it; no Lambda does, so none of it is compiled
 //! into a function (`cargo tree -p order-api -e features -i order-domain`).
 //! | [`error`] | HTTP status and retryability of every error |
@@ -43,6 +44,8 @@ pub mod rules;
 pub mod service;
 pub mod shadow;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 mod util;
 
 pub use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};

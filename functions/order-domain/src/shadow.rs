@@ -198,45 +198,7 @@ pub fn sample(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::legacy;
-    use crate::order::{LegacyOwner, LegacyRecord, StatusChange};
-    use crate::{CountyId, Sku};
-
-    pub(crate) fn migrated() -> Order {
-        let at: Timestamp = "2025-03-01T17:00:00Z".parse().expect("time");
-        Order {
-            order_id: legacy::order_id(1010),
-            customer_id: legacy::customer_id(77),
-            store_id: StoreId::parse("S1").expect("id"),
-            county_id: CountyId::parse("travis-tx").expect("id"),
-            client_request_id: None,
-            items: vec![LineItem {
-                sku: Sku::parse("WINE-1").expect("sku"),
-                quantity: 2,
-                unit_price_cents: Money::from_cents(1250).expect("cents"),
-            }],
-            total_cents: Money::from_cents(2500).expect("cents"),
-            status: OrderStatus::Confirmed,
-            created_at: at,
-            updated_at: at,
-            version: 1,
-            failure_reason: None,
-            payment_id: None,
-            hold_reason: None,
-            history: vec![StatusChange {
-                status: OrderStatus::Confirmed,
-                at,
-            }],
-            legacy: Some(LegacyRecord {
-                number: 1010,
-                status: "CONFIRMED".into(),
-                owner: LegacyOwner::New,
-                placed_at_local: "2025-03-01T11:00:00".into(),
-                updated_at: "2025-03-01T17:05:00.123456Z".parse().expect("time"),
-                payment_ref: Some("pay-1".into()),
-            }),
-        }
-    }
+    use crate::testing::migrated_order;
 
     #[test]
     fn the_rate_samples_its_share_of_draws() {
@@ -270,7 +232,7 @@ mod tests {
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
         let rate = SampleRate::from_percent(50.0).expect("valid");
         let random = ScriptedRandom::new(vec![0, u32::MAX]);
-        let o = migrated();
+        let o = migrated_order(1010);
         assert!(sample(&o, rate, &random, now).is_some());
         assert!(sample(&o, rate, &random, now).is_none());
         let mut new = o.clone();
@@ -283,7 +245,7 @@ mod tests {
     #[test]
     fn the_message_round_trips_and_holds_the_legacy_version() {
         let now: Timestamp = "2026-01-01T00:00:00Z".parse().expect("time");
-        let read = ShadowRead::of(&migrated(), now).expect("migrated");
+        let read = ShadowRead::of(&migrated_order(1010), now).expect("migrated");
         assert_eq!(read.legacy_order_id, 1010);
         assert_eq!(read.legacy_updated_us, 1_740_848_700_123_456);
         assert_eq!(ShadowRead::parse(&read.to_json()), Ok(read.clone()));

@@ -59,18 +59,9 @@ impl Fixture {
         let clock = Arc::new(ManualClock::new(
             "2026-03-09T15:04:05Z".parse::<Timestamp>().unwrap(),
         ));
-        // The customer's profile: the API takes orders only from an adult with one.
-        order_domain::service::CustomerService::new(
-            Arc::clone(&store),
-            rules(),
-            Arc::clone(&clock),
-        )
-        .put(
-            &order_domain::ids::CustomerId::parse("cust-1").unwrap(),
-            br#"{"email":"c@example.com","full_name":"C One","birth_date":"1980-01-01"}"#,
-        )
-        .await
-        .unwrap();
+        order_domain::testing::seed_adult(&store, "cust-1")
+            .await
+            .unwrap();
         let accept = AcceptService::new(
             Arc::clone(&store),
             rules(),

@@ -24,6 +24,7 @@ use order_domain::ids::OrderId;
 use order_domain::order::{FailureReason, OrderStatus};
 use order_domain::rules::CountyRules;
 use order_domain::service::{AcceptService, CancelService, OrderQueries};
+use order_domain::testing::seed_adult;
 use order_worker::Worker;
 
 const KEY: &str = "sk_test_moto_51Hx";
@@ -92,18 +93,7 @@ impl County {
     }
 
     async fn order(&self, request: &str) -> OrderId {
-        // The customer's profile: the API takes orders only from an adult with one.
-        order_domain::service::CustomerService::new(
-            self.store.clone(),
-            rules(),
-            Arc::clone(&self.clock),
-        )
-        .put(
-            &order_domain::ids::CustomerId::parse("cust-1").unwrap(),
-            br#"{"email":"c@example.com","full_name":"C One","birth_date":"1980-01-01"}"#,
-        )
-        .await
-        .unwrap();
+        seed_adult(&self.store, "cust-1").await.unwrap();
         let accept = AcceptService::new(
             self.store.clone(),
             rules(),

@@ -21,6 +21,7 @@ use order_domain::service::{AcceptService, OrderQueries, ProcessOutcome};
 use order_domain::store::{
     CancelReason, Fault, FaultOp, MemoryStore, Put, Store, StoreError, Table, TxCanceled,
 };
+use order_domain::testing::seed_adult;
 use order_worker::{ConflictRetry, MessageOutcome, Worker};
 
 fn rules() -> CountyRules {
@@ -64,14 +65,7 @@ async fn setup() -> Setup {
         })
         .await
         .unwrap();
-    store
-        .put(Put {
-            table: Table::Customers,
-            item: adult("cust-1").to_item(),
-            condition: None,
-        })
-        .await
-        .unwrap();
+    seed_adult(&store, "cust-1").await.unwrap();
     let now: Timestamp = "2026-03-09T15:04:05.678Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(now));
     let accept = AcceptService::new(
@@ -310,14 +304,7 @@ async fn a_flash_sale_with_conflicting_commits_sells_exactly_the_stock() {
     );
     let mut ids = Vec::new();
     for n in 0..ORDERS {
-        store
-            .put(Put {
-                table: Table::Customers,
-                item: adult(&format!("cust-{n}")).to_item(),
-                condition: None,
-            })
-            .await
-            .unwrap();
+        seed_adult(&store, &format!("cust-{n}")).await.unwrap();
         let body = format!(
             r#"{{"client_request_id":"r{n}","customer_id":"cust-{n}","store_id":"store-9",
                  "items":[{{"sku":"HOT-1","quantity":1}}]}}"#
@@ -412,19 +399,4 @@ async fn a_flash_sale_with_conflicting_commits_sells_exactly_the_stock() {
     assert!(left >= 0, "stock went negative: {left}");
     assert_eq!(sold, STOCK, "every unit sold, none twice");
     assert_eq!(sold + left, STOCK);
-}
-
-/// An adult's profile: the API takes orders only from customers with one.
-fn adult(id: &str) -> order_domain::customer::Customer {
-    let t: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-    order_domain::customer::Customer {
-        customer_id: order_domain::ids::CustomerId::parse(id).unwrap(),
-        email: None,
-        full_name: None,
-        phone: None,
-        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
-        created_at: t,
-        updated_at: t,
-        legacy: None,
-    }
 }

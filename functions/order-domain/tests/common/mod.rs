@@ -6,16 +6,14 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use order_domain::codec::{self, StockRecord};
-use order_domain::customer::Customer;
 use order_domain::payment::SimulatedGateway;
 use order_domain::schema::inventory as inv;
 use order_domain::service::{
     AcceptOutcome, AcceptService, CancelService, OrderQueries, OrderWorker, Sweeper,
 };
 use order_domain::store::{AttrValue, Item, MemoryStore, Store, Table};
-use order_domain::{
-    CountyRules, CustomerId, ManualClock, Money, Order, OrderId, SequentialIds, Sku, StoreId,
-};
+pub use order_domain::testing::adult;
+use order_domain::{CountyRules, ManualClock, Money, Order, OrderId, SequentialIds, Sku, StoreId};
 
 pub type S = Arc<MemoryStore>;
 pub type C = Arc<ManualClock>;
@@ -158,20 +156,6 @@ impl Fixture {
             .accept(body(customer, request, items).as_bytes())
             .await
             .expect("accept")
-    }
-}
-
-/// A profile of `id`, born 1990-02-28.
-pub fn adult(id: &str) -> Customer {
-    Customer {
-        customer_id: CustomerId::parse(id).expect("customer id"),
-        email: Some(format!("{id}@example.com")),
-        full_name: Some("Test Customer".to_owned()),
-        phone: None,
-        birth_date: Some(jiff::civil::Date::constant(1990, 2, 28)),
-        created_at: t0(),
-        updated_at: t0(),
-        legacy: None,
     }
 }
 
