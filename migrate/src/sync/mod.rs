@@ -504,24 +504,23 @@ async fn stream<S: Store + Clone + 'static>(
 /// After a rollback: the held orders read again and applied (the guard
 /// refuses what DynamoDB already holds), then their rows deleted. A sync
 /// stopped in between applies them again at its next start, harmlessly.
-#[allow(clippy::too_many_arguments)]
 async fn apply_held<S: Store + Clone + 'static>(
     conn: &mut Conn,
     store: &S,
     slot: &SlotName,
     opts: &Options,
-    held: &std::collections::BTreeSet<i64>,
+    orders: &std::collections::BTreeSet<i64>,
     totals: &mut Totals,
     on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<(), End> {
-    let n = held.len();
+    let n = orders.len();
     on(Event::Note(&format!(
         "rolled back: applying the {n} legacy order(s) held back in dynamo"
     )));
     let before = (totals.items, totals.stale);
-    let again = Batch::of_orders(held.clone());
+    let again = Batch::of_orders(orders.clone());
     apply_batch(conn, store, slot, opts, false, &again, totals, on).await?;
-    let numbers: Vec<i64> = held.iter().copied().collect();
+    let numbers: Vec<i64> = orders.iter().copied().collect();
     held::release(conn.legacy.client(), &opts.county.to_string(), &numbers)
         .await
         .map_err(|e| End::Lost(e.to_string()))?;
