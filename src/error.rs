@@ -267,7 +267,8 @@ fn sync_exit(e: &acme_migrate::sync::SyncError) -> Exit {
         | SyncError::OtherDatabase { .. }
         | SyncError::SlotInUse { .. }
         | SyncError::Slot { .. }
-        | SyncError::Decode(_) => Exit::LegacyDatabase,
+        | SyncError::Decode(_)
+        | SyncError::Held(_) => Exit::LegacyDatabase,
     }
 }
 

@@ -136,6 +136,27 @@ pub mod legacy_sync_progress {
     pub const LAST_RECORD_AT: &str = "record_at";
     /// `timestamptz`: when it was written to the legacy tables.
     pub const APPLIED_AT: &str = "applied_at";
+    /// `text`: the stream record's sequence number.
+    pub const SEQUENCE_NUMBER: &str = "sequence_number";
+}
+
+/// The table the change capture (`migrate sync`) keeps the legacy orders it
+/// held back in mode `dynamo` in, in the legacy database: one row per order,
+/// written before the replication slot moves past the change, so a restart
+/// (or a crash) of the sync forgets none. After a rollback out of `dynamo`
+/// the sync applies them and deletes their rows; `migrate status` counts
+/// the county's.
+pub mod held_back {
+    /// Schema-qualified table name.
+    pub const TABLE: &str = "acme_sync.held_back";
+    /// `text`: the county id.
+    pub const COUNTY: &str = "county_id";
+    /// `bigint`: the legacy order number. Primary key with [`COUNTY`].
+    pub const LEGACY_NUMBER: &str = "legacy_number";
+    /// `timestamptz`: when a change of the order was first held back.
+    pub const FIRST_HELD_AT: &str = "first_held_at";
+    /// `timestamptz`: when the latest change of it was held back.
+    pub const LAST_HELD_AT: &str = "last_held_at";
 }
 
 /// Legacy writes the change capture flagged in mode `dynamo` (count), in

@@ -424,16 +424,17 @@ async fn the_walk_with_each_gate_a_rollback_and_in_flight_orders() {
     let c = walk.attempt(CutoverMode::Retired, &t).await;
     assert_eq!(failed(&c), ["legacy-sync lag"], "{c:?}");
     assert_eq!(c[0].figure, "legacy-sync has not run");
-    pg.batch_execute(
-        "CREATE SCHEMA acme_sync;
-         CREATE TABLE acme_sync.position (
-             county_id text PRIMARY KEY, record_at timestamptz NOT NULL,
-             applied_at timestamptz NOT NULL, sequence_number text NOT NULL);
-         INSERT INTO acme_sync.position
-             VALUES ('travis-tx', now() - interval '500 milliseconds', now(), '100');",
-    )
-    .await
-    .expect("legacy-sync progress");
+    let target = legacy_sync::db::Target {
+        config: url.parse().expect("url"),
+        root_cert: None,
+    };
+    let record_at_us = jiff::Timestamp::now().as_microsecond() - 500_000;
+    legacy_sync::db::LegacyDb::connect(&target)
+        .await
+        .expect("legacy-sync connects")
+        .record_position(COUNTY, record_at_us, "100")
+        .await
+        .expect("legacy-sync progress");
     let c = walk.attempt(CutoverMode::Retired, &t).await;
     assert!(failed(&c).is_empty(), "{c:?}");
     assert_eq!(walk.mode().await, CutoverMode::Retired);

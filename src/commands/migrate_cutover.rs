@@ -122,7 +122,15 @@ pub fn cutover(a: &CutoverArgs, c: &mut Console) -> CmdResult {
         });
     }
     county.rt.block_on(control.set_mode(flag, to))?;
-    c.print(&moved(&id, from, to, a.rollback))
+    c.print(&moved(&id, from, to, a.rollback))?;
+    if a.rollback && !to.new_system_owns_orders() && figures.held_back > 0 {
+        c.print(&format!(
+            "{id}: the sync applies the {} legacy order(s) held back in {from} when it reads the \
+             new mode\n",
+            figures.held_back
+        ))?;
+    }
+    Ok(())
 }
 
 /// The mode `--to` or `--rollback` asks for, from `current`.
@@ -202,7 +210,8 @@ fn table(f: &Figures, t: &Thresholds) -> String {
          last verify           {verify}\n\
          shadow reads          {} in the last {} min (gate: at least {})\n\
          shadow mismatches     {} ({rate})\n\
-         legacy writes flagged {} in the last {} min\n",
+         legacy writes flagged {} in the last {} min\n\
+         held back             {} legacy order(s), applied by the sync after a rollback\n",
         f.county,
         f.mode,
         t.max_cdc_lag_seconds,
@@ -212,5 +221,6 @@ fn table(f: &Figures, t: &Thresholds) -> String {
         w.shadow_mismatches,
         w.legacy_writes_flagged,
         w.minutes,
+        f.held_back,
     )
 }

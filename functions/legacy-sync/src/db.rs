@@ -7,6 +7,9 @@
 //! `legacy_schema::origin`).
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use acme_contract::migration::legacy_sync_progress as progress;
 
 use legacy_schema::outbound::{Customer, NEW_SYSTEM_NUMBERS, Number, OutboundOrder, PlacedAt};
 use tokio_postgres::error::SqlState;
@@ -78,8 +81,9 @@ pub enum Applied {
 
 /// `acme_sync`, created if missing. Serialised by an advisory lock, because
 /// several function instances may start at once and `IF NOT EXISTS` is not
-/// safe against a concurrent create.
-fn schema_sql() -> String {
+/// safe against a concurrent create. The progress table's names are the
+/// ones `migrate status` reads ([`progress`]).
+static SCHEMA: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT pg_advisory_xact_lock(hashtext('acme_sync'));
          CREATE SCHEMA IF NOT EXISTS acme_sync;
@@ -95,13 +99,18 @@ fn schema_sql() -> String {
          CREATE TABLE IF NOT EXISTS acme_sync.customers (
              customer_id         text   PRIMARY KEY,
              legacy_customer_id  bigint NOT NULL UNIQUE);
-         CREATE TABLE IF NOT EXISTS acme_sync.position (
-             county_id        text        PRIMARY KEY,
-             record_at        timestamptz NOT NULL,
-             applied_at       timestamptz NOT NULL,
-             sequence_number  text        NOT NULL);"
+         CREATE TABLE IF NOT EXISTS {t} (
+             {c}  text        PRIMARY KEY,
+             {r}  timestamptz NOT NULL,
+             {a}  timestamptz NOT NULL,
+             {s}  text        NOT NULL);",
+        t = progress::TABLE,
+        c = progress::COUNTY,
+        r = progress::LAST_RECORD_AT,
+        a = progress::APPLIED_AT,
+        s = progress::SEQUENCE_NUMBER,
     )
-}
+});
 
 const US: &str = "(timestamptz 'epoch' + $1::bigint * interval '1 microsecond')";
 
@@ -151,15 +160,20 @@ fn order_sql() -> String {
     )
 }
 
-fn position_sql() -> String {
+/// `$1` the record's time (µs), `$2` the county, `$3` its sequence number.
+static POSITION: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO acme_sync.position (county_id, record_at, applied_at, sequence_number)
+        "INSERT INTO {t} ({c}, {r}, {a}, {s})
          VALUES ($2, {US}, clock_timestamp(), $3)
-         ON CONFLICT (county_id) DO UPDATE
-             SET record_at = EXCLUDED.record_at, applied_at = EXCLUDED.applied_at,
-                 sequence_number = EXCLUDED.sequence_number"
+         ON CONFLICT ({c}) DO UPDATE
+             SET {r} = EXCLUDED.{r}, {a} = EXCLUDED.{a}, {s} = EXCLUDED.{s}",
+        t = progress::TABLE,
+        c = progress::COUNTY,
+        r = progress::LAST_RECORD_AT,
+        a = progress::APPLIED_AT,
+        s = progress::SEQUENCE_NUMBER,
     )
-}
+});
 
 /// The statements, prepared once per connection.
 struct Prepared {
@@ -194,7 +208,7 @@ impl LegacyDb {
         // Ends when the client is dropped; an error surfaces on the next query.
         tokio::spawn(connection);
         client
-            .batch_execute(&schema_sql())
+            .batch_execute(&SCHEMA)
             .await
             .map_err(|e| classify(&e))?;
         let p = |sql: String| {
@@ -209,7 +223,7 @@ impl LegacyDb {
             order: p(order_sql()).await?,
             lines: p(LINES.into()).await?,
             extra_lines: p(EXTRA_LINES.into()).await?,
-            position: p(position_sql()).await?,
+            position: p(POSITION.clone()).await?,
         };
         Ok(LegacyDb { client, prepared })
     }
@@ -233,7 +247,7 @@ impl LegacyDb {
         }
     }
 
-    /// `acme_sync.position` for `county`: the stream record last applied
+    /// [`progress::TABLE`] for `county`: the stream record last applied
     /// (its time in the stream, µs) and now.
     pub async fn record_position(
         &self,

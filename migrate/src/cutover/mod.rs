@@ -6,6 +6,8 @@
 //! the sync's durable position; the first transaction still in it is the
 //! oldest change not yet in DynamoDB), the mode and the last verify from
 //! SSM ([`control`]), shadow reads and flagged legacy writes from CloudWatch.
+//! Beside them, the count of legacy orders the sync holds back in `dynamo`
+//! (its own record, [`crate::sync::held`]).
 //! [`checks`] is the pure decision over them.
 
 pub mod control;
@@ -73,6 +75,9 @@ pub struct Figures {
     pub mode: CutoverMode,
     pub cdc: CdcLag,
     pub legacy_sync: LegacySyncLag,
+    /// Legacy orders the change capture holds back (mode `dynamo`), to be
+    /// applied after a rollback (`acme_sync.held_back`).
+    pub held_back: u64,
     pub verify: Option<VerifyRecord>,
     pub window: Window,
     pub at: Timestamp,
@@ -112,6 +117,7 @@ pub async fn figures(
         mode: flag.mode,
         cdc: lag::cdc(legacy, slot, at).await?,
         legacy_sync: lag::legacy_sync(legacy, county).await?,
+        held_back: crate::sync::held::count(legacy, county).await?,
         verify: control.verify().await?,
         window: control.window(window_minutes, at).await?,
         at,
@@ -278,6 +284,7 @@ mod tests {
             mode: CutoverMode::Shadow,
             cdc: CdcLag::CaughtUp,
             legacy_sync: LegacySyncLag::NotRun,
+            held_back: 0,
             verify: Some(VerifyRecord {
                 finished_at: "2026-12-06T11:00:00Z".parse().expect("time"),
                 clean: true,

@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use acme_contract::migration::held_back;
 use jiff::Timestamp;
 use legacy_schema::origin::MARKER_TABLE;
 use legacy_schema::outbound::NEW_SYSTEM_NUMBERS;
@@ -77,7 +78,8 @@ pub struct Batch {
     /// What was seen but not applied (a TRUNCATE of a migrated table).
     pub notes: Vec<String>,
     /// Transactions the legacy-sync function committed (skipped: see
-    /// [`legacy_schema::origin`]).
+    /// [`legacy_schema::origin`]), and the sync's own writes of the orders
+    /// it holds back ([`super::held`]).
     pub own_transactions: u64,
     /// The legacy-sync transaction being read, whose changes are skipped.
     skipping: Option<u32>,
@@ -136,8 +138,9 @@ impl Batch {
         };
         let (name, rest) = rest.split_once(": ").ok_or_else(|| err("no action"))?;
         // No loops: what legacy-sync wrote came from DynamoDB. Its guard row
-        // is the first change of each of its transactions.
-        if name == MARKER_TABLE {
+        // is the first change of each of its transactions. The sync's own
+        // record of held orders is not a legacy change either.
+        if name == MARKER_TABLE || name == held_back::TABLE {
             self.skipping = Some(row.xid);
         }
         if self.skipping == Some(row.xid) {
@@ -384,6 +387,34 @@ mod tests {
         assert_eq!(b.transactions(), 2, "the slot still moves past both");
         assert_eq!(b.changes, 2);
         assert!(b.notes[0].contains("4611686018427387905"), "{:?}", b.notes);
+    }
+
+    #[test]
+    fn the_syncs_record_of_held_orders_is_not_a_change() {
+        let mut b = Batch::default();
+        for (xid, data) in [
+            (900, "BEGIN 900"),
+            (
+                900,
+                "table acme_sync.held_back: INSERT: county_id[text]:'travis-tx' legacy_number[bigint]:25",
+            ),
+            (900, "COMMIT 900 (at 2026-12-06 11:58:42.436585+00)"),
+            (901, "BEGIN 901"),
+            (
+                901,
+                "table acme_sync.held_back: DELETE: county_id[text]:'travis-tx' legacy_number[bigint]:25",
+            ),
+            (901, "COMMIT 901 (at 2026-12-06 11:58:43.436585+00)"),
+        ] {
+            b.add(&Row {
+                lsn: Lsn(1),
+                xid,
+                data: data.to_owned(),
+            })
+            .expect("decodes");
+        }
+        assert!(b.orders.is_empty());
+        assert_eq!((b.changes, b.own_transactions), (0, 2));
     }
 
     #[test]

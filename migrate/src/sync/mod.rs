@@ -15,6 +15,7 @@
 
 pub mod apply;
 pub mod decode;
+pub mod held;
 pub mod slot;
 
 use std::time::Duration;
@@ -85,6 +86,10 @@ pub struct Totals {
     /// Legacy writes met once the new system owns the county's orders.
     pub flagged: Vec<apply::Flagged>,
     pub flagged_total: u64,
+    /// Legacy orders held back now (kept in `acme_sync.held_back`).
+    pub held_back: u64,
+    /// Held-back orders applied after a rollback out of `dynamo`.
+    pub held_applied: u64,
 }
 
 /// What the caller hears while the sync runs.
@@ -156,6 +161,12 @@ pub enum SyncError {
     Decode(#[from] DecodeError),
     #[error("DynamoDB refused a write: {0}")]
     Write(#[from] apply::WriteRefused),
+    #[error(
+        "{0} (the sync keeps the legacy orders it holds back in mode dynamo there: its user needs \
+         CREATE on the database, or the DBA creates the schema acme_sync and grants it CREATE and \
+         USAGE on it)"
+    )]
+    Held(held::HeldError),
 }
 
 fn slot_error(error: SlotError) -> SyncError {
@@ -276,6 +287,9 @@ async fn open(url: &LegacyUrl, slot: &SlotName, county: &CountyId) -> Result<Con
     {
         return Err(in_use(&legacy, slot.clone()).await);
     }
+    held::create(legacy.client())
+        .await
+        .map_err(SyncError::Held)?;
     let stores = county_stores(&mut legacy, county).await?;
     Ok(Conn {
         legacy,
@@ -309,7 +323,7 @@ fn retryable(e: &SyncError) -> bool {
         SyncError::Source(SourceError::Connect { .. } | SourceError::Query { .. })
             | SyncError::Slot { .. }
             | SyncError::SlotInUse { .. }
-    )
+    ) || matches!(e, SyncError::Held(h) if h.code.is_none())
 }
 
 /// How a session ended.
@@ -407,10 +421,22 @@ async fn stream<S: Store + Clone + 'static>(
     on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> End {
     let lost = |e: &dyn std::fmt::Display| End::Lost(e.to_string());
-    // Orders held back in `dynamo`: applied again once the county is rolled
-    // back, so the rollback loses no legacy change (kept in memory: after a
-    // restart, `migrate verify` names any left).
-    let mut held = std::collections::BTreeSet::new();
+    let county = opts.county.to_string();
+    // Orders held back in `dynamo`, as recorded in the legacy database
+    // (this session's copy): applied once the county is rolled back, so
+    // the rollback loses no legacy change, even across a restart.
+    let mut held = match held::list(conn.legacy.client(), &county).await {
+        Ok(h) => h,
+        Err(e) => return lost(&e),
+    };
+    totals.held_back = held.len() as u64;
+    if !held.is_empty() {
+        on(Event::Note(&format!(
+            "{} legacy order(s) held back in dynamo, as recorded in {}",
+            held.len(),
+            acme_contract::migration::held_back::TABLE
+        )));
+    }
     loop {
         if *stop.borrow() {
             return End::Stopped;
@@ -419,15 +445,10 @@ async fn stream<S: Store + Clone + 'static>(
             .borrow()
             .is_some_and(CutoverMode::new_system_owns_orders);
         if !owned && !held.is_empty() {
-            let again = Batch::of_orders(std::mem::take(&mut held));
-            on(Event::Note(&format!(
-                "rolled back: applying the {} legacy order(s) held back in dynamo",
-                again.orders.len()
-            )));
-            match apply_batch(conn, store, slot, opts, false, &again, totals, on).await {
-                Ok(_) => {}
-                Err(end) => return end,
+            if let Err(end) = apply_held(conn, store, slot, opts, &held, totals, on).await {
+                return end;
             }
+            held.clear();
         }
         // Read before the peek, which decodes at least this far: an empty
         // peek means nothing of this database committed before it, so the
@@ -471,10 +492,46 @@ async fn stream<S: Store + Clone + 'static>(
             .borrow()
             .is_some_and(CutoverMode::new_system_owns_orders);
         match apply_batch(conn, store, slot, opts, owned, &batch, totals, on).await {
-            Ok(orders) => held.extend(orders),
+            Ok(orders) => {
+                held.extend(orders);
+                totals.held_back = held.len() as u64;
+            }
             Err(end) => return end,
         }
     }
+}
+
+/// After a rollback: the held orders read again and applied (the guard
+/// refuses what DynamoDB already holds), then their rows deleted. A sync
+/// stopped in between applies them again at its next start, harmlessly.
+async fn apply_held<S: Store + Clone + 'static>(
+    conn: &mut Conn,
+    store: &S,
+    slot: &SlotName,
+    opts: &Options,
+    orders: &std::collections::BTreeSet<i64>,
+    totals: &mut Totals,
+    on: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<(), End> {
+    let n = orders.len();
+    on(Event::Note(&format!(
+        "rolled back: applying the {n} legacy order(s) held back in dynamo"
+    )));
+    let before = (totals.items, totals.stale);
+    let again = Batch::of_orders(orders.clone());
+    apply_batch(conn, store, slot, opts, false, &again, totals, on).await?;
+    let numbers: Vec<i64> = orders.iter().copied().collect();
+    held::release(conn.legacy.client(), &opts.county.to_string(), &numbers)
+        .await
+        .map_err(|e| End::Lost(e.to_string()))?;
+    totals.held_applied += n as u64;
+    totals.held_back = 0;
+    on(Event::Note(&format!(
+        "rolled back: applied the {n} held order(s) ({} items written, {} already current)",
+        totals.items - before.0,
+        totals.stale - before.1
+    )));
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -501,13 +558,17 @@ async fn apply_batch<S: Store + Clone + 'static>(
         &opts.county,
         opts.gsi_write_shards,
     );
-    let mut held = Vec::new();
+    let mut holding = Vec::new();
     if new_system_owns {
         let flagged = apply::hold_for_new_system(store, &mut plan)
             .await
             .map_err(|e| End::Fatal(e.into()))?;
+        holding.extend(flagged.iter().filter_map(|f| f.held));
+        // Durable before the slot can move past the change that held them.
+        held::record(conn.legacy.client(), &opts.county.to_string(), &holding)
+            .await
+            .map_err(|e| End::Lost(e.to_string()))?;
         for f in flagged {
-            held.extend(f.held);
             on(Event::Flagged(&f));
             totals.flagged_total += 1;
             if totals.flagged.len() < LISTED_MAX {
@@ -560,7 +621,7 @@ async fn apply_batch<S: Store + Clone + 'static>(
         written_at,
         totals,
     });
-    Ok(held)
+    Ok(holding)
 }
 
 /// Sleeps `wait`; `true` if `stop` turned true meanwhile.
