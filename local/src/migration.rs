@@ -101,7 +101,10 @@ pub async fn ensure_flag(
                 parameter,
                 std::time::Duration::ZERO,
             );
-            let mode = flag.mode().await.map_err(|e| LocalError::Invalid(e.to_string()))?;
+            let mode = flag
+                .mode()
+                .await
+                .map_err(|e| LocalError::Invalid(e.to_string()))?;
             Ok(Flag {
                 parameter: parameter.to_owned(),
                 mode,
@@ -136,10 +139,12 @@ pub fn legacy_sync(
     sdk: &aws_config::SdkConfig,
 ) -> Result<(LocalLegacySync, String)> {
     let get = |k: &'static str| {
-        vars.get(k).cloned().ok_or_else(|| LocalError::MissingInTemplate {
-            what: format!("{k} on the legacy-sync function"),
-            why: "run legacy-sync",
-        })
+        vars.get(k)
+            .cloned()
+            .ok_or_else(|| LocalError::MissingInTemplate {
+                what: format!("{k} on the legacy-sync function"),
+                why: "run legacy-sync",
+            })
     };
     let target = legacy_sync::secret::parse(url, None)
         .map_err(|e| LocalError::BadInput(format!("--legacy-db: {e}")))?;

@@ -75,9 +75,7 @@ async fn legacy_db(name: &str) -> (String, Client) {
 }
 
 async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect");
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
     tokio::spawn(conn);
     client
 }
@@ -155,14 +153,21 @@ async fn refused_in_legacy_accepted_after_cutover_and_written_back_by_legacy_syn
         control.set_mode(flag, to).await.expect("moved");
     }
     // The API reads the mode through its 15 s cache, as deployed.
-    let accepted = wait_for("the API to see mode dynamo", Duration::from_secs(40), || async {
-        let a = h.post_order(&body).await;
-        (a.status != 409).then_some(a)
-    })
+    let accepted = wait_for(
+        "the API to see mode dynamo",
+        Duration::from_secs(40),
+        || async {
+            let a = h.post_order(&body).await;
+            (a.status != 409).then_some(a)
+        },
+    )
     .await;
     assert_eq!(accepted.status, 202, "{accepted:?}");
     let id = order_id(&accepted);
-    assert_eq!(h.wait_final(&[id], T).await[0].status, OrderStatus::Confirmed);
+    assert_eq!(
+        h.wait_final(&[id], T).await[0].status,
+        OrderStatus::Confirmed
+    );
 
     // legacy-sync wrote it to the legacy tables, and follows its status.
     let status = wait_for("the order in the legacy tables", T, || async {
