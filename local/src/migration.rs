@@ -147,7 +147,7 @@ pub fn legacy_sync(
             })
     };
     let target = legacy_sync::secret::parse(url, None)
-        .map_err(|e| LocalError::BadInput(format!("--legacy-db: {e}")))?;
+        .map_err(|e| LocalError::BadInput(format!("--legacy-db (or ACME_LEGACY_URL): {e}")))?;
     let shown = format!("{target:?}");
     let rejects = legacy_sync::SqsRejects::new(
         aws_sdk_sqs::Client::new(sdk),
