@@ -95,7 +95,7 @@ async fn a_drain_sets_aside_what_is_not_a_shadow_read_and_exits_0() {
             "--wait",
             "1",
         ])
-        .args(["--queue", &queue])
+        .args(["--queue", &queue, "--target", "aws"])
         .env("ACME_LEGACY_URL", &url)
         .stdin(Stdio::null())
         .output()

@@ -32,6 +32,10 @@ pub struct RunArgs {
     pub visibility_timeout: Option<u32>,
     /// Concurrent queue pollers (capped by the mapping's maximum concurrency).
     pub pollers: usize,
+    /// A migrating county: put its cutover flag in this mode at start.
+    pub cutover_mode: Option<acme_contract::migration::CutoverMode>,
+    /// A migrating county: the legacy database legacy-sync writes to.
+    pub legacy_db: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -41,6 +41,8 @@ pub(crate) fn options(run: &RunArgs, token: BearerToken) -> Result<RunOptions> {
     o.sale_clock = run.sale_clock;
     o.visibility_timeout = run.visibility_timeout;
     o.pollers = run.pollers;
+    o.cutover_mode = run.cutover_mode;
+    o.legacy_db = run.legacy_db.clone();
     Ok(o)
 }
 
@@ -94,12 +96,40 @@ async fn serve(run: &RunArgs, fresh: bool) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(m) = &county.migration {
+        eprint!("{}", migration_banner(&county.resources.county_id, m));
+    }
     eprintln!();
     eprintln!("  Ctrl-C (or SIGTERM) to stop.");
     stop_signal().await;
     tracing::info!("stopping: finishing in-flight batches");
     county.stop().await;
     Ok(())
+}
+
+/// The banner's lines for a migrating county: its flag, its ShadowReads
+/// queue and whether legacy-sync runs.
+pub fn migration_banner(county: &str, m: &crate::runner::Migration) -> String {
+    use crate::migration::{FlagOrigin, LegacySyncRun};
+    let how = match m.flag.origin {
+        FlagOrigin::Created => "created as the stack creates it",
+        FlagOrigin::Kept => "kept from before",
+        FlagOrigin::Set => "set by --cutover-mode",
+    };
+    let mut out = format!(
+        "  flag     {} = {} ({how}; `acme-infra migrate status|cutover --county {county} --target local`)\n",
+        m.flag.parameter, m.flag.mode
+    );
+    if let Some(q) = &m.shadow_queue {
+        out.push_str(&format!(
+            "  shadow   {q} (`acme-infra migrate shadow --county {county} --target local --queue URL`)\n"
+        ));
+    }
+    out.push_str(&match &m.legacy_sync {
+        LegacySyncRun::Running(db) => format!("  sync     legacy-sync writing to {db}\n"),
+        LegacySyncRun::NotRunning(why) => format!("  sync     legacy-sync not running: {why}\n"),
+    });
+    out
 }
 
 /// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send):

@@ -36,6 +36,9 @@ pub struct Wiring {
     pub gateway: Arc<SimulatedGateway>,
     /// The sweeper's threshold, as the stack sets it on the sweeper.
     pub sweeper: order_sweeper::Settings,
+    /// A migrating county's cutover flag and shadow-read sampler (nothing
+    /// for other counties), as the order API's `main` reads them.
+    pub migration: order_aws::ApiMigration,
 }
 
 /// The API function as the runner builds it.
@@ -91,7 +94,8 @@ pub fn build(w: Wiring) -> Handlers {
         w.config.rules.clone(),
         SystemClock,
         UlidGenerator::new(),
-    );
+    )
+    .with_migration(w.migration);
     if let Some(at) = w.sale_clock {
         api = api.with_sale_clock(ManualClock::new(at));
     }

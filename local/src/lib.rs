@@ -12,6 +12,7 @@
 //! | [`stream`] | the publisher's DynamoDB stream event source: per-shard order and checkpoints |
 //! | [`functions`] | the event-source traits the runner invokes |
 //! | [`metrics`] | emulator time versus our time per request |
+//! | [`migration`] | a migrating county's cutover flag, shadow reads and legacy-sync, as its stack runs them |
 //!
 //! The runner writes a state file (see [`state`]) so `acme-infra inventory`
 //! finds the tables of a running local county, and so a restart resumes them
@@ -52,6 +53,7 @@ pub mod handlers;
 pub mod inventory;
 pub mod load;
 pub mod metrics;
+pub mod migration;
 pub mod orders;
 pub mod outputs;
 pub mod provision;

@@ -79,6 +79,18 @@ pub async fn run(args: &LoadArgs) -> Result<()> {
     if opts.sale_clock.is_none() {
         opts.sale_clock = DEFAULT_SALE_CLOCK.parse().ok();
     }
+    // A migrating county takes orders only once cut over: load drives it in
+    // mode `dynamo` unless --cutover-mode says otherwise (its own flag, as
+    // its own tables: a load run moves no other run's county).
+    if opts.cutover_mode.is_none()
+        && crate::migration::initial_mode(&crate::stack::CountyStack::load(
+            &opts.environments,
+            &opts.county,
+        )?)?
+        .is_some()
+    {
+        opts.cutover_mode = Some(acme_contract::migration::CutoverMode::Dynamo);
+    }
     // Port 0: never collide with a runner already on 3000.
     opts.port = 0;
     opts.state_file = None;

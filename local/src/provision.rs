@@ -62,6 +62,10 @@ pub struct Resources {
     pub order_stream_arn: Option<String>,
     pub event_bus_name: Option<String>,
     pub topics: BTreeMap<String, String>,
+    /// A migrating county's cutover flag (an SSM parameter name; see
+    /// [`crate::migration`]): set at every start, not provisioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cutover_flag: Option<String>,
 }
 
 impl Resources {
@@ -123,6 +127,7 @@ pub async fn provision(stack: &CountyStack, run_id: &str, c: Clients<'_>) -> Res
         order_stream_arn: None,
         event_bus_name: None,
         topics: BTreeMap::new(),
+        cutover_flag: None,
     };
     match create_all(stack, run_id, &c, &mut res).await {
         Ok(()) => Ok(res),

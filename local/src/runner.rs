@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use acme_contract::migration::CutoverMode;
 use aws_config::SdkConfig;
 use jiff::Timestamp;
 use order_aws::emulator::IsolatedStore;
@@ -21,6 +22,7 @@ use crate::emulator::Emulator;
 use crate::error::{LocalError, Result};
 use crate::functions::StreamFunction;
 use crate::handlers::{self, Handlers, Wiring};
+use crate::migration::{Flag, LegacySyncFn, LegacySyncRun};
 use crate::provision::{self, Resources};
 use crate::queue::QueuePoller;
 use crate::stack::{CountyStack, logical};
@@ -53,6 +55,13 @@ pub struct RunOptions {
     pub served: Option<ServedSink>,
     /// The payment gateway the worker charges; a new approving one if unset.
     pub gateway: Option<Arc<SimulatedGateway>>,
+    /// A migrating county: put its cutover flag in this mode at start
+    /// (otherwise the flag keeps its mode, or is created as the stack
+    /// creates it).
+    pub cutover_mode: Option<CutoverMode>,
+    /// A migrating county with `migration.legacy_sync`: the legacy database
+    /// legacy-sync writes to (not running without it).
+    pub legacy_db: Option<String>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -81,6 +90,8 @@ impl RunOptions {
             fresh: false,
             served: None,
             gateway: None,
+            cutover_mode: None,
+            legacy_db: None,
         }
     }
 }
@@ -98,6 +109,8 @@ pub struct LocalCounty {
     pub handlers: Handlers,
     /// The resources are a previous run's, resumed.
     pub resumed: bool,
+    /// A migrating county's flag, ShadowReads queue and legacy-sync.
+    pub migration: Option<Migration>,
     shutdown: watch::Sender<bool>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pollers: JoinSet<()>,
@@ -114,6 +127,15 @@ impl std::fmt::Debug for LocalCounty {
             .field("api_addr", &self.api_addr)
             .finish_non_exhaustive()
     }
+}
+
+/// What a migrating county runs with locally (the banner shows it).
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub flag: Flag,
+    /// The ShadowReads queue's URL.
+    pub shadow_queue: Option<String>,
+    pub legacy_sync: LegacySyncRun,
 }
 
 /// The functions' environment as the stack sets it, with each `Ref` resolved
@@ -141,7 +163,6 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
     ) {
         renamed.insert(name, physical);
     }
-    let mut env = BTreeMap::new();
     // The runner builds every function from one configuration: the order
     // API's, the only one with the Customers table (the worker ignores it).
     let vars = crate::stack::resources_of_type(&stack.template, "AWS::Lambda::Function")
@@ -151,6 +172,25 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
         })
         .filter(|v| v.contains_key(order_domain::schema::env::COUNTY_RULES))
         .max_by_key(|v| v.contains_key(order_domain::schema::env::CUSTOMERS_TABLE));
+    resolve_env(vars, &renamed, res)
+}
+
+/// legacy-sync's environment as the stack sets it, resolved as
+/// [`function_env`]'s; `None` for a county without it.
+pub fn legacy_sync_env(stack: &CountyStack, res: &Resources) -> Option<BTreeMap<String, String>> {
+    let vars = stack
+        .properties(logical::LEGACY_SYNC, "AWS::Lambda::Function")?
+        .pointer("/Environment/Variables")
+        .and_then(Value::as_object);
+    Some(resolve_env(vars, &BTreeMap::new(), res))
+}
+
+fn resolve_env(
+    vars: Option<&serde_json::Map<String, Value>>,
+    renamed: &BTreeMap<&str, &str>,
+    res: &Resources,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
     for (k, v) in vars.into_iter().flatten() {
         let resolved = match v {
             Value::String(s) => Some(
@@ -170,6 +210,11 @@ pub fn function_env(stack: &CountyStack, res: &Resources) -> BTreeMap<String, St
                             .flatten()
                     })
                     .or_else(|| res.topics.get(r).cloned())
+                    .or_else(|| {
+                        (r == acme_stacks::county::migration::MODE_PARAMETER)
+                            .then(|| res.cutover_flag.clone())
+                            .flatten()
+                    })
             }),
         };
         if let Some(val) = resolved {
@@ -211,6 +256,13 @@ impl LocalCounty {
             })?;
         let api_addr = listener.local_addr()?;
         let stack = CountyStack::load(&opts.environments, &opts.county)?;
+        let initial = crate::migration::initial_mode(&stack)?;
+        if initial.is_none() && opts.cutover_mode.is_some() {
+            return Err(LocalError::BadInput(format!(
+                "--cutover-mode: county {} has no `migration:` section, so it has no cutover flag",
+                stack.county_id
+            )));
+        }
         let sdk = crate::aws::sdk_config(
             &crate::aws::Target::Emulator(emulator.url().to_owned()),
             &stack.region,
@@ -226,8 +278,16 @@ impl LocalCounty {
             eventbridge: &eventbridge,
             sns: &sns,
         };
-        let (resources, resumed) = resources(&stack, &opts, emulator.url(), &clients).await?;
-        let prepared = match prepare(&opts, &stack, &sdk, &resources, api_addr, &emulator).await {
+        let (mut resources, resumed) = resources(&stack, &opts, emulator.url(), &clients).await?;
+        let run = Run {
+            opts: &opts,
+            stack: &stack,
+            sdk: &sdk,
+            api_addr,
+            emulator: &emulator,
+            initial,
+        };
+        let prepared = match prepare(&run, &mut resources).await {
             Ok(p) => p,
             Err(e) => {
                 if !resumed {
@@ -240,6 +300,8 @@ impl LocalCounty {
             order_queue,
             handlers,
             gateway,
+            migration,
+            legacy_sync,
         } = prepared;
         let (shutdown, rx) = watch::channel(false);
         let mut stop = rx.clone();
@@ -282,6 +344,24 @@ impl LocalCounty {
                     }
                     .run(rx.clone()),
                 );
+                // Its own event source mapping: its own position and retries,
+                // so a legacy database that is down holds back only it.
+                if let Some(sync) = legacy_sync {
+                    pollers.spawn(
+                        StreamPoller {
+                            streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
+                            stream_arn: arn.clone(),
+                            region: stack.region.clone(),
+                            mapping: stack.legacy_sync_mapping.unwrap_or(stack.stream_mapping),
+                            function: sync,
+                            checkpoints: opts
+                                .state_file
+                                .as_deref()
+                                .map(state::legacy_sync_checkpoints_path),
+                        }
+                        .run(rx.clone()),
+                    );
+                }
             }
             None => tracing::warn!("the OrderById table has no stream: no events, no outbox"),
         }
@@ -295,6 +375,7 @@ impl LocalCounty {
             gateway,
             handlers,
             resumed,
+            migration,
             shutdown,
             server: Some(server),
             pollers,
@@ -338,7 +419,11 @@ impl LocalCounty {
         if let Some(path) = &self.state_file
             && self.emulator.is_owned()
         {
-            for p in [path.clone(), state::checkpoints_path(path)] {
+            for p in [
+                path.clone(),
+                state::checkpoints_path(path),
+                state::legacy_sync_checkpoints_path(path),
+            ] {
                 if let Err(e) = std::fs::remove_file(&p) {
                     tracing::debug!(error = %e, path = %p.display(), "removing");
                 }
@@ -379,6 +464,19 @@ struct Prepared {
     order_queue: provision::QueueInfo,
     handlers: Handlers,
     gateway: Arc<SimulatedGateway>,
+    migration: Option<Migration>,
+    legacy_sync: Option<Arc<LegacySyncFn>>,
+}
+
+/// One start's settings and what it has so far.
+struct Run<'a> {
+    opts: &'a RunOptions,
+    stack: &'a CountyStack,
+    sdk: &'a SdkConfig,
+    api_addr: SocketAddr,
+    emulator: &'a Emulator,
+    /// The mode the stack creates the cutover flag in; `None`: not migrating.
+    initial: Option<CutoverMode>,
 }
 
 /// The state file's resources if they can be resumed here, else new ones;
@@ -420,16 +518,12 @@ async fn resources(
     Ok((provision::provision(stack, &run_id, *c).await?, false))
 }
 
-/// Queue settings, the functions' configuration and the state file: every
-/// fallible step between provisioning and serving.
-async fn prepare(
-    opts: &RunOptions,
-    stack: &CountyStack,
-    sdk: &SdkConfig,
-    resources: &Resources,
-    api_addr: SocketAddr,
-    emulator: &Emulator,
-) -> Result<Prepared> {
+/// Queue settings, the cutover flag, the functions' configuration and the
+/// state file: every fallible step between provisioning and serving.
+async fn prepare(run: &Run<'_>, resources: &mut Resources) -> Result<Prepared> {
+    let Run {
+        opts, stack, sdk, ..
+    } = *run;
     let order_queue = resources.queue(logical::ORDER_QUEUE)?.clone();
     // A resumed queue may carry the last run's override: set it either way.
     let visibility = opts.visibility_timeout.map(u64::from).or_else(|| {
@@ -450,6 +544,7 @@ async fn prepare(
             .await
             .map_err(|e| LocalError::aws("sqs", "SetQueueAttributes", e))?;
     }
+    let flag = cutover_flag(run, resources).await?;
     let env = function_env(stack, resources);
     let config = order_aws::Config::from_lookup(|k| env.get(k).cloned())
         .map_err(|e| LocalError::Invalid(format!("the functions' configuration: {e}")))?;
@@ -461,6 +556,8 @@ async fn prepare(
     if payment.provider != order_aws::PaymentProvider::Simulator {
         tracing::warn!(provider = %payment.provider, "local run: payments go to the simulated gateway, not the county's provider");
     }
+    let migration = order_aws::ApiMigration::from_lookup(|k| env.get(k).cloned(), sdk)
+        .map_err(|e| LocalError::Invalid(format!("the order API's configuration: {e}")))?;
     let gateway = opts
         .gateway
         .clone()
@@ -471,11 +568,28 @@ async fn prepare(
         sale_clock: opts.sale_clock,
         gateway: gateway.clone(),
         sweeper: stack.sweeper.settings,
+        migration,
     });
+    let (migration, legacy_sync) = match flag {
+        Some(flag) => {
+            let (sync, run_state) = legacy_sync(run, resources)?;
+            let shadow_queue = resources
+                .queues
+                .get(logical::SHADOW_READS_QUEUE)
+                .map(|q| q.url.clone());
+            let m = Migration {
+                flag,
+                shadow_queue,
+                legacy_sync: run_state,
+            };
+            (Some(m), sync)
+        }
+        None => (None, None),
+    };
     if let Some(path) = &opts.state_file {
         LocalState {
-            endpoint: emulator.url().to_owned(),
-            api_url: format!("http://{api_addr}"),
+            endpoint: run.emulator.url().to_owned(),
+            api_url: format!("http://{}", run.api_addr),
             pid: std::process::id(),
             resources: resources.clone(),
         }
@@ -485,7 +599,58 @@ async fn prepare(
         order_queue,
         handlers,
         gateway,
+        migration,
+        legacy_sync,
     })
+}
+
+/// A migrating county's cutover flag: named for this run, made to exist
+/// (created as the stack creates it, kept, or set by `--cutover-mode`), and
+/// recorded in `resources` for the functions' environment and the state file.
+async fn cutover_flag(run: &Run<'_>, resources: &mut Resources) -> Result<Option<Flag>> {
+    let Some(initial) = run.initial else {
+        return Ok(None);
+    };
+    let name = crate::migration::flag_parameter(
+        &run.stack.county_id,
+        &resources.run_id,
+        run.opts.state_file.is_some(),
+    );
+    let ssm = aws_sdk_ssm::Client::new(run.sdk);
+    let flag = crate::migration::ensure_flag(&ssm, &name, initial, run.opts.cutover_mode).await?;
+    resources.cutover_flag = Some(name);
+    Ok(Some(flag))
+}
+
+/// legacy-sync, if the county has it and a database was given; else why not.
+fn legacy_sync(
+    run: &Run<'_>,
+    resources: &Resources,
+) -> Result<(Option<Arc<LegacySyncFn>>, LegacySyncRun)> {
+    let Some(vars) = legacy_sync_env(run.stack, resources) else {
+        let why = "the county file has no `migration.legacy_sync`, so its stack has no legacy-sync";
+        if run.opts.legacy_db.is_some() {
+            tracing::warn!("--legacy-db ignored: {why}");
+        }
+        return Ok((None, LegacySyncRun::NotRunning(why.into())));
+    };
+    let Some(url) = &run.opts.legacy_db else {
+        let why = "no legacy database given (--legacy-db URL or ACME_LEGACY_URL): orders taken \
+                   here do not reach the legacy tables";
+        tracing::warn!("legacy-sync is not running: {why}");
+        return Ok((None, LegacySyncRun::NotRunning(why.into())));
+    };
+    if resources.order_stream_arn.is_none() {
+        let why = "the OrderById table has no stream";
+        tracing::warn!("legacy-sync is not running: {why}");
+        return Ok((None, LegacySyncRun::NotRunning(why.into())));
+    }
+    let (sync, db) = crate::migration::legacy_sync(&vars, url, run.sdk)?;
+    tracing::info!(database = %db, "legacy-sync running on the OrderById stream");
+    Ok((
+        Some(Arc::new(LegacySyncFn(Arc::new(sync)))),
+        LegacySyncRun::Running(db),
+    ))
 }
 
 #[cfg(test)]
@@ -529,6 +694,7 @@ mod tests {
                 "arn:aws:sns:us-east-2:123456789012:notify-run1".to_owned(),
             )]
             .into(),
+            cutover_flag: Some("/acme/travis-tx/migration/mode".into()),
         };
         let vars = function_env(&stack, &res);
         // Whether the template names them by `Ref` or literally.
@@ -551,6 +717,24 @@ mod tests {
         assert_eq!(
             config.tables.customers.as_deref(),
             Some(run(logical::CUSTOMERS_TABLE).as_str())
+        );
+        // A migrating county's API: this run's flag and ShadowReads queue.
+        assert_eq!(
+            vars[env::CUTOVER_MODE_PARAMETER],
+            "/acme/travis-tx/migration/mode"
+        );
+        assert_eq!(
+            vars[env::SHADOW_READS_QUEUE_URL],
+            res.queues[logical::SHADOW_READS_QUEUE].url
+        );
+        let sync = legacy_sync_env(&stack, &res).expect("travis-tx has legacy-sync");
+        assert_eq!(
+            sync[env::LEGACY_SYNC_DLQ_URL],
+            res.queues["LegacySyncFailureQueue"].url
+        );
+        assert_eq!(
+            sync[env::CUTOVER_MODE_PARAMETER],
+            "/acme/travis-tx/migration/mode"
         );
     }
 }

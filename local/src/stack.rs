@@ -27,6 +27,10 @@ pub mod logical {
     /// The stream's publisher (a county with `migration.legacy_sync` has a
     /// second mapping on the stream, legacy-sync's).
     pub const STREAM_PUBLISHER: &str = "StreamPublisherFunction";
+    /// legacy-sync, in a county with `migration.legacy_sync`.
+    pub const LEGACY_SYNC: &str = "LegacySyncFunction";
+    /// The ShadowReads queue of a migrating county.
+    pub const SHADOW_READS_QUEUE: &str = "ShadowReadsQueue";
 }
 
 /// How Lambda polls the order queue (`AWS::Lambda::EventSourceMapping` on it).
@@ -111,6 +115,8 @@ pub struct CountyStack {
     pub rules_json: String,
     pub queue_mapping: QueueMapping,
     pub stream_mapping: StreamMapping,
+    /// legacy-sync's mapping on the same stream, if the county has it.
+    pub legacy_sync_mapping: Option<StreamMapping>,
     pub sweeper: SweeperSchedule,
 }
 
@@ -152,6 +158,7 @@ impl CountyStack {
             })?;
         let mut queue_mapping = None;
         let mut stream_mapping = None;
+        let mut legacy_sync_mapping = None;
         for (_, props) in resources_of_type(&template, "AWS::Lambda::EventSourceMapping") {
             let source = props.get("EventSourceArn");
             let on = |logical: &str| {
@@ -177,13 +184,15 @@ impl CountyStack {
                         .and_then(|n| u32::try_from(n).ok())
                         .unwrap_or(2),
                 });
-            } else if on(logical::ORDER_BY_ID_TABLE)
-                && props.pointer("/FunctionName/Ref").and_then(Value::as_str)
-                    == Some(logical::STREAM_PUBLISHER)
-            {
-                stream_mapping = Some(StreamMapping {
+            } else if on(logical::ORDER_BY_ID_TABLE) {
+                let mapping = StreamMapping {
                     batch_size: num("BatchSize").unwrap_or(100),
-                });
+                };
+                match props.pointer("/FunctionName/Ref").and_then(Value::as_str) {
+                    Some(logical::STREAM_PUBLISHER) => stream_mapping = Some(mapping),
+                    Some(logical::LEGACY_SYNC) => legacy_sync_mapping = Some(mapping),
+                    _ => {}
+                }
             }
         }
         let queue_mapping = queue_mapping.ok_or_else(|| LocalError::MissingInTemplate {
@@ -202,6 +211,7 @@ impl CountyStack {
             rules_json,
             queue_mapping,
             stream_mapping,
+            legacy_sync_mapping,
             sweeper,
         })
     }

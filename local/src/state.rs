@@ -61,6 +61,12 @@ pub fn checkpoints_path(state: &Path) -> PathBuf {
     state.with_extension("stream.json")
 }
 
+/// legacy-sync's stream checkpoints next to `state`
+/// (`<county>.legacy-sync.stream.json`): its own mapping, its own position.
+pub fn legacy_sync_checkpoints_path(state: &Path) -> PathBuf {
+    state.with_extension("legacy-sync.stream.json")
+}
+
 /// Held by a running runner; dropping it (or the process ending in any way)
 /// releases the county.
 #[derive(Debug)]

@@ -32,6 +32,8 @@ async fn start(dir: &Path, log: &Arc<BatchLog>) -> Harness {
     o.sale_clock = Some(OPEN.parse().expect("sale clock"));
     o.visibility_timeout = Some(5);
     o.state_file = Some(state_path(dir, "travis-tx"));
+    // travis-tx is migrating: it takes orders once cut over.
+    o.cutover_mode = Some(acme_contract::migration::CutoverMode::Dynamo);
     let log = Arc::clone(log);
     let county = LocalCounty::start_with_publisher(o, Emulator::external(endpoint()), |a| Logged {
         inner: acme_local::handlers::publisher(a),
@@ -125,4 +127,12 @@ async fn the_stream_resumes_at_its_checkpoint_neither_repeating_nor_skipping() {
         assert_eq!(versions, all, "changes of {id} published after the restart");
     }
     h.stop().await;
+    // The county's own flag (a run with a state file) is shared with the
+    // other tests of the sample county on this emulator: none is left.
+    aws_sdk_ssm::Client::new(&aws_config::load_from_env().await)
+        .delete_parameter()
+        .name(acme_contract::migration::mode_parameter("travis-tx"))
+        .send()
+        .await
+        .expect("DeleteParameter");
 }

@@ -24,6 +24,10 @@ Examples:
   AWS_ENDPOINT_URL=http://127.0.0.1:5000 acme-infra local --county travis-tx --fresh
       # new tables and queues, even if the last run's still exist
   acme-infra local load --county travis-tx --duration 20s --clients 16
+  acme-infra local --county travis-tx --legacy-db postgres://sync@127.0.0.1:5432/orders
+      # a migration rehearsal: the flag starts in `legacy` (writes get 409)
+      # until `acme-infra migrate cutover --target local` (or --cutover-mode)
+      # moves it to `dynamo`; legacy-sync writes the orders taken to the database
 
 Then, in another shell:
   acme-infra inventory load --county travis-tx stock.csv
@@ -72,6 +76,27 @@ pub struct RunArgs {
     /// Concurrent queue pollers (capped by the mapping's maximum concurrency).
     #[arg(long, default_value_t = 4)]
     pub pollers: usize,
+    /// A county with a `migration:` section: put its cutover flag (SSM on
+    /// the emulator) in MODE at start, with no gate (legacy, shadow, dynamo,
+    /// retired). Without it the flag keeps its mode, or is created in
+    /// `legacy` as the stack creates it; `local load` defaults to `dynamo`.
+    #[arg(long, value_name = "MODE", value_parser = parse_mode)]
+    pub cutover_mode: Option<acme_contract::migration::CutoverMode>,
+    /// A county with `migration.legacy_sync`: the legacy database legacy-sync
+    /// writes the orders taken here to (`postgres://user:password@host:port/db`;
+    /// the password is never printed). Without it legacy-sync does not run.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "ACME_LEGACY_URL",
+        hide_env_values = true
+    )]
+    pub legacy_db: Option<String>,
+}
+
+fn parse_mode(s: &str) -> Result<acme_contract::migration::CutoverMode, String> {
+    s.parse()
+        .map_err(|e: acme_contract::migration::UnknownMode| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +317,8 @@ impl From<&RunArgs> for local::RunArgs {
             sale_clock: r.sale_clock,
             visibility_timeout: r.visibility_timeout,
             pollers: r.pollers,
+            cutover_mode: r.cutover_mode,
+            legacy_db: r.legacy_db.clone(),
         }
     }
 }

@@ -31,8 +31,9 @@ pub fn run(a: &ShadowArgs, c: &mut Console) -> CmdResult {
     };
     let county = job.county.to_string();
     let totals = job.rt.block_on(async {
-        let sdk =
-            acme_local::aws::sdk_config(&acme_local::aws::Target::Aws, &job.config.region).await;
+        // The deployed county's queue, or a running `acme-infra local`'s
+        // (--target), as the other migrate commands find the county.
+        let sdk = acme_local::commands::county_sdk(&(&a.sides.target).into()).await?;
         let inbox = SqsInbox::from_sdk(&sdk, &a.queue);
         let metrics = CloudWatchSink::from_sdk(&sdk);
         let (stop_tx, stop) = watch::channel(false);

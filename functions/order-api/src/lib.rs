@@ -69,8 +69,8 @@
 //! claim or an HTTP API JWT claim of that name), reads and cancels are
 //! limited to that customer's orders and the staff listings are refused.
 //!
-//! **Migrating county:** with [`Api::with_cutover`] (`main.rs` when the
-//! stack sets `ACME_CUTOVER_MODE_PARAMETER`) every request but `GET`/`HEAD`
+//! **Migrating county:** with [`Api::with_migration`] (`main.rs` and the
+//! local runner, when the stack sets `ACME_CUTOVER_MODE_PARAMETER`) every request but `GET`/`HEAD`
 //! first reads the county's cutover mode (cached 15 s): in `legacy` and
 //! `shadow` it is refused with 409 `county_not_cut_over` naming the mode,
 //! nothing written; an unreadable mode refuses it with 503. Reads work in
@@ -496,6 +496,18 @@ where
     /// county): refused while the legacy system owns its orders.
     pub fn with_cutover(mut self, flag: order_aws::CutoverFlag) -> Self {
         self.cutover = Some(flag);
+        self
+    }
+
+    /// A migrating county's cutover flag and shadow-read sampler, as
+    /// [`order_aws::ApiMigration`] reads them (nothing for other counties).
+    pub fn with_migration(mut self, m: order_aws::ApiMigration) -> Self {
+        if let Some(sampler) = m.shadow {
+            self = self.with_shadow(sampler);
+        }
+        if let Some(flag) = m.cutover {
+            self = self.with_cutover(flag);
+        }
         self
     }
 

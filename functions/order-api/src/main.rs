@@ -10,7 +10,7 @@ use std::sync::Arc;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use order_api::Api;
-use order_aws::{Adapters, CutoverFlag, ShadowSampler, ShadowSettings, Startup};
+use order_aws::{Adapters, ApiMigration, Startup};
 use order_domain::clock::{SystemClock, UlidGenerator};
 
 #[tokio::main]
@@ -28,26 +28,19 @@ async fn main() -> Result<(), Error> {
         return Err(e.into());
     }
     let adapters = Adapters::new(&startup.sdk, &startup.config);
-    // A migrating county's ShadowReads queue and sample rate (both or neither).
-    let shadow = ShadowSettings::from_env()
+    // A migrating county's writes follow its cutover mode (SSM, cached), and
+    // its reads are sampled to the ShadowReads queue in mode `shadow`.
+    let migration = ApiMigration::from_env(&startup.sdk)
         .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    // A migrating county's writes follow its cutover mode (SSM, cached).
-    let cutover = CutoverFlag::from_env(&startup.sdk)
-        .inspect_err(|e| tracing::error!(error = %e, "bad configuration"))?;
-    let mut api = Api::new(
+    let api = Api::new(
         adapters.store,
         adapters.enqueuer,
         startup.gateway,
         startup.config.rules,
         SystemClock,
         UlidGenerator::new(),
-    );
-    if let Some(settings) = shadow {
-        api = api.with_shadow(ShadowSampler::from_settings(&settings, &startup.sdk));
-    }
-    if let Some(flag) = cutover {
-        api = api.with_cutover(flag);
-    }
+    )
+    .with_migration(migration);
     let api = Arc::new(api);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayProxyRequest>| {

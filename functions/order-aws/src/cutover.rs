@@ -62,13 +62,22 @@ impl CutoverFlag {
     /// (`ACME_CUTOVER_MODE_PARAMETER`); `None` for a county that is not
     /// migrating. An empty value is a configuration error.
     pub fn from_env(sdk: &SdkConfig) -> Result<Option<Self>, FlagError> {
-        match std::env::var(CUTOVER_MODE_PARAMETER) {
-            Err(_) => Ok(None),
-            Ok(p) if p.trim().is_empty() => Err(FlagError {
+        Self::from_lookup(|k| std::env::var(k).ok(), sdk)
+    }
+
+    /// [`Self::from_env`] over another environment (the local runner's,
+    /// built from the stack's).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        sdk: &SdkConfig,
+    ) -> Result<Option<Self>, FlagError> {
+        match lookup(CUTOVER_MODE_PARAMETER) {
+            None => Ok(None),
+            Some(p) if p.trim().is_empty() => Err(FlagError {
                 parameter: String::new(),
                 reason: format!("environment variable {CUTOVER_MODE_PARAMETER} is empty"),
             }),
-            Ok(p) => Ok(Some(Self::ssm(aws_sdk_ssm::Client::new(sdk), p))),
+            Some(p) => Ok(Some(Self::ssm(aws_sdk_ssm::Client::new(sdk), p))),
         }
     }
 
@@ -165,6 +174,46 @@ impl CutoverFlag {
                 .map_err(|_| "the test's flag is poisoned".to_owned())?
                 .clone(),
         }
+    }
+}
+
+/// A migrating county's order API wiring, from the variables the stack sets
+/// on it: the cutover flag (`ACME_CUTOVER_MODE_PARAMETER`) and the
+/// shadow-read sampler (`ACME_SHADOW_READS_QUEUE_URL`,
+/// `ACME_SHADOW_SAMPLE_PERCENT`). The Lambda's `main` reads them from its
+/// environment, the local runner from the stack's; both build from here.
+#[derive(Debug, Clone, Default)]
+pub struct ApiMigration {
+    pub cutover: Option<CutoverFlag>,
+    pub shadow: Option<crate::ShadowSampler>,
+}
+
+/// A migrating county's API variables that do not read.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationConfigError {
+    #[error(transparent)]
+    Shadow(#[from] crate::ConfigError),
+    #[error(transparent)]
+    Flag(#[from] FlagError),
+}
+
+impl ApiMigration {
+    /// From the process environment (the Lambda).
+    pub fn from_env(sdk: &SdkConfig) -> Result<Self, MigrationConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok(), sdk)
+    }
+
+    /// From `lookup`; neither part for a county that is not migrating.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        sdk: &SdkConfig,
+    ) -> Result<Self, MigrationConfigError> {
+        let shadow = crate::ShadowSettings::from_lookup(&lookup)?;
+        let cutover = CutoverFlag::from_lookup(&lookup, sdk)?;
+        Ok(Self {
+            cutover,
+            shadow: shadow.map(|s| crate::ShadowSampler::from_settings(&s, sdk)),
+        })
     }
 }
 

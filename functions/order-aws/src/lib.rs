@@ -56,7 +56,7 @@ pub use bus::{AwsEventSink, PUT_EVENTS_MAX};
 pub use card_api::CardApiGateway;
 pub use clients::{Adapters, Startup, load_sdk_config};
 pub use config::{Config, ConfigError};
-pub use cutover::{CutoverFlag, FlagError};
+pub use cutover::{ApiMigration, CutoverFlag, FlagError, MigrationConfigError};
 pub use dynamo::DynamoStore;
 pub use logs::init_json_logs;
 #[cfg(any(test, feature = "test-support"))]

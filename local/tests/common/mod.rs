@@ -56,6 +56,9 @@ pub struct Setup {
     pub sale_clock: &'static str,
     pub gateway: Option<Arc<SimulatedGateway>>,
     pub visibility_timeout: u32,
+    /// travis-tx is migrating: these tests take orders, so its flag (the
+    /// run's own) starts in `dynamo`, as a cut-over county's.
+    pub cutover_mode: Option<acme_contract::migration::CutoverMode>,
 }
 
 impl Default for Setup {
@@ -65,6 +68,7 @@ impl Default for Setup {
             sale_clock: OPEN,
             gateway: None,
             visibility_timeout: 10,
+            cutover_mode: Some(acme_contract::migration::CutoverMode::Dynamo),
         }
     }
 }
@@ -100,6 +104,7 @@ where
     o.visibility_timeout = Some(s.visibility_timeout);
     o.state_file = None;
     o.gateway = s.gateway;
+    o.cutover_mode = s.cutover_mode;
     let county = LocalCounty::start_with_publisher(o, Emulator::external(url), publisher)
         .await
         .expect("local county starts");
