@@ -206,6 +206,8 @@ async fn a_county_added_and_merged_is_provisioned_by_the_shell_pipeline_and_conf
         "county file(s) in environments are valid",
         "wrote 1 stack(s) and cdk.out/manifest.json",
         "acme-bootstrap: ready: assets bucket",
+        "pass  bootstrap",
+        " 0 fail, ",
         &format!("acme-{COUNTY}: created"),
         "loaded 1 stock records",
         &format!("smoke: {COUNTY}: REST API"),
