@@ -34,7 +34,7 @@ pub struct StackStatusRow {
     pub county: String,
     /// Stack name.
     pub stack: String,
-    /// CloudFormation status, `NOT_DEPLOYED`, or [`NOT_VISIBLE`] when the
+    /// CloudFormation status, `NOT_DEPLOYED`, or `NOT_VISIBLE` when the
     /// stack belongs in another account or region than the credentials'.
     pub status: String,
     /// Status reason, when CloudFormation gives one.
@@ -191,7 +191,7 @@ impl Deployer {
 
     /// Every artifact's stack status in one table, each account reached as
     /// its county file says. A stack whose account cannot be reached is
-    /// [`NOT_VISIBLE`], never absent; a way in that fails is shown on its
+    /// `NOT_VISIBLE`, never absent; a way in that fails is shown on its
     /// rows and fails the command once the table is out.
     pub async fn status(
         &self,

@@ -158,7 +158,7 @@ async fn stop_signal() {
 
 /// The SDK configuration of a county command that calls other services of
 /// the county (`migrate status|cutover`: SSM, CloudWatch): the running local
-/// runner's emulator, or AWS, as [`locate`] finds it.
+/// runner's emulator, or AWS, as `locate` finds it.
 pub async fn county_sdk(t: &InventoryTargetArgs) -> Result<aws_config::SdkConfig> {
     Ok(locate(t).await?.0)
 }

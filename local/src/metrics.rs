@@ -1,7 +1,7 @@
 //! Where a request's time goes: time inside store and enqueue calls (the
 //! emulator's round trips) versus everything else (our code).
 //!
-//! The API's store reports each call's time ([`record_call`], through
+//! The API's store reports each call's time (`record_call`, through
 //! [`order_aws::emulator::IsolatedStore::on_call`]) and [`TimedEnqueuer`]
 //! times its sends; both add to the request being served, found through a
 //! task-local set by the HTTP server around each invocation. Calls outside a

@@ -17,7 +17,7 @@
 //!
 //! [`source`] connects to the legacy database and takes one snapshot for a
 //! run; [`read`] pages through a county's rows in it by primary key;
-//! [`write`] puts mapped items in batches within the [`limit`] budget;
+//! [`write`](mod@write) puts mapped items in batches within the [`limit`] budget;
 //! [`checkpoint`] keeps the position durably so a killed run resumes;
 //! [`order`] turns a legacy order into the items the API would have written;
 //! [`progress`] counts what a run has left;

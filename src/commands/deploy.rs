@@ -3,7 +3,7 @@
 //! and hand the stack artifacts to the deployer (`acme-deploy`), the only
 //! part that talks to CloudFormation.
 //!
-//! One flow: county files → [`synthesize`](super::synthesize) (or
+//! One flow: county files → [`synthesize`] (or
 //! `assembly::read`) → [`StackTemplate`] → [`StackArtifact`], its bundles
 //! named by the template's [`AssetMetadata`].
 

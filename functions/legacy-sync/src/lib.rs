@@ -12,7 +12,7 @@
 //!     -> aws_lambda_events::streams::DynamoDbEventResponse
 //! ```
 //!
-//! # Per record ([`decide`])
+//! # Per record ([`decide`](mod@decide))
 //!
 //! - its new image carries `origin = legacy` (the migration wrote it from
 //!   the legacy database): skipped, so nothing loops;

@@ -9,7 +9,7 @@
 //! a peek that meets it busy tries again.
 //!
 //! legacy-sync: the row it keeps per county in
-//! [`legacy_sync_progress::TABLE`].
+//! [`legacy_sync_progress::TABLE`](acme_contract::migration::legacy_sync_progress::TABLE).
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Applying a batch: the changed orders and stock rows read again from the
 //! database (as they are now, which is never older than the change), mapped
 //! by the backfill's own rules, and written one conditional put per item
-//! under the version [`guard`](crate::guard).
+//! under the version [`guard`].
 //!
 //! Reading rows again rather than applying each row image is what lets an
 //! order's lines (each its own row change) become one order, and makes a

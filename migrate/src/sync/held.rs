@@ -1,6 +1,6 @@
 //! The legacy orders the change capture holds back while the new system
 //! owns the county's orders (mode `dynamo`), kept in the legacy database
-//! ([`held_back::TABLE`], in the `acme_sync` schema legacy-sync also uses).
+//! ([`held_back::TABLE`](acme_contract::migration::held_back::TABLE), in the `acme_sync` schema legacy-sync also uses).
 //!
 //! A held order's row is written **before** the slot moves past the change
 //! that held it: a sync that dies in between reads the change again and

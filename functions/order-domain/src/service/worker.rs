@@ -133,7 +133,7 @@ impl ProcessError {
     /// Whether other writers of the same items stopped this call: a
     /// transaction cancelled for `TransactionConflict` (a hot SKU in a flash
     /// sale), a single-item write that met a transaction, or the order's own
-    /// optimistic lock lost [`MAX_ATTEMPTS`] times. Nothing was left half
+    /// optimistic lock lost `MAX_ATTEMPTS` times. Nothing was left half
     /// done, and the contention is usually over in milliseconds, so the
     /// caller may call [`OrderWorker::process`] again after a jittered pause
     /// rather than wait out a queue's visibility timeout.
