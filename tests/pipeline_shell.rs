@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use acme_local::state::{LocalState, state_path};
 use serde_json::Value;
 
@@ -51,29 +53,14 @@ struct Creds {
 }
 
 async fn assume_role() -> Creds {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let account = format!("8{:011}", nanos % 100_000_000_000);
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .load()
-        .await;
-    let out = aws_sdk_sts::Client::new(&conf)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
-        .role_session_name("ci")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials().expect("credentials");
+    let account = common::fresh_account(0);
+    let c = common::assume_role(&account).await;
     Creds {
         account,
         vars: vec![
-            ("AWS_ACCESS_KEY_ID", c.access_key_id().to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", c.secret_access_key().to_owned()),
-            ("AWS_SESSION_TOKEN", c.session_token().to_owned()),
+            ("AWS_ACCESS_KEY_ID", c.key),
+            ("AWS_SECRET_ACCESS_KEY", c.secret),
+            ("AWS_SESSION_TOKEN", c.token),
             ("AWS_REGION", REGION.to_owned()),
             ("AWS_DEFAULT_REGION", REGION.to_owned()),
             ("AWS_ENDPOINT_URL", endpoint()),

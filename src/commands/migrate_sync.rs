@@ -256,7 +256,7 @@ impl Status {
 fn summary(t: &Totals) -> String {
     format!(
         "sync {} stopped at {} (slot {}): {} changes in {} transactions, {} orders and {} stock \
-         records written ({} items, {} stale), {} rejects, {} legacy writes flagged, {} reconnects\n",
+         records written ({} items, {} stale), {} rejects, {} legacy writes flagged, {} reconnects\n{}",
         t.county,
         t.position,
         t.slot,
@@ -268,6 +268,43 @@ fn summary(t: &Totals) -> String {
         t.stale,
         t.rejects_total,
         t.flagged_total,
-        t.reconnects
+        t.reconnects,
+        held(t)
     )
+}
+
+/// The orders `dynamo` holds back, when there are or were any: they wait in
+/// the legacy database for a rollback, which applies them.
+fn held(t: &Totals) -> String {
+    if t.held_back == 0 && t.held_applied == 0 {
+        return String::new();
+    }
+    format!(
+        "  {} legacy order(s) held back in {}, applied on a rollback; {} applied after a rollback\n",
+        t.held_back,
+        acme_contract::migration::held_back::TABLE,
+        t.held_applied
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_held_orders_only_when_there_are_any() {
+        let mut t = Totals {
+            county: "travis-tx".into(),
+            ..Totals::default()
+        };
+        assert_eq!(summary(&t).lines().count(), 1, "{}", summary(&t));
+        t.held_back = 3;
+        t.held_applied = 2;
+        let text = summary(&t);
+        assert!(
+            text.contains("3 legacy order(s) held back in acme_sync.held_back")
+                && text.contains("2 applied after a rollback"),
+            "{text}"
+        );
+    }
 }
