@@ -263,39 +263,13 @@ impl LocalCounty {
                 stack.county_id
             )));
         }
-        let sdk = crate::aws::sdk_config(
-            &crate::aws::Target::Emulator(emulator.url().to_owned()),
-            &stack.region,
-        )
-        .await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let clients = provision::Clients {
-            dynamodb: &dynamodb,
-            sqs: &sqs,
-            eventbridge: &eventbridge,
-            sns: &sns,
-        };
-        let (mut resources, resumed) = resources(&stack, &opts, emulator.url(), &clients).await?;
-        let run = Run {
-            opts: &opts,
-            stack: &stack,
-            sdk: &sdk,
-            api_addr,
-            emulator: &emulator,
-            initial,
-        };
-        let prepared = match prepare(&run, &mut resources).await {
-            Ok(p) => p,
-            Err(e) => {
-                if !resumed {
-                    provision::teardown(&resources, &clients).await;
-                }
-                return Err(e);
-            }
-        };
+        let Provisioned {
+            sdk,
+            sqs,
+            resources,
+            resumed,
+            prepared,
+        } = provision_county(&opts, &stack, &emulator, api_addr, initial).await?;
         let Prepared {
             order_queue,
             handlers,
@@ -314,57 +288,20 @@ impl LocalCounty {
                 let _ = stop.wait_for(|s| *s).await;
             },
         ));
-        let mut pollers = JoinSet::new();
-        pollers.spawn(
-            QueuePoller {
-                sqs: sqs.clone(),
-                queue: order_queue,
-                region: stack.region.clone(),
-                mapping: stack.queue_mapping,
-                function: handlers.worker.clone(),
-                pollers: opts.pollers,
-            }
-            .run(rx.clone()),
+        let pollers = spawn_pollers(
+            Pollers {
+                opts: &opts,
+                stack: &stack,
+                sdk: &sdk,
+                sqs: &sqs,
+                order_queue,
+                order_stream_arn: resources.order_stream_arn.as_deref(),
+                publisher: publisher(&handlers.adapters),
+                legacy_sync,
+            },
+            &handlers,
+            &rx,
         );
-        pollers.spawn(sweep_on_schedule(
-            handlers.sweeper.clone(),
-            stack.sweeper.every,
-            rx.clone(),
-        ));
-        match &resources.order_stream_arn {
-            Some(arn) => {
-                pollers.spawn(
-                    StreamPoller {
-                        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
-                        stream_arn: arn.clone(),
-                        region: stack.region.clone(),
-                        mapping: stack.stream_mapping,
-                        function: Arc::new(publisher(&handlers.adapters)),
-                        checkpoints: opts.state_file.as_deref().map(state::checkpoints_path),
-                    }
-                    .run(rx.clone()),
-                );
-                // Its own event source mapping: its own position and retries,
-                // so a legacy database that is down holds back only it.
-                if let Some(sync) = legacy_sync {
-                    pollers.spawn(
-                        StreamPoller {
-                            streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
-                            stream_arn: arn.clone(),
-                            region: stack.region.clone(),
-                            mapping: stack.legacy_sync_mapping.unwrap_or(stack.stream_mapping),
-                            function: sync,
-                            checkpoints: opts
-                                .state_file
-                                .as_deref()
-                                .map(state::legacy_sync_checkpoints_path),
-                        }
-                        .run(rx.clone()),
-                    );
-                }
-            }
-            None => tracing::warn!("the OrderById table has no stream: no events, no outbox"),
-        }
         let me = Self {
             resources,
             stack,
@@ -457,6 +394,140 @@ async fn sweep_on_schedule(
             tracing::error!(error = %e, "sweeper run failed");
         }
     }
+}
+
+/// The county's resources on the emulator, created or resumed from the
+/// state file, and what the run wires to them.
+struct Provisioned {
+    sdk: SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+    resources: Resources,
+    resumed: bool,
+    prepared: Prepared,
+}
+
+/// Creates (or resumes) the county's resources and prepares the run; a
+/// fresh start that fails half-way removes what it created.
+async fn provision_county(
+    opts: &RunOptions,
+    stack: &CountyStack,
+    emulator: &Emulator,
+    api_addr: SocketAddr,
+    initial: Option<CutoverMode>,
+) -> Result<Provisioned> {
+    let sdk = crate::aws::sdk_config(
+        &crate::aws::Target::Emulator(emulator.url().to_owned()),
+        &stack.region,
+    )
+    .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let eventbridge = aws_sdk_eventbridge::Client::new(&sdk);
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let clients = provision::Clients {
+        dynamodb: &dynamodb,
+        sqs: &sqs,
+        eventbridge: &eventbridge,
+        sns: &sns,
+    };
+    let (mut resources, resumed) = resources(stack, opts, emulator.url(), &clients).await?;
+    let run = Run {
+        opts,
+        stack,
+        sdk: &sdk,
+        api_addr,
+        emulator,
+        initial,
+    };
+    let prepared = match prepare(&run, &mut resources).await {
+        Ok(p) => p,
+        Err(e) => {
+            if !resumed {
+                provision::teardown(&resources, &clients).await;
+            }
+            return Err(e);
+        }
+    };
+    Ok(Provisioned {
+        sdk,
+        sqs,
+        resources,
+        resumed,
+        prepared,
+    })
+}
+/// What the pollers of one start read from.
+struct Pollers<'a, F> {
+    opts: &'a RunOptions,
+    stack: &'a CountyStack,
+    sdk: &'a SdkConfig,
+    sqs: &'a aws_sdk_sqs::Client,
+    order_queue: provision::QueueInfo,
+    order_stream_arn: Option<&'a str>,
+    publisher: F,
+    legacy_sync: Option<Arc<LegacySyncFn>>,
+}
+
+/// The event sources of a running county, as its stack maps them: the
+/// worker on the order queue, the sweeper on its schedule, the publisher
+/// and (when it runs) legacy-sync each on the OrderById stream.
+fn spawn_pollers<F: StreamFunction>(
+    p: Pollers<'_, F>,
+    handlers: &Handlers,
+    rx: &watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let mut pollers = JoinSet::new();
+    pollers.spawn(
+        QueuePoller {
+            sqs: p.sqs.clone(),
+            queue: p.order_queue,
+            region: p.stack.region.clone(),
+            mapping: p.stack.queue_mapping,
+            function: handlers.worker.clone(),
+            pollers: p.opts.pollers,
+        }
+        .run(rx.clone()),
+    );
+    pollers.spawn(sweep_on_schedule(
+        handlers.sweeper.clone(),
+        p.stack.sweeper.every,
+        rx.clone(),
+    ));
+    let Some(arn) = p.order_stream_arn else {
+        tracing::warn!("the OrderById table has no stream: no events, no outbox");
+        return pollers;
+    };
+    let checkpoints = p.opts.state_file.as_deref();
+    pollers.spawn(
+        StreamPoller {
+            streams: aws_sdk_dynamodbstreams::Client::new(p.sdk),
+            stream_arn: arn.to_owned(),
+            region: p.stack.region.clone(),
+            mapping: p.stack.stream_mapping,
+            function: Arc::new(p.publisher),
+            checkpoints: checkpoints.map(state::checkpoints_path),
+        }
+        .run(rx.clone()),
+    );
+    // Its own event source mapping: its own position and retries, so a
+    // legacy database that is down holds back only it.
+    if let Some(sync) = p.legacy_sync {
+        pollers.spawn(
+            StreamPoller {
+                streams: aws_sdk_dynamodbstreams::Client::new(p.sdk),
+                stream_arn: arn.to_owned(),
+                region: p.stack.region.clone(),
+                mapping: p
+                    .stack
+                    .legacy_sync_mapping
+                    .unwrap_or(p.stack.stream_mapping),
+                function: sync,
+                checkpoints: checkpoints.map(state::legacy_sync_checkpoints_path),
+            }
+            .run(rx.clone()),
+        );
+    }
+    pollers
 }
 
 /// What the runner needs beyond its resources, checked before it starts.
