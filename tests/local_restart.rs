@@ -6,8 +6,8 @@
 //!
 //! `scripts/with-moto.sh cargo test -p acme-infra --test local_restart`
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -144,34 +144,6 @@ impl Drop for Runner {
             let _ = self.child.wait();
         }
     }
-}
-
-/// One HTTP/1.1 request to the runner's API; `(status, JSON body)`.
-fn http(api: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let addr = api.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect to the API");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let body = body.map(Value::to_string).unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("send");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read the answer");
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {text}"));
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
 }
 
 /// Accepts `n` orders of `QTY` units of SKU-R at store `store`; their ids.
@@ -421,4 +393,9 @@ fn a_second_runner_for_a_running_county_is_refused() {
     assert_eq!(county_tables("fulton-ga-"), before);
     let (status, _) = a.sigterm();
     assert_eq!(status.code(), Some(0));
+}
+
+/// One request to the local runner's API with this test's token.
+fn http(api: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    common::http(api, TOKEN, method, path, body)
 }

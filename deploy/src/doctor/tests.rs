@@ -53,20 +53,21 @@ fn error_body(code: &str, message: &str) -> String {
     format!(r#"{{"__type":"{code}","Message":"{message}"}}"#)
 }
 
-fn quotas_client(http: &StaticReplayClient) -> aws_sdk_servicequotas::Client {
-    let conf = aws_sdk_servicequotas::Config::builder()
-        .behavior_version(aws_sdk_servicequotas::config::BehaviorVersion::latest())
-        .region(aws_sdk_servicequotas::config::Region::new("us-east-2"))
-        .credentials_provider(aws_sdk_servicequotas::config::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "replay",
+/// The SDK configuration every replayed client is built from: region,
+/// static credentials and the replay as its HTTP client.
+fn replay_sdk(http: &StaticReplayClient) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-2"))
+        .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+            aws_sdk_sts::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "replay"),
         ))
         .http_client(http.clone())
-        .build();
-    aws_sdk_servicequotas::Client::from_conf(conf)
+        .build()
+}
+
+fn quotas_client(http: &StaticReplayClient) -> aws_sdk_servicequotas::Client {
+    aws_sdk_servicequotas::Client::new(&replay_sdk(http))
 }
 
 /// The `X-Amz-Target` operations the client sent, and each body.
@@ -237,19 +238,7 @@ async fn tables_already_in_the_account_are_counted_across_pages_without_the_coun
             r#"{"TableNames":["acme-williamson-tx-OrdersTable-9Q8W7E","acme-travis-tx-CustomersTable-4R5T6Y"]}"#,
         ),
     ]);
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-2"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "replay",
-        ))
-        .http_client(http.clone())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = aws_sdk_dynamodb::Client::new(&replay_sdk(&http));
     let others = quotas::other_tables(&client, &travis()).await;
     assert_eq!(others, Ok(2));
     assert_eq!(http.actual_requests().count(), 2);
@@ -361,19 +350,11 @@ async fn a_disabled_opt_in_region_is_read_through_the_account_api_and_fails() {
         "application/json",
         r#"{"RegionName":"ap-east-1","RegionOptStatus":"DISABLED"}"#,
     )]);
-    let conf = aws_sdk_account::Config::builder()
-        .behavior_version(aws_sdk_account::config::BehaviorVersion::latest())
-        .region(aws_sdk_account::config::Region::new("ap-east-1"))
-        .credentials_provider(aws_sdk_account::config::Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "replay",
-        ))
-        .http_client(http.clone())
-        .build();
-    let status = super::opt_in_status(&aws_sdk_account::Client::from_conf(conf), "ap-east-1").await;
+    let status = super::opt_in_status(
+        &aws_sdk_account::Client::new(&replay_sdk(&http)),
+        "ap-east-1",
+    )
+    .await;
     assert_eq!(status, Ok(Some(RegionOptStatus::Disabled)));
     let request = http.actual_requests().next().expect("one request");
     assert!(
