@@ -58,12 +58,9 @@ async fn stocked_store() -> Arc<MemoryStore> {
             available: 10,
             price_cents: Money::from_cents(cents).unwrap(),
         };
-        let put = Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        };
-        store.put(put).await.unwrap();
+        order_domain::testing::seed_stock(&store, &stock)
+            .await
+            .unwrap();
     }
     store
 }

@@ -20,7 +20,7 @@ use order_domain::ids::{CustomerId, Sku, StoreId};
 use order_domain::money::Money;
 use order_domain::payment::SimulatedGateway;
 use order_domain::rules::CountyRules;
-use order_domain::store::{MemoryStore, Put, Store, Table};
+use order_domain::store::{MemoryStore, Table};
 use serde_json::Value;
 
 type TestApi =
@@ -84,12 +84,7 @@ async fn harness_at(now: Timestamp, sale_time: Option<Timestamp>) -> Harness {
             available: 10,
             price_cents: Money::from_cents(cents).unwrap(),
         };
-        store
-            .put(Put {
-                table: Table::Inventory,
-                item: stock.to_item(),
-                condition: None,
-            })
+        order_domain::testing::seed_stock(&store, &stock)
             .await
             .unwrap();
     }

@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
+use crate::codec::StockRecord;
 use crate::customer::Customer;
 use crate::ids::{CountyId, CustomerId, Sku, StoreId};
 use crate::legacy;
@@ -79,4 +80,15 @@ pub async fn seed_adult(store: &impl Store, id: &str) -> Result<(), StoreError> 
         condition: None,
     };
     store.put(put).await
+}
+
+/// Puts `stock` on its store's shelf, as `inventory load` leaves it.
+pub async fn seed_stock(store: &impl Store, stock: &StockRecord) -> Result<(), StoreError> {
+    store
+        .put(Put {
+            table: Table::Inventory,
+            item: stock.to_item(),
+            condition: None,
+        })
+        .await
 }

@@ -16,7 +16,7 @@ use order_domain::order::{FailureReason, OrderStatus};
 use order_domain::payment::{Behavior, SimulatedGateway};
 use order_domain::rules::CountyRules;
 use order_domain::service::{AcceptService, OrderQueries, OrderWorker};
-use order_domain::store::{MemoryStore, Put, Store, Table};
+use order_domain::store::MemoryStore;
 use order_sweeper::{Settings, SweeperFn};
 
 fn rules() -> CountyRules {
@@ -48,12 +48,7 @@ impl Fixture {
             available: 10,
             price_cents: Money::from_cents(1999).unwrap(),
         };
-        store
-            .put(Put {
-                table: Table::Inventory,
-                item: stock.to_item(),
-                condition: None,
-            })
+        order_domain::testing::seed_stock(&store, &stock)
             .await
             .unwrap();
         let clock = Arc::new(ManualClock::new(

@@ -19,7 +19,7 @@ use order_domain::payment::{Behavior, SimulatedGateway};
 use order_domain::rules::CountyRules;
 use order_domain::service::{AcceptService, OrderQueries, ProcessOutcome};
 use order_domain::store::{
-    CancelReason, Fault, FaultOp, MemoryStore, Put, Store, StoreError, Table, TxCanceled,
+    CancelReason, Fault, FaultOp, MemoryStore, StoreError, Table, TxCanceled,
 };
 use order_domain::testing::seed_adult;
 use order_worker::{ConflictRetry, MessageOutcome, Worker};
@@ -57,12 +57,7 @@ async fn setup() -> Setup {
         available: 10,
         price_cents: Money::from_cents(1999).unwrap(),
     };
-    store
-        .put(Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        })
+    order_domain::testing::seed_stock(&store, &stock)
         .await
         .unwrap();
     seed_adult(&store, "cust-1").await.unwrap();
@@ -287,12 +282,7 @@ async fn a_flash_sale_with_conflicting_commits_sells_exactly_the_stock() {
         available: STOCK,
         price_cents: Money::from_cents(4999).unwrap(),
     };
-    store
-        .put(Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        })
+    order_domain::testing::seed_stock(&store, &stock)
         .await
         .unwrap();
     let clock = Arc::new(ManualClock::new("2026-11-27T23:00:00Z".parse().unwrap()));

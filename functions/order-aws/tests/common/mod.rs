@@ -20,7 +20,7 @@ use order_aws::DynamoStore;
 use order_domain::codec::StockRecord;
 use order_domain::ids::{Sku, StoreId};
 use order_domain::money::Money;
-use order_domain::store::{Put, Store, Table, TableNames};
+use order_domain::store::{Store, Table, TableNames};
 use serde_json::Value;
 
 /// The SDK configuration for moto. Fails (never skips) without moto.
@@ -172,12 +172,7 @@ pub async fn stock(store: &impl Store, store_id: &str, sku: &str, available: i64
         available,
         price_cents: Money::from_cents(1999).unwrap(),
     };
-    store
-        .put(Put {
-            table: Table::Inventory,
-            item: stock.to_item(),
-            condition: None,
-        })
+    order_domain::testing::seed_stock(store, &stock)
         .await
         .unwrap();
     stock
