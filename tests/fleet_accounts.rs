@@ -4,6 +4,8 @@
 //! and a county that names none, in another account, is skipped by
 //! whole-fleet runs and refused when named.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -130,30 +132,9 @@ fn one_job_reaches_every_county_that_names_its_way_in_and_skips_one_that_does_no
 /// Credentials of the role `acme-deploy` in a fresh account, as a pipeline job
 /// that came in through OIDC holds them: `(account, key, secret, token)`.
 async fn deploy_role_in_fresh_account() -> (String, String, String, String) {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let account = format!("6{:011}", (nanos / 1000) % 100_000_000_000);
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .load()
-        .await;
-    let out = aws_sdk_sts::Client::new(&conf)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/acme-deploy"))
-        .role_session_name("ci")
-        .send()
-        .await
-        .expect("AssumeRole");
-    let c = out.credentials().expect("credentials");
-    (
-        account,
-        c.access_key_id().to_owned(),
-        c.secret_access_key().to_owned(),
-        c.session_token().to_owned(),
-    )
+    let account = common::fresh_account(0);
+    let c = common::assume_role(&account).await;
+    (account, c.key, c.secret, c.token)
 }
 
 /// A sample county moved to `account`, with `access` in place of its own.
